@@ -1,0 +1,327 @@
+//! One vehicle's route and the cached quantities that make insertion checks O(1).
+//!
+//! A route is the node sequence start, jobs..., end. For every node it caches the earliest
+//! departure (forward pass: arrive, wait for the first open window, serve) and the latest
+//! service start that keeps the rest of the route feasible (backward pass). Inserting job
+//! j between nodes p and p+1 is then feasible iff service at j can start in a window after
+//! leaving p at its earliest departure, and j can be left early enough to reach p+1 by
+//! p+1's latest start: two lookups and a window scan, no re-simulation.
+//!
+//! A break makes that summary inexact (where to rest depends on the whole sequence), so
+//! for vehicles with a break the O(1) test is used only as a necessary condition (the
+//! break can only delay things) and a full simulation that tries every gap for the break
+//! decides. Field-service routes are short, so that quadratic check is cheap where it
+//! applies, and the benchmark instances (no breaks) stay on the fast path.
+
+use crate::instance::{Instance, TIME_EPS};
+
+#[derive(Debug)]
+pub struct Route {
+    pub vehicle: usize,
+    pub jobs: Vec<u32>,
+    /// Location of each node: start, jobs..., end.
+    locations: Vec<u32>,
+    /// Earliest departure from each node (for the end node: earliest arrival).
+    departure: Vec<f64>,
+    /// Latest service start at each node that keeps the remainder feasible.
+    latest_start: Vec<f64>,
+    pub load: u64,
+    pub distance: f64,
+    pub feasible: bool,
+}
+
+impl Clone for Route {
+    fn clone(&self) -> Self {
+        let mut route = Route::empty(self.vehicle);
+        route.clone_from(self);
+        route
+    }
+
+    /// Reuses the vectors' buffers: the search copies routes every iteration.
+    fn clone_from(&mut self, source: &Self) {
+        self.vehicle = source.vehicle;
+        self.jobs.clone_from(&source.jobs);
+        self.locations.clone_from(&source.locations);
+        self.departure.clone_from(&source.departure);
+        self.latest_start.clone_from(&source.latest_start);
+        self.load = source.load;
+        self.distance = source.distance;
+        self.feasible = source.feasible;
+    }
+}
+
+/// How a from-scratch simulation of a route went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Simulation {
+    Feasible,
+    /// The break could not start inside its window at the chosen gap (nor at any later one).
+    BreakTooLate,
+    Infeasible,
+}
+
+impl Route {
+    fn empty(vehicle: usize) -> Self {
+        Self {
+            vehicle,
+            jobs: Vec::new(),
+            locations: Vec::new(),
+            departure: Vec::new(),
+            latest_start: Vec::new(),
+            load: 0,
+            distance: 0.0,
+            feasible: true,
+        }
+    }
+
+    pub fn new(instance: &Instance, vehicle: usize) -> Self {
+        let mut route = Self::empty(vehicle);
+        route.update(instance);
+        route
+    }
+
+    pub fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    /// Recomputes every cached quantity after the job sequence changed.
+    pub fn update(&mut self, instance: &Instance) {
+        let vehicle = &instance.vehicles[self.vehicle];
+        let matrix = &instance.matrix;
+        let n = self.jobs.len();
+
+        self.locations.clear();
+        self.locations.push(vehicle.start as u32);
+        self.locations.extend(
+            self.jobs
+                .iter()
+                .map(|&j| instance.jobs[j as usize].location as u32),
+        );
+        self.locations.push(vehicle.end as u32);
+
+        self.load = self
+            .jobs
+            .iter()
+            .map(|&j| instance.jobs[j as usize].demand)
+            .sum();
+        self.distance = self
+            .locations
+            .windows(2)
+            .map(|w| matrix.distance(w[0] as usize, w[1] as usize))
+            .sum();
+
+        let mut feasible = self.load <= vehicle.capacity;
+
+        self.departure.clear();
+        self.departure.push(vehicle.shift_start);
+        for k in 0..n {
+            let job = self.jobs[k] as usize;
+            let arrival = self.departure[k]
+                + matrix.duration(self.locations[k] as usize, self.locations[k + 1] as usize);
+            let departure = match instance.earliest_start(job, arrival) {
+                Some(start) => start + instance.jobs[job].service,
+                None => {
+                    feasible = false;
+                    f64::INFINITY
+                }
+            };
+            self.departure.push(departure);
+        }
+        let end_arrival = self.departure[n]
+            + matrix.duration(self.locations[n] as usize, self.locations[n + 1] as usize);
+        self.departure.push(end_arrival);
+        feasible &= end_arrival <= vehicle.shift_end + TIME_EPS;
+
+        self.latest_start.clear();
+        self.latest_start.resize(n + 2, f64::NEG_INFINITY);
+        self.latest_start[n + 1] = vehicle.shift_end;
+        for k in (1..=n).rev() {
+            let job = self.jobs[k - 1] as usize;
+            let bound = self.latest_start[k + 1]
+                - matrix.duration(self.locations[k] as usize, self.locations[k + 1] as usize)
+                - instance.jobs[job].service;
+            self.latest_start[k] = instance
+                .latest_start(job, bound)
+                .unwrap_or(f64::NEG_INFINITY);
+        }
+        self.latest_start[0] = self.latest_start[1]
+            - matrix.duration(self.locations[0] as usize, self.locations[1] as usize);
+
+        if feasible && vehicle.rest.is_some() && n > 0 {
+            feasible = break_gap(instance, self.vehicle, &self.jobs).is_some();
+        }
+        self.feasible = feasible;
+    }
+
+    /// Distance added by inserting `job` between node `gap` and node `gap + 1` (gap 0 is
+    /// right after the start), or `None` if that breaks capacity or a time constraint.
+    /// `scratch` is only used for vehicles with a break.
+    #[inline]
+    pub fn insertion_delta(
+        &self,
+        instance: &Instance,
+        job: usize,
+        gap: usize,
+        scratch: &mut Vec<u32>,
+    ) -> Option<f64> {
+        let data = &instance.jobs[job];
+        let matrix = &instance.matrix;
+        let (before, after) = (
+            self.locations[gap] as usize,
+            self.locations[gap + 1] as usize,
+        );
+        let arrival = self.departure[gap] + matrix.duration(before, data.location);
+        let start = instance.earliest_start(job, arrival)?;
+        let leave_by = self.latest_start[gap + 1] + TIME_EPS;
+        if start + data.service + matrix.duration(data.location, after) > leave_by {
+            return None;
+        }
+        if instance.vehicles[self.vehicle].rest.is_some() {
+            scratch.clear();
+            scratch.extend_from_slice(&self.jobs[..gap]);
+            scratch.push(job as u32);
+            scratch.extend_from_slice(&self.jobs[gap..]);
+            break_gap(instance, self.vehicle, scratch)?;
+        }
+        Some(
+            matrix.distance(before, data.location) + matrix.distance(data.location, after)
+                - matrix.distance(before, after),
+        )
+    }
+
+    /// Whether the route can take `demand` more without exceeding capacity.
+    #[inline]
+    pub fn has_room_for(&self, instance: &Instance, demand: u64) -> bool {
+        self.load.saturating_add(demand) <= instance.vehicles[self.vehicle].capacity
+    }
+
+    pub fn insert(&mut self, instance: &Instance, job: usize, gap: usize) {
+        self.jobs.insert(gap, job as u32);
+        self.update(instance);
+    }
+}
+
+/// The gap after which the vehicle rests (0 = before the first job), if the sequence is
+/// feasible with its break; `Some(None)` when there is no break to take. The break starts
+/// as early as possible at that gap; distance does not depend on the gap, so the first gap
+/// that works is as good as any.
+pub fn break_gap(instance: &Instance, vehicle: usize, jobs: &[u32]) -> Option<Option<usize>> {
+    if instance.vehicles[vehicle].rest.is_none() || jobs.is_empty() {
+        return match simulate(instance, vehicle, jobs, None) {
+            Simulation::Feasible => Some(None),
+            _ => None,
+        };
+    }
+    for gap in 0..=jobs.len() {
+        match simulate(instance, vehicle, jobs, Some(gap)) {
+            Simulation::Feasible => return Some(Some(gap)),
+            // Departures only grow along the route: a later gap is later still.
+            Simulation::BreakTooLate => return None,
+            Simulation::Infeasible => {}
+        }
+    }
+    None
+}
+
+fn simulate(
+    instance: &Instance,
+    vehicle: usize,
+    jobs: &[u32],
+    rest_gap: Option<usize>,
+) -> Simulation {
+    let mut outcome = Simulation::Feasible;
+    let finished = walk(instance, vehicle, jobs, rest_gap, |event| {
+        if let Event::BreakMissed = event {
+            outcome = Simulation::BreakTooLate;
+        }
+    });
+    match (finished, outcome) {
+        (true, _) => Simulation::Feasible,
+        (false, Simulation::BreakTooLate) => Simulation::BreakTooLate,
+        (false, _) => Simulation::Infeasible,
+    }
+}
+
+/// One step of a route's timeline, as produced by [`walk`].
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    Start {
+        location: usize,
+        departure: f64,
+    },
+    Job {
+        job: usize,
+        arrival: f64,
+        start: f64,
+        departure: f64,
+    },
+    Break {
+        location: usize,
+        start: f64,
+        end: f64,
+    },
+    End {
+        location: usize,
+        arrival: f64,
+    },
+    BreakMissed,
+}
+
+/// Replays the route from the shift start, waiting for windows and resting at `rest_gap`,
+/// reporting each event. Returns whether it finished within every window and the shift.
+pub fn walk(
+    instance: &Instance,
+    vehicle: usize,
+    jobs: &[u32],
+    rest_gap: Option<usize>,
+    mut on: impl FnMut(Event),
+) -> bool {
+    let v = &instance.vehicles[vehicle];
+    let mut time = v.shift_start;
+    let mut at = v.start;
+    on(Event::Start {
+        location: at,
+        departure: time,
+    });
+    for gap in 0..=jobs.len() {
+        if rest_gap == Some(gap)
+            && let Some((window_start, window_end, duration)) = v.rest
+        {
+            let start = time.max(window_start);
+            if start > window_end + TIME_EPS {
+                on(Event::BreakMissed);
+                return false;
+            }
+            time = start + duration;
+            on(Event::Break {
+                location: at,
+                start,
+                end: time,
+            });
+        }
+        let Some(&job) = jobs.get(gap) else { break };
+        let job = job as usize;
+        let data = &instance.jobs[job];
+        let arrival = time + instance.matrix.duration(at, data.location);
+        let Some(start) = instance.earliest_start(job, arrival) else {
+            return false;
+        };
+        time = start + data.service;
+        at = data.location;
+        on(Event::Job {
+            job,
+            arrival,
+            start,
+            departure: time,
+        });
+    }
+    let arrival = time + instance.matrix.duration(at, v.end);
+    on(Event::End {
+        location: v.end,
+        arrival,
+    });
+    arrival <= v.shift_end + TIME_EPS
+}
