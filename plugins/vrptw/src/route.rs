@@ -157,7 +157,8 @@ impl Route {
     }
 
     /// Distance added by inserting `job` between node `gap` and node `gap + 1` (gap 0 is
-    /// right after the start), or `None` if that breaks capacity or a time constraint.
+    /// right after the start), if it is below `bound` and keeps every time constraint.
+    /// Distance is tested first: it is cheaper and rejects most positions.
     /// `scratch` is only used for vehicles with a break.
     #[inline]
     pub fn insertion_delta(
@@ -165,14 +166,17 @@ impl Route {
         instance: &Instance,
         job: usize,
         gap: usize,
+        bound: f64,
         scratch: &mut Vec<u32>,
     ) -> Option<f64> {
         let data = &instance.jobs[job];
         let matrix = &instance.matrix;
-        let (before, after) = (
-            self.locations[gap] as usize,
-            self.locations[gap + 1] as usize,
-        );
+        let (before, after) = (self.locations[gap] as usize, self.locations[gap + 1] as usize);
+        let delta = matrix.distance(before, data.location) + matrix.distance(data.location, after)
+            - matrix.distance(before, after);
+        if delta >= bound {
+            return None;
+        }
         let arrival = self.departure[gap] + matrix.duration(before, data.location);
         let start = instance.earliest_start(job, arrival)?;
         let leave_by = self.latest_start[gap + 1] + TIME_EPS;
@@ -186,10 +190,7 @@ impl Route {
             scratch.extend_from_slice(&self.jobs[gap..]);
             break_gap(instance, self.vehicle, scratch)?;
         }
-        Some(
-            matrix.distance(before, data.location) + matrix.distance(data.location, after)
-                - matrix.distance(before, after),
-        )
+        Some(delta)
     }
 
     /// Whether the route can take `demand` more without exceeding capacity.
@@ -198,9 +199,55 @@ impl Route {
         self.load.saturating_add(demand) <= instance.vehicles[self.vehicle].capacity
     }
 
+    /// Inserts a job at a position `insertion_delta` accepted, updating the caches
+    /// incrementally: times are recomputed outward from the new node only until they
+    /// coincide with the old ones (everything beyond is then unchanged).
     pub fn insert(&mut self, instance: &Instance, job: usize, gap: usize) {
+        let matrix = &instance.matrix;
+        let data = &instance.jobs[job];
+        let (before, after) = (self.locations[gap] as usize, self.locations[gap + 1] as usize);
+        self.distance += matrix.distance(before, data.location) + matrix.distance(data.location, after)
+            - matrix.distance(before, after);
+        self.load += data.demand;
         self.jobs.insert(gap, job as u32);
-        self.update(instance);
+        self.locations.insert(gap + 1, data.location as u32);
+        let node = gap + 1;
+        let n = self.jobs.len();
+
+        self.departure.insert(node, 0.0);
+        for k in node..=n + 1 {
+            let arrival = self.departure[k - 1] + matrix.duration(self.locations[k - 1] as usize, self.locations[k] as usize);
+            let departure = if k == n + 1 {
+                arrival
+            } else {
+                let j = self.jobs[k - 1] as usize;
+                instance.earliest_start(j, arrival).map_or(f64::INFINITY, |s| s + instance.jobs[j].service)
+            };
+            if k > node && departure == self.departure[k] {
+                break;
+            }
+            self.departure[k] = departure;
+        }
+
+        self.latest_start.insert(node, 0.0);
+        for k in (1..=node).rev() {
+            let j = self.jobs[k - 1] as usize;
+            let bound = self.latest_start[k + 1]
+                - matrix.duration(self.locations[k] as usize, self.locations[k + 1] as usize)
+                - instance.jobs[j].service;
+            let latest = instance.latest_start(j, bound).unwrap_or(f64::NEG_INFINITY);
+            if k < node && latest == self.latest_start[k] {
+                break;
+            }
+            self.latest_start[k] = latest;
+        }
+        self.latest_start[0] = self.latest_start[1] - matrix.duration(self.locations[0] as usize, self.locations[1] as usize);
+        debug_assert!(self.feasible);
+        debug_assert!({
+            let mut fresh = self.clone();
+            fresh.update(instance);
+            fresh.departure == self.departure && fresh.latest_start == self.latest_start && fresh.load == self.load
+        });
     }
 }
 

@@ -53,8 +53,8 @@ impl Default for SearchParams {
             split_rate: 0.5,
             split_depth: 0.01,
             blink_rate: 0.01,
-            start_temperature: 1.0,
-            end_temperature: 0.01,
+            start_temperature: 5.0,
+            end_temperature: 0.05,
         }
     }
 }
@@ -393,13 +393,11 @@ impl<'a> Search<'a> {
                     if self.rng.unit() < self.params.blink_rate {
                         continue;
                     }
+                    let bound = best.map_or(f64::INFINITY, |(c, _, _)| c) - opening_cost;
                     if let Some(delta) =
-                        route.insertion_delta(instance, job, gap, &mut self.scratch)
+                        route.insertion_delta(instance, job, gap, bound, &mut self.scratch)
                     {
-                        let cost = delta + opening_cost;
-                        if best.is_none_or(|(c, _, _)| cost < c) {
-                            best = Some((cost, r, gap));
-                        }
+                        best = Some((delta + opening_cost, r, gap));
                     }
                 }
             }

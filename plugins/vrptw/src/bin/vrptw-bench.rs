@@ -3,7 +3,7 @@
 //! distance, and print a table plus per-family means. Writes CSV and JSON next to it.
 //!
 //! Usage: vrptw-bench --data DIR --budget SECS [--seed N] [--only C101,R201]
-//!                    [--out DIR] [--label NAME]
+//!                    [--out DIR] [--label NAME] [search tuning flags, see parse_args]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use serde::Serialize;
-use vrptw::{SolveOptions, check, solomon, solve};
+use vrptw::{SearchParams, SolveOptions, check, solomon, solve};
 
 struct Args {
     data: PathBuf,
@@ -21,6 +21,7 @@ struct Args {
     only: Vec<String>,
     out: Option<PathBuf>,
     label: Option<String>,
+    params: SearchParams,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -31,6 +32,7 @@ fn parse_args() -> Result<Args, String> {
         only: Vec::new(),
         out: None,
         label: None,
+        params: SearchParams::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -47,6 +49,12 @@ fn parse_args() -> Result<Args, String> {
             }
             "--out" => args.out = Some(value()?.into()),
             "--label" => args.label = Some(value()?),
+            // Search tuning, for experiments; the defaults are what the results report.
+            "--start-temperature" => args.params.start_temperature = number(&flag, value()?)?,
+            "--end-temperature" => args.params.end_temperature = number(&flag, value()?)?,
+            "--average-removed" => args.params.average_removed = number(&flag, value()?)?,
+            "--max-string-length" => args.params.max_string_length = number(&flag, value()?)?,
+            "--blink-rate" => args.params.blink_rate = number(&flag, value()?)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -54,6 +62,10 @@ fn parse_args() -> Result<Args, String> {
         return Err("--data DIR is required (e.g. ../shared/data/solomon)".into());
     }
     Ok(args)
+}
+
+fn number(flag: &str, text: String) -> Result<f64, String> {
+    text.parse().map_err(|e| format!("{flag}: {e}"))
 }
 
 #[derive(Serialize)]
@@ -127,6 +139,7 @@ fn run(args: &Args) -> Result<Vec<Row>, String> {
         let options = SolveOptions {
             seed: args.seed,
             time_limit_secs: args.budget,
+            params: args.params.clone(),
             ..SolveOptions::default()
         };
         let started = Instant::now();
