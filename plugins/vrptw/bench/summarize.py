@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Markdown tables from the result CSVs of vrptw-bench and reference.py.
+
+Usage: summarize.py [RESULTS_DIR]   (default: the results/ folder beside this script)
+Prints, for each budget found, per-family and overall mean gaps for every tool, then a
+per-instance table (distance, vehicles, gap) at each budget.
+"""
+import csv, os, sys
+from collections import defaultdict
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = [("vrptw", "vrptw (ours)"), ("pyvrp", "PyVRP"), ("vroom", "pyvroom")]
+FAMILIES = ["C1", "C2", "R1", "R2", "RC1", "RC2"]
+
+
+def load(results, tool, budget, dataset="solomon"):
+    path = os.path.join(results, f"{tool}_{dataset}_{budget}s.csv")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return {r["instance"]: r for r in csv.DictReader(f)}
+
+
+def main():
+    results = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "results")
+    for budget in ["1", "10"]:
+        data = {t: load(results, t, budget) for t, _ in TOOLS}
+        tools = [(t, label) for t, label in TOOLS if data[t]]
+        if not tools:
+            continue
+        print(f"\n#### Mean gap to best known distance, {budget} s per instance\n")
+        print("| family | " + " | ".join(f"{label}" for _, label in tools) + " |")
+        print("|---|" + "---:|" * len(tools))
+        for fam in FAMILIES + ["all"]:
+            cells = []
+            for t, _ in tools:
+                rows = [r for r in data[t].values() if fam == "all" or r["family"] == fam]
+                if rows:
+                    gaps = [float(r["gap_percent"]) for r in rows]
+                    bad = sum(r["feasible"] != "True" for r in rows)
+                    cell = f"{sum(gaps) / len(gaps):.2f}% (n={len(rows)})"
+                    cells.append(cell + (f", {bad} infeasible" if bad else ""))
+                else:
+                    cells.append("-")
+            print(f"| {'**all**' if fam == 'all' else fam} | " + " | ".join(cells) + " |")
+        print(f"\n<details><summary>Per instance, {budget} s (distance / vehicles / gap %)</summary>\n")
+        print("| instance | BKS | " + " | ".join(label for _, label in tools) + " |")
+        print("|---|---:|" + "---:|" * len(tools))
+        names = sorted(set().union(*[set(data[t]) for t, _ in tools]))
+        for name in names:
+            bks = next(data[t][name]["bks"] for t, _ in tools if name in data[t])
+            cells = []
+            for t, _ in tools:
+                r = data[t].get(name)
+                cells.append(f"{float(r['distance']):.2f} / {r['vehicles']} / {float(r['gap_percent']):.2f}" if r else "-")
+            print(f"| {name} | {float(bks):.2f} | " + " | ".join(cells) + " |")
+        print("\n</details>")
+
+
+if __name__ == "__main__":
+    main()
