@@ -87,6 +87,7 @@ def solve_pyvrp(rows, fleet, cap, budget, seed):
                 d = dist(rows[i], rows[j]) * SCALE
                 m.add_edge(a, b, distance=round(d), duration=math.ceil(d - 1e-9))
     res = m.solve(stop=MaxRuntime(budget), seed=seed, display=False)
+    # A client activity's idx counts clients only; location 0 is the single depot.
     return [[a.idx + 1 for a in r if a.is_client()] for r in res.best.routes()], res.is_feasible()
 
 

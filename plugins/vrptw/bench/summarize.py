@@ -37,7 +37,7 @@ def main():
                 rows = [r for r in data[t].values() if fam == "all" or r["family"] == fam]
                 if rows:
                     gaps = [float(r["gap_percent"]) for r in rows]
-                    bad = sum(r["feasible"] != "True" for r in rows)
+                    bad = sum(r["feasible"].lower() != "true" for r in rows)
                     cell = f"{sum(gaps) / len(gaps):.2f}% (n={len(rows)})"
                     cells.append(cell + (f", {bad} infeasible" if bad else ""))
                 else:

@@ -78,39 +78,41 @@ impl Instance {
             })
             .collect();
 
-        // A profile is everything that makes two vehicles differ for the search.
+        // A profile is everything that makes two vehicles differ for the search. A vehicle
+        // named in some job's allow-list is not interchangeable with any other: it gets a key
+        // of its own.
         let mut profiles: BTreeMap<String, usize> = BTreeMap::new();
         let vehicles: Vec<VehicleData> = problem
             .vehicles
             .iter()
-            .map(|v| {
-                let mut skills = v.skills.clone();
-                skills.sort();
-                skills.dedup();
-                let key = format!(
-                    "{}|{:?}|{}|{}|{:?}|{:?}|{:?}|{}|{}",
-                    v.start_location,
-                    v.end_location,
-                    v.shift.start,
-                    v.shift.end,
-                    v.break_
-                        .as_ref()
-                        .map(|b| (b.window.start, b.window.end, b.duration)),
-                    skills,
-                    v.capacity,
-                    v.fixed_cost,
-                    // A vehicle named in some job's allow-list is unique.
-                    problem
-                        .jobs
-                        .iter()
-                        .any(|j| j.allowed_vehicles.contains(&v.id)),
-                );
-                let next = profiles.len();
-                let profile = if key.ends_with("true") {
-                    usize::MAX - next
+            .enumerate()
+            .map(|(index, v)| {
+                let named = problem
+                    .jobs
+                    .iter()
+                    .any(|j| j.allowed_vehicles.contains(&v.id));
+                let key = if named {
+                    format!("vehicle #{index}")
                 } else {
-                    *profiles.entry(key).or_insert(next)
+                    let mut skills = v.skills.clone();
+                    skills.sort();
+                    skills.dedup();
+                    format!(
+                        "{}|{:?}|{}|{}|{:?}|{:?}|{:?}|{}",
+                        v.start_location,
+                        v.end_location,
+                        v.shift.start,
+                        v.shift.end,
+                        v.break_
+                            .as_ref()
+                            .map(|b| (b.window.start, b.window.end, b.duration)),
+                        skills,
+                        v.capacity,
+                        v.fixed_cost,
+                    )
                 };
+                let next = profiles.len();
+                let profile = *profiles.entry(key).or_insert(next);
                 VehicleData {
                     start: v.start_location,
                     end: v.end_location.unwrap_or(v.start_location),
@@ -137,16 +139,26 @@ impl Instance {
         }
 
         let n = jobs.len();
+        // Keyed by (symmetric distance, index) so ties are ordered deterministically; only
+        // the nearest MAX_NEIGHBOURS are kept, so select them before sorting (O(n) per job).
         let neighbours = (0..n)
             .map(|a| {
-                let mut others: Vec<u32> = (0..n as u32).filter(|&b| b as usize != a).collect();
-                let key = |b: u32| {
-                    let (la, lb) = (jobs[a].location, jobs[b as usize].location);
-                    matrix.distance(la, lb) + matrix.distance(lb, la)
-                };
-                others.sort_by(|&x, &y| key(x).total_cmp(&key(y)).then(x.cmp(&y)));
-                others.truncate(MAX_NEIGHBOURS);
-                others
+                let la = jobs[a].location;
+                let mut others: Vec<(f64, u32)> = (0..n as u32)
+                    .filter(|&b| b as usize != a)
+                    .map(|b| {
+                        let lb = jobs[b as usize].location;
+                        (matrix.distance(la, lb) + matrix.distance(lb, la), b)
+                    })
+                    .collect();
+                let order =
+                    |x: &(f64, u32), y: &(f64, u32)| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1));
+                if others.len() > MAX_NEIGHBOURS {
+                    others.select_nth_unstable_by(MAX_NEIGHBOURS, order);
+                    others.truncate(MAX_NEIGHBOURS);
+                }
+                others.sort_unstable_by(order);
+                others.into_iter().map(|(_, b)| b).collect()
             })
             .collect();
 

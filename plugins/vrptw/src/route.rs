@@ -171,7 +171,10 @@ impl Route {
     ) -> Option<f64> {
         let data = &instance.jobs[job];
         let matrix = &instance.matrix;
-        let (before, after) = (self.locations[gap] as usize, self.locations[gap + 1] as usize);
+        let (before, after) = (
+            self.locations[gap] as usize,
+            self.locations[gap + 1] as usize,
+        );
         let delta = matrix.distance(before, data.location) + matrix.distance(data.location, after)
             - matrix.distance(before, after);
         if delta >= bound {
@@ -205,8 +208,12 @@ impl Route {
     pub fn insert(&mut self, instance: &Instance, job: usize, gap: usize) {
         let matrix = &instance.matrix;
         let data = &instance.jobs[job];
-        let (before, after) = (self.locations[gap] as usize, self.locations[gap + 1] as usize);
-        self.distance += matrix.distance(before, data.location) + matrix.distance(data.location, after)
+        let (before, after) = (
+            self.locations[gap] as usize,
+            self.locations[gap + 1] as usize,
+        );
+        self.distance += matrix.distance(before, data.location)
+            + matrix.distance(data.location, after)
             - matrix.distance(before, after);
         self.load += data.demand;
         self.jobs.insert(gap, job as u32);
@@ -216,12 +223,15 @@ impl Route {
 
         self.departure.insert(node, 0.0);
         for k in node..=n + 1 {
-            let arrival = self.departure[k - 1] + matrix.duration(self.locations[k - 1] as usize, self.locations[k] as usize);
+            let arrival = self.departure[k - 1]
+                + matrix.duration(self.locations[k - 1] as usize, self.locations[k] as usize);
             let departure = if k == n + 1 {
                 arrival
             } else {
                 let j = self.jobs[k - 1] as usize;
-                instance.earliest_start(j, arrival).map_or(f64::INFINITY, |s| s + instance.jobs[j].service)
+                instance
+                    .earliest_start(j, arrival)
+                    .map_or(f64::INFINITY, |s| s + instance.jobs[j].service)
             };
             if k > node && departure == self.departure[k] {
                 break;
@@ -241,12 +251,15 @@ impl Route {
             }
             self.latest_start[k] = latest;
         }
-        self.latest_start[0] = self.latest_start[1] - matrix.duration(self.locations[0] as usize, self.locations[1] as usize);
+        self.latest_start[0] = self.latest_start[1]
+            - matrix.duration(self.locations[0] as usize, self.locations[1] as usize);
         debug_assert!(self.feasible);
         debug_assert!({
             let mut fresh = self.clone();
             fresh.update(instance);
-            fresh.departure == self.departure && fresh.latest_start == self.latest_start && fresh.load == self.load
+            fresh.departure == self.departure
+                && fresh.latest_start == self.latest_start
+                && fresh.load == self.load
         });
     }
 }

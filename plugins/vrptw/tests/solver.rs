@@ -3,8 +3,8 @@
 //! budgets and caps, validation errors, and the checker's own ability to fail.
 
 use vrptw::{
-    Break, Job, Location, Problem, SolveOptions, StepClock, StopKind, TimeWindow, TravelModel, UnassignedReason,
-    Vehicle, check::check, solve, solve_with_clock,
+    Break, Job, Location, Problem, SolveOptions, StepClock, StopKind, TimeWindow, TravelModel,
+    UnassignedReason, Vehicle, check::check, solve, solve_with_clock,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -32,7 +32,10 @@ impl XorShift {
 fn small_problem(seed: u64) -> Problem {
     let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let n_jobs = 7;
-    let mut locations = vec![Location::Plane { x: 50.0, y: 50.0 }, Location::Plane { x: 20.0, y: 70.0 }];
+    let mut locations = vec![
+        Location::Plane { x: 50.0, y: 50.0 },
+        Location::Plane { x: 20.0, y: 70.0 },
+    ];
     let mut jobs = Vec::new();
     for i in 0..n_jobs {
         locations.push(Location::Plane {
@@ -40,7 +43,10 @@ fn small_problem(seed: u64) -> Problem {
             y: rng.range(0.0, 100.0),
         });
         let first_start = rng.range(0.0, 250.0);
-        let mut windows = vec![TimeWindow::new(first_start, first_start + rng.range(20.0, 120.0))];
+        let mut windows = vec![TimeWindow::new(
+            first_start,
+            first_start + rng.range(20.0, 120.0),
+        )];
         if rng.pick(3) == 0 {
             let second = first_start + rng.range(130.0, 200.0);
             windows.push(TimeWindow::new(second, second + 40.0));
@@ -96,7 +102,9 @@ fn small_problem(seed: u64) -> Problem {
 
 fn dist(p: &Problem, a: usize, b: usize) -> f64 {
     match (p.locations[a], p.locations[b]) {
-        (Location::Plane { x: ax, y: ay }, Location::Plane { x: bx, y: by }) => ((ax - bx).powi(2) + (ay - by).powi(2)).sqrt(),
+        (Location::Plane { x: ax, y: ay }, Location::Plane { x: bx, y: by }) => {
+            ((ax - bx).powi(2) + (ay - by).powi(2)).sqrt()
+        }
         _ => unreachable!("test problems are planar"),
     }
 }
@@ -176,14 +184,20 @@ fn brute_force(p: &Problem) -> (f64, f64, f64) {
             (0..masks)
                 .map(|m| {
                     let mut subset: Vec<usize> = (0..n).filter(|j| m >> j & 1 == 1).collect();
-                    if subset.is_empty() { Some(0.0) } else { best_order(p, v, &mut subset, 0) }
+                    if subset.is_empty() {
+                        Some(0.0)
+                    } else {
+                        best_order(p, v, &mut subset, 0)
+                    }
                 })
                 .collect()
         })
         .collect();
     let mut best = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
     for m0 in 0..masks {
-        let Some(d0) = per_vehicle[0][m0] else { continue };
+        let Some(d0) = per_vehicle[0][m0] else {
+            continue;
+        };
         let rest = (masks - 1) & !m0;
         let mut m1 = rest;
         loop {
@@ -192,8 +206,15 @@ fn brute_force(p: &Problem) -> (f64, f64, f64) {
                     .filter(|j| (m0 | m1) >> j & 1 == 0)
                     .map(|j| p.jobs[j].priority)
                     .sum();
-                let fixed = if m0 != 0 { p.vehicles[0].fixed_cost } else { 0.0 }
-                    + if m1 != 0 { p.vehicles[1].fixed_cost } else { 0.0 };
+                let fixed = if m0 != 0 {
+                    p.vehicles[0].fixed_cost
+                } else {
+                    0.0
+                } + if m1 != 0 {
+                    p.vehicles[1].fixed_cost
+                } else {
+                    0.0
+                };
                 let candidate = (unserved, d0 + d1, fixed);
                 if lexicographically_less(candidate, best) {
                     best = candidate;
@@ -239,14 +260,21 @@ fn small_instances_reach_the_brute_force_optimum() {
         let (unserved, distance, fixed) = brute_force(&problem);
         let solution = solve(&problem, &options(seed, 3_000)).expect("valid problem");
         assert_feasible(&problem, &solution);
-        let got = (solution.unassigned_priority, solution.total_distance, solution.total_fixed_cost);
+        let got = (
+            solution.unassigned_priority,
+            solution.total_distance,
+            solution.total_fixed_cost,
+        );
         assert!(
             !lexicographically_less((unserved, distance, fixed), got),
             "seed {seed}: solver {got:?} worse than optimum {:?}",
             (unserved, distance, fixed)
         );
         // Nothing can beat the optimum; if it did, the brute force or the checker is wrong.
-        assert!(!lexicographically_less(got, (unserved, distance, fixed)), "seed {seed}: {got:?} beats optimum");
+        assert!(
+            !lexicographically_less(got, (unserved, distance, fixed)),
+            "seed {seed}: {got:?} beats optimum"
+        );
     }
 }
 
@@ -256,7 +284,11 @@ fn breaks_are_taken_inside_their_window() {
     let solution = solve(&problem, &options(1, 500)).unwrap();
     assert_feasible(&problem, &solution);
     for route in solution.routes.iter().filter(|r| r.vehicle_id == "bob") {
-        let rest = route.stops.iter().find(|s| s.kind == StopKind::Break).expect("bob rests");
+        let rest = route
+            .stops
+            .iter()
+            .find(|s| s.kind == StopKind::Break)
+            .expect("bob rests");
         assert!((120.0..=200.0).contains(&rest.start));
         assert!((rest.departure - rest.start - 30.0).abs() < 1e-9);
     }
@@ -293,10 +325,26 @@ fn fake_clock_budget_is_exact() {
     assert_feasible(&problem, &solution);
     // Each iteration reads the clock once; the loop stops at the first read past the
     // budget, so it never runs one step beyond it.
-    assert!(solution.stats.elapsed_secs >= 0.25 - 1e-12, "{}", solution.stats.elapsed_secs);
-    assert!(solution.stats.elapsed_secs <= 0.25 + 0.001 + 1e-12, "{}", solution.stats.elapsed_secs);
-    assert!(clock.peek() <= 0.25 + 0.003 + 1e-12, "clock read too often: {}", clock.peek());
-    assert!(solution.stats.iterations >= 240 && solution.stats.iterations <= 250, "{}", solution.stats.iterations);
+    assert!(
+        solution.stats.elapsed_secs >= 0.25 - 1e-12,
+        "{}",
+        solution.stats.elapsed_secs
+    );
+    assert!(
+        solution.stats.elapsed_secs <= 0.25 + 0.001 + 1e-12,
+        "{}",
+        solution.stats.elapsed_secs
+    );
+    assert!(
+        clock.peek() <= 0.25 + 0.003 + 1e-12,
+        "clock read too often: {}",
+        clock.peek()
+    );
+    assert!(
+        solution.stats.iterations >= 240 && solution.stats.iterations <= 250,
+        "{}",
+        solution.stats.iterations
+    );
 }
 
 #[test]
@@ -328,7 +376,10 @@ fn iteration_cap_stops_the_search() {
 #[test]
 fn unassigned_jobs_carry_reasons() {
     let mut problem = small_problem(0);
-    problem.vehicles.iter_mut().for_each(|v| v.capacity = Some(10));
+    problem
+        .vehicles
+        .iter_mut()
+        .for_each(|v| v.capacity = Some(10));
     let base = problem.jobs[0].clone();
     let variant = |id: &str| Job {
         id: id.into(),
@@ -358,11 +409,26 @@ fn unassigned_jobs_carry_reasons() {
     ];
     let solution = solve(&problem, &options(1, 50)).unwrap();
     assert_feasible(&problem, &solution);
-    let reason = |id: &str| solution.unassigned.iter().find(|u| u.job_id == id).map(|u| u.reason);
-    assert_eq!(reason("nobody-skilled"), Some(UnassignedReason::NoSkilledVehicle));
+    let reason = |id: &str| {
+        solution
+            .unassigned
+            .iter()
+            .find(|u| u.job_id == id)
+            .map(|u| u.reason)
+    };
+    assert_eq!(
+        reason("nobody-skilled"),
+        Some(UnassignedReason::NoSkilledVehicle)
+    );
     assert_eq!(reason("too-heavy"), Some(UnassignedReason::Capacity));
-    assert_eq!(reason("window-closed"), Some(UnassignedReason::WindowUnreachable));
-    assert_eq!(reason("shift-too-short"), Some(UnassignedReason::ShiftTooShort));
+    assert_eq!(
+        reason("window-closed"),
+        Some(UnassignedReason::WindowUnreachable)
+    );
+    assert_eq!(
+        reason("shift-too-short"),
+        Some(UnassignedReason::ShiftTooShort)
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -373,43 +439,75 @@ fn checker_rejects_tampered_plans() {
     let problem = small_problem(2);
     let solution = solve(&problem, &options(2, 300)).unwrap();
     assert_feasible(&problem, &solution);
-    let route = solution.routes.iter().position(|r| r.stops.len() > 3).expect("a route with two jobs");
+    let route = solution
+        .routes
+        .iter()
+        .position(|r| r.stops.len() > 3)
+        .expect("a route with two jobs");
 
     let mut late = solution.clone();
-    let job_stop = late.routes[route].stops.iter_mut().find(|s| s.kind == StopKind::Job).unwrap();
+    let job_stop = late.routes[route]
+        .stops
+        .iter_mut()
+        .find(|s| s.kind == StopKind::Job)
+        .unwrap();
     job_stop.start += 1_000.0;
     job_stop.departure += 1_000.0;
-    assert!(!check(&problem, &late).is_empty(), "shifted service time not caught");
+    assert!(
+        !check(&problem, &late).is_empty(),
+        "shifted service time not caught"
+    );
 
     let mut reordered = solution.clone();
     reordered.routes[route].stops.swap(1, 2);
-    assert!(!check(&problem, &reordered).is_empty(), "reordered stops not caught");
+    assert!(
+        !check(&problem, &reordered).is_empty(),
+        "reordered stops not caught"
+    );
 
     let mut dropped = solution.clone();
     dropped.routes[route].stops.remove(1);
-    assert!(!check(&problem, &dropped).is_empty(), "job neither served nor unassigned not caught");
+    assert!(
+        !check(&problem, &dropped).is_empty(),
+        "job neither served nor unassigned not caught"
+    );
 
     let mut doubled = solution.clone();
     let copy = doubled.routes[route].stops[1].clone();
     doubled.routes[route].stops.insert(1, copy);
-    assert!(!check(&problem, &doubled).is_empty(), "double service not caught");
+    assert!(
+        !check(&problem, &doubled).is_empty(),
+        "double service not caught"
+    );
 
     let mut wrong_total = solution.clone();
     wrong_total.total_distance -= 1.0;
-    assert!(!check(&problem, &wrong_total).is_empty(), "wrong total not caught");
+    assert!(
+        !check(&problem, &wrong_total).is_empty(),
+        "wrong total not caught"
+    );
 
     let mut overloaded = problem.clone();
     for v in &mut overloaded.vehicles {
         v.capacity = Some(0);
     }
-    assert!(!check(&overloaded, &solution).is_empty(), "capacity violation not caught");
+    assert!(
+        !check(&overloaded, &solution).is_empty(),
+        "capacity violation not caught"
+    );
 
     let mut unskilled = problem.clone();
     for v in &mut unskilled.vehicles {
         v.skills.clear();
     }
-    unskilled.jobs.iter_mut().for_each(|j| j.skills = vec!["x".into()]);
-    assert!(!check(&unskilled, &solution).is_empty(), "missing skill not caught");
+    unskilled
+        .jobs
+        .iter_mut()
+        .for_each(|j| j.skills = vec!["x".into()]);
+    assert!(
+        !check(&unskilled, &solution).is_empty(),
+        "missing skill not caught"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -450,7 +548,10 @@ fn validation_names_the_offending_fields() {
         "vehicles[0].shift",
         "vehicles[1].break.duration",
     ] {
-        assert!(got.iter().any(|f| f == expected), "missing {expected} in {got:?}");
+        assert!(
+            got.iter().any(|f| f == expected),
+            "missing {expected} in {got:?}"
+        );
     }
     assert!(solve(&p, &options(1, 10)).is_err());
 }
@@ -498,5 +599,121 @@ fn haversine_problem_from_json_solves() {
     let solution = solve(&problem, &options(1, 100)).unwrap();
     assert_feasible(&problem, &solution);
     assert!(solution.unassigned.is_empty());
-    assert_eq!(solution.routes[0].stops.iter().filter(|s| s.kind == StopKind::Break).count(), 1);
+    assert_eq!(
+        solution.routes[0]
+            .stops
+            .iter()
+            .filter(|s| s.kind == StopKind::Break)
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn allow_lists_restrict_vehicles_without_merging_them() {
+    let mut p = small_problem(0);
+    p.jobs.truncate(2);
+    p.jobs[0].skills.clear();
+    p.jobs[1].skills.clear();
+    p.jobs[0].time_windows = vec![TimeWindow::new(300.0, 330.0)];
+    p.jobs[1].time_windows = vec![];
+    // Both technicians are named; only bob's shift reaches job0's window.
+    p.vehicles[0].shift = TimeWindow::new(0.0, 200.0);
+    p.jobs[0].allowed_vehicles = vec!["alice".into(), "bob".into()];
+    p.jobs[1].allowed_vehicles = vec!["alice".into()];
+    let solution = solve(&p, &options(1, 100)).unwrap();
+    assert_feasible(&p, &solution);
+    assert!(solution.unassigned.is_empty(), "{:?}", solution.unassigned);
+    let vehicle_of = |job: &str| {
+        solution
+            .routes
+            .iter()
+            .find(|r| r.stops.iter().any(|s| s.job_id.as_deref() == Some(job)))
+            .map(|r| r.vehicle_id.clone())
+    };
+    assert_eq!(vehicle_of("job0").as_deref(), Some("bob"));
+    assert_eq!(vehicle_of("job1").as_deref(), Some("alice"));
+}
+
+/// A field-service day: 300 jobs around a city, 20 technicians with breaks, skills,
+/// capacities and several windows. Exercises the break path and the checker at scale.
+#[test]
+fn city_day_with_breaks_is_feasible() {
+    let mut rng = XorShift(0xC0FFEE);
+    let mut locations = vec![Location::Geo {
+        lat: 48.85,
+        lon: 2.35,
+    }];
+    let mut jobs = Vec::new();
+    for i in 0..300 {
+        locations.push(Location::Geo {
+            lat: 48.85 + rng.range(-0.1, 0.1),
+            lon: 2.35 + rng.range(-0.15, 0.15),
+        });
+        let start = 8.0 * 3600.0 + rng.range(0.0, 7.0) * 3600.0;
+        let mut time_windows = vec![TimeWindow::new(start, start + 2.0 * 3600.0)];
+        if i % 5 == 0 {
+            time_windows.push(TimeWindow::new(start + 4.0 * 3600.0, start + 5.0 * 3600.0));
+        }
+        jobs.push(Job {
+            id: format!("j{i}"),
+            location: i + 1,
+            time_windows,
+            service: rng.range(10.0, 45.0) * 60.0,
+            skills: if i % 7 == 0 {
+                vec!["gas".into()]
+            } else {
+                vec![]
+            },
+            priority: 1.0 + (i % 3) as f64,
+            demand: 1,
+            allowed_vehicles: vec![],
+        });
+    }
+    let vehicles = (0..20)
+        .map(|k| Vehicle {
+            id: format!("tech{k}"),
+            start_location: 0,
+            end_location: None,
+            shift: TimeWindow::new(7.5 * 3600.0, 17.5 * 3600.0),
+            break_: Some(Break {
+                window: TimeWindow::new(12.0 * 3600.0, 13.5 * 3600.0),
+                duration: 1800.0,
+            }),
+            skills: if k % 4 == 0 {
+                vec!["gas".into()]
+            } else {
+                vec![]
+            },
+            capacity: Some(14),
+            fixed_cost: 50.0,
+        })
+        .collect();
+    let problem = Problem {
+        locations,
+        travel: TravelModel::Haversine { speed_mps: 8.0 },
+        vehicles,
+        jobs,
+    };
+    let solution = solve(&problem, &options(7, 200)).unwrap();
+    assert_feasible(&problem, &solution);
+    assert!(solution.routes.len() <= 20);
+    assert!(
+        solution.routes.iter().all(|r| r
+            .stops
+            .iter()
+            .filter(|s| s.kind == StopKind::Break)
+            .count()
+            == 1)
+    );
+    // 20 x 14 capacity < 300 jobs: some must stay unassigned, never silently dropped.
+    assert_eq!(
+        solution
+            .routes
+            .iter()
+            .map(|r| r.load as usize)
+            .sum::<usize>()
+            + solution.unassigned.len(),
+        300
+    );
 }
