@@ -1,0 +1,11 @@
+//! Identity: passwords, access tokens, refresh-token families, login throttling and the
+//! permission model. HTTP lives in `http::auth`; this module knows nothing of requests.
+
+pub mod jwt;
+pub mod password;
+pub mod principal;
+pub mod rbac;
+pub mod refresh;
+pub mod throttle;
+
+pub use principal::Principal;

@@ -1,0 +1,74 @@
+//! The authenticated caller, loaded fresh from the tenant's tables on every request.
+//!
+//! The access token only names a user and a tenant; roles and status are read inside the
+//! request's own tenant transaction (one indexed query), so a role change, a deactivation
+//! or a suspended tenant takes effect on the next request, not when the token expires.
+
+use uuid::Uuid;
+
+use super::rbac::Permissions;
+use crate::tenancy::TenantTx;
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub permissions: Permissions,
+}
+
+pub enum Lookup {
+    Found(Principal),
+    /// No active user with that id in that tenant.
+    NoSuchUser,
+    TenantSuspended,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    email: String,
+    tenant_status: String,
+    role: Option<String>,
+    permissions: Option<Vec<String>>,
+}
+
+impl Principal {
+    /// Loads the active user `user_id` of the transaction's tenant with their roles.
+    pub async fn load(tx: &mut TenantTx, user_id: Uuid) -> Result<Lookup, sqlx::Error> {
+        let tenant_id = tx.tenant_id();
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT u.email, t.status AS tenant_status, r.name AS role, r.permissions
+             FROM users u
+             JOIN tenants t ON t.id = u.tenant_id
+             LEFT JOIN user_roles ur ON ur.tenant_id = u.tenant_id AND ur.user_id = u.id
+             LEFT JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id
+             WHERE u.tenant_id = $1 AND u.id = $2 AND u.status = 'active'
+             ORDER BY r.name",
+        )
+        .bind(tenant_id)
+        .bind(user_id)
+        .fetch_all(tx.conn())
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(Lookup::NoSuchUser);
+        };
+        if first.tenant_status != "active" {
+            return Ok(Lookup::TenantSuspended);
+        }
+        let email = first.email.clone();
+        let mut roles = Vec::new();
+        let mut permissions = Vec::new();
+        for row in rows {
+            roles.extend(row.role);
+            permissions.extend(row.permissions.unwrap_or_default());
+        }
+        Ok(Lookup::Found(Principal {
+            tenant_id,
+            user_id,
+            email,
+            roles,
+            permissions: Permissions::new(permissions),
+        }))
+    }
+}

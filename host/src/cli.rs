@@ -1,0 +1,410 @@
+//! The `verofield` command line. Every command takes the same `--data-dir` and
+//! `--database-url` (or their environment variables), and reaches the database through
+//! [`Database::open`], embedded or not. Commands that create things print a sentence, or
+//! one JSON object with `--json` for scripts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::auth::jwt::{KeySource, TokenSettings};
+use crate::auth::throttle::ThrottleSettings;
+use crate::config::{DatabaseSettings, ServerSettings};
+use crate::db::Database;
+use crate::tenancy::provision::{self, NewTenant, NewUser};
+use crate::tenancy::{TenantScope, TenantTx};
+
+/// Statement timeout for CLI work (no request deadline applies there).
+const CLI_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "verofield",
+    version,
+    about = "VeroField: the field-service platform host"
+)]
+pub struct Cli {
+    /// Where the embedded PostgreSQL, secrets and caches live.
+    #[arg(
+        long,
+        env = "VEROFIELD_DATA_DIR",
+        default_value = ".verofield",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Use this PostgreSQL server instead of the embedded one.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Maximum database connections in the pool.
+    #[arg(
+        long,
+        env = "VEROFIELD_DB_MAX_CONNECTIONS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub db_max_connections: u32,
+    #[arg(long, env = "VEROFIELD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server (migrations run first).
+    Serve(ServeArgs),
+    /// Bring the database schema up to date and check the RLS rules.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Create the demo tenant (once) and print its credentials.
+    Demo(JsonFlag),
+}
+
+#[derive(Args, Debug)]
+pub struct JsonFlag {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        admin_email: String,
+        #[arg(long, env = "VEROFIELD_ADMIN_PASSWORD", hide_env_values = true)]
+        admin_password: String,
+        #[arg(long)]
+        time_zone: Option<String>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    List(JsonFlag),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    Create {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// Omit to invite the user (an invitation token is printed).
+        #[arg(long, env = "VEROFIELD_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// A role name; repeat for several.
+        #[arg(long = "role", default_value = "viewer")]
+        roles: Vec<String>,
+        #[arg(long, default_value = "")]
+        display_name: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[arg(long, env = "VEROFIELD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Create the demo tenant first (if missing) and print its credentials.
+    #[arg(long)]
+    pub demo: bool,
+    #[arg(long, env = "VEROFIELD_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    #[arg(long, env = "VEROFIELD_STATEMENT_TIMEOUT_MS", default_value_t = 5000)]
+    pub statement_timeout_ms: u64,
+    #[arg(long, env = "VEROFIELD_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
+    pub body_limit_bytes: usize,
+    #[arg(long, env = "VEROFIELD_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+    #[arg(long, env = "VEROFIELD_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+    #[arg(long, env = "VEROFIELD_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
+    #[arg(long, env = "VEROFIELD_JWT_ISSUER", default_value = "verofield")]
+    pub jwt_issuer: String,
+    #[arg(long, env = "VEROFIELD_JWT_AUDIENCE", default_value = "verofield-api")]
+    pub jwt_audience: String,
+    /// HS256 uses a secret generated into the data directory; EdDSA and RS256 read PEM files.
+    #[arg(long, env = "VEROFIELD_JWT_ALGORITHM", value_enum, default_value_t = JwtAlgorithm::Hs256)]
+    pub jwt_algorithm: JwtAlgorithm,
+    #[arg(long, env = "VEROFIELD_JWT_PRIVATE_KEY")]
+    pub jwt_private_key: Option<PathBuf>,
+    #[arg(long, env = "VEROFIELD_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Failed logins per account before it is locked for the lockout period.
+    #[arg(long, env = "VEROFIELD_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: i32,
+    /// Failed logins per client address before it is locked.
+    #[arg(
+        long,
+        env = "VEROFIELD_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        default_value_t = 50
+    )]
+    pub login_max_failures_per_address: i32,
+    #[arg(long, env = "VEROFIELD_LOGIN_LOCKOUT_SECS", default_value_t = 900)]
+    pub login_lockout_secs: u64,
+    /// The platform operator's bearer token; generated into the data directory if unset.
+    #[arg(long, env = "VEROFIELD_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum JwtAlgorithm {
+    #[value(name = "HS256")]
+    Hs256,
+    #[value(name = "EdDSA")]
+    EdDsa,
+    #[value(name = "RS256")]
+    Rs256,
+}
+
+impl Cli {
+    fn database(&self) -> DatabaseSettings {
+        DatabaseSettings {
+            url: self.database_url.clone(),
+            embedded_root: self.data_dir.join("pg"),
+            max_connections: self.db_max_connections,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+
+    pub async fn run(self) -> Result<()> {
+        match &self.command {
+            Command::Serve(args) => {
+                let settings = server_settings(&self, args)?;
+                crate::serve(settings, args.demo).await
+            }
+            Command::Migrate => {
+                let db = open_checked(&self.database()).await?;
+                println!("migrations applied; RLS self-check passed");
+                db.close().await
+            }
+            Command::Tenant(TenantCommand::Create {
+                name,
+                slug,
+                admin_email,
+                admin_password,
+                time_zone,
+                output,
+            }) => {
+                let db = open_checked(&self.database()).await?;
+                let created = provision::create_tenant(
+                    &db.pool,
+                    NewTenant {
+                        name: name.clone(),
+                        slug: slug.clone(),
+                        time_zone: time_zone.clone(),
+                        admin_email: admin_email.clone(),
+                        admin_password: admin_password.clone(),
+                    },
+                    CLI_STATEMENT_TIMEOUT,
+                )
+                .await
+                .map_err(explain)?;
+                print(output.json, &created, || {
+                    format!(
+                        "created tenant {} ({}) with owner {}",
+                        created.slug, created.tenant_id, created.admin_email
+                    )
+                })?;
+                db.close().await
+            }
+            Command::Tenant(TenantCommand::List(output)) => {
+                let db = open_checked(&self.database()).await?;
+                let rows: Vec<(uuid::Uuid, String, String, String)> =
+                    sqlx::query_as("SELECT id, slug, name, status FROM tenants ORDER BY id")
+                        .fetch_all(&db.pool)
+                        .await?;
+                if output.json {
+                    let list: Vec<_> = rows
+                        .iter()
+                        .map(|(id, slug, name, status)| serde_json::json!({"id": id, "slug": slug, "name": name, "status": status}))
+                        .collect();
+                    println!("{}", serde_json::to_string(&list)?);
+                } else {
+                    for (id, slug, name, status) in &rows {
+                        println!("{id}  {slug:<24} {status:<10} {name}");
+                    }
+                }
+                db.close().await
+            }
+            Command::User(UserCommand::Create {
+                tenant,
+                email,
+                password,
+                roles,
+                display_name,
+                output,
+            }) => {
+                let db = open_checked(&self.database()).await?;
+                let tenant_id: uuid::Uuid =
+                    sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
+                        .bind(tenant)
+                        .fetch_optional(&db.pool)
+                        .await?
+                        .with_context(|| format!("no tenant with slug `{tenant}`"))?;
+                let scope = TenantScope {
+                    tenant_id,
+                    user_id: None,
+                };
+                let mut tx = TenantTx::begin(&db.pool, scope, CLI_STATEMENT_TIMEOUT).await?;
+                let new = NewUser {
+                    email: email.clone(),
+                    display_name: display_name.clone(),
+                    roles: roles.clone(),
+                    password: password.clone(),
+                };
+                let created = provision::create_user(&mut tx, new, None, None)
+                    .await
+                    .map_err(explain)?;
+                tx.commit().await?;
+                #[derive(Serialize)]
+                struct Out<'a> {
+                    tenant_id: uuid::Uuid,
+                    user_id: uuid::Uuid,
+                    email: &'a str,
+                    roles: &'a [String],
+                    invite_token: Option<String>,
+                }
+                let out = Out {
+                    tenant_id,
+                    user_id: created.user_id,
+                    email,
+                    roles,
+                    invite_token: created.invite_token,
+                };
+                print(output.json, &out, || match &out.invite_token {
+                    Some(token) => format!(
+                        "invited {} ({}); invitation token: {token}",
+                        out.email, out.user_id
+                    ),
+                    None => format!("created user {} ({})", out.email, out.user_id),
+                })?;
+                db.close().await
+            }
+            Command::Demo(output) => {
+                let db = open_checked(&self.database()).await?;
+                let demo = crate::demo::ensure(&db.pool, &self.data_dir).await?;
+                print(output.json, &demo, || demo.describe())?;
+                db.close().await
+            }
+        }
+    }
+}
+
+/// Opens the database, runs migrations and the RLS self-check.
+pub async fn open_checked(settings: &DatabaseSettings) -> Result<Database> {
+    let db = Database::open(settings).await?;
+    db.migrate().await?;
+    let violations = crate::db::catalog::check(&db.pool).await?;
+    if !violations.is_empty() {
+        let list: Vec<String> = violations.iter().map(|v| format!("  - {v}")).collect();
+        db.close().await?;
+        bail!(
+            "refusing to serve: the database breaks the tenant-isolation rules:\n{}",
+            list.join("\n")
+        );
+    }
+    Ok(db)
+}
+
+/// A readable message from a provisioning error (validation fields included).
+fn explain(error: crate::error::Error) -> anyhow::Error {
+    match error {
+        crate::error::Error::Problem {
+            code,
+            detail,
+            fields,
+            ..
+        } => {
+            let fields: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect();
+            anyhow::anyhow!(
+                "{code}: {detail}{}{}",
+                if fields.is_empty() { "" } else { "\n  " },
+                fields.join("\n  ")
+            )
+        }
+        other => anyhow::anyhow!(other),
+    }
+}
+
+fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(value)?);
+    } else {
+        println!("{}", text());
+    }
+    Ok(())
+}
+
+fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
+    let key_source = match args.jwt_algorithm {
+        JwtAlgorithm::Hs256 => KeySource::GeneratedHs256 {
+            data_dir: cli.data_dir.clone(),
+        },
+        algorithm => KeySource::Pem {
+            algorithm: match algorithm {
+                JwtAlgorithm::EdDsa => jsonwebtoken::Algorithm::EdDSA,
+                _ => jsonwebtoken::Algorithm::RS256,
+            },
+            private_key: args
+                .jwt_private_key
+                .clone()
+                .context("--jwt-private-key is required for EdDSA and RS256")?,
+            public_key: args
+                .jwt_public_key
+                .clone()
+                .context("--jwt-public-key is required for EdDSA and RS256")?,
+        },
+    };
+    Ok(ServerSettings {
+        data_dir: cli.data_dir.clone(),
+        database: cli.database(),
+        listen: args.listen,
+        limits: crate::http::Limits {
+            request_timeout: Duration::from_secs(args.request_timeout_secs),
+            statement_timeout: Duration::from_millis(args.statement_timeout_ms),
+            body_limit: args.body_limit_bytes,
+            refresh_ttl: Duration::from_secs(args.refresh_token_ttl_secs),
+        },
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+        key_source,
+        token: TokenSettings {
+            issuer: args.jwt_issuer.clone(),
+            audience: args.jwt_audience.clone(),
+            access_ttl: Duration::from_secs(args.access_token_ttl_secs),
+        },
+        throttle: ThrottleSettings {
+            account_max_failures: args.login_max_failures,
+            address_max_failures: args.login_max_failures_per_address,
+            window: Duration::from_secs(args.login_lockout_secs.max(60)),
+            lockout: Duration::from_secs(args.login_lockout_secs),
+        },
+        operator_token: args.operator_token.clone(),
+        log_json: matches!(cli.log_format, LogFormat::Json),
+    })
+}

@@ -1,0 +1,32 @@
+//! Settings, resolved from the command line and environment by `cli`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::auth::jwt::{KeySource, TokenSettings};
+use crate::auth::throttle::ThrottleSettings;
+use crate::http::Limits;
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// None: the embedded cluster under `embedded_root`.
+    pub url: Option<String>,
+    pub embedded_root: PathBuf,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub data_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub listen: SocketAddr,
+    pub limits: Limits,
+    pub shutdown_grace: Duration,
+    pub key_source: KeySource,
+    pub token: TokenSettings,
+    pub throttle: ThrottleSettings,
+    pub operator_token: Option<String>,
+    pub log_json: bool,
+}

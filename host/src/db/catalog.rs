@@ -1,0 +1,171 @@
+//! The start-up self-check of the RLS rules in DESIGN.md, read from pg_catalog.
+//!
+//! A tenant table is any table in `public` with a `tenant_id` column. The host refuses to
+//! serve when one of them, or the app role, breaks a rule: a migration mistake must stop
+//! the deploy, not leak a tenant's rows. Each violation names the table and the rule.
+
+use anyhow::Result;
+use sqlx::PgPool;
+
+pub const APP_ROLE: &str = "verofield_app";
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub object: String,
+    pub rule: &'static str,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.object, self.rule)
+    }
+}
+
+/// Returns every violation found; empty means the database may be served.
+pub async fn check(pool: &PgPool) -> Result<Vec<Violation>> {
+    let mut violations = Vec::new();
+    let mut violate = |object: &str, rule: &'static str| {
+        violations.push(Violation {
+            object: object.to_owned(),
+            rule,
+        })
+    };
+
+    let role: Option<(bool, bool, bool)> = sqlx::query_as(
+        "SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = $1",
+    )
+    .bind(APP_ROLE)
+    .fetch_optional(pool)
+    .await?;
+    match role {
+        None => violate(APP_ROLE, "the app role does not exist"),
+        Some((superuser, bypassrls, can_login)) => {
+            if superuser {
+                violate(APP_ROLE, "the app role is a superuser");
+            }
+            if bypassrls {
+                violate(APP_ROLE, "the app role has BYPASSRLS");
+            }
+            if can_login {
+                // Citus deployments need LOGIN on the workers; still never BYPASSRLS.
+                tracing::warn!("{APP_ROLE} can log in; expected only in a Citus deployment");
+            }
+        }
+    }
+    let member: bool = sqlx::query_scalar("SELECT pg_has_role(current_user, $1, 'MEMBER')")
+        .bind(APP_ROLE)
+        .fetch_one(pool)
+        .await
+        .unwrap_or(false);
+    if !member {
+        violate(APP_ROLE, "the login role cannot SET ROLE to the app role");
+    }
+
+    let owned: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+         WHERE r.rolname = $1",
+    )
+    .bind(APP_ROLE)
+    .fetch_all(pool)
+    .await?;
+    for relation in owned {
+        violate(&relation, "owned by the app role (it must own nothing)");
+    }
+
+    let definers: Vec<String> = sqlx::query_scalar(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+           AND has_function_privilege($1, p.oid, 'EXECUTE')",
+    )
+    .bind(APP_ROLE)
+    .fetch_all(pool)
+    .await?;
+    for function in definers {
+        violate(
+            &function,
+            "a SECURITY DEFINER function the app role can execute",
+        );
+    }
+
+    let views: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm')
+           AND NOT coalesce('security_invoker=true' = ANY (c.reloptions), false)",
+    )
+    .fetch_all(pool)
+    .await?;
+    for view in views {
+        violate(&view, "a view without security_invoker");
+    }
+
+    let tables: Vec<TenantTable> = sqlx::query_as(TENANT_TABLES).fetch_all(pool).await?;
+    for table in tables {
+        let name = table.name.as_str();
+        if !table.tenant_id_not_null {
+            violate(name, "tenant_id is nullable");
+        }
+        if !table.rls_enabled {
+            violate(name, "row level security is not enabled");
+        }
+        if !table.rls_forced {
+            violate(
+                name,
+                "row level security is not forced (FORCE ROW LEVEL SECURITY)",
+            );
+        }
+        if !table.has_tenant_policy {
+            violate(
+                name,
+                "no policy compares tenant_id with app.tenant_id in both USING and WITH CHECK",
+            );
+        }
+        if !table.pk_leads_with_tenant {
+            violate(name, "the primary key does not start with tenant_id");
+        }
+        if table.constraints_without_tenant > 0 {
+            violate(
+                name,
+                "a unique or foreign key constraint does not include tenant_id",
+            );
+        }
+    }
+    Ok(violations)
+}
+
+#[derive(sqlx::FromRow)]
+struct TenantTable {
+    name: String,
+    tenant_id_not_null: bool,
+    rls_enabled: bool,
+    rls_forced: bool,
+    has_tenant_policy: bool,
+    pk_leads_with_tenant: bool,
+    constraints_without_tenant: i64,
+}
+
+const TENANT_TABLES: &str = r#"
+SELECT c.relname::text AS name,
+       a.attnotnull AS tenant_id_not_null,
+       c.relrowsecurity AS rls_enabled,
+       c.relforcerowsecurity AS rls_forced,
+       EXISTS (
+           SELECT 1 FROM pg_policy p
+           WHERE p.polrelid = c.oid AND p.polcmd = '*' AND p.polpermissive
+             AND p.polroles = '{0}'
+             AND pg_get_expr(p.polqual, p.polrelid) LIKE '%tenant_id = (NULLIF(current_setting(''app.tenant_id''::text, true), ''''::text))::uuid%'
+             AND pg_get_expr(p.polwithcheck, p.polrelid) LIKE '%tenant_id = (NULLIF(current_setting(''app.tenant_id''::text, true), ''''::text))::uuid%'
+       ) AS has_tenant_policy,
+       EXISTS (
+           SELECT 1 FROM pg_constraint k
+           WHERE k.conrelid = c.oid AND k.contype = 'p' AND k.conkey[1] = a.attnum
+       ) AS pk_leads_with_tenant,
+       (SELECT count(*) FROM pg_constraint k
+        WHERE k.conrelid = c.oid AND k.contype IN ('u', 'f')
+          AND NOT a.attnum = ANY (k.conkey)) AS constraints_without_tenant
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+ORDER BY c.relname
+"#;

@@ -1,0 +1,92 @@
+//! Connecting to PostgreSQL, embedded or external, and bringing the schema up to date.
+//!
+//! [`Database::open`] is the one way every command reaches the database: with a URL it
+//! connects to that server; without one it starts (or attaches to) the embedded cluster in
+//! the data directory and creates the `verofield` database on first use.
+
+pub mod catalog;
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Executor, PgPool};
+
+use crate::config::DatabaseSettings;
+use crate::pg::EmbeddedPostgres;
+
+const EMBEDDED_DATABASE: &str = "verofield";
+
+/// The embedded migrations, `migrations/*.sql` at the workspace root.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// An open connection pool and, in embedded mode, the cluster behind it.
+pub struct Database {
+    pub pool: PgPool,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    pub async fn open(settings: &DatabaseSettings) -> Result<Self> {
+        let (url, embedded) = match &settings.url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let cluster = EmbeddedPostgres::start(&settings.embedded_root).await?;
+                create_database_if_missing(&cluster.url("postgres"), EMBEDDED_DATABASE).await?;
+                (cluster.url(EMBEDDED_DATABASE), Some(cluster))
+            }
+        };
+        let options: PgConnectOptions = url.parse().context("parsing the database URL")?;
+        let options = options
+            .application_name("verofield")
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .min_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            // Tenant state is SET LOCAL, so nothing survives a transaction; this is a
+            // second guard in case a future code path uses a session-level SET.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("RESET ALL").await?;
+                    Ok(true)
+                })
+            })
+            .connect_with(options)
+            .await
+            .context("connecting to PostgreSQL")?;
+        Ok(Self { pool, embedded })
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await.context("running migrations")
+    }
+
+    /// Closes the pool, then stops the embedded cluster if this process started it.
+    pub async fn close(self) -> Result<()> {
+        self.pool.close().await;
+        if let Some(cluster) = self.embedded {
+            cluster.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+async fn create_database_if_missing(admin_url: &str, name: &str) -> Result<()> {
+    let mut conn = admin_url
+        .parse::<PgConnectOptions>()?
+        .connect()
+        .await
+        .context("connecting to the embedded cluster")?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        // `name` is a constant of ours, never input.
+        conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+            .await?;
+    }
+    Ok(())
+}

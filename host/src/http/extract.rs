@@ -1,0 +1,210 @@
+//! Extractors: our own `Json`, `Path` and `Query` that turn axum's rejections into problem
+//! responses, and [`Tenant`], the authenticated caller with their open tenant transaction.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use crate::auth::principal::{Lookup, Principal};
+use crate::error::{Error, FieldError};
+use crate::tenancy::{TenantScope, TenantTx};
+
+/// A JSON body; malformed JSON is 400, a well-formed body of the wrong shape (wrong types,
+/// unknown or missing fields) is 422 naming the field, a too-large body 413, a wrong
+/// content type 415.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> Error {
+    match rejection {
+        JsonRejection::JsonDataError(error) => {
+            // serde_path_to_error's message reads "<path>: <cause>".
+            let text = error.body_text();
+            let message = text.split_once(": ").map(|(_, m)| m).unwrap_or(&text);
+            let (field, message) = match message.split_once(": ") {
+                Some((path, cause)) if !path.contains(' ') => (path.to_owned(), cause.to_owned()),
+                _ => ("body".to_owned(), message.to_owned()),
+            };
+            Error::validation(vec![FieldError::new(field, message)])
+        }
+        JsonRejection::JsonSyntaxError(_) => {
+            Error::bad_request("malformed_json", "the body is not valid JSON")
+        }
+        JsonRejection::MissingJsonContentType(_) => Error::problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the body is larger than the server accepts",
+        ),
+        other => Error::bad_request("bad_body", other.body_text()),
+    }
+}
+
+/// Path parameters; an unparsable one (a bad UUID) is 400.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(PathRejection::FailedToDeserializePathParams(error)) => Err(Error::bad_request(
+                "invalid_path_parameter",
+                error.body_text(),
+            )),
+            Err(other) => Err(Error::bad_request(
+                "invalid_path_parameter",
+                other.body_text(),
+            )),
+        }
+    }
+}
+
+/// Query parameters; a bad one is 400 naming it.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(error)) => Err(Error::bad_request(
+                "invalid_query_parameter",
+                error.body_text(),
+            )),
+            Err(other) => Err(Error::bad_request(
+                "invalid_query_parameter",
+                other.body_text(),
+            )),
+        }
+    }
+}
+
+/// The client's address (the TCP peer).
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        Ok(Self(peer))
+    }
+}
+
+/// The request id set by the request-id layer.
+pub fn request_id(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// `Authorization: Bearer <token>`, or None.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// An authenticated tenant request: the caller, loaded fresh, and the tenant transaction
+/// every query of the request runs in. Dropped without `commit`, it rolls back.
+pub struct Tenant {
+    pub principal: Principal,
+    pub tx: TenantTx,
+    pub request_id: Option<String>,
+}
+
+impl Tenant {
+    pub fn require(&self, permission: &str) -> Result<(), Error> {
+        if self.principal.permissions.allows(permission) {
+            Ok(())
+        } else {
+            Err(Error::missing_permission(permission))
+        }
+    }
+
+    pub fn require_any(&self, permissions: &[&str]) -> Result<(), Error> {
+        match permissions
+            .iter()
+            .any(|p| self.principal.permissions.allows(p))
+        {
+            true => Ok(()),
+            false => Err(Error::missing_permission(
+                permissions.join("` or `").as_str(),
+            )),
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), Error> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or_else(|| Error::unauthorized("missing_token"))?;
+        let claims = state.tokens.verify(token).map_err(|error| {
+            tracing::info!(%error, "access token refused");
+            Error::unauthorized("invalid_token")
+        })?;
+        let scope = TenantScope {
+            tenant_id: claims.tid,
+            user_id: Some(claims.sub),
+        };
+        let mut tx = TenantTx::begin(&state.pool, scope, state.limits.statement_timeout).await?;
+        match Principal::load(&mut tx, claims.sub).await? {
+            Lookup::Found(principal) => Ok(Self {
+                principal,
+                tx,
+                request_id: request_id(parts),
+            }),
+            Lookup::NoSuchUser => Err(Error::unauthorized("invalid_token")),
+            Lookup::TenantSuspended => Err(Error::forbidden(
+                "tenant_suspended",
+                "this tenant is suspended",
+            )),
+        }
+    }
+}

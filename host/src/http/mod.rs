@@ -1,0 +1,150 @@
+//! The HTTP surface: shared state, the router with its middleware stack, and the server
+//! loop with graceful shutdown.
+//!
+//! Middleware, outermost first: request id (set, then propagated to the response), a
+//! tracing span per request, panic capture (a panic is a 500 problem, not a dropped
+//! connection), metrics, the request timeout, and the body size limit.
+
+pub mod audit;
+pub mod auth;
+pub mod etag;
+pub mod extract;
+pub mod health;
+pub mod operator;
+pub mod pagination;
+pub mod problem;
+pub mod roles;
+pub mod server;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::jwt::TokenKeys;
+use crate::auth::throttle::ThrottleSettings;
+
+/// Per-request limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub request_timeout: Duration,
+    pub statement_timeout: Duration,
+    pub body_limit: usize,
+    pub refresh_ttl: Duration,
+}
+
+pub struct Shared {
+    pub pool: PgPool,
+    pub tokens: TokenKeys,
+    pub limits: Limits,
+    pub throttle: ThrottleSettings,
+    pub operator_token_digest: [u8; 32],
+    pub metrics: PrometheusHandle,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let limits = state.limits.clone();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .merge(auth::routes())
+        .merge(users::routes())
+        .merge(roles::routes())
+        .merge(audit::routes())
+        .merge(operator::routes())
+        // A route layer sees the matched route template, so metrics label by route.
+        .route_layer(middleware::from_fn(record_metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.body_limit))
+        .layer(middleware::from_fn_with_state(limits.request_timeout, request_timeout))
+        .layer(CatchPanicLayer::custom(|_| {
+            problem::response(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred", &[])
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let request_id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id)
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    problem::response(StatusCode::NOT_FOUND, "not_found", "no such route", &[])
+}
+
+async fn method_not_allowed() -> Response {
+    problem::response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method",
+        &[],
+    )
+}
+
+async fn request_timeout(
+    axum::extract::State(timeout): axum::extract::State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => problem::response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "request_timeout",
+            "the request took longer than the server allows",
+            &[],
+        ),
+    }
+}
+
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,136 @@
+//! `/v1/operator/*`: the platform operator's endpoints (tenants), behind a credential of
+//! their own that no tenant user can hold. The operator token is compared by sha256 digest
+//! in constant time.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use super::AppState;
+use super::extract::{Json, Path, Query, bearer};
+use super::pagination::{Page, PageParams};
+use crate::error::{Error, Result};
+use crate::tenancy::provision::{NewTenant, create_tenant};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/operator/tenants", get(list).post(create))
+        .route("/v1/operator/tenants/{id}/suspend", post(suspend))
+        .route("/v1/operator/tenants/{id}/activate", post(activate))
+}
+
+/// Proof that the request carries the operator token.
+pub struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or_else(|| Error::unauthorized("missing_token"))?;
+        let digest = Sha256::digest(token.as_bytes());
+        if bool::from(digest[..].ct_eq(&state.operator_token_digest)) {
+            Ok(Operator)
+        } else {
+            Err(Error::unauthorized("invalid_token"))
+        }
+    }
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct TenantRow {
+    id: Uuid,
+    slug: String,
+    name: String,
+    status: String,
+    time_zone: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const SELECT_TENANT: &str =
+    "SELECT id, slug, name, status, time_zone, created_at, updated_at FROM tenants";
+
+async fn list(
+    _: Operator,
+    State(state): State<AppState>,
+    Query(page): Query<PageParams>,
+) -> Result<impl IntoResponse> {
+    let (limit, after) = page.resolve()?;
+    let rows: Vec<TenantRow> = sqlx::query_as(&format!(
+        "{SELECT_TENANT} WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
+    ))
+    .bind(after)
+    .bind(limit + 1)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(Page::from_rows(rows, limit, |t| t.id)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateTenant {
+    name: String,
+    slug: String,
+    time_zone: Option<String>,
+    admin_email: String,
+    admin_password: String,
+}
+
+async fn create(
+    _: Operator,
+    State(state): State<AppState>,
+    Json(body): Json<CreateTenant>,
+) -> Result<impl IntoResponse> {
+    let created = create_tenant(
+        &state.pool,
+        NewTenant {
+            name: body.name,
+            slug: body.slug,
+            time_zone: body.time_zone,
+            admin_email: body.admin_email,
+            admin_password: body.admin_password,
+        },
+        state.limits.statement_timeout,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn suspend(
+    _: Operator,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<impl IntoResponse> {
+    set_status(&state, id, "suspended").await
+}
+
+async fn activate(
+    _: Operator,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<impl IntoResponse> {
+    set_status(&state, id, "active").await
+}
+
+async fn set_status(state: &AppState, id: Uuid, status: &str) -> Result<Json<TenantRow>> {
+    let row: Option<TenantRow> = sqlx::query_as(
+        "UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1
+         RETURNING id, slug, name, status, time_zone, created_at, updated_at",
+    )
+    .bind(id)
+    .bind(status)
+    .fetch_optional(&state.pool)
+    .await?;
+    row.map(Json).ok_or_else(|| Error::not_found("tenant"))
+}

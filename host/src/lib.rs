@@ -1,0 +1,97 @@
+//! VeroField host: identity, tenancy, RLS-guarded storage, and (next) the WebAssembly module
+//! runtime. `main.rs` only parses the command line; everything else is here so that tests
+//! and tools can reuse it (the embedded PostgreSQL launcher in particular).
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod pg;
+pub mod secrets;
+pub mod tenancy;
+
+use anyhow::{Context, Result};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use sha2::{Digest, Sha256};
+
+use crate::auth::jwt::TokenKeys;
+use crate::config::ServerSettings;
+use crate::http::{AppState, Shared};
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Runs the server until SIGTERM or SIGINT, then drains and stops the embedded database.
+pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
+    let metrics = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("http_request_duration_seconds".into()),
+            LATENCY_BUCKETS,
+        )?
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let tokens = TokenKeys::load(&settings.key_source, settings.token.clone())?;
+    let operator_token = match &settings.operator_token {
+        Some(token) => token.clone(),
+        None => secrets::load_or_generate(
+            &settings.data_dir.join("secrets").join("operator-token"),
+            || {
+                rand::random::<[u8; 32]>()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            },
+        )?,
+    };
+
+    let db = cli::open_checked(&settings.database).await?;
+    if demo {
+        println!(
+            "{}",
+            demo::ensure(&db.pool, &settings.data_dir).await?.describe()
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
+    let address = listener.local_addr()?;
+
+    let pool = db.pool.clone();
+    let throttle = settings.throttle.clone();
+    let pruner = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(error) = auth::throttle::prune(&pool, &throttle).await {
+                tracing::warn!(%error, "pruning login throttle counters failed");
+            }
+        }
+    });
+
+    let state = AppState::new(Shared {
+        pool: db.pool.clone(),
+        tokens,
+        limits: settings.limits.clone(),
+        throttle: settings.throttle.clone(),
+        operator_token_digest: Sha256::digest(operator_token.as_bytes()).into(),
+        metrics,
+    });
+    // Scripts and the test harness wait for this exact line.
+    println!("verofield listening on http://{address}");
+    tracing::info!(%address, "serving");
+    http::server::serve(
+        listener,
+        http::router(state),
+        http::server::shutdown_signal(),
+        settings.shutdown_grace,
+    )
+    .await?;
+    pruner.abort();
+    db.close().await?;
+    tracing::info!("stopped");
+    Ok(())
+}

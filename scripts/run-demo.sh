@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs the server with a demo tenant on the embedded PostgreSQL (data in ./.verofield).
+# Extra arguments go to `verofield serve`, e.g. --listen 0.0.0.0:8080.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+exec cargo run --release -p verofield -- serve --demo "$@"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Everything a fresh machine needs before building: the wasm32-wasip2 target (rustup does
+# not install it from rust-toolchain.toml here, RUSTUP_AUTO_INSTALL=0) and the PostgreSQL
+# binaries check. Idempotent; sourced by run-demo.sh and test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+if ! rustup target list --installed --toolchain "$toolchain" | grep -qx wasm32-wasip2; then
+  echo "setup: adding the wasm32-wasip2 target to $toolchain" >&2
+  rustup target add --toolchain "$toolchain" wasm32-wasip2
+fi
+
+if [ -z "${DATABASE_URL:-}" ] && ! command -v initdb >/dev/null 2>&1 \
+   && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "setup: no PostgreSQL binaries found; installing postgresql from Debian" >&2
+  apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+fi

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit tests and the black-box suites (real server binary, real
+# PostgreSQL). Without DATABASE_URL the suites share one embedded cluster under
+# target/test-pg, stopped again at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+
+stop_test_cluster() {
+  local data=target/test-pg/data
+  if [ -f "$data/postmaster.pid" ]; then
+    local pg_ctl
+    pg_ctl=$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n 1)
+    if [ "$(id -u)" = 0 ]; then
+      runuser -u postgres -- "$pg_ctl" -D "$data" -m fast -w stop >/dev/null || true
+    else
+      "$pg_ctl" -D "$data" -m fast -w stop >/dev/null || true
+    fi
+  fi
+}
+trap stop_test_cluster EXIT
+
+cargo build --workspace --all-targets
+cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"
+if [ -f plugins/Cargo.toml ]; then
+  cargo test --manifest-path plugins/Cargo.toml --workspace
+fi
