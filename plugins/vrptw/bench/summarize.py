@@ -23,15 +23,18 @@ def load(results, tool, budget, dataset="solomon"):
 
 def main():
     results = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "results")
-    for budget in ["1", "10"]:
-        data = {t: load(results, t, budget) for t, _ in TOOLS}
+    for dataset, budget in [("solomon", "1"), ("solomon", "10"), ("homberger200", "10")]:
+        data = {t: load(results, t, budget, dataset) for t, _ in TOOLS}
         tools = [(t, label) for t, label in TOOLS if data[t]]
         if not tools:
             continue
-        print(f"\n#### Mean gap to best known distance, {budget} s per instance\n")
+        title = "Solomon" if dataset == "solomon" else "Gehring-Homberger 200 (subset)"
+        print(f"\n#### {title}: mean gap to best known, {budget} s per instance\n")
         print("| family | " + " | ".join(f"{label}" for _, label in tools) + " |")
         print("|---|" + "---:|" * len(tools))
         for fam in FAMILIES + ["all"]:
+            if dataset != "solomon" and fam != "all":
+                continue
             cells = []
             for t, _ in tools:
                 rows = [r for r in data[t].values() if fam == "all" or r["family"] == fam]
@@ -43,7 +46,7 @@ def main():
                 else:
                     cells.append("-")
             print(f"| {'**all**' if fam == 'all' else fam} | " + " | ".join(cells) + " |")
-        print(f"\n<details><summary>Per instance, {budget} s (distance / vehicles / gap %)</summary>\n")
+        print(f"\n<details><summary>{title}, per instance, {budget} s (distance / vehicles / gap %)</summary>\n")
         print("| instance | BKS | " + " | ".join(label for _, label in tools) + " |")
         print("|---|---:|" + "---:|" * len(tools))
         names = sorted(set().union(*[set(data[t]) for t, _ in tools]))
