@@ -64,10 +64,17 @@ fn env() -> &'static Env {
 }
 
 fn init() -> Env {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf();
     // The test binary is <target>/<profile>/deps/<name>: build the server into the same place.
     let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("<target>/<profile>").to_path_buf();
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("<target>/<profile>")
+        .to_path_buf();
     let target_dir = profile_dir.parent().expect("<target>").to_path_buf();
     let bin = match std::env::var_os("VEROFIELD_BIN") {
         Some(bin) => PathBuf::from(bin),
@@ -76,7 +83,11 @@ fn init() -> Env {
             profile_dir.join("verofield")
         }
     };
-    assert!(bin.is_file(), "the server binary {} does not exist", bin.display());
+    assert!(
+        bin.is_file(),
+        "the server binary {} does not exist",
+        bin.display()
+    );
     let tmp_root = target_dir.join("test-tmp");
     make_traversable_dir(&tmp_root);
     let admin_url = match std::env::var("DATABASE_URL") {
@@ -94,7 +105,15 @@ fn build_server(workspace: &Path, target_dir: &Path, profile_dir: &Path) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .args(["build", "--quiet", "-p", "verofield", "--bin", "verofield", "--manifest-path"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "verofield",
+            "--bin",
+            "verofield",
+            "--manifest-path",
+        ])
         .arg(workspace.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", target_dir);
     match profile_dir.file_name().and_then(|n| n.to_str()) {
@@ -135,7 +154,12 @@ fn start_shared_cluster(root: &Path) -> String {
         .expect("a runtime for the cluster start");
     let cluster = runtime
         .block_on(verofield::pg::EmbeddedPostgres::start(root))
-        .unwrap_or_else(|error| panic!("starting the embedded PostgreSQL under {}: {error:#}", root.display()));
+        .unwrap_or_else(|error| {
+            panic!(
+                "starting the embedded PostgreSQL under {}: {error:#}",
+                root.display()
+            )
+        });
     let url = cluster.url("postgres");
     // Dropping it would stop the cluster; keep it running for the other test binaries.
     std::mem::forget(cluster);
@@ -156,7 +180,10 @@ fn with_database(url: &str, name: &str) -> String {
         None => (url, None),
     };
     let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[authority_start..].find('/').map(|i| authority_start + i).unwrap_or(base.len());
+    let path_start = base[authority_start..]
+        .find('/')
+        .map(|i| authority_start + i)
+        .unwrap_or(base.len());
     let mut out = format!("{}/{name}", &base[..path_start]);
     if let Some(query) = query {
         out.push('?');
@@ -177,6 +204,7 @@ async fn connect(url: &str) -> PgConnection {
 // Temporary directories and databases
 // ---------------------------------------------------------------------------------------
 
+#[derive(Debug)]
 /// A directory under `<target>/test-tmp` (traversable by the `postgres` user, unlike /tmp
 /// in some sandboxes). Removed on drop unless the test is failing.
 pub struct TempDir {
@@ -185,7 +213,9 @@ pub struct TempDir {
 
 impl TempDir {
     pub fn new(prefix: &str) -> Self {
-        let path = env().tmp_root.join(format!("{prefix}-{}", Uuid::new_v4().simple()));
+        let path = env()
+            .tmp_root
+            .join(format!("{prefix}-{}", Uuid::new_v4().simple()));
         make_traversable_dir(&path);
         Self { path }
     }
@@ -205,6 +235,7 @@ impl Drop for TempDir {
     }
 }
 
+#[derive(Debug)]
 /// A fresh database on the test cluster. Dropped (WITH FORCE) when the test passes.
 pub struct TestDb {
     pub name: String,
@@ -245,7 +276,10 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop may run inside a runtime: do the async work on a thread of its own.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async {
                 let mut admin = connect(&admin_url).await;
                 let _ = admin
@@ -350,7 +384,9 @@ pub struct TestServer {
 
 impl std::fmt::Debug for TestServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestServer").field("addr", &self.addr).finish()
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -402,7 +438,9 @@ impl TestServer {
         for (key, value) in &options.env {
             command.env(key, value);
         }
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("spawning {}: {e}", env.bin.display()));
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", env.bin.display()));
 
         // Read stdout on a thread of its own, forever (the pipe must never fill or close).
         let stdout = Arc::new(Mutex::new(String::new()));
@@ -415,7 +453,7 @@ impl TestServer {
                 for line in BufReader::new(pipe).lines() {
                     let Ok(line) = line else { break };
                     if let Some(address) = line.strip_prefix("verofield listening on http://")
-                        && let Ok(address) = address.trim().parse()
+                        && let Ok(address) = address.trim().parse::<SocketAddr>()
                         && let Some(tx) = address_tx.take()
                     {
                         let _ = tx.send(address);
@@ -517,7 +555,10 @@ impl TestServer {
 
     pub async fn try_login(&self, tenant: &str, email: &str, password: &str) -> Resp {
         self.anon()
-            .post("/v1/auth/login", &json!({ "tenant": tenant, "email": email, "password": password }))
+            .post(
+                "/v1/auth/login",
+                &json!({ "tenant": tenant, "email": email, "password": password }),
+            )
             .await
     }
 
@@ -529,11 +570,18 @@ impl TestServer {
     }
 
     pub async fn login_owner(&self, tenant: &TenantFixture) -> Tokens {
-        self.login(&tenant.slug, &tenant.owner_email, &tenant.owner_password).await
+        self.login(&tenant.slug, &tenant.owner_email, &tenant.owner_password)
+            .await
     }
 
     /// Creates a user through `POST /v1/users`; panics unless 201. Returns the body.
-    pub async fn create_user(&self, token: &str, email: &str, roles: &[&str], password: Option<&str>) -> Value {
+    pub async fn create_user(
+        &self,
+        token: &str,
+        email: &str,
+        roles: &[&str],
+        password: Option<&str>,
+    ) -> Value {
         let mut body = json!({ "email": email, "roles": roles });
         if let Some(password) = password {
             body["password"] = json!(password);
@@ -549,7 +597,9 @@ impl TestServer {
     }
 
     pub fn test_db(&self) -> &TestDb {
-        self.db.as_ref().expect("an embedded server has no test database")
+        self.db
+            .as_ref()
+            .expect("an embedded server has no test database")
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -560,7 +610,9 @@ impl TestServer {
     pub fn hs256_key(&self) -> Vec<u8> {
         let text = std::fs::read_to_string(self.data_dir().join("secrets").join("jwt-hs256.key"))
             .expect("reading the HS256 key");
-        STANDARD.decode(text.trim()).expect("the HS256 key is base64")
+        STANDARD
+            .decode(text.trim())
+            .expect("the HS256 key is base64")
     }
 
     pub fn stderr(&self) -> String {
@@ -619,7 +671,11 @@ impl Drop for TestServer {
             let stderr = self.stderr();
             let tail: Vec<&str> = stderr.lines().rev().take(80).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            eprintln!("--- server {} stderr (last 80 lines) ---\n{}", self.addr, tail.join("\n"));
+            eprintln!(
+                "--- server {} stderr (last 80 lines) ---\n{}",
+                self.addr,
+                tail.join("\n")
+            );
         }
     }
 }
@@ -627,10 +683,11 @@ impl Drop for TestServer {
 /// Fast-stops a postmaster whose server was killed (SIGINT is PostgreSQL's fast shutdown).
 fn stop_orphaned_postmaster(data: &Path) {
     let pid_file = data.join("postmaster.pid");
-    let Some(pid) = std::fs::read_to_string(&pid_file)
-        .ok()
-        .and_then(|text| text.lines().next().and_then(|l| l.trim().parse::<i32>().ok()))
-    else {
+    let Some(pid) = std::fs::read_to_string(&pid_file).ok().and_then(|text| {
+        text.lines()
+            .next()
+            .and_then(|l| l.trim().parse::<i32>().ok())
+    }) else {
         return;
     };
     let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
@@ -674,13 +731,19 @@ impl CliOutput {
     #[track_caller]
     pub fn json(&self) -> Value {
         assert!(self.status.success(), "the command failed: {self:#?}");
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
     }
 }
 
 /// Runs `verofield --data-dir <data_dir> <args>` with DATABASE_URL = `db` (or none: the
 /// embedded cluster in the data directory). Times out after two minutes.
-pub async fn run_cli(data_dir: &Path, db: Option<&TestDb>, args: &[&str], extra_env: &[(&str, &str)]) -> CliOutput {
+pub async fn run_cli(
+    data_dir: &Path,
+    db: Option<&TestDb>,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> CliOutput {
     let env = env();
     let mut command = Command::new(&env.bin);
     command.arg("--data-dir").arg(data_dir).args(args);
@@ -746,7 +809,9 @@ impl Api {
 
 /// Sends a request; panics on a transport error.
 pub async fn send(request: reqwest::RequestBuilder) -> Resp {
-    try_send(request).await.unwrap_or_else(|e| panic!("request failed: {e:?}"))
+    try_send(request)
+        .await
+        .unwrap_or_else(|e| panic!("request failed: {e:?}"))
 }
 
 pub async fn try_send(request: reqwest::RequestBuilder) -> Result<Resp, reqwest::Error> {
@@ -794,22 +859,48 @@ impl Resp {
     /// `self.json[field]` as a UUID.
     #[track_caller]
     pub fn uuid(&self, field: &str) -> Uuid {
-        json_uuid(&self.json[field]).unwrap_or_else(|| panic!("`{field}` is not a UUID in {}", self.text))
+        json_uuid(&self.json[field])
+            .unwrap_or_else(|| panic!("`{field}` is not a UUID in {}", self.text))
     }
 
     #[track_caller]
     pub fn expect_status(&self, status: u16) -> &Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
         self
     }
 
     /// Asserts a problem+json answer with this status and code.
     #[track_caller]
     pub fn expect_problem(&self, status: u16, code: &str) -> &Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
-        assert!(self.is_problem(), "not problem+json ({}): {}", self.content_type(), self.text);
-        assert_eq!(self.code(), code, "unexpected problem code; body: {}", self.text);
-        assert_eq!(self.json["status"].as_u64(), Some(status as u64), "status member; body: {}", self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        assert!(
+            self.is_problem(),
+            "not problem+json ({}): {}",
+            self.content_type(),
+            self.text
+        );
+        assert_eq!(
+            self.code(),
+            code,
+            "unexpected problem code; body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.json["status"].as_u64(),
+            Some(status as u64),
+            "status member; body: {}",
+            self.text
+        );
         self
     }
 }
@@ -870,7 +961,10 @@ pub mod jwt {
 
     /// The server's key id: the first 8 bytes of sha256(key material), lower-case hex.
     pub fn kid(material: &[u8]) -> String {
-        Sha256::digest(material)[..8].iter().map(|b| format!("{b:02x}")).collect()
+        Sha256::digest(material)[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     pub fn now() -> u64 {
@@ -902,7 +996,10 @@ pub mod jwt {
             b64(header.to_string().as_bytes()),
             b64(claims.to_string().as_bytes())
         );
-        format!("{signing_input}.{}", b64(&hmac_sha256(key, signing_input.as_bytes())))
+        format!(
+            "{signing_input}.{}",
+            b64(&hmac_sha256(key, signing_input.as_bytes()))
+        )
     }
 
     /// A correctly formed HS256 token with `kid`.

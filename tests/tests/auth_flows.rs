@@ -4,7 +4,10 @@
 use verofield_tests::*;
 
 async fn refresh(server: &TestServer, token: &str) -> Resp {
-    server.anon().post("/v1/auth/refresh", &json!({ "refresh_token": token })).await
+    server
+        .anon()
+        .post("/v1/auth/refresh", &json!({ "refresh_token": token }))
+        .await
 }
 
 #[tokio::test]
@@ -12,28 +15,59 @@ async fn login_answers_tokens_and_failures_reveal_nothing() {
     let server = TestServer::start().await;
     let a = server.create_tenant("acme").await;
 
-    let response = server.try_login(&a.slug, &a.owner_email, &a.owner_password).await;
+    let response = server
+        .try_login(&a.slug, &a.owner_email, &a.owner_password)
+        .await;
     response.expect_status(200);
     assert_eq!(response.json["token_type"], "Bearer");
     assert!(response.json["expires_in"].as_u64().unwrap() > 0);
-    assert!(response.json["refresh_token"].as_str().unwrap().starts_with("vfr_"));
+    assert!(
+        response.json["refresh_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("vfr_")
+    );
     let tokens = Tokens::from(&response);
     let me = server.client_for(&tokens.access).get("/v1/me").await;
     me.expect_status(200);
     assert_eq!(me.json["email"], json!(a.owner_email));
     assert_eq!(me.json["roles"], json!(["owner"]));
     // Email is case-insensitive.
-    server.login(&a.slug, &a.owner_email.to_uppercase(), &a.owner_password).await;
+    server
+        .login(&a.slug, &a.owner_email.to_uppercase(), &a.owner_password)
+        .await;
 
-    let wrong_password = server.try_login(&a.slug, &a.owner_email, "wrong-password-123").await;
-    let unknown_user = server.try_login(&a.slug, "nobody@acme.test", "wrong-password-123").await;
-    let unknown_tenant = server.try_login("no-such-tenant", &a.owner_email, &a.owner_password).await;
+    let wrong_password = server
+        .try_login(&a.slug, &a.owner_email, "wrong-password-123")
+        .await;
+    let unknown_user = server
+        .try_login(&a.slug, "nobody@acme.test", "wrong-password-123")
+        .await;
+    let unknown_tenant = server
+        .try_login("no-such-tenant", &a.owner_email, &a.owner_password)
+        .await;
     let empty_password = server.try_login(&a.slug, &a.owner_email, "").await;
     wrong_password.expect_problem(401, "invalid_credentials");
-    for (what, other) in [("unknown user", &unknown_user), ("unknown tenant", &unknown_tenant), ("empty password", &empty_password)] {
+    for (what, other) in [
+        ("unknown user", &unknown_user),
+        ("unknown tenant", &unknown_tenant),
+        ("empty password", &empty_password),
+    ] {
         assert_eq!(
-            (other.status, other.code(), &other.json["detail"], &other.json["title"], &other.json["type"]),
-            (wrong_password.status, wrong_password.code(), &wrong_password.json["detail"], &wrong_password.json["title"], &wrong_password.json["type"]),
+            (
+                other.status,
+                other.code(),
+                &other.json["detail"],
+                &other.json["title"],
+                &other.json["type"]
+            ),
+            (
+                wrong_password.status,
+                wrong_password.code(),
+                &wrong_password.json["detail"],
+                &wrong_password.json["title"],
+                &wrong_password.json["type"]
+            ),
             "{what} answers differently from a wrong password: {} vs {}",
             other.text,
             wrong_password.text
@@ -41,7 +75,11 @@ async fn login_answers_tokens_and_failures_reveal_nothing() {
         assert!(other.headers.get("retry-after").is_none());
     }
     // Every response carries a request id.
-    assert!(wrong_password.header("x-request-id").is_some_and(|id| !id.is_empty()));
+    assert!(
+        wrong_password
+            .header("x-request-id")
+            .is_some_and(|id| !id.is_empty())
+    );
 }
 
 #[tokio::test]
@@ -55,7 +93,11 @@ async fn refresh_rotates_and_the_old_token_is_spent() {
     let second = Tokens::from(&response);
     assert_ne!(second.refresh, first.refresh);
     assert_ne!(second.access, first.access);
-    server.client_for(&second.access).get("/v1/me").await.expect_status(200);
+    server
+        .client_for(&second.access)
+        .get("/v1/me")
+        .await
+        .expect_status(200);
 
     // The newest token rotates again.
     let response = refresh(&server, &second.refresh).await;
@@ -64,9 +106,19 @@ async fn refresh_rotates_and_the_old_token_is_spent() {
     assert_ne!(third.refresh, second.refresh);
 
     // Garbage and unknown tokens are 401.
-    for token in ["", "garbage", "vfr_", &format!("vfr_{}_{}", a.id.simple(), "A".repeat(43))] {
+    for token in [
+        "",
+        "garbage",
+        "vfr_",
+        &format!("vfr_{}_{}", a.id.simple(), "A".repeat(43)),
+    ] {
         let response = refresh(&server, token).await;
-        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{token}: {}", response.text);
+        assert_eq!(
+            response.status,
+            StatusCode::UNAUTHORIZED,
+            "{token}: {}",
+            response.text
+        );
         assert!(response.is_problem());
     }
 }
@@ -88,12 +140,22 @@ async fn replaying_a_rotated_refresh_token_revokes_the_family() {
     assert!(replay.is_problem());
     // ...and the whole family is revoked: the newest token no longer works either.
     let newest = refresh(&server, &second.refresh).await;
-    assert_eq!(newest.status, StatusCode::UNAUTHORIZED, "the family survived a replay: {}", newest.text);
+    assert_eq!(
+        newest.status,
+        StatusCode::UNAUTHORIZED,
+        "the family survived a replay: {}",
+        newest.text
+    );
     // A second replay stays refused.
-    assert_eq!(refresh(&server, &first.refresh).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refresh(&server, &first.refresh).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     // Another login (another family) is untouched.
-    refresh(&server, &other_session.refresh).await.expect_status(200);
+    refresh(&server, &other_session.refresh)
+        .await
+        .expect_status(200);
 
     // The database agrees: every token of the family is revoked.
     let mut db = server.db().await;
@@ -116,19 +178,40 @@ async fn logout_revokes_the_refresh_token() {
     let tokens = server.login_owner(&a).await;
     let rotated = Tokens::from(refresh(&server, &tokens.refresh).await.expect_status(200));
 
-    let response = server.anon().post("/v1/auth/logout", &json!({ "refresh_token": rotated.refresh })).await;
+    let response = server
+        .anon()
+        .post(
+            "/v1/auth/logout",
+            &json!({ "refresh_token": rotated.refresh }),
+        )
+        .await;
     response.expect_status(204);
     let after = refresh(&server, &rotated.refresh).await;
-    assert_eq!(after.status, StatusCode::UNAUTHORIZED, "refresh after logout: {}", after.text);
+    assert_eq!(
+        after.status,
+        StatusCode::UNAUTHORIZED,
+        "refresh after logout: {}",
+        after.text
+    );
     // Logout of an unknown or malformed token is a quiet 204 (it reveals nothing).
     for token in ["garbage", &tokens.refresh] {
-        server.anon().post("/v1/auth/logout", &json!({ "refresh_token": token })).await.expect_status(204);
+        server
+            .anon()
+            .post("/v1/auth/logout", &json!({ "refresh_token": token }))
+            .await
+            .expect_status(204);
     }
 }
 
 #[tokio::test]
 async fn repeated_failures_are_throttled_without_revealing_the_account() {
-    let server = TestServer::start_with(ServerOptions::new().args(["--login-max-failures", "3", "--login-lockout-secs", "60"])).await;
+    let server = TestServer::start_with(ServerOptions::new().args([
+        "--login-max-failures",
+        "3",
+        "--login-lockout-secs",
+        "60",
+    ]))
+    .await;
     let a = server.create_tenant("acme").await;
 
     async fn until_throttled(server: &TestServer, tenant: &str, email: &str) -> (Vec<Resp>, Resp) {
@@ -140,37 +223,66 @@ async fn repeated_failures_are_throttled_without_revealing_the_account() {
             }
             failures.push(response);
         }
-        panic!("10 failed logins for {email} were never throttled: {:?}", failures.last().map(|r| &r.text));
+        panic!(
+            "10 failed logins for {email} were never throttled: {:?}",
+            failures.last().map(|r| &r.text)
+        );
     }
 
     let (existing_failures, existing) = until_throttled(&server, &a.slug, &a.owner_email).await;
     let (unknown_failures, unknown) = until_throttled(&server, &a.slug, "nobody@acme.test").await;
     assert_eq!(existing_failures.len(), 3, "the limit is 3 failures");
-    assert_eq!(unknown_failures.len(), existing_failures.len(), "an unknown account is throttled after a different count");
+    assert_eq!(
+        unknown_failures.len(),
+        existing_failures.len(),
+        "an unknown account is throttled after a different count"
+    );
     for failure in existing_failures.iter().chain(&unknown_failures) {
         failure.expect_problem(401, "invalid_credentials");
     }
     for response in [&existing, &unknown] {
         response.expect_problem(429, "login_throttled");
-        let retry: u64 = response.header("retry-after").expect("Retry-After").parse().expect("Retry-After seconds");
+        let retry: u64 = response
+            .header("retry-after")
+            .expect("Retry-After")
+            .parse()
+            .expect("Retry-After seconds");
         assert!((1..=60).contains(&retry), "Retry-After {retry}");
     }
-    assert_eq!(existing.json["detail"], unknown.json["detail"], "the throttle reveals which account exists");
+    assert_eq!(
+        existing.json["detail"], unknown.json["detail"],
+        "the throttle reveals which account exists"
+    );
     assert_eq!(existing.json["title"], unknown.json["title"]);
 
     // While locked, even the right password is refused.
-    let right = server.try_login(&a.slug, &a.owner_email, &a.owner_password).await;
+    let right = server
+        .try_login(&a.slug, &a.owner_email, &a.owner_password)
+        .await;
     right.expect_problem(429, "login_throttled");
     // Another account on the same tenant is not locked by these failures.
-    let _ = server.create_user(&forged_owner_token(&server, &a), "other@acme.test", &["viewer"], Some("other-password-123")).await;
-    server.login(&a.slug, "other@acme.test", "other-password-123").await;
+    let _ = server
+        .create_user(
+            &forged_owner_token(&server, &a),
+            "other@acme.test",
+            &["viewer"],
+            Some("other-password-123"),
+        )
+        .await;
+    server
+        .login(&a.slug, "other@acme.test", "other-password-123")
+        .await;
 }
 
 /// An owner's access token minted without logging in (the owner account is locked):
 /// signed with the server's own key, exactly as the server would.
 fn forged_owner_token(server: &TestServer, tenant: &TenantFixture) -> String {
     let key = server.hs256_key();
-    jwt::forge_hs256(&key, Some(&jwt::kid(&key)), &jwt::claims(tenant.owner_id, tenant.id))
+    jwt::forge_hs256(
+        &key,
+        Some(&jwt::kid(&key)),
+        &jwt::claims(tenant.owner_id, tenant.id),
+    )
 }
 
 #[tokio::test]
@@ -179,35 +291,73 @@ async fn an_invited_user_sets_a_password_and_logs_in() {
     let a = server.create_tenant("acme").await;
     let owner = server.login_owner(&a).await.access;
 
-    let created = server.create_user(&owner, "Invitee@Acme.test", &["dispatcher"], None).await;
+    let created = server
+        .create_user(&owner, "Invitee@Acme.test", &["dispatcher"], None)
+        .await;
     assert_eq!(created["status"], "invited");
     assert_eq!(created["email"], "invitee@acme.test");
-    let invite = created["invite_token"].as_str().expect("an invite token").to_owned();
+    let invite = created["invite_token"]
+        .as_str()
+        .expect("an invite token")
+        .to_owned();
 
     // Not yet able to log in.
-    server.try_login(&a.slug, "invitee@acme.test", "new-password-123").await.expect_problem(401, "invalid_credentials");
+    server
+        .try_login(&a.slug, "invitee@acme.test", "new-password-123")
+        .await
+        .expect_problem(401, "invalid_credentials");
     // A too-short password is a 422 naming the field.
-    let short = server.anon().post("/v1/auth/accept-invite", &json!({ "token": invite, "password": "short" })).await;
+    let short = server
+        .anon()
+        .post(
+            "/v1/auth/accept-invite",
+            &json!({ "token": invite, "password": "short" }),
+        )
+        .await;
     short.expect_problem(422, "validation_failed");
     assert_eq!(short.json["errors"][0]["field"], "password");
     // A forged invitation is refused.
     let forged = format!("vfi_{}_{}", a.id.simple(), "A".repeat(43));
-    let response = server.anon().post("/v1/auth/accept-invite", &json!({ "token": forged, "password": "new-password-123" })).await;
-    assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{}", response.text);
+    let response = server
+        .anon()
+        .post(
+            "/v1/auth/accept-invite",
+            &json!({ "token": forged, "password": "new-password-123" }),
+        )
+        .await;
+    assert_eq!(
+        response.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        response.text
+    );
 
     server
         .anon()
-        .post("/v1/auth/accept-invite", &json!({ "token": invite, "password": "new-password-123" }))
+        .post(
+            "/v1/auth/accept-invite",
+            &json!({ "token": invite, "password": "new-password-123" }),
+        )
         .await
         .expect_status(204);
-    let tokens = server.login(&a.slug, "invitee@acme.test", "new-password-123").await;
+    let tokens = server
+        .login(&a.slug, "invitee@acme.test", "new-password-123")
+        .await;
     let me = server.client_for(&tokens.access).get("/v1/me").await;
     me.expect_status(200);
     assert_eq!(me.json["roles"], json!(["dispatcher"]));
     // The invitation is single-use.
-    let again = server.anon().post("/v1/auth/accept-invite", &json!({ "token": invite, "password": "another-password-123" })).await;
+    let again = server
+        .anon()
+        .post(
+            "/v1/auth/accept-invite",
+            &json!({ "token": invite, "password": "another-password-123" }),
+        )
+        .await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{}", again.text);
-    server.login(&a.slug, "invitee@acme.test", "new-password-123").await;
+    server
+        .login(&a.slug, "invitee@acme.test", "new-password-123")
+        .await;
 }
 
 #[tokio::test]
@@ -215,25 +365,66 @@ async fn a_deactivated_user_loses_access_at_once() {
     let server = TestServer::start().await;
     let a = server.create_tenant("acme").await;
     let owner = server.login_owner(&a).await.access;
-    let user = server.create_user(&owner, "tech@acme.test", &["technician"], Some("tech-password-123")).await;
+    let user = server
+        .create_user(
+            &owner,
+            "tech@acme.test",
+            &["technician"],
+            Some("tech-password-123"),
+        )
+        .await;
     let id = user["id"].as_str().unwrap().to_owned();
-    let tokens = server.login(&a.slug, "tech@acme.test", "tech-password-123").await;
-    server.client_for(&tokens.access).get("/v1/me").await.expect_status(200);
+    let tokens = server
+        .login(&a.slug, "tech@acme.test", "tech-password-123")
+        .await;
+    server
+        .client_for(&tokens.access)
+        .get("/v1/me")
+        .await
+        .expect_status(200);
 
-    server.client_for(&owner).delete(&format!("/v1/users/{id}")).await.expect_status(204);
+    server
+        .client_for(&owner)
+        .delete(&format!("/v1/users/{id}"))
+        .await
+        .expect_status(204);
 
     // The access token has not expired, yet it stops working on the next request.
-    server.client_for(&tokens.access).get("/v1/me").await.expect_problem(401, "invalid_token");
+    server
+        .client_for(&tokens.access)
+        .get("/v1/me")
+        .await
+        .expect_problem(401, "invalid_token");
     let response = refresh(&server, &tokens.refresh).await;
-    assert_eq!(response.status, StatusCode::UNAUTHORIZED, "refresh of a deactivated user: {}", response.text);
-    server.try_login(&a.slug, "tech@acme.test", "tech-password-123").await.expect_problem(401, "invalid_credentials");
-    let fetched = server.client_for(&owner).get(&format!("/v1/users/{id}")).await;
+    assert_eq!(
+        response.status,
+        StatusCode::UNAUTHORIZED,
+        "refresh of a deactivated user: {}",
+        response.text
+    );
+    server
+        .try_login(&a.slug, "tech@acme.test", "tech-password-123")
+        .await
+        .expect_problem(401, "invalid_credentials");
+    let fetched = server
+        .client_for(&owner)
+        .get(&format!("/v1/users/{id}"))
+        .await;
     assert_eq!(fetched.json["status"], "deactivated");
 
     // Reactivated, they can log in again (old refresh tokens stay revoked).
-    server.client_for(&owner).patch(&format!("/v1/users/{id}"), &json!({ "status": "active" })).await.expect_status(200);
-    server.login(&a.slug, "tech@acme.test", "tech-password-123").await;
-    assert_eq!(refresh(&server, &tokens.refresh).await.status, StatusCode::UNAUTHORIZED);
+    server
+        .client_for(&owner)
+        .patch(&format!("/v1/users/{id}"), &json!({ "status": "active" }))
+        .await
+        .expect_status(200);
+    server
+        .login(&a.slug, "tech@acme.test", "tech-password-123")
+        .await;
+    assert_eq!(
+        refresh(&server, &tokens.refresh).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -244,34 +435,76 @@ async fn a_suspended_tenant_is_refused_until_reactivated() {
     let tokens = server.login_owner(&a).await;
     let token_b = server.login_owner(&b).await.access;
 
-    let response = server.operator().post(&format!("/v1/operator/tenants/{}/suspend", a.id), &json!({})).await;
+    let response = server
+        .operator()
+        .post(
+            &format!("/v1/operator/tenants/{}/suspend", a.id),
+            &json!({}),
+        )
+        .await;
     response.expect_status(200);
     assert_eq!(response.json["status"], "suspended");
 
-    server.client_for(&tokens.access).get("/v1/me").await.expect_problem(403, "tenant_suspended");
-    server.client_for(&tokens.access).get("/v1/users").await.expect_problem(403, "tenant_suspended");
-    let login = server.try_login(&a.slug, &a.owner_email, &a.owner_password).await;
-    assert!(matches!(login.status.as_u16(), 401 | 403), "login to a suspended tenant: {}", login.text);
+    server
+        .client_for(&tokens.access)
+        .get("/v1/me")
+        .await
+        .expect_problem(403, "tenant_suspended");
+    server
+        .client_for(&tokens.access)
+        .get("/v1/users")
+        .await
+        .expect_problem(403, "tenant_suspended");
+    let login = server
+        .try_login(&a.slug, &a.owner_email, &a.owner_password)
+        .await;
+    assert!(
+        matches!(login.status.as_u16(), 401 | 403),
+        "login to a suspended tenant: {}",
+        login.text
+    );
     let response = refresh(&server, &tokens.refresh).await;
-    assert!(matches!(response.status.as_u16(), 401 | 403), "refresh in a suspended tenant: {}", response.text);
+    assert!(
+        matches!(response.status.as_u16(), 401 | 403),
+        "refresh in a suspended tenant: {}",
+        response.text
+    );
     // Other tenants are unaffected.
-    server.client_for(&token_b).get("/v1/me").await.expect_status(200);
+    server
+        .client_for(&token_b)
+        .get("/v1/me")
+        .await
+        .expect_status(200);
 
     server
         .operator()
-        .post(&format!("/v1/operator/tenants/{}/activate", a.id), &json!({}))
+        .post(
+            &format!("/v1/operator/tenants/{}/activate", a.id),
+            &json!({}),
+        )
         .await
         .expect_status(200);
-    server.client_for(&tokens.access).get("/v1/me").await.expect_status(200);
+    server
+        .client_for(&tokens.access)
+        .get("/v1/me")
+        .await
+        .expect_status(200);
     server.login_owner(&a).await;
 
     // Only the operator may do this.
     server
         .client_for(&tokens.access)
-        .post(&format!("/v1/operator/tenants/{}/suspend", b.id), &json!({}))
+        .post(
+            &format!("/v1/operator/tenants/{}/suspend", b.id),
+            &json!({}),
+        )
         .await
         .expect_problem(401, "invalid_token");
-    server.anon().get("/v1/operator/tenants").await.expect_problem(401, "missing_token");
+    server
+        .anon()
+        .get("/v1/operator/tenants")
+        .await
+        .expect_problem(401, "missing_token");
 }
 
 #[tokio::test]
@@ -279,59 +512,125 @@ async fn rbac_rules_on_users() {
     let server = TestServer::start().await;
     let a = server.create_tenant("acme").await;
     let owner = server.login_owner(&a).await.access;
-    server.create_user(&owner, "viewer@acme.test", &["viewer"], Some("viewer-password-123")).await;
-    let admin_user = server.create_user(&owner, "admin@acme.test", &["admin"], Some("admin-password-123")).await;
-    let target = server.create_user(&owner, "target@acme.test", &["technician"], Some("target-password-123")).await;
+    server
+        .create_user(
+            &owner,
+            "viewer@acme.test",
+            &["viewer"],
+            Some("viewer-password-123"),
+        )
+        .await;
+    let admin_user = server
+        .create_user(
+            &owner,
+            "admin@acme.test",
+            &["admin"],
+            Some("admin-password-123"),
+        )
+        .await;
+    let target = server
+        .create_user(
+            &owner,
+            "target@acme.test",
+            &["technician"],
+            Some("target-password-123"),
+        )
+        .await;
     let target_id = target["id"].as_str().unwrap().to_owned();
-    let viewer = server.login(&a.slug, "viewer@acme.test", "viewer-password-123").await.access;
-    let admin = server.login(&a.slug, "admin@acme.test", "admin-password-123").await.access;
+    let viewer = server
+        .login(&a.slug, "viewer@acme.test", "viewer-password-123")
+        .await
+        .access;
+    let admin = server
+        .login(&a.slug, "admin@acme.test", "admin-password-123")
+        .await
+        .access;
     let mut db = server.db().await;
 
     // A viewer reads but cannot create, change or delete.
     let viewer_api = server.client_for(&viewer);
     viewer_api.get("/v1/users").await.expect_status(200);
-    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&mut db).await.unwrap();
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
     viewer_api
-        .post("/v1/users", &json!({ "email": "x@acme.test", "roles": ["viewer"] }))
+        .post(
+            "/v1/users",
+            &json!({ "email": "x@acme.test", "roles": ["viewer"] }),
+        )
         .await
         .expect_problem(403, "permission_denied");
     viewer_api
-        .patch(&format!("/v1/users/{target_id}"), &json!({ "display_name": "x" }))
+        .patch(
+            &format!("/v1/users/{target_id}"),
+            &json!({ "display_name": "x" }),
+        )
         .await
         .expect_problem(403, "permission_denied");
-    viewer_api.delete(&format!("/v1/users/{target_id}")).await.expect_problem(403, "permission_denied");
     viewer_api
-        .post("/v1/roles", &json!({ "name": "mine", "permissions": ["jobs.read"] }))
+        .delete(&format!("/v1/users/{target_id}"))
         .await
         .expect_problem(403, "permission_denied");
-    viewer_api.get("/v1/audit").await.expect_problem(403, "permission_denied");
-    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&mut db).await.unwrap();
+    viewer_api
+        .post(
+            "/v1/roles",
+            &json!({ "name": "mine", "permissions": ["jobs.read"] }),
+        )
+        .await
+        .expect_problem(403, "permission_denied");
+    viewer_api
+        .get("/v1/audit")
+        .await
+        .expect_problem(403, "permission_denied");
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
     assert_eq!(before, after);
 
     // An admin cannot grant owner, directly or through a custom role, nor touch an owner.
     let admin_api = server.client_for(&admin);
     admin_api
-        .post("/v1/users", &json!({ "email": "boss@acme.test", "roles": ["owner"] }))
+        .post(
+            "/v1/users",
+            &json!({ "email": "boss@acme.test", "roles": ["owner"] }),
+        )
         .await
         .expect_problem(403, "role_escalation");
     admin_api
-        .patch(&format!("/v1/users/{target_id}"), &json!({ "roles": ["owner"] }))
+        .patch(
+            &format!("/v1/users/{target_id}"),
+            &json!({ "roles": ["owner"] }),
+        )
         .await
         .expect_problem(403, "role_escalation");
     let own_id = admin_user["id"].as_str().unwrap();
     admin_api
-        .patch(&format!("/v1/users/{own_id}"), &json!({ "roles": ["owner"] }))
+        .patch(
+            &format!("/v1/users/{own_id}"),
+            &json!({ "roles": ["owner"] }),
+        )
         .await
         .expect_problem(403, "role_escalation");
     admin_api
-        .post("/v1/roles", &json!({ "name": "sneaky", "permissions": ["jobs.read", "made.up.permission"] }))
+        .post(
+            "/v1/roles",
+            &json!({ "name": "sneaky", "permissions": ["jobs.read", "made.up.permission"] }),
+        )
         .await
         .expect_problem(403, "role_escalation");
     admin_api
-        .patch(&format!("/v1/users/{}", a.owner_id), &json!({ "status": "deactivated" }))
+        .patch(
+            &format!("/v1/users/{}", a.owner_id),
+            &json!({ "status": "deactivated" }),
+        )
         .await
         .expect_problem(403, "role_escalation");
-    admin_api.delete(&format!("/v1/users/{}", a.owner_id)).await.expect_problem(403, "role_escalation");
+    admin_api
+        .delete(&format!("/v1/users/{}", a.owner_id))
+        .await
+        .expect_problem(403, "role_escalation");
     let roles: Vec<String> = sqlx::query_scalar(
         "SELECT r.name FROM user_roles ur JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id
          WHERE ur.user_id = $1::uuid",
@@ -342,18 +641,30 @@ async fn rbac_rules_on_users() {
     .unwrap();
     assert_eq!(roles, vec!["technician".to_owned()]);
     // What an admin may do, it can.
-    admin_api.patch(&format!("/v1/users/{target_id}"), &json!({ "roles": ["dispatcher"] })).await.expect_status(200);
+    admin_api
+        .patch(
+            &format!("/v1/users/{target_id}"),
+            &json!({ "roles": ["dispatcher"] }),
+        )
+        .await
+        .expect_status(200);
 
     // The last owner cannot be deactivated or demoted.
     let owner_api = server.client_for(&owner);
     let response = owner_api.delete(&format!("/v1/users/{}", a.owner_id)).await;
     assert_eq!(response.status, StatusCode::CONFLICT, "{}", response.text);
     let response = owner_api
-        .patch(&format!("/v1/users/{}", a.owner_id), &json!({ "status": "deactivated" }))
+        .patch(
+            &format!("/v1/users/{}", a.owner_id),
+            &json!({ "status": "deactivated" }),
+        )
         .await;
     assert_eq!(response.status, StatusCode::CONFLICT, "{}", response.text);
     owner_api
-        .patch(&format!("/v1/users/{}", a.owner_id), &json!({ "roles": ["admin"] }))
+        .patch(
+            &format!("/v1/users/{}", a.owner_id),
+            &json!({ "roles": ["admin"] }),
+        )
         .await
         .expect_problem(409, "last_owner");
     let (status, roles): (String, Vec<String>) = sqlx::query_as(
@@ -365,17 +676,40 @@ async fn rbac_rules_on_users() {
     .fetch_one(&mut db)
     .await
     .unwrap();
-    assert_eq!((status.as_str(), roles), ("active", vec!["owner".to_owned()]), "the failed change was not rolled back");
+    assert_eq!(
+        (status.as_str(), roles),
+        ("active", vec!["owner".to_owned()]),
+        "the failed change was not rolled back"
+    );
     me_is(&server, &owner, 200).await;
 
     // With a second owner, the first may step down; then the second is the last.
-    let second = server.create_user(&owner, "owner2@acme.test", &["owner"], Some("owner2-password-123")).await;
+    let second = server
+        .create_user(
+            &owner,
+            "owner2@acme.test",
+            &["owner"],
+            Some("owner2-password-123"),
+        )
+        .await;
     let second_id = second["id"].as_str().unwrap().to_owned();
-    let second_token = server.login(&a.slug, "owner2@acme.test", "owner2-password-123").await.access;
-    owner_api.patch(&format!("/v1/users/{}", a.owner_id), &json!({ "roles": ["admin"] })).await.expect_status(200);
+    let second_token = server
+        .login(&a.slug, "owner2@acme.test", "owner2-password-123")
+        .await
+        .access;
+    owner_api
+        .patch(
+            &format!("/v1/users/{}", a.owner_id),
+            &json!({ "roles": ["admin"] }),
+        )
+        .await
+        .expect_status(200);
     server
         .client_for(&second_token)
-        .patch(&format!("/v1/users/{second_id}"), &json!({ "roles": ["admin"] }))
+        .patch(
+            &format!("/v1/users/{second_id}"),
+            &json!({ "roles": ["admin"] }),
+        )
         .await
         .expect_problem(409, "last_owner");
 
@@ -391,7 +725,11 @@ async fn rbac_rules_on_users() {
     )
     .await;
     stale.expect_problem(412, "precondition_failed");
-    let stale_delete = send(api.request(Method::DELETE, &format!("/v1/users/{target_id}")).header("if-match", "\"999\"")).await;
+    let stale_delete = send(
+        api.request(Method::DELETE, &format!("/v1/users/{target_id}"))
+            .header("if-match", "\"999\""),
+    )
+    .await;
     stale_delete.expect_problem(412, "precondition_failed");
     let name: String = sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1::uuid")
         .bind(&target_id)
@@ -407,7 +745,11 @@ async fn rbac_rules_on_users() {
     .await;
     fresh.expect_status(200);
     assert_eq!(fresh.json["display_name"], "Fresh");
-    assert_ne!(fresh.header("etag"), Some(etag.as_str()), "the ETag did not change");
+    assert_ne!(
+        fresh.header("etag"),
+        Some(etag.as_str()),
+        "the ETag did not change"
+    );
     // The old ETag is now stale.
     let again = send(
         api.request(Method::PATCH, &format!("/v1/users/{target_id}"))
@@ -425,38 +767,90 @@ async fn built_in_roles_cannot_be_changed() {
     let owner = server.client_for(&server.login_owner(&a).await.access);
     let roles = owner.get("/v1/roles").await;
     roles.expect_status(200);
-    let names: Vec<&str> = roles.json["items"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    for builtin in ["accountant", "admin", "dispatcher", "owner", "technician", "viewer"] {
+    let names: Vec<&str> = roles.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    for builtin in [
+        "accountant",
+        "admin",
+        "dispatcher",
+        "owner",
+        "technician",
+        "viewer",
+    ] {
         assert!(names.contains(&builtin), "{builtin} missing from {names:?}");
     }
-    let owner_role = roles.json["items"].as_array().unwrap().iter().find(|r| r["name"] == "owner").unwrap();
+    let owner_role = roles.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "owner")
+        .unwrap();
     let id = owner_role["id"].as_str().unwrap();
     owner
-        .patch(&format!("/v1/roles/{id}"), &json!({ "permissions": ["jobs.read"] }))
+        .patch(
+            &format!("/v1/roles/{id}"),
+            &json!({ "permissions": ["jobs.read"] }),
+        )
         .await
         .expect_problem(409, "builtin_role");
-    owner.delete(&format!("/v1/roles/{id}")).await.expect_problem(409, "builtin_role");
+    owner
+        .delete(&format!("/v1/roles/{id}"))
+        .await
+        .expect_problem(409, "builtin_role");
 
     // A custom role: created, updated, refused while held, deleted when free.
-    let created = owner.post("/v1/roles", &json!({ "name": "lead", "permissions": ["jobs.read"] })).await;
+    let created = owner
+        .post(
+            "/v1/roles",
+            &json!({ "name": "lead", "permissions": ["jobs.read"] }),
+        )
+        .await;
     created.expect_status(201);
     let role_id = created.uuid("id");
     owner
-        .post("/v1/roles", &json!({ "name": "lead", "permissions": ["jobs.read"] }))
+        .post(
+            "/v1/roles",
+            &json!({ "name": "lead", "permissions": ["jobs.read"] }),
+        )
         .await
         .expect_problem(409, "role_name_taken");
     let holder = server
-        .create_user(&server.login_owner(&a).await.access, "lead@acme.test", &["lead"], None)
+        .create_user(
+            &server.login_owner(&a).await.access,
+            "lead@acme.test",
+            &["lead"],
+            None,
+        )
         .await;
-    owner.delete(&format!("/v1/roles/{role_id}")).await.expect_problem(409, "role_in_use");
     owner
-        .patch(&format!("/v1/users/{}", holder["id"].as_str().unwrap()), &json!({ "roles": ["viewer"] }))
+        .delete(&format!("/v1/roles/{role_id}"))
+        .await
+        .expect_problem(409, "role_in_use");
+    owner
+        .patch(
+            &format!("/v1/users/{}", holder["id"].as_str().unwrap()),
+            &json!({ "roles": ["viewer"] }),
+        )
         .await
         .expect_status(200);
-    owner.delete(&format!("/v1/roles/{role_id}")).await.expect_status(204);
-    owner.get(&format!("/v1/roles/{role_id}")).await.expect_problem(404, "not_found");
+    owner
+        .delete(&format!("/v1/roles/{role_id}"))
+        .await
+        .expect_status(204);
+    owner
+        .get(&format!("/v1/roles/{role_id}"))
+        .await
+        .expect_problem(404, "not_found");
 }
 
 async fn me_is(server: &TestServer, token: &str, status: u16) {
-    server.client_for(token).get("/v1/me").await.expect_status(status);
+    server
+        .client_for(token)
+        .get("/v1/me")
+        .await
+        .expect_status(status);
 }

@@ -16,17 +16,27 @@ async fn fixture() -> Fixture {
     let server = TestServer::start().await;
     let a = server.create_tenant("acme").await;
     let owner = server.login_owner(&a).await.access;
-    let user = server.create_user(&owner, "member@acme.test", &["viewer"], None).await["id"]
+    let user = server
+        .create_user(&owner, "member@acme.test", &["viewer"], None)
+        .await["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let role = server
         .client_for(&owner)
-        .post("/v1/roles", &json!({ "name": "lead", "permissions": ["jobs.read"] }))
+        .post(
+            "/v1/roles",
+            &json!({ "name": "lead", "permissions": ["jobs.read"] }),
+        )
         .await
         .uuid("id")
         .to_string();
-    Fixture { server, owner, user, role }
+    Fixture {
+        server,
+        owner,
+        user,
+        role,
+    }
 }
 
 /// Collects every deviation, so one run reports all of them.
@@ -59,21 +69,33 @@ impl Checks {
             wrong.push("no x-request-id".into());
         }
         if !wrong.is_empty() {
-            self.0.push(format!("{what}: {}; body: {}", wrong.join(", "), truncate(&response.text)));
+            self.0.push(format!(
+                "{what}: {}; body: {}",
+                wrong.join(", "),
+                truncate(&response.text)
+            ));
         }
     }
 
     /// Anything but a 5xx (the request may well be acceptable).
     fn no_server_error(&mut self, what: &str, response: &Resp) {
         if response.status.is_server_error() {
-            self.0.push(format!("{what}: status {}; body: {}", response.status, truncate(&response.text)));
+            self.0.push(format!(
+                "{what}: status {}; body: {}",
+                response.status,
+                truncate(&response.text)
+            ));
         }
     }
 
     /// Some 4xx problem+json (any code), and certainly not a 5xx.
     fn client_error(&mut self, what: &str, response: &Resp) {
         if !response.status.is_client_error() {
-            self.0.push(format!("{what}: status {} (expected 4xx); body: {}", response.status, truncate(&response.text)));
+            self.0.push(format!(
+                "{what}: status {} (expected 4xx); body: {}",
+                response.status,
+                truncate(&response.text)
+            ));
         } else {
             self.problem(what, response, response.status.as_u16(), "");
         }
@@ -81,7 +103,12 @@ impl Checks {
 
     #[track_caller]
     fn finish(self) {
-        assert!(self.0.is_empty(), "{} deviations:\n{}", self.0.len(), self.0.join("\n"));
+        assert!(
+            self.0.is_empty(),
+            "{} deviations:\n{}",
+            self.0.len(),
+            self.0.join("\n")
+        );
     }
 }
 
@@ -89,7 +116,13 @@ fn truncate(text: &str) -> String {
     text.chars().take(300).collect()
 }
 
-async fn raw(api: &Api, method: Method, path: &str, content_type: Option<&str>, body: impl Into<reqwest::Body>) -> Resp {
+async fn raw(
+    api: &Api,
+    method: Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: impl Into<reqwest::Body>,
+) -> Resp {
     let mut request = api.request(method, path).body(body);
     if let Some(content_type) = content_type {
         request = request.header("content-type", content_type);
@@ -108,11 +141,41 @@ async fn malformed_json_is_400() {
     let user = format!("/v1/users/{}", f.user);
     // (method, path, client, the first field of its body, a complete valid body)
     let endpoints = [
-        (Method::POST, "/v1/users", &api, "email", r#"{"email":"t@acme.test","roles":["viewer"]}"#),
-        (Method::PATCH, user.as_str(), &api, "display_name", r#"{"display_name":"x"}"#),
-        (Method::POST, "/v1/roles", &api, "name", r#"{"name":"t","permissions":["jobs.read"]}"#),
-        (Method::POST, "/v1/auth/login", &anon, "tenant", r#"{"tenant":"acme","email":"a@b.test","password":"x"}"#),
-        (Method::POST, "/v1/auth/refresh", &anon, "refresh_token", r#"{"refresh_token":"x"}"#),
+        (
+            Method::POST,
+            "/v1/users",
+            &api,
+            "email",
+            r#"{"email":"t@acme.test","roles":["viewer"]}"#,
+        ),
+        (
+            Method::PATCH,
+            user.as_str(),
+            &api,
+            "display_name",
+            r#"{"display_name":"x"}"#,
+        ),
+        (
+            Method::POST,
+            "/v1/roles",
+            &api,
+            "name",
+            r#"{"name":"t","permissions":["jobs.read"]}"#,
+        ),
+        (
+            Method::POST,
+            "/v1/auth/login",
+            &anon,
+            "tenant",
+            r#"{"tenant":"acme","email":"a@b.test","password":"x"}"#,
+        ),
+        (
+            Method::POST,
+            "/v1/auth/refresh",
+            &anon,
+            "refresh_token",
+            r#"{"refresh_token":"x"}"#,
+        ),
     ];
     for (method, path, client, field, valid) in endpoints {
         // The syntax error comes before any field could be judged unknown or missing.
@@ -124,20 +187,43 @@ async fn malformed_json_is_400() {
             ("single quotes", format!("{{'{field}': 'x'}}").into_bytes()),
             ("empty", Vec::new()),
             ("whitespace only", b"  \n ".to_vec()),
-            ("invalid utf-8", [format!(r#"{{"{field}": ""#).as_bytes(), b"\xff\xfe", b"\"}"].concat()),
-            ("lone surrogate", format!(r#"{{"{field}": "\ud800"}}"#).into_bytes()),
+            ("invalid utf-8", {
+                let mut body = format!(r#"{{"{field}": ""#).into_bytes();
+                body.extend_from_slice(b"\xff\xfe\"}");
+                body
+            }),
+            (
+                "lone surrogate",
+                format!(r#"{{"{field}": "\ud800"}}"#).into_bytes(),
+            ),
             ("bad escape", format!(r#"{{"{field}": "\q"}}"#).into_bytes()),
         ];
         for (name, body) in bodies {
             let response = raw(client, method.clone(), path, JSON, body).await;
-            checks.problem(&format!("{method} {path} {name}"), &response, 400, "malformed_json");
+            checks.problem(
+                &format!("{method} {path} {name}"),
+                &response,
+                400,
+                "malformed_json",
+            );
         }
-        let deep = format!(r#"{{"{field}": {}{}}}"#, "[".repeat(10_000), "]".repeat(10_000));
+        let deep = format!(
+            r#"{{"{field}": {}{}}}"#,
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
         let response = raw(client, method.clone(), path, JSON, deep).await;
         checks.client_error(&format!("{method} {path} deep nesting"), &response);
     }
     let operator = f.server.operator();
-    let response = raw(&operator, Method::POST, "/v1/operator/tenants", JSON, "{nope").await;
+    let response = raw(
+        &operator,
+        Method::POST,
+        "/v1/operator/tenants",
+        JSON,
+        "{nope",
+    )
+    .await;
     checks.problem("operator create tenant", &response, 400, "malformed_json");
     checks.finish();
 }
@@ -153,53 +239,192 @@ async fn wrong_types_and_unknown_fields_are_422_naming_the_field() {
 
     // (method, path, body, the field the error must name)
     let cases: Vec<(Method, &str, Value, &str)> = vec![
-        (Method::POST, "/v1/users", json!({ "email": 5, "roles": ["viewer"] }), "email"),
-        (Method::POST, "/v1/users", json!({ "email": "a@acme.test", "roles": "viewer" }), "roles"),
-        (Method::POST, "/v1/users", json!({ "email": "a@acme.test", "roles": [1] }), "roles"),
-        (Method::POST, "/v1/users", json!({ "email": "a@acme.test", "roles": ["viewer"], "password": 1234567890 }), "password"),
-        (Method::POST, "/v1/users", json!({ "email": null, "roles": ["viewer"] }), "email"),
-        (Method::PATCH, &user, json!({ "status": "frozen" }), "status"),
-        (Method::PATCH, &user, json!({ "status": true }), "status"),
-        (Method::PATCH, &user, json!({ "display_name": ["x"] }), "display_name"),
-        (Method::PATCH, &user, json!({ "roles": { "owner": true } }), "roles"),
-        (Method::POST, "/v1/roles", json!({ "name": "x", "permissions": "jobs.read" }), "permissions"),
-        (Method::PATCH, &role, json!({ "description": 7 }), "description"),
-        (Method::POST, "/v1/auth/login", json!({ "tenant": 1, "email": "a@b.test", "password": "x" }), "tenant"),
-        (Method::POST, "/v1/auth/refresh", json!({ "refresh_token": 1 }), "refresh_token"),
-        (Method::POST, "/v1/auth/accept-invite", json!({ "token": [], "password": "long-enough-1" }), "token"),
+        (
+            Method::POST,
+            "/v1/users",
+            json!({ "email": 5, "roles": ["viewer"] }),
+            "email",
+        ),
+        (
+            Method::POST,
+            "/v1/users",
+            json!({ "email": "a@acme.test", "roles": "viewer" }),
+            "roles",
+        ),
+        (
+            Method::POST,
+            "/v1/users",
+            json!({ "email": "a@acme.test", "roles": [1] }),
+            "roles",
+        ),
+        (
+            Method::POST,
+            "/v1/users",
+            json!({ "email": "a@acme.test", "roles": ["viewer"], "password": 1234567890 }),
+            "password",
+        ),
+        (
+            Method::POST,
+            "/v1/users",
+            json!({ "email": null, "roles": ["viewer"] }),
+            "email",
+        ),
+        (
+            Method::PATCH,
+            user.as_str(),
+            json!({ "status": "frozen" }),
+            "status",
+        ),
+        (
+            Method::PATCH,
+            user.as_str(),
+            json!({ "status": true }),
+            "status",
+        ),
+        (
+            Method::PATCH,
+            user.as_str(),
+            json!({ "display_name": ["x"] }),
+            "display_name",
+        ),
+        (
+            Method::PATCH,
+            user.as_str(),
+            json!({ "roles": { "owner": true } }),
+            "roles",
+        ),
+        (
+            Method::POST,
+            "/v1/roles",
+            json!({ "name": "x", "permissions": "jobs.read" }),
+            "permissions",
+        ),
+        (
+            Method::PATCH,
+            role.as_str(),
+            json!({ "description": 7 }),
+            "description",
+        ),
+        (
+            Method::POST,
+            "/v1/auth/login",
+            json!({ "tenant": 1, "email": "a@b.test", "password": "x" }),
+            "tenant",
+        ),
+        (
+            Method::POST,
+            "/v1/auth/refresh",
+            json!({ "refresh_token": 1 }),
+            "refresh_token",
+        ),
+        (
+            Method::POST,
+            "/v1/auth/accept-invite",
+            json!({ "token": [], "password": "long-enough-1" }),
+            "token",
+        ),
         // Unknown fields on writes.
-        (Method::POST, "/v1/users", json!({ "email": "a@acme.test", "roles": ["viewer"], "is_admin": true }), "is_admin"),
-        (Method::POST, "/v1/users", json!({ "email": "a@acme.test", "roles": ["viewer"], "status": "active" }), "status"),
-        (Method::PATCH, &user, json!({ "email": "new@acme.test" }), "email"),
-        (Method::PATCH, &user, json!({ "version": 7 }), "version"),
-        (Method::PATCH, &user, json!({ "password_hash": "x" }), "password_hash"),
-        (Method::PATCH, &role, json!({ "name": "renamed" }), "name"),
-        (Method::PATCH, &role, json!({ "builtin": true }), "builtin"),
-        (Method::POST, "/v1/roles", json!({ "name": "x", "permissions": [], "builtin": true }), "builtin"),
-        (Method::POST, "/v1/auth/login", json!({ "tenant": "acme", "email": "a@b.test", "password": "x", "mfa": 1 }), "mfa"),
-        (Method::POST, "/v1/auth/logout", json!({ "refresh_token": "x", "all": true }), "all"),
+        (
+            Method::POST,
+            "/v1/users",
+            json!({ "email": "a@acme.test", "roles": ["viewer"], "is_admin": true }),
+            "is_admin",
+        ),
+        (
+            Method::POST,
+            "/v1/users",
+            json!({ "email": "a@acme.test", "roles": ["viewer"], "status": "active" }),
+            "status",
+        ),
+        (
+            Method::PATCH,
+            user.as_str(),
+            json!({ "email": "new@acme.test" }),
+            "email",
+        ),
+        (
+            Method::PATCH,
+            user.as_str(),
+            json!({ "version": 7 }),
+            "version",
+        ),
+        (
+            Method::PATCH,
+            user.as_str(),
+            json!({ "password_hash": "x" }),
+            "password_hash",
+        ),
+        (
+            Method::PATCH,
+            role.as_str(),
+            json!({ "name": "renamed" }),
+            "name",
+        ),
+        (
+            Method::PATCH,
+            role.as_str(),
+            json!({ "builtin": true }),
+            "builtin",
+        ),
+        (
+            Method::POST,
+            "/v1/roles",
+            json!({ "name": "x", "permissions": [], "builtin": true }),
+            "builtin",
+        ),
+        (
+            Method::POST,
+            "/v1/auth/login",
+            json!({ "tenant": "acme", "email": "a@b.test", "password": "x", "mfa": 1 }),
+            "mfa",
+        ),
+        (
+            Method::POST,
+            "/v1/auth/logout",
+            json!({ "refresh_token": "x", "all": true }),
+            "all",
+        ),
     ];
     for (method, path, body, field) in &cases {
-        let client = if path.starts_with("/v1/auth") { &anon } else { &api };
+        let client = if path.starts_with("/v1/auth") {
+            &anon
+        } else {
+            &api
+        };
         let response = send(client.request(method.clone(), path).json(body)).await;
         let what = format!("{method} {path} {body}");
         checks.problem(&what, &response, 422, "validation_failed");
-        let errors = response.json["errors"].as_array().cloned().unwrap_or_default();
+        let errors = response.json["errors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let named = errors.iter().any(|e| {
-            e["field"].as_str().is_some_and(|f| f.starts_with(field)) || e["message"].as_str().is_some_and(|m| m.contains(field))
+            e["field"].as_str().is_some_and(|f| f.starts_with(field))
+                || e["message"].as_str().is_some_and(|m| m.contains(field))
         });
         if response.status == 422 && !named {
-            checks.0.push(format!("{what}: the errors do not name `{field}`: {}", response.text));
+            checks.0.push(format!(
+                "{what}: the errors do not name `{field}`: {}",
+                response.text
+            ));
         }
     }
     // Bodies of the wrong shape entirely.
     for body in [json!([]), json!(null), json!("x"), json!(1), json!({})] {
         let response = api.post("/v1/users", &body).await;
-        checks.problem(&format!("POST /v1/users {body}"), &response, 422, "validation_failed");
+        checks.problem(
+            &format!("POST /v1/users {body}"),
+            &response,
+            422,
+            "validation_failed",
+        );
     }
     // Nothing was written by any of it.
     let mut db = f.server.db().await;
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&mut db).await.unwrap();
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
     assert_eq!(users, 2, "a rejected request created a user");
     checks.finish();
 }
@@ -212,33 +437,84 @@ async fn content_type_and_size_are_checked() {
     let mut checks = Checks::default();
     let valid = json!({ "email": "new@acme.test", "roles": ["viewer"] }).to_string();
 
-    for (name, content_type) in [("no content type", None), ("text/plain", Some("text/plain")), ("form", Some("application/x-www-form-urlencoded"))] {
+    for (name, content_type) in [
+        ("no content type", None),
+        ("text/plain", Some("text/plain")),
+        ("form", Some("application/x-www-form-urlencoded")),
+    ] {
         let response = raw(&api, Method::POST, "/v1/users", content_type, valid.clone()).await;
-        checks.problem(&format!("POST /v1/users {name}"), &response, 415, "unsupported_media_type");
-        let response = raw(&anon, Method::POST, "/v1/auth/login", content_type, r#"{"tenant":"acme","email":"a@b.test","password":"x"}"#).await;
-        checks.problem(&format!("POST /v1/auth/login {name}"), &response, 415, "unsupported_media_type");
+        checks.problem(
+            &format!("POST /v1/users {name}"),
+            &response,
+            415,
+            "unsupported_media_type",
+        );
+        let response = raw(
+            &anon,
+            Method::POST,
+            "/v1/auth/login",
+            content_type,
+            r#"{"tenant":"acme","email":"a@b.test","password":"x"}"#,
+        )
+        .await;
+        checks.problem(
+            &format!("POST /v1/auth/login {name}"),
+            &response,
+            415,
+            "unsupported_media_type",
+        );
     }
     // application/*+json and a charset are fine.
-    let response = raw(&api, Method::POST, "/v1/users", Some("application/json; charset=utf-8"), valid.clone()).await;
+    let response = raw(
+        &api,
+        Method::POST,
+        "/v1/users",
+        Some("application/json; charset=utf-8"),
+        valid.clone(),
+    )
+    .await;
     if response.status != StatusCode::CREATED {
-        checks.0.push(format!("json with a charset: {} {}", response.status, response.text));
+        checks.0.push(format!(
+            "json with a charset: {} {}",
+            response.status, response.text
+        ));
     }
 
     // 2 MB bodies (the limit is 1 MB): 413 problem+json, on both authenticated and open routes.
     let huge = json!({ "email": "big@acme.test", "roles": ["viewer"], "display_name": "x".repeat(2 * 1024 * 1024) }).to_string();
-    for (what, api, path) in [("POST /v1/users", &api, "/v1/users"), ("POST /v1/auth/login", &anon, "/v1/auth/login"), ("POST /v1/roles", &api, "/v1/roles")] {
-        match try_send(api.request(Method::POST, path).header("content-type", "application/json").body(huge.clone())).await {
-            Ok(response) => checks.problem(&format!("{what} 2 MB"), &response, 413, "payload_too_large"),
+    for (what, api, path) in [
+        ("POST /v1/users", &api, "/v1/users"),
+        ("POST /v1/auth/login", &anon, "/v1/auth/login"),
+        ("POST /v1/roles", &api, "/v1/roles"),
+    ] {
+        match try_send(
+            api.request(Method::POST, path)
+                .header("content-type", "application/json")
+                .body(huge.clone()),
+        )
+        .await
+        {
+            Ok(response) => {
+                checks.problem(&format!("{what} 2 MB"), &response, 413, "payload_too_large")
+            }
             Err(error) => checks.0.push(format!("{what} 2 MB: no response ({error})")),
         }
     }
     // Just under the limit is not 413 (it fails validation instead).
     let under = json!({ "email": "big@acme.test", "roles": ["viewer"], "display_name": "x".repeat(1000 * 1000) }).to_string();
     let response = raw(&api, Method::POST, "/v1/users", JSON, under).await;
-    checks.problem("POST /v1/users 1 MB - a bit", &response, 422, "validation_failed");
+    checks.problem(
+        "POST /v1/users 1 MB - a bit",
+        &response,
+        422,
+        "validation_failed",
+    );
 
     let mut db = f.server.db().await;
-    let big: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email = 'big@acme.test'").fetch_one(&mut db).await.unwrap();
+    let big: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email = 'big@acme.test'")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
     assert_eq!(big, 0);
     checks.finish();
 }
@@ -250,43 +526,129 @@ async fn bad_paths_queries_routes_and_methods() {
     let operator = f.server.operator();
     let mut checks = Checks::default();
 
-    for bad in ["not-a-uuid", "123", "%00", "'%20OR%201=1--", "00000000-0000-0000-0000-00000000000g", "..%2F..%2Fetc%2Fpasswd", &format!("{}0", f.user)] {
+    for bad in [
+        "not-a-uuid",
+        "123",
+        "%00",
+        "'%20OR%201=1--",
+        "00000000-0000-0000-0000-00000000000g",
+        "..%2F..%2Fetc%2Fpasswd",
+        &format!("{}0", f.user),
+    ] {
         for base in ["/v1/users", "/v1/roles"] {
             let path = format!("{base}/{bad}");
-            checks.problem(&format!("GET {path}"), &api.get(&path).await, 400, "invalid_path_parameter");
-            checks.problem(&format!("PATCH {path}"), &api.patch(&path, &json!({ "description": "x" })).await, 400, "invalid_path_parameter");
-            checks.problem(&format!("DELETE {path}"), &api.delete(&path).await, 400, "invalid_path_parameter");
+            checks.problem(
+                &format!("GET {path}"),
+                &api.get(&path).await,
+                400,
+                "invalid_path_parameter",
+            );
+            checks.problem(
+                &format!("PATCH {path}"),
+                &api.patch(&path, &json!({ "description": "x" })).await,
+                400,
+                "invalid_path_parameter",
+            );
+            checks.problem(
+                &format!("DELETE {path}"),
+                &api.delete(&path).await,
+                400,
+                "invalid_path_parameter",
+            );
         }
         let path = format!("/v1/operator/tenants/{bad}/suspend");
-        checks.problem(&format!("POST {path}"), &operator.post(&path, &json!({})).await, 400, "invalid_path_parameter");
+        checks.problem(
+            &format!("POST {path}"),
+            &operator.post(&path, &json!({})).await,
+            400,
+            "invalid_path_parameter",
+        );
     }
     // A well-formed id of nothing is a 404.
     let nothing = uuid::Uuid::now_v7();
-    checks.problem("GET unknown user", &api.get(&format!("/v1/users/{nothing}")).await, 404, "not_found");
-    checks.problem("suspend unknown tenant", &operator.post(&format!("/v1/operator/tenants/{nothing}/suspend"), &json!({})).await, 404, "not_found");
+    checks.problem(
+        "GET unknown user",
+        &api.get(&format!("/v1/users/{nothing}")).await,
+        404,
+        "not_found",
+    );
+    checks.problem(
+        "suspend unknown tenant",
+        &operator
+            .post(
+                &format!("/v1/operator/tenants/{nothing}/suspend"),
+                &json!({}),
+            )
+            .await,
+        404,
+        "not_found",
+    );
 
-    for query in ["limit=0", "limit=201", "limit=-1", "limit=abc", "limit=1e3", "limit=99999999999999999999999", "limit="] {
+    for query in [
+        "limit=0",
+        "limit=201",
+        "limit=-1",
+        "limit=abc",
+        "limit=1e3",
+        "limit=99999999999999999999999",
+        "limit=",
+    ] {
         for path in ["/v1/users", "/v1/audit"] {
-            checks.problem(&format!("GET {path}?{query}"), &api.get(&format!("{path}?{query}")).await, 400, "");
+            checks.problem(
+                &format!("GET {path}?{query}"),
+                &api.get(&format!("{path}?{query}")).await,
+                400,
+                "",
+            );
         }
-        checks.problem(&format!("operator ?{query}"), &operator.get(&format!("/v1/operator/tenants?{query}")).await, 400, "");
+        checks.problem(
+            &format!("operator ?{query}"),
+            &operator.get(&format!("/v1/operator/tenants?{query}")).await,
+            400,
+            "",
+        );
     }
     for cursor in ["!!!", "AAAA", "not-base64-at-all", &"A".repeat(5000), "%00"] {
         for path in ["/v1/users", "/v1/audit"] {
-            checks.problem(&format!("GET {path}?cursor={cursor:.20}"), &api.get(&format!("{path}?cursor={cursor}")).await, 400, "invalid_cursor");
+            checks.problem(
+                &format!("GET {path}?cursor={cursor:.20}"),
+                &api.get(&format!("{path}?cursor={cursor}")).await,
+                400,
+                "invalid_cursor",
+            );
         }
     }
     // A real cursor pages correctly (so the checks above are about the cursor's validity).
     let page = api.get("/v1/users?limit=1").await;
     page.expect_status(200);
-    let cursor = page.json["next_cursor"].as_str().expect("a next cursor").to_owned();
+    let cursor = page.json["next_cursor"]
+        .as_str()
+        .expect("a next cursor")
+        .to_owned();
     let next = api.get(&format!("/v1/users?limit=1&cursor={cursor}")).await;
     next.expect_status(200);
     assert_ne!(next.json["items"][0]["id"], page.json["items"][0]["id"]);
 
-    for path in ["/nope", "/v1", "/v1/nope", "/v1/users/x/y", &format!("/v1/users/{}/roles", f.user), "/v2/users"] {
-        checks.problem(&format!("GET {path}"), &api.get(path).await, 404, "not_found");
-        checks.problem(&format!("GET {path} anonymous"), &f.server.anon().get(path).await, 404, "not_found");
+    for path in [
+        "/nope",
+        "/v1",
+        "/v1/nope",
+        "/v1/users/x/y",
+        &format!("/v1/users/{}/roles", f.user),
+        "/v2/users",
+    ] {
+        checks.problem(
+            &format!("GET {path}"),
+            &api.get(path).await,
+            404,
+            "not_found",
+        );
+        checks.problem(
+            &format!("GET {path} anonymous"),
+            &f.server.anon().get(path).await,
+            404,
+            "not_found",
+        );
     }
     for (method, path) in [
         (Method::DELETE, "/v1/users"),
@@ -298,7 +660,12 @@ async fn bad_paths_queries_routes_and_methods() {
         (Method::DELETE, "/v1/operator/tenants"),
     ] {
         let response = send(api.request(method.clone(), path)).await;
-        checks.problem(&format!("{method} {path}"), &response, 405, "method_not_allowed");
+        checks.problem(
+            &format!("{method} {path}"),
+            &response,
+            405,
+            "method_not_allowed",
+        );
     }
     checks.finish();
 }

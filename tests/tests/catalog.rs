@@ -2,7 +2,6 @@
 //! tenant-isolation rule, names the table and the rule, and exits non-zero; an untouched
 //! database serves.
 
-use sqlx::Executor;
 use verofield_tests::*;
 
 /// A migrated fresh database, broken by `sabotage` (run as the admin), then served.
@@ -10,11 +9,20 @@ async fn serve_after(sabotage: &str) -> Result<TestServer, StartFailure> {
     let db = TestDb::create().await;
     let data = TempDir::new("catalog");
     let migrated = run_cli(data.path(), Some(&db), &["migrate"], &[]).await;
-    assert!(migrated.status.success(), "verofield migrate failed: {migrated:#?}");
-    assert!(migrated.stdout.contains("self-check passed"), "{migrated:#?}");
+    assert!(
+        migrated.status.success(),
+        "verofield migrate failed: {migrated:#?}"
+    );
+    assert!(
+        migrated.stdout.contains("self-check passed"),
+        "{migrated:#?}"
+    );
     if !sabotage.is_empty() {
         let mut admin = db.connect().await;
-        admin.execute(sabotage).await.unwrap_or_else(|e| panic!("{sabotage}: {e}"));
+        sqlx::raw_sql(sabotage)
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("{sabotage}: {e}"));
     }
     TestServer::try_start(ServerOptions::new().db(db).data_dir(data)).await
 }
@@ -23,19 +31,28 @@ async fn serve_after(sabotage: &str) -> Result<TestServer, StartFailure> {
 #[track_caller]
 fn assert_refused(outcome: Result<TestServer, StartFailure>, expected: &[&str]) {
     let failure = match outcome {
-        Ok(server) => panic!("the server started on a broken database: {server:?}\n{}", server.stderr()),
+        Ok(server) => panic!(
+            "the server started on a broken database: {server:?}\n{}",
+            server.stderr()
+        ),
         Err(failure) => failure,
     };
     let status = failure.status.expect("the server hung instead of exiting");
     assert!(!status.success(), "exited with {status}");
     for text in expected {
-        assert!(failure.stderr.contains(text), "stderr does not mention {text:?}:\n{}", failure.stderr);
+        assert!(
+            failure.stderr.contains(text),
+            "stderr does not mention {text:?}:\n{}",
+            failure.stderr
+        );
     }
 }
 
 #[tokio::test]
 async fn an_untouched_database_serves() {
-    let server = serve_after("").await.unwrap_or_else(|f| panic!("refused a good database:\n{}", f.stderr));
+    let server = serve_after("")
+        .await
+        .unwrap_or_else(|f| panic!("refused a good database:\n{}", f.stderr));
     server.anon().get("/readyz").await.expect_status(200);
     server.create_tenant("acme").await;
 }
@@ -55,7 +72,10 @@ async fn a_tenant_table_without_its_policy_is_refused() {
 #[tokio::test]
 async fn a_tenant_table_with_rls_disabled_is_refused() {
     let outcome = serve_after("ALTER TABLE refresh_tokens DISABLE ROW LEVEL SECURITY").await;
-    assert_refused(outcome, &["refresh_tokens", "row level security is not enabled"]);
+    assert_refused(
+        outcome,
+        &["refresh_tokens", "row level security is not enabled"],
+    );
 }
 
 #[tokio::test]
@@ -90,7 +110,8 @@ async fn a_new_tenant_table_without_rls_is_refused() {
 
 #[tokio::test]
 async fn a_unique_constraint_without_tenant_id_is_refused() {
-    let outcome = serve_after("ALTER TABLE users ADD CONSTRAINT users_email_global UNIQUE (email)").await;
+    let outcome =
+        serve_after("ALTER TABLE users ADD CONSTRAINT users_email_global UNIQUE (email)").await;
     assert_refused(outcome, &["users", "tenant_id"]);
 }
 
@@ -112,6 +133,8 @@ async fn a_security_definer_function_the_app_can_run_is_refused() {
 
 #[tokio::test]
 async fn a_table_owned_by_the_app_role_is_refused() {
-    let outcome = serve_after("CREATE TABLE scratch (x int); ALTER TABLE scratch OWNER TO verofield_app").await;
+    let outcome =
+        serve_after("CREATE TABLE scratch (x int); ALTER TABLE scratch OWNER TO verofield_app")
+            .await;
     assert_refused(outcome, &["scratch", "owned by the app role"]);
 }

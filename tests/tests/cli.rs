@@ -12,7 +12,17 @@ async fn tenant_user_and_demo_commands_create_working_accounts() {
     let tenant = run_cli(
         &dir,
         Some(&db),
-        &["tenant", "create", "--name", "Acme Pest", "--slug", "acme", "--admin-email", "Boss@Acme.test", "--json"],
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "Acme Pest",
+            "--slug",
+            "acme",
+            "--admin-email",
+            "Boss@Acme.test",
+            "--json",
+        ],
         &[("VEROFIELD_ADMIN_PASSWORD", "boss-password-123")],
     )
     .await
@@ -25,7 +35,19 @@ async fn tenant_user_and_demo_commands_create_working_accounts() {
     let user = run_cli(
         &dir,
         Some(&db),
-        &["user", "create", "--tenant", "acme", "--email", "tech@acme.test", "--role", "technician", "--role", "viewer", "--json"],
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--email",
+            "tech@acme.test",
+            "--role",
+            "technician",
+            "--role",
+            "viewer",
+            "--json",
+        ],
         &[("VEROFIELD_USER_PASSWORD", "tech-password-123")],
     )
     .await
@@ -34,63 +56,144 @@ async fn tenant_user_and_demo_commands_create_working_accounts() {
     let user_id = json_uuid(&user["user_id"]).expect("user_id");
     assert_eq!(user["invite_token"], Value::Null);
 
-    let invited = run_cli(&dir, Some(&db), &["user", "create", "--tenant", "acme", "--email", "new@acme.test", "--json"], &[])
+    let invited = run_cli(
+        &dir,
+        Some(&db),
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--email",
+            "new@acme.test",
+            "--json",
+        ],
+        &[],
+    )
+    .await
+    .json();
+    let invite = invited["invite_token"]
+        .as_str()
+        .expect("an invite token")
+        .to_owned();
+
+    let demo = run_cli(&dir, Some(&db), &["demo", "--json"], &[])
         .await
         .json();
-    let invite = invited["invite_token"].as_str().expect("an invite token").to_owned();
-
-    let demo = run_cli(&dir, Some(&db), &["demo", "--json"], &[]).await.json();
-    let demo_again = run_cli(&dir, Some(&db), &["demo", "--json"], &[]).await.json();
+    let demo_again = run_cli(&dir, Some(&db), &["demo", "--json"], &[])
+        .await
+        .json();
     assert_eq!(demo, demo_again, "demo is not idempotent");
     let demo_password = demo["password"].as_str().expect("demo password").to_owned();
 
-    let list = run_cli(&dir, Some(&db), &["tenant", "list", "--json"], &[]).await.json();
-    let slugs: Vec<&str> = list.as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap()).collect();
+    let list = run_cli(&dir, Some(&db), &["tenant", "list", "--json"], &[])
+        .await
+        .json();
+    let slugs: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["slug"].as_str().unwrap())
+        .collect();
     assert_eq!(slugs.len(), 2);
-    assert!(slugs.contains(&"acme") && slugs.contains(&"demo"), "{slugs:?}");
+    assert!(
+        slugs.contains(&"acme") && slugs.contains(&"demo"),
+        "{slugs:?}"
+    );
 
     // Refusals: a duplicate slug, an unknown tenant, a weak password; all non-zero, no JSON.
     let duplicate = run_cli(
         &dir,
         Some(&db),
-        &["tenant", "create", "--name", "Again", "--slug", "acme", "--admin-email", "x@acme.test", "--admin-password", "long-enough-123"],
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "Again",
+            "--slug",
+            "acme",
+            "--admin-email",
+            "x@acme.test",
+            "--admin-password",
+            "long-enough-123",
+        ],
         &[],
     )
     .await;
-    assert!(!duplicate.status.success() && duplicate.stderr.contains("slug_taken"), "{duplicate:#?}");
-    let unknown = run_cli(&dir, Some(&db), &["user", "create", "--tenant", "nope", "--email", "a@b.test", "--json"], &[]).await;
+    assert!(
+        !duplicate.status.success() && duplicate.stderr.contains("slug_taken"),
+        "{duplicate:#?}"
+    );
+    let unknown = run_cli(
+        &dir,
+        Some(&db),
+        &[
+            "user", "create", "--tenant", "nope", "--email", "a@b.test", "--json",
+        ],
+        &[],
+    )
+    .await;
     assert!(!unknown.status.success(), "{unknown:#?}");
     let weak = run_cli(
         &dir,
         Some(&db),
-        &["user", "create", "--tenant", "acme", "--email", "weak@acme.test", "--password", "short"],
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--email",
+            "weak@acme.test",
+            "--password",
+            "short",
+        ],
         &[],
     )
     .await;
-    assert!(!weak.status.success() && weak.stderr.contains("password"), "{weak:#?}");
+    assert!(
+        !weak.status.success() && weak.stderr.contains("password"),
+        "{weak:#?}"
+    );
 
     // Everything created by the CLI logs in through the server.
     let server = TestServer::start_with(ServerOptions::new().db(db).data_dir(data)).await;
-    let owner = server.login("acme", "boss@acme.test", "boss-password-123").await;
+    let owner = server
+        .login("acme", "boss@acme.test", "boss-password-123")
+        .await;
     let me = server.client_for(&owner.access).get("/v1/me").await;
     me.expect_status(200);
     assert_eq!(json_uuid(&me.json["user_id"]), Some(owner_id));
     assert_eq!(me.json["roles"], json!(["owner"]));
 
-    let tech = server.login("acme", "tech@acme.test", "tech-password-123").await;
+    let tech = server
+        .login("acme", "tech@acme.test", "tech-password-123")
+        .await;
     let me = server.client_for(&tech.access).get("/v1/me").await;
     assert_eq!(json_uuid(&me.json["user_id"]), Some(user_id));
     assert_eq!(me.json["roles"], json!(["technician", "viewer"]));
 
     server
         .anon()
-        .post("/v1/auth/accept-invite", &json!({ "token": invite, "password": "new-password-123" }))
+        .post(
+            "/v1/auth/accept-invite",
+            &json!({ "token": invite, "password": "new-password-123" }),
+        )
         .await
         .expect_status(204);
-    server.login("acme", "new@acme.test", "new-password-123").await;
+    server
+        .login("acme", "new@acme.test", "new-password-123")
+        .await;
 
     let demo_tokens = server
-        .login(demo["tenant"].as_str().unwrap(), demo["email"].as_str().unwrap(), &demo_password)
+        .login(
+            demo["tenant"].as_str().unwrap(),
+            demo["email"].as_str().unwrap(),
+            &demo_password,
+        )
         .await;
-    server.client_for(&demo_tokens.access).get("/v1/me").await.expect_status(200);
+    server
+        .client_for(&demo_tokens.access)
+        .get("/v1/me")
+        .await
+        .expect_status(200);
 }

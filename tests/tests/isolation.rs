@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use sqlx::{Connection, Executor, PgConnection, Row};
+use sqlx::{Connection, PgConnection, Row};
 use uuid::Uuid;
 use verofield_tests::*;
 
@@ -25,10 +25,21 @@ async fn world(server: TestServer) -> World {
     let b = server.create_tenant("bravo").await;
     let token_a = server.login_owner(&a).await.access;
     let token_b = server.login_owner(&b).await.access;
-    server.create_user(&token_a, "viewer@acme.test", &["viewer"], None).await;
-    let user_b = json_uuid(&server.create_user(&token_b, "viewer@bravo.test", &["viewer"], None).await["id"]).unwrap();
+    server
+        .create_user(&token_a, "viewer@acme.test", &["viewer"], None)
+        .await;
+    let user_b = json_uuid(
+        &server
+            .create_user(&token_b, "viewer@bravo.test", &["viewer"], None)
+            .await["id"],
+    )
+    .unwrap();
     let lead = json!({ "name": "field-lead", "description": "leads", "permissions": ["jobs.read", "crm.customers.read"] });
-    server.client_for(&token_a).post("/v1/roles", &lead).await.expect_status(201);
+    server
+        .client_for(&token_a)
+        .post("/v1/roles", &lead)
+        .await
+        .expect_status(201);
     let role_b = server.client_for(&token_b).post("/v1/roles", &lead).await;
     role_b.expect_status(201);
     let role_b = role_b.uuid("id");
@@ -46,7 +57,13 @@ async fn world(server: TestServer) -> World {
 /// Every row of a tenant in the tenant tables, as text, to compare before and after.
 async fn snapshot(db: &mut PgConnection, tenant: Uuid) -> Vec<String> {
     let mut out = Vec::new();
-    for table in ["users", "roles", "user_roles", "refresh_tokens", "audit_log"] {
+    for table in [
+        "users",
+        "roles",
+        "user_roles",
+        "refresh_tokens",
+        "audit_log",
+    ] {
         let rows: Option<String> = sqlx::query_scalar(&format!(
             "SELECT json_agg(t ORDER BY t::text)::text FROM {table} t WHERE tenant_id = $1"
         ))
@@ -88,12 +105,20 @@ async fn another_tenants_users_and_roles_are_not_found_and_unchanged() {
             json!({ "roles": ["viewer"] }),
             json!({ "roles": ["field-lead"] }),
         ] {
-            attempts.push((format!("PATCH {path} {body}"), api.patch(&path, &body).await));
+            attempts.push((
+                format!("PATCH {path} {body}"),
+                api.patch(&path, &body).await,
+            ));
         }
-        let with_if_match = api.request(Method::PATCH, &path).header("if-match", "\"1\"").json(&json!({ "display_name": "x" }));
+        let with_if_match = api
+            .request(Method::PATCH, &path)
+            .header("if-match", "\"1\"")
+            .json(&json!({ "display_name": "x" }));
         attempts.push((format!("PATCH {path} If-Match"), send(with_if_match).await));
         attempts.push((format!("DELETE {path}"), api.delete(&path).await));
-        let with_if_match = api.request(Method::DELETE, &path).header("if-match", "\"999\"");
+        let with_if_match = api
+            .request(Method::DELETE, &path)
+            .header("if-match", "\"999\"");
         attempts.push((format!("DELETE {path} If-Match"), send(with_if_match).await));
     }
     for id in roles {
@@ -101,18 +126,29 @@ async fn another_tenants_users_and_roles_are_not_found_and_unchanged() {
         attempts.push((format!("GET {path}"), api.get(&path).await));
         attempts.push((
             format!("PATCH {path}"),
-            api.patch(&path, &json!({ "description": "pwned", "permissions": ["jobs.read"] })).await,
+            api.patch(
+                &path,
+                &json!({ "description": "pwned", "permissions": ["jobs.read"] }),
+            )
+            .await,
         ));
         attempts.push((format!("DELETE {path}"), api.delete(&path).await));
     }
 
     let mut failures = Vec::new();
     for (what, response) in &attempts {
-        if response.status != StatusCode::NOT_FOUND || !response.is_problem() || response.code() != "not_found" {
+        if response.status != StatusCode::NOT_FOUND
+            || !response.is_problem()
+            || response.code() != "not_found"
+        {
             failures.push(format!("{what}: {} {}", response.status, response.text));
         }
     }
-    assert!(failures.is_empty(), "tenant A reached tenant B's rows:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "tenant A reached tenant B's rows:\n{}",
+        failures.join("\n")
+    );
 
     // A 404 for B's rows must be indistinguishable from a 404 for rows that exist nowhere.
     let nowhere = api.get(&format!("/v1/users/{}", Uuid::now_v7())).await;
@@ -129,7 +165,10 @@ async fn another_tenants_users_and_roles_are_not_found_and_unchanged() {
     user.expect_status(200);
     assert_eq!(user.json["display_name"], "");
     assert_eq!(user.json["status"], "invited");
-    b_api.get(&format!("/v1/roles/{}", w.role_b)).await.expect_status(200);
+    b_api
+        .get(&format!("/v1/roles/{}", w.role_b))
+        .await
+        .expect_status(200);
 }
 
 #[tokio::test]
@@ -138,10 +177,26 @@ async fn lists_and_audit_only_show_the_callers_tenant() {
     let mut db = w.server.db().await;
     for (tenant, token, other) in [(&w.a, &w.token_a, &w.b), (&w.b, &w.token_b, &w.a)] {
         let api = w.server.client_for(token);
-        for (path, table) in [("/v1/users?limit=200", "users"), ("/v1/roles", "roles"), ("/v1/audit?limit=200", "audit_log")] {
+        for (path, table) in [
+            ("/v1/users?limit=200", "users"),
+            ("/v1/roles", "roles"),
+            ("/v1/audit?limit=200", "audit_log"),
+        ] {
             let sql = format!("SELECT id FROM {table} WHERE tenant_id = $1");
-            let mine: HashSet<Uuid> = sqlx::query_scalar(&sql).bind(tenant.id).fetch_all(&mut db).await.unwrap().into_iter().collect();
-            let theirs: HashSet<Uuid> = sqlx::query_scalar(&sql).bind(other.id).fetch_all(&mut db).await.unwrap().into_iter().collect();
+            let mine: HashSet<Uuid> = sqlx::query_scalar(&sql)
+                .bind(tenant.id)
+                .fetch_all(&mut db)
+                .await
+                .unwrap()
+                .into_iter()
+                .collect();
+            let theirs: HashSet<Uuid> = sqlx::query_scalar(&sql)
+                .bind(other.id)
+                .fetch_all(&mut db)
+                .await
+                .unwrap()
+                .into_iter()
+                .collect();
             let response = api.get(path).await;
             response.expect_status(200);
             let listed: HashSet<Uuid> = response.json["items"]
@@ -150,10 +205,24 @@ async fn lists_and_audit_only_show_the_callers_tenant() {
                 .iter()
                 .map(|item| json_uuid(&item["id"]).unwrap())
                 .collect();
-            assert!(listed.is_disjoint(&theirs), "{} sees {}'s rows in {path}: {}", tenant.slug, other.slug, response.text);
-            assert!(listed.is_subset(&mine), "{path} lists rows that are not {}'s", tenant.slug);
+            assert!(
+                listed.is_disjoint(&theirs),
+                "{} sees {}'s rows in {path}: {}",
+                tenant.slug,
+                other.slug,
+                response.text
+            );
+            assert!(
+                listed.is_subset(&mine),
+                "{path} lists rows that are not {}'s",
+                tenant.slug
+            );
             if table != "audit_log" {
-                assert_eq!(listed, mine, "{path} for {} is not exactly the tenant's rows", tenant.slug);
+                assert_eq!(
+                    listed, mine,
+                    "{path} for {} is not exactly the tenant's rows",
+                    tenant.slug
+                );
             }
         }
         // Searching for the other tenant's users finds nothing.
@@ -164,7 +233,10 @@ async fn lists_and_audit_only_show_the_callers_tenant() {
         let audit = api.get("/v1/audit?limit=200").await;
         for entry in audit.json["items"].as_array().unwrap() {
             if let Some(target) = json_uuid(&entry["target_id"]) {
-                assert!(target != other.id && target != other.owner_id, "audit names the other tenant: {entry}");
+                assert!(
+                    target != other.id && target != other.owner_id,
+                    "audit names the other tenant: {entry}"
+                );
             }
         }
         // /v1/me is the caller's own tenant.
@@ -193,20 +265,27 @@ async fn tenant_fields_in_bodies_are_rejected_and_move_nothing() {
         }
         let response = api.post("/v1/users", &body).await;
         response.expect_problem(422, "validation_failed");
-        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email = 'smuggled@acme.test'")
-            .fetch_one(&mut db)
-            .await
-            .unwrap();
+        let rows: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM users WHERE email = 'smuggled@acme.test'")
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
         assert_eq!(rows, 0, "a user was created from {body}");
     }
     let response = api
-        .post("/v1/roles", &json!({ "name": "smuggled", "permissions": ["jobs.read"], "tenant_id": w.b.id }))
+        .post(
+            "/v1/roles",
+            &json!({ "name": "smuggled", "permissions": ["jobs.read"], "tenant_id": w.b.id }),
+        )
         .await;
     response.expect_problem(422, "validation_failed");
 
     // Updating one's own user with a tenant_id is refused and the row stays where it is.
     let response = api
-        .patch(&format!("/v1/users/{}", w.a.owner_id), &json!({ "display_name": "moved", "tenant_id": w.b.id }))
+        .patch(
+            &format!("/v1/users/{}", w.a.owner_id),
+            &json!({ "display_name": "moved", "tenant_id": w.b.id }),
+        )
         .await;
     response.expect_problem(422, "validation_failed");
     let (tenant, name): (Uuid, String) =
@@ -217,12 +296,22 @@ async fn tenant_fields_in_bodies_are_rejected_and_move_nothing() {
             .unwrap();
     assert_eq!((tenant, name.as_str()), (w.a.id, ""));
     let response = api
-        .patch(&format!("/v1/roles/{}", w.role_b), &json!({ "description": "x", "tenant_id": w.a.id }))
+        .patch(
+            &format!("/v1/roles/{}", w.role_b),
+            &json!({ "description": "x", "tenant_id": w.a.id }),
+        )
         .await;
-    assert!(matches!(response.status.as_u16(), 404 | 422), "{}", response.text);
+    assert!(
+        matches!(response.status.as_u16(), 404 | 422),
+        "{}",
+        response.text
+    );
 
     // A role name that exists in both tenants binds the caller's own role, never B's.
-    let created = w.server.create_user(&w.token_a, "lead@acme.test", &["field-lead"], None).await;
+    let created = w
+        .server
+        .create_user(&w.token_a, "lead@acme.test", &["field-lead"], None)
+        .await;
     let user = json_uuid(&created["id"]).unwrap();
     let bound: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "SELECT ur.tenant_id, r.tenant_id FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1",
@@ -235,10 +324,23 @@ async fn tenant_fields_in_bodies_are_rejected_and_move_nothing() {
 
     // A refresh token of A re-labelled with B's tenant id is unknown there.
     let tokens = w.server.login_owner(&w.a).await;
-    let relabelled = tokens.refresh.replacen(&w.a.id.simple().to_string(), &w.b.id.simple().to_string(), 1);
+    let relabelled = tokens.refresh.replacen(
+        &w.a.id.simple().to_string(),
+        &w.b.id.simple().to_string(),
+        1,
+    );
     assert_ne!(relabelled, tokens.refresh);
-    let response = w.server.anon().post("/v1/auth/refresh", &json!({ "refresh_token": relabelled })).await;
-    assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{}", response.text);
+    let response = w
+        .server
+        .anon()
+        .post("/v1/auth/refresh", &json!({ "refresh_token": relabelled }))
+        .await;
+    assert_eq!(
+        response.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        response.text
+    );
 
     let after_b = snapshot(&mut db, w.b.id).await;
     assert_eq!(before_b, after_b, "tenant B's rows changed");
@@ -249,7 +351,8 @@ async fn tenant_fields_in_bodies_are_rejected_and_move_nothing() {
 /// caller's own rows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn interleaved_requests_on_a_small_pool_never_cross_tenants() {
-    let server = TestServer::start_with(ServerOptions::new().args(["--db-max-connections", "4"])).await;
+    let server =
+        TestServer::start_with(ServerOptions::new().args(["--db-max-connections", "4"])).await;
     let w = Arc::new(world(server).await);
     let mut db = w.server.db().await;
     let mut role_ids = Vec::new();
@@ -293,7 +396,7 @@ async fn interleaved_requests_on_a_small_pool_never_cross_tenants() {
                 5 => api.get("/v1/roles").await,
                 _ => api.get(&format!("/v1/users/{}", other.owner_id)).await,
             };
-            let fail = |why: &str| Err(format!("#{i} ({}, kind {kind}): {why}: {} {}", me.slug, response.status, response.text));
+            let fail = |why: &str| -> Result<(), String> { Err(format!("#{i} ({}, kind {kind}): {why}: {} {}", me.slug, response.status, response.text)) };
             match kind {
                 0 => {
                     if response.status != 200 {
@@ -359,18 +462,29 @@ async fn interleaved_requests_on_a_small_pool_never_cross_tenants() {
         failures.is_empty(),
         "{} of {REQUESTS} requests went wrong, first ones:\n{}",
         failures.len(),
-        failures.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 
     // In the database: every user sits in the tenant its email names; shared emails once per tenant.
     for tenant in [&w.a, &w.b] {
-        let misplaced: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email LIKE $1 AND tenant_id <> $2")
-            .bind(format!("%@{}.test", tenant.slug))
-            .bind(tenant.id)
-            .fetch_one(&mut db)
-            .await
-            .unwrap();
-        assert_eq!(misplaced, 0, "users of {} stored in another tenant", tenant.slug);
+        let misplaced: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM users WHERE email LIKE $1 AND tenant_id <> $2",
+        )
+        .bind(format!("%@{}.test", tenant.slug))
+        .bind(tenant.id)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+        assert_eq!(
+            misplaced, 0,
+            "users of {} stored in another tenant",
+            tenant.slug
+        );
     }
     let per_tenant: Vec<(Uuid, i64)> = sqlx::query_as(
         "SELECT tenant_id, count(*) FROM users WHERE email LIKE '%@both.test' GROUP BY tenant_id ORDER BY tenant_id",
@@ -380,7 +494,10 @@ async fn interleaved_requests_on_a_small_pool_never_cross_tenants() {
     .unwrap();
     let expected = (0..REQUESTS).filter(|i| (i / 2) % 7 == 4).count() as i64 / 2;
     assert_eq!(per_tenant.len(), 2);
-    assert!(per_tenant.iter().all(|(_, n)| *n == expected), "{per_tenant:?}, expected {expected} each");
+    assert!(
+        per_tenant.iter().all(|(_, n)| *n == expected),
+        "{per_tenant:?}, expected {expected} each"
+    );
 
     // The pool still serves both tenants correctly afterwards.
     for (tenant, token) in [(&w.a, &w.token_a), (&w.b, &w.token_b)] {
@@ -394,17 +511,51 @@ async fn interleaved_requests_on_a_small_pool_never_cross_tenants() {
 /// a request that failed inside A's transaction must leave nothing of A behind.
 #[tokio::test]
 async fn a_failed_transaction_leaves_no_tenant_state_on_the_connection() {
-    let server = TestServer::start_with(ServerOptions::new().args(["--db-max-connections", "1"])).await;
+    let server =
+        TestServer::start_with(ServerOptions::new().args(["--db-max-connections", "1"])).await;
     let w = world(server).await;
     let a = w.server.client_for(&w.token_a);
     let b = w.server.client_for(&w.token_b);
-    let user_a = json_uuid(&w.server.create_user(&w.token_a, "member@acme.test", &["viewer"], None).await["id"]).unwrap();
+    let user_a = json_uuid(
+        &w.server
+            .create_user(&w.token_a, "member@acme.test", &["viewer"], None)
+            .await["id"],
+    )
+    .unwrap();
 
     let failing: Vec<(&str, Resp)> = vec![
-        ("duplicate email", a.post("/v1/users", &json!({ "email": w.a.owner_email, "roles": ["viewer"] })).await),
-        ("duplicate role", a.post("/v1/roles", &json!({ "name": "field-lead", "permissions": ["jobs.read"] })).await),
-        ("unknown role", a.patch(&format!("/v1/users/{user_a}"), &json!({ "roles": ["no-such-role"] })).await),
-        ("last owner", a.patch(&format!("/v1/users/{}", w.a.owner_id), &json!({ "roles": ["admin"] })).await),
+        (
+            "duplicate email",
+            a.post(
+                "/v1/users",
+                &json!({ "email": w.a.owner_email, "roles": ["viewer"] }),
+            )
+            .await,
+        ),
+        (
+            "duplicate role",
+            a.post(
+                "/v1/roles",
+                &json!({ "name": "field-lead", "permissions": ["jobs.read"] }),
+            )
+            .await,
+        ),
+        (
+            "unknown role",
+            a.patch(
+                &format!("/v1/users/{user_a}"),
+                &json!({ "roles": ["no-such-role"] }),
+            )
+            .await,
+        ),
+        (
+            "last owner",
+            a.patch(
+                &format!("/v1/users/{}", w.a.owner_id),
+                &json!({ "roles": ["admin"] }),
+            )
+            .await,
+        ),
     ];
     for (what, response) in failing {
         assert!(
@@ -416,16 +567,34 @@ async fn a_failed_transaction_leaves_no_tenant_state_on_the_connection() {
         // The next request on the same connection: B sees exactly B.
         let listed = b.get("/v1/users?limit=200").await;
         listed.expect_status(200);
-        let emails: Vec<&str> = listed.json["items"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
-        assert!(emails.iter().all(|e| e.ends_with("@bravo.test")), "after A's {what}, B lists {emails:?}");
+        let emails: Vec<&str> = listed.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["email"].as_str().unwrap())
+            .collect();
+        assert!(
+            emails.iter().all(|e| e.ends_with("@bravo.test")),
+            "after A's {what}, B lists {emails:?}"
+        );
         let me = b.get("/v1/me").await;
-        assert_eq!(json_uuid(&me.json["tenant"]["id"]), Some(w.b.id), "after A's {what}: {}", me.text);
+        assert_eq!(
+            json_uuid(&me.json["tenant"]["id"]),
+            Some(w.b.id),
+            "after A's {what}: {}",
+            me.text
+        );
         // Work done before any tenant is known (the login's tenant lookup) still runs as
         // the login role: a leaked `SET ROLE` or tenant setting would break B's login.
         w.server.login_owner(&w.b).await;
         // And A's failed change left no trace.
         let user = a.get(&format!("/v1/users/{user_a}")).await;
-        assert_eq!(user.json["roles"], json!(["viewer"]), "after A's {what}: {}", user.text);
+        assert_eq!(
+            user.json["roles"],
+            json!(["viewer"]),
+            "after A's {what}: {}",
+            user.text
+        );
     }
 }
 
@@ -436,29 +605,64 @@ async fn row_level_security_holds_without_the_application() {
     let mut db = w.server.db().await;
 
     // As the app role with app.tenant_id never set: no rows, or an error; never all rows.
-    for table in ["users", "roles", "user_roles", "refresh_tokens", "audit_log"] {
+    for table in [
+        "users",
+        "roles",
+        "user_roles",
+        "refresh_tokens",
+        "audit_log",
+    ] {
         let mut tx = db.begin().await.unwrap();
-        tx.execute("SET LOCAL ROLE verofield_app").await.unwrap();
-        let rows = sqlx::query(&format!("SELECT tenant_id FROM {table}")).fetch_all(&mut *tx).await;
+        sqlx::raw_sql("SET LOCAL ROLE verofield_app")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let rows = sqlx::query(&format!("SELECT tenant_id FROM {table}"))
+            .fetch_all(&mut *tx)
+            .await;
         if let Ok(rows) = rows {
-            assert!(rows.is_empty(), "{table}: {} rows visible with app.tenant_id unset", rows.len());
+            assert!(
+                rows.is_empty(),
+                "{table}: {} rows visible with app.tenant_id unset",
+                rows.len()
+            );
         }
         tx.rollback().await.unwrap();
     }
     // Set to the empty string (what RESET leaves behind in a pooled session): still nothing.
     let mut tx = db.begin().await.unwrap();
-    tx.execute("SET LOCAL app.tenant_id = ''; SET LOCAL ROLE verofield_app").await.unwrap();
-    if let Ok(rows) = sqlx::query("SELECT id FROM users").fetch_all(&mut *tx).await {
-        assert!(rows.is_empty(), "{} users visible with app.tenant_id = ''", rows.len());
+    sqlx::raw_sql("SET LOCAL app.tenant_id = ''; SET LOCAL ROLE verofield_app")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    if let Ok(rows) = sqlx::query("SELECT id FROM users")
+        .fetch_all(&mut *tx)
+        .await
+    {
+        assert!(
+            rows.is_empty(),
+            "{} users visible with app.tenant_id = ''",
+            rows.len()
+        );
     }
     tx.rollback().await.unwrap();
 
     // Set to A: only A's rows, for every tenant table, even with no WHERE clause.
     let mut tx = db.begin().await.unwrap();
-    tx.execute(format!("SET LOCAL app.tenant_id = '{}'; SET LOCAL ROLE verofield_app", w.a.id).as_str())
-        .await
-        .unwrap();
-    for table in ["users", "roles", "user_roles", "refresh_tokens", "audit_log"] {
+    sqlx::raw_sql(&format!(
+        "SET LOCAL app.tenant_id = '{}'; SET LOCAL ROLE verofield_app",
+        w.a.id
+    ))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    for table in [
+        "users",
+        "roles",
+        "user_roles",
+        "refresh_tokens",
+        "audit_log",
+    ] {
         let tenants: Vec<Uuid> = sqlx::query(&format!("SELECT DISTINCT tenant_id FROM {table}"))
             .fetch_all(&mut *tx)
             .await
@@ -469,7 +673,10 @@ async fn row_level_security_holds_without_the_application() {
         assert_eq!(tenants, vec![w.a.id], "{table} as tenant A");
     }
     // The tenants table shows only A's row to the app role.
-    let tenants: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM tenants").fetch_all(&mut *tx).await.unwrap();
+    let tenants: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM tenants")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
     assert_eq!(tenants, vec![w.a.id]);
     // Writes into B are refused by WITH CHECK; B's rows cannot be updated or deleted.
     let insert = sqlx::query(
@@ -479,32 +686,54 @@ async fn row_level_security_holds_without_the_application() {
     .bind(Uuid::now_v7())
     .execute(&mut *tx)
     .await;
-    assert!(insert.is_err(), "inserting a row for tenant B as tenant A succeeded");
+    assert!(
+        insert.is_err(),
+        "inserting a row for tenant B as tenant A succeeded"
+    );
     tx.rollback().await.unwrap();
 
     let mut tx = db.begin().await.unwrap();
-    tx.execute(format!("SET LOCAL app.tenant_id = '{}'; SET LOCAL ROLE verofield_app", w.a.id).as_str())
-        .await
-        .unwrap();
+    sqlx::raw_sql(&format!(
+        "SET LOCAL app.tenant_id = '{}'; SET LOCAL ROLE verofield_app",
+        w.a.id
+    ))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     let updated = sqlx::query("UPDATE users SET display_name = 'pwned' WHERE tenant_id = $1")
         .bind(w.b.id)
         .execute(&mut *tx)
         .await
         .unwrap();
     assert_eq!(updated.rows_affected(), 0);
-    let deleted = sqlx::query("DELETE FROM roles WHERE tenant_id = $1").bind(w.b.id).execute(&mut *tx).await.unwrap();
+    let deleted = sqlx::query("DELETE FROM roles WHERE tenant_id = $1")
+        .bind(w.b.id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     assert_eq!(deleted.rows_affected(), 0);
     // Moving one's own row into B is refused.
-    let moved = sqlx::query("UPDATE audit_log SET tenant_id = $1").bind(w.b.id).execute(&mut *tx).await;
+    let moved = sqlx::query("UPDATE audit_log SET tenant_id = $1")
+        .bind(w.b.id)
+        .execute(&mut *tx)
+        .await;
     assert!(moved.is_err(), "the app role moved or updated audit rows");
     tx.rollback().await.unwrap();
 
     // The app role cannot read the login throttle at all.
     let mut tx = db.begin().await.unwrap();
-    tx.execute(format!("SET LOCAL app.tenant_id = '{}'; SET LOCAL ROLE verofield_app", w.a.id).as_str())
-        .await
-        .unwrap();
-    assert!(sqlx::query("SELECT * FROM login_throttle").fetch_all(&mut *tx).await.is_err());
+    sqlx::raw_sql(&format!(
+        "SET LOCAL app.tenant_id = '{}'; SET LOCAL ROLE verofield_app",
+        w.a.id
+    ))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    assert!(
+        sqlx::query("SELECT * FROM login_throttle")
+            .fetch_all(&mut *tx)
+            .await
+            .is_err()
+    );
     tx.rollback().await.unwrap();
-    let _ = (&w.token_b, w.user_b, w.role_b);
 }

@@ -15,16 +15,32 @@ async fn health_readiness_and_metrics() {
     let anon = server.anon();
     let health = anon.get("/healthz").await;
     health.expect_status(200);
-    assert!(health.header("x-request-id").is_some_and(|id| !id.is_empty()));
+    assert!(
+        health
+            .header("x-request-id")
+            .is_some_and(|id| !id.is_empty())
+    );
     anon.get("/readyz").await.expect_status(200);
     // A request id sent by the client is kept.
-    let echoed = send(anon.request(Method::GET, "/healthz").header("x-request-id", "trace-me-123")).await;
+    let echoed = send(
+        anon.request(Method::GET, "/healthz")
+            .header("x-request-id", "trace-me-123"),
+    )
+    .await;
     assert_eq!(echoed.header("x-request-id"), Some("trace-me-123"));
     anon.get("/v1/nope").await.expect_status(404);
     let metrics = anon.get("/metrics").await;
     metrics.expect_status(200);
-    assert!(metrics.text.contains("http_requests_total"), "{}", metrics.text);
-    assert!(metrics.text.contains("/healthz"), "no per-route label: {}", metrics.text);
+    assert!(
+        metrics.text.contains("http_requests_total"),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        metrics.text.contains("/healthz"),
+        "no per-route label: {}",
+        metrics.text
+    );
 }
 
 #[tokio::test]
@@ -32,23 +48,46 @@ async fn sigterm_on_an_idle_server_exits_zero() {
     let mut server = TestServer::start().await;
     server.anon().get("/healthz").await.expect_status(200);
     server.signal(Signal::SIGTERM);
-    let status = server.wait_exit(Duration::from_secs(60)).await.expect("the server did not exit after SIGTERM");
-    assert!(status.success(), "exit status {status}; stderr:\n{}", server.stderr());
+    let status = server
+        .wait_exit(Duration::from_secs(60))
+        .await
+        .expect("the server did not exit after SIGTERM");
+    assert!(
+        status.success(),
+        "exit status {status}; stderr:\n{}",
+        server.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_drains_in_flight_requests_and_stops_the_embedded_postgres() {
     let mut server = TestServer::start_with(ServerOptions::new().embedded()).await;
-    let postmaster_pid = server.data_dir().join("pg").join("data").join("postmaster.pid");
-    assert!(postmaster_pid.exists(), "the embedded PostgreSQL is not running under the data dir");
+    let postmaster_pid = server
+        .data_dir()
+        .join("pg")
+        .join("data")
+        .join("postmaster.pid");
+    assert!(
+        postmaster_pid.exists(),
+        "the embedded PostgreSQL is not running under the data dir"
+    );
     let tenant = server.create_tenant("acme").await;
 
     // Each login gets its own connection, opened (and accepted) before the signal.
     const LOGINS: usize = 20;
     let mut clients = Vec::new();
     for _ in 0..LOGINS {
-        let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(1).timeout(REQUEST_TIMEOUT).build().unwrap();
-        let warm = client.get(server.url("/healthz")).send().await.expect("warming a connection");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(1)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .unwrap();
+        let warm = client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .expect("warming a connection");
         assert_eq!(warm.status(), 200);
         warm.bytes().await.unwrap();
         clients.push(client);
@@ -87,7 +126,9 @@ async fn sigterm_drains_in_flight_requests_and_stops_the_embedded_postgres() {
     let mut failures = Vec::new();
     while let Some(outcome) = logins.join_next().await {
         match outcome.expect("login task panicked") {
-            Ok(response) if response.status == StatusCode::OK && response.json["access_token"].is_string() => {}
+            Ok(response)
+                if response.status == StatusCode::OK
+                    && response.json["access_token"].is_string() => {}
             Ok(response) => failures.push(format!("{} {}", response.status, response.text)),
             Err(error) => failures.push(format!("transport error: {error:?}")),
         }
@@ -96,16 +137,33 @@ async fn sigterm_drains_in_flight_requests_and_stops_the_embedded_postgres() {
         done_before_signal < LOGINS,
         "every login had finished before the signal; the test proved nothing"
     );
-    assert!(failures.is_empty(), "in-flight requests failed during shutdown:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "in-flight requests failed during shutdown:\n{}",
+        failures.join("\n")
+    );
     assert!(refused, "new connections were still accepted after SIGTERM");
-    eprintln!("{done_before_signal} of {LOGINS} logins done at SIGTERM; {in_flight_when_refused} still in flight when connections were refused");
+    eprintln!(
+        "{done_before_signal} of {LOGINS} logins done at SIGTERM; {in_flight_when_refused} still in flight when connections were refused"
+    );
 
-    let status = server.wait_exit(Duration::from_secs(120)).await.expect("the server did not exit after SIGTERM");
-    assert!(status.success(), "exit status {status}; stderr:\n{}", server.stderr());
+    let status = server
+        .wait_exit(Duration::from_secs(120))
+        .await
+        .expect("the server did not exit after SIGTERM");
+    assert!(
+        status.success(),
+        "exit status {status}; stderr:\n{}",
+        server.stderr()
+    );
     assert!(
         !postmaster_pid.exists(),
         "the embedded PostgreSQL still runs after the server exited:\n{}",
         server.stderr()
     );
-    assert!(server.stderr().contains("embedded PostgreSQL stopped"), "{}", server.stderr());
+    assert!(
+        server.stderr().contains("embedded PostgreSQL stopped"),
+        "{}",
+        server.stderr()
+    );
 }
