@@ -175,6 +175,25 @@ impl Tenant {
     pub async fn commit(self) -> Result<(), Error> {
         Ok(self.tx.commit().await?)
     }
+
+    /// Records `action` on a target in the audit log, in this request's transaction.
+    pub async fn audit(
+        &mut self,
+        action: &str,
+        target_type: &str,
+        target_id: uuid::Uuid,
+        details: serde_json::Value,
+    ) -> Result<(), Error> {
+        crate::tenancy::provision::audit(
+            &mut self.tx,
+            action,
+            target_type,
+            Some(target_id),
+            self.request_id.as_deref(),
+            details,
+        )
+        .await
+    }
 }
 
 impl FromRequestParts<AppState> for Tenant {

@@ -15,7 +15,6 @@ use super::pagination::Page;
 use crate::auth::rbac::{ALL, Permissions, is_valid_permission, perm};
 use crate::error::{Error, Result, Validator, is_unique_violation};
 use crate::tenancy::TenantTx;
-use crate::tenancy::provision::audit;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -140,12 +139,10 @@ async fn create(mut ctx: Tenant, Json(body): Json<CreateRole>) -> Result<impl In
         }
         other => other?,
     };
-    audit(
-        &mut ctx.tx,
+    ctx.audit(
         "role.created",
         "role",
-        Some(id),
-        ctx.request_id.as_deref(),
+        id,
         serde_json::json!({ "name": body.name, "permissions": body.permissions }),
     )
     .await?;
@@ -220,12 +217,10 @@ async fn update(
     .bind(&body.permissions)
     .execute(ctx.tx.conn())
     .await?;
-    audit(
-        &mut ctx.tx,
+    ctx.audit(
         "role.updated",
         "role",
-        Some(id),
-        ctx.request_id.as_deref(),
+        id,
         serde_json::json!({ "permissions": body.permissions }),
     )
     .await?;
@@ -254,15 +249,8 @@ async fn remove(mut ctx: Tenant, Path(id): Path<Uuid>, headers: HeaderMap) -> Re
         .bind(id)
         .execute(ctx.tx.conn())
         .await?;
-    audit(
-        &mut ctx.tx,
-        "role.deleted",
-        "role",
-        Some(id),
-        ctx.request_id.as_deref(),
-        serde_json::json!({}),
-    )
-    .await?;
+    ctx.audit("role.deleted", "role", id, serde_json::json!({}))
+        .await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -23,7 +23,7 @@ use crate::auth::refresh;
 use crate::error::{Error, Result, Validator};
 use crate::tenancy::TenantTx;
 use crate::tenancy::provision::{
-    NewUser, audit, check_display_name, create_user, permissions_of_roles, set_user_roles,
+    NewUser, check_display_name, create_user, permissions_of_roles, set_user_roles,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -199,22 +199,12 @@ async fn update(
         }
         _ => {}
     }
-    ensure_an_owner_remains(&mut ctx.tx).await?;
-    sqlx::query("UPDATE users SET version = version + 1, updated_at = now() WHERE tenant_id = $1 AND id = $2")
-        .bind(ctx.tx.tenant_id())
-        .bind(id)
-        .execute(ctx.tx.conn())
-        .await?;
-    audit(
-        &mut ctx.tx,
-        "user.updated",
-        "user",
-        Some(id),
-        ctx.request_id.as_deref(),
-        serde_json::json!({ "roles": body.roles, "display_name": body.display_name,
-                            "status": body.status.map(|s| s == UserStatus::Active) }),
-    )
-    .await?;
+    let details = serde_json::json!({
+        "roles": body.roles,
+        "display_name": body.display_name,
+        "status": body.status.map(|s| s == UserStatus::Active),
+    });
+    finish_change(&mut ctx, id, "user.updated", details).await?;
     let user = load(&mut ctx.tx, id).await?;
     ctx.commit().await?;
     Ok(([(header::ETAG, etag_header(user.version))], Json(user)))
@@ -231,23 +221,26 @@ async fn deactivate(
     let current = lock_for_change(&mut ctx, id).await?;
     check_if_match(&headers, current.version)?;
     set_deactivated(&mut ctx, &current).await?;
+    finish_change(&mut ctx, id, "user.deactivated", serde_json::json!({})).await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// After any change to a user: the tenant must still have an owner; bump the version (the
+/// ETag) and record the change.
+async fn finish_change(
+    ctx: &mut Tenant,
+    id: Uuid,
+    action: &str,
+    details: serde_json::Value,
+) -> Result<()> {
     ensure_an_owner_remains(&mut ctx.tx).await?;
     sqlx::query("UPDATE users SET version = version + 1, updated_at = now() WHERE tenant_id = $1 AND id = $2")
         .bind(ctx.tx.tenant_id())
         .bind(id)
         .execute(ctx.tx.conn())
         .await?;
-    audit(
-        &mut ctx.tx,
-        "user.deactivated",
-        "user",
-        Some(id),
-        ctx.request_id.as_deref(),
-        serde_json::json!({}),
-    )
-    .await?;
-    ctx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    ctx.audit(action, "user", id, details).await
 }
 
 /// Locks the target row and checks the caller may change this user at all.
