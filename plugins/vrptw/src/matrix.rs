@@ -22,25 +22,34 @@ impl TravelMatrix {
         let size = locations.len();
         let mut distance = vec![0.0; size * size];
         let mut duration = vec![0.0; size * size];
-        for from in 0..size {
-            for to in 0..size {
-                let k = from * size + to;
-                let (d, t) = match travel {
-                    TravelModel::Euclidean { speed } => {
-                        let d = planar_distance(locations[from], locations[to]);
-                        (d, d / speed)
-                    }
-                    TravelModel::Haversine { speed_mps } => {
-                        let d = haversine_m(locations[from], locations[to]);
-                        (d, d / speed_mps)
-                    }
-                    TravelModel::Matrix {
-                        distances,
-                        durations,
-                    } => (distances[from][to], durations[from][to]),
-                };
-                distance[k] = d;
-                duration[k] = t;
+        match travel {
+            TravelModel::Matrix {
+                distances,
+                durations,
+            } => {
+                for from in 0..size {
+                    distance[from * size..(from + 1) * size].copy_from_slice(&distances[from]);
+                    duration[from * size..(from + 1) * size].copy_from_slice(&durations[from]);
+                }
+            }
+            // Both formulas are symmetric: compute each pair once.
+            TravelModel::Euclidean { speed } => {
+                fill_symmetric(size, &mut distance, &mut duration, *speed, |a, b| {
+                    planar_distance(locations[a], locations[b])
+                })
+            }
+            TravelModel::Haversine { speed_mps } => {
+                // Radians and cos(latitude) once per location, not once per pair.
+                let points: Vec<(f64, f64, f64)> = locations
+                    .iter()
+                    .map(|&l| {
+                        let (lon, lat) = xy(l);
+                        (lat.to_radians(), lon.to_radians(), lat.to_radians().cos())
+                    })
+                    .collect();
+                fill_symmetric(size, &mut distance, &mut duration, *speed_mps, |a, b| {
+                    haversine_m(points[a], points[b])
+                })
             }
         }
         Self {
@@ -82,14 +91,30 @@ fn planar_distance(a: Location, b: Location) -> f64 {
     (ax - bx).hypot(ay - by)
 }
 
-fn haversine_m(a: Location, b: Location) -> f64 {
-    let (lon1, lat1) = xy(a);
-    let (lon2, lat2) = xy(b);
-    let (phi1, phi2) = (lat1.to_radians(), lat2.to_radians());
-    let dphi = (lat2 - lat1).to_radians();
-    let dlambda = (lon2 - lon1).to_radians();
-    let h = (dphi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (dlambda / 2.0).sin().powi(2);
+/// Great-circle distance between (lat rad, lon rad, cos lat) points.
+fn haversine_m(a: (f64, f64, f64), b: (f64, f64, f64)) -> f64 {
+    let half_dphi = (b.0 - a.0) / 2.0;
+    let half_dlambda = (b.1 - a.1) / 2.0;
+    let h = half_dphi.sin().powi(2) + a.2 * b.2 * half_dlambda.sin().powi(2);
     2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+}
+
+fn fill_symmetric(
+    size: usize,
+    distance: &mut [f64],
+    duration: &mut [f64],
+    speed: f64,
+    metric: impl Fn(usize, usize) -> f64,
+) {
+    for from in 0..size {
+        for to in from + 1..size {
+            let d = metric(from, to);
+            distance[from * size + to] = d;
+            distance[to * size + from] = d;
+            duration[from * size + to] = d / speed;
+            duration[to * size + from] = d / speed;
+        }
+    }
 }
 
 #[cfg(test)]

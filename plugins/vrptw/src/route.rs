@@ -50,13 +50,11 @@ impl Clone for Route {
     }
 }
 
-/// How a from-scratch simulation of a route went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Simulation {
-    Feasible,
-    /// The break could not start inside its window at the chosen gap (nor at any later one).
-    BreakTooLate,
-    Infeasible,
+/// Reusable buffers for checking a candidate sequence of a vehicle with a break.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    jobs: Vec<u32>,
+    latest: Vec<f64>,
 }
 
 impl Route {
@@ -151,7 +149,8 @@ impl Route {
             - matrix.duration(self.locations[0] as usize, self.locations[1] as usize);
 
         if feasible && vehicle.rest.is_some() && n > 0 {
-            feasible = break_gap(instance, self.vehicle, &self.jobs).is_some();
+            feasible = rest_gap_from_latest(instance, self.vehicle, &self.jobs, &self.latest_start)
+                .is_some();
         }
         self.feasible = feasible;
     }
@@ -167,7 +166,7 @@ impl Route {
         job: usize,
         gap: usize,
         bound: f64,
-        scratch: &mut Vec<u32>,
+        scratch: &mut Scratch,
     ) -> Option<f64> {
         let data = &instance.jobs[job];
         let matrix = &instance.matrix;
@@ -187,11 +186,12 @@ impl Route {
             return None;
         }
         if instance.vehicles[self.vehicle].rest.is_some() {
-            scratch.clear();
-            scratch.extend_from_slice(&self.jobs[..gap]);
-            scratch.push(job as u32);
-            scratch.extend_from_slice(&self.jobs[gap..]);
-            break_gap(instance, self.vehicle, scratch)?;
+            let sequence = &mut scratch.jobs;
+            sequence.clear();
+            sequence.extend_from_slice(&self.jobs[..gap]);
+            sequence.push(job as u32);
+            sequence.extend_from_slice(&self.jobs[gap..]);
+            break_gap_in(instance, self.vehicle, sequence, &mut scratch.latest)?;
         }
         Some(delta)
     }
@@ -267,42 +267,80 @@ impl Route {
 /// The gap after which the vehicle rests (0 = before the first job), if the sequence is
 /// feasible with its break; `Some(None)` when there is no break to take. The break starts
 /// as early as possible at that gap; distance does not depend on the gap, so the first gap
-/// that works is as good as any.
+/// that works is as good as any. Allocates; the search uses [`break_gap_in`].
 pub fn break_gap(instance: &Instance, vehicle: usize, jobs: &[u32]) -> Option<Option<usize>> {
-    if instance.vehicles[vehicle].rest.is_none() || jobs.is_empty() {
-        return match simulate(instance, vehicle, jobs, None) {
-            Simulation::Feasible => Some(None),
-            _ => None,
-        };
-    }
-    for gap in 0..=jobs.len() {
-        match simulate(instance, vehicle, jobs, Some(gap)) {
-            Simulation::Feasible => return Some(Some(gap)),
-            // Departures only grow along the route: a later gap is later still.
-            Simulation::BreakTooLate => return None,
-            Simulation::Infeasible => {}
-        }
-    }
-    None
+    break_gap_in(instance, vehicle, jobs, &mut Vec::new())
 }
 
-fn simulate(
+/// [`break_gap`] with a reusable buffer for the latest service starts.
+pub fn break_gap_in(
     instance: &Instance,
     vehicle: usize,
     jobs: &[u32],
-    rest_gap: Option<usize>,
-) -> Simulation {
-    let mut outcome = Simulation::Feasible;
-    let finished = walk(instance, vehicle, jobs, rest_gap, |event| {
-        if let Event::BreakMissed = event {
-            outcome = Simulation::BreakTooLate;
-        }
-    });
-    match (finished, outcome) {
-        (true, _) => Simulation::Feasible,
-        (false, Simulation::BreakTooLate) => Simulation::BreakTooLate,
-        (false, _) => Simulation::Infeasible,
+    latest: &mut Vec<f64>,
+) -> Option<Option<usize>> {
+    if instance.vehicles[vehicle].rest.is_none() || jobs.is_empty() {
+        return walk(instance, vehicle, jobs, None, |_| {}).then_some(None);
     }
+    fill_latest_starts(instance, vehicle, jobs, latest);
+    rest_gap_from_latest(instance, vehicle, jobs, latest)
+}
+
+/// Latest service start at every node (index k = node k; node 0 unused) such that the
+/// rest of the route, without a break, stays feasible. Same quantity as
+/// `Route::latest_start`, for a sequence that is not a route yet.
+fn fill_latest_starts(instance: &Instance, vehicle: usize, jobs: &[u32], latest: &mut Vec<f64>) {
+    let v = &instance.vehicles[vehicle];
+    let n = jobs.len();
+    latest.clear();
+    latest.resize(n + 2, f64::NEG_INFINITY);
+    latest[n + 1] = v.shift_end;
+    let mut next_location = v.end;
+    for k in (1..=n).rev() {
+        let job = jobs[k - 1] as usize;
+        let data = &instance.jobs[job];
+        let bound =
+            latest[k + 1] - instance.matrix.duration(data.location, next_location) - data.service;
+        latest[k] = instance
+            .latest_start(job, bound)
+            .unwrap_or(f64::NEG_INFINITY);
+        next_location = data.location;
+    }
+}
+
+/// One forward pass: at each gap, resting as early as the window allows is feasible iff
+/// the next node can still be reached by its latest start. Departures only grow along
+/// the route, so once the break window has closed no later gap can work. O(n).
+fn rest_gap_from_latest(
+    instance: &Instance,
+    vehicle: usize,
+    jobs: &[u32],
+    latest: &[f64],
+) -> Option<Option<usize>> {
+    let v = &instance.vehicles[vehicle];
+    let (window_start, window_end, duration) = v.rest?;
+    let mut time = v.shift_start;
+    let mut at = v.start;
+    for gap in 0..=jobs.len() {
+        let rest_start = time.max(window_start);
+        if rest_start > window_end + TIME_EPS {
+            return None;
+        }
+        let next_location = jobs
+            .get(gap)
+            .map_or(v.end, |&j| instance.jobs[j as usize].location);
+        if rest_start + duration + instance.matrix.duration(at, next_location)
+            <= latest[gap + 1] + TIME_EPS
+        {
+            return Some(Some(gap));
+        }
+        let Some(&job) = jobs.get(gap) else { break };
+        let job = job as usize;
+        let arrival = time + instance.matrix.duration(at, next_location);
+        time = instance.earliest_start(job, arrival)? + instance.jobs[job].service;
+        at = next_location;
+    }
+    None
 }
 
 /// One step of a route's timeline, as produced by [`walk`].

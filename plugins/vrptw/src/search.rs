@@ -18,12 +18,18 @@
 use crate::clock::Clock;
 use crate::instance::Instance;
 use crate::rng::Rng;
-use crate::route::Route;
+use crate::route::{Route, Scratch};
 
 /// Fixed cost is the last tie-breaker: weighted so that it never outweighs distance in
 /// practice but still separates equal-distance plans.
 const FIXED_COST_WEIGHT: f64 = 1e-6;
 const NOT_ROUTED: u32 = u32::MAX;
+/// From this many jobs on, a removed job is only offered to routes that already serve
+/// one of its nearest neighbours (plus one empty vehicle per profile): a granular
+/// neighbourhood. Scanning every position of every route is fine at Solomon size but at
+/// 2,000 jobs it is memory-bound on the travel matrix and starves the search.
+const GRANULAR_FROM_JOBS: usize = 300;
+const GRANULAR_NEIGHBOURS: usize = 40;
 
 /// Tuning of the ruin-and-recreate loop; the defaults follow the SISR paper except the
 /// temperatures, which are relative to the mean cost per job of the first plan so that
@@ -140,10 +146,13 @@ pub struct Search<'a> {
     unserved_penalty: f64,
     // Reused buffers: the loop allocates nothing once they have grown.
     removed: Vec<u32>,
-    scratch: Vec<u32>,
+    scratch: Scratch,
     ruined_routes: Vec<usize>,
     tried_profiles: Vec<usize>,
     sort_keys: Vec<(f64, u32)>,
+    /// Per route, the last `stamp` at which it held a neighbour of the job being inserted.
+    route_stamps: Vec<u64>,
+    stamp: u64,
 }
 
 impl<'a> Search<'a> {
@@ -174,10 +183,12 @@ impl<'a> Search<'a> {
             rng: Rng::new(seed),
             unserved_penalty,
             removed: Vec::new(),
-            scratch: Vec::new(),
+            scratch: Scratch::default(),
             ruined_routes: Vec::new(),
             tried_profiles: Vec::new(),
             sort_keys: Vec::new(),
+            route_stamps: vec![0; instance.vehicles.len()],
+            stamp: 0,
         }
     }
 
@@ -374,7 +385,20 @@ impl<'a> Search<'a> {
             let demand = instance.jobs[job].demand;
             let mut best: Option<(f64, usize, usize)> = None;
             self.tried_profiles.clear();
+            let granular = instance.jobs.len() >= GRANULAR_FROM_JOBS;
+            if granular {
+                self.stamp += 1;
+                for &other in instance.neighbours[job].iter().take(GRANULAR_NEIGHBOURS) {
+                    let r = plan.route_of[other as usize];
+                    if r != NOT_ROUTED {
+                        self.route_stamps[r as usize] = self.stamp;
+                    }
+                }
+            }
             for (r, route) in plan.routes.iter().enumerate() {
+                if granular && !route.is_empty() && self.route_stamps[r] != self.stamp {
+                    continue;
+                }
                 if !instance.can_serve(route.vehicle, job) || !route.has_room_for(instance, demand)
                 {
                     continue;
