@@ -760,6 +760,75 @@ async fn rbac_rules_on_users() {
     again.expect_problem(412, "precondition_failed");
 }
 
+/// The admin role "runs the company account": it must be able to create and manage users
+/// of every built-in role except owner (technicians above all, in a field-service company).
+#[tokio::test]
+async fn an_admin_manages_users_of_every_builtin_role_but_owner() {
+    let server = TestServer::start().await;
+    let a = server.create_tenant("acme").await;
+    let owner = server.login_owner(&a).await.access;
+    server
+        .create_user(
+            &owner,
+            "admin@acme.test",
+            &["admin"],
+            Some("admin-password-123"),
+        )
+        .await;
+    let admin = server.client_for(
+        &server
+            .login(&a.slug, "admin@acme.test", "admin-password-123")
+            .await
+            .access,
+    );
+    let mut refused = Vec::new();
+    for role in ["admin", "dispatcher", "technician", "accountant", "viewer"] {
+        let created = admin
+            .post(
+                "/v1/users",
+                &json!({ "email": format!("{role}@acme.test"), "roles": [role] }),
+            )
+            .await;
+        if created.status != StatusCode::CREATED {
+            refused.push(format!(
+                "create a {role}: {} {}",
+                created.status, created.text
+            ));
+            // Let the owner create it, then see whether the admin can manage it.
+            let id = server
+                .create_user(&owner, &format!("{role}@acme.test"), &[role], None)
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let renamed = admin
+                .patch(
+                    &format!("/v1/users/{id}"),
+                    &json!({ "display_name": "Renamed" }),
+                )
+                .await;
+            if renamed.status != StatusCode::OK {
+                refused.push(format!(
+                    "rename a {role}: {} {}",
+                    renamed.status, renamed.text
+                ));
+            }
+            let removed = admin.delete(&format!("/v1/users/{id}")).await;
+            if removed.status != StatusCode::NO_CONTENT {
+                refused.push(format!(
+                    "deactivate a {role}: {} {}",
+                    removed.status, removed.text
+                ));
+            }
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "the admin role cannot manage some built-in roles:\n{}",
+        refused.join("\n")
+    );
+}
+
 #[tokio::test]
 async fn built_in_roles_cannot_be_changed() {
     let server = TestServer::start().await;

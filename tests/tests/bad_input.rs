@@ -670,10 +670,82 @@ async fn bad_paths_queries_routes_and_methods() {
     checks.finish();
 }
 
-/// Values that pass the host's validation but that PostgreSQL cannot store or compare
-/// (a NUL character in text), odd headers, and oversized collections: always a 4xx.
+/// A valid `limit` and the cursor the API itself issued page through the list.
 #[tokio::test]
-async fn unstorable_values_and_odd_headers_are_never_500() {
+async fn lists_page_with_limit_and_cursor() {
+    let f = fixture().await;
+    f.server.create_tenant("bravo").await;
+    let api = f.server.client_for(&f.owner);
+    for path in ["/v1/users", "/v1/audit", "/v1/operator/tenants"] {
+        let api = if path.contains("operator") {
+            f.server.operator()
+        } else {
+            api.clone()
+        };
+        let mut seen = Vec::new();
+        let mut url = format!("{path}?limit=1");
+        for _ in 0..100 {
+            let page = api.get(&url).await;
+            page.expect_status(200);
+            let items = page.json["items"].as_array().unwrap();
+            assert!(
+                items.len() <= 1,
+                "{path}: limit=1 gave {} items",
+                items.len()
+            );
+            seen.extend(items.iter().map(|item| item["id"].clone()));
+            match page.json["next_cursor"].as_str() {
+                Some(cursor) => url = format!("{path}?limit=1&cursor={cursor}"),
+                None => break,
+            }
+        }
+        let all = api.get(&format!("{path}?limit=200")).await;
+        all.expect_status(200);
+        let expected: Vec<Value> = all.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].clone())
+            .collect();
+        assert!(expected.len() >= 2, "{path}: {}", all.text);
+        assert_eq!(
+            seen, expected,
+            "{path}: paging one by one differs from one page"
+        );
+    }
+}
+
+/// A well-formed JSON body whose value has the wrong type for an enum field is a 422
+/// naming the field, like every other wrong type (not "the body is not valid JSON").
+#[tokio::test]
+async fn a_wrong_type_for_an_enum_field_is_422() {
+    let f = fixture().await;
+    let api = f.server.client_for(&f.owner);
+    for status in [json!(true), json!(1), json!(["active"]), json!(null)] {
+        let response = api
+            .patch(
+                &format!("/v1/users/{}", f.user),
+                &json!({ "status": status }),
+            )
+            .await;
+        if status.is_null() {
+            // null is "not given" for an optional field.
+            response.expect_status(200);
+            continue;
+        }
+        response.expect_problem(422, "validation_failed");
+        assert_eq!(
+            response.json["errors"][0]["field"], "status",
+            "{}",
+            response.text
+        );
+    }
+}
+
+/// Text with a NUL character passes the host's validation, but PostgreSQL cannot store or
+/// compare it: the answer must still be a 4xx, not a 500.
+#[tokio::test]
+async fn text_with_a_nul_character_is_a_4xx_not_500() {
     let f = fixture().await;
     let api = f.server.client_for(&f.owner);
     let anon = f.server.anon();
@@ -700,6 +772,23 @@ async fn unstorable_values_and_odd_headers_are_never_500() {
         ("status filter with NUL", api.get("/v1/users?status=%00").await),
         ("tenant name with NUL", operator.post("/v1/operator/tenants", &json!({ "name": format!("a{nul}b"), "slug": "nul", "admin_email": "o@nul.test", "admin_password": "long-enough-1" })).await),
         ("tenant time zone with NUL", operator.post("/v1/operator/tenants", &json!({ "name": "n", "slug": "nul2", "time_zone": format!("Europe/Ber{nul}lin"), "admin_email": "o@nul.test", "admin_password": "long-enough-1" })).await),
+    ];
+    for (what, response) in &cases {
+        checks.client_error(what, response);
+    }
+    checks.finish();
+    api.get("/v1/me").await.expect_status(200);
+}
+
+/// Odd headers and oversized collections: a 4xx, never a 500.
+#[tokio::test]
+async fn odd_headers_and_huge_collections_are_never_500() {
+    let f = fixture().await;
+    let api = f.server.client_for(&f.owner);
+    let anon = f.server.anon();
+    let mut checks = Checks::default();
+    let user = format!("/v1/users/{}", f.user);
+    let cases: Vec<(&str, Resp)> = vec![
         ("10 000 roles", api.post("/v1/users", &json!({ "email": "many@acme.test", "roles": vec!["viewer"; 10_000] })).await),
         ("10 000 unknown roles", api.post("/v1/users", &json!({ "email": "many@acme.test", "roles": (0..10_000).map(|i| format!("r{i}")).collect::<Vec<_>>() })).await),
         ("email of 100 000 characters", api.post("/v1/users", &json!({ "email": format!("{}@acme.test", "a".repeat(100_000)), "roles": ["viewer"] })).await),

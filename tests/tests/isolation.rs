@@ -178,7 +178,7 @@ async fn lists_and_audit_only_show_the_callers_tenant() {
     for (tenant, token, other) in [(&w.a, &w.token_a, &w.b), (&w.b, &w.token_b, &w.a)] {
         let api = w.server.client_for(token);
         for (path, table) in [
-            ("/v1/users?limit=200", "users"),
+            ("/v1/users", "users"),
             ("/v1/roles", "roles"),
             ("/v1/audit?limit=200", "audit_log"),
         ] {
@@ -386,7 +386,7 @@ async fn interleaved_requests_on_a_small_pool_never_cross_tenants() {
             let api = w.server.client_for(token);
             let kind = (i / 2) % 7;
             let response = match kind {
-                0 => api.get("/v1/users?limit=200").await,
+                0 => api.get("/v1/users").await,
                 1 => api.get("/v1/me").await,
                 2 => api.post("/v1/users", &json!({ "email": format!("u{i}{domain}"), "roles": ["viewer"] })).await,
                 // Fails mid-transaction: the INSERT hits the unique constraint.
@@ -565,7 +565,7 @@ async fn a_failed_transaction_leaves_no_tenant_state_on_the_connection() {
             response.text
         );
         // The next request on the same connection: B sees exactly B.
-        let listed = b.get("/v1/users?limit=200").await;
+        let listed = b.get("/v1/users").await;
         listed.expect_status(200);
         let emails: Vec<&str> = listed.json["items"]
             .as_array()
