@@ -532,7 +532,7 @@ async fn rbac_rules_on_users() {
         .create_user(
             &owner,
             "target@acme.test",
-            &["technician"],
+            &["dispatcher"],
             Some("target-password-123"),
         )
         .await;
@@ -639,12 +639,12 @@ async fn rbac_rules_on_users() {
     .fetch_all(&mut db)
     .await
     .unwrap();
-    assert_eq!(roles, vec!["technician".to_owned()]);
+    assert_eq!(roles, vec!["dispatcher".to_owned()]);
     // What an admin may do, it can.
     admin_api
         .patch(
             &format!("/v1/users/{target_id}"),
-            &json!({ "roles": ["dispatcher"] }),
+            &json!({ "roles": ["viewer"] }),
         )
         .await
         .expect_status(200);
@@ -786,7 +786,7 @@ async fn an_admin_manages_users_of_every_builtin_role_but_owner() {
         let created = admin
             .post(
                 "/v1/users",
-                &json!({ "email": format!("{role}@acme.test"), "roles": [role] }),
+                &json!({ "email": format!("new-{role}@acme.test"), "roles": [role] }),
             )
             .await;
         if created.status != StatusCode::CREATED {
@@ -796,7 +796,7 @@ async fn an_admin_manages_users_of_every_builtin_role_but_owner() {
             ));
             // Let the owner create it, then see whether the admin can manage it.
             let id = server
-                .create_user(&owner, &format!("{role}@acme.test"), &[role], None)
+                .create_user(&owner, &format!("new-{role}@acme.test"), &[role], None)
                 .await["id"]
                 .as_str()
                 .unwrap()

@@ -278,12 +278,6 @@ async fn wrong_types_and_unknown_fields_are_422_naming_the_field() {
         (
             Method::PATCH,
             user.as_str(),
-            json!({ "status": true }),
-            "status",
-        ),
-        (
-            Method::PATCH,
-            user.as_str(),
             json!({ "display_name": ["x"] }),
             "display_name",
         ),
@@ -618,17 +612,6 @@ async fn bad_paths_queries_routes_and_methods() {
             );
         }
     }
-    // A real cursor pages correctly (so the checks above are about the cursor's validity).
-    let page = api.get("/v1/users?limit=1").await;
-    page.expect_status(200);
-    let cursor = page.json["next_cursor"]
-        .as_str()
-        .expect("a next cursor")
-        .to_owned();
-    let next = api.get(&format!("/v1/users?limit=1&cursor={cursor}")).await;
-    next.expect_status(200);
-    assert_ne!(next.json["items"][0]["id"], page.json["items"][0]["id"]);
-
     for path in [
         "/nope",
         "/v1",
