@@ -10,7 +10,9 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod pg;
+pub mod runtime;
 pub mod secrets;
+pub mod storage;
 pub mod tenancy;
 
 use anyhow::{Context, Result};

@@ -90,7 +90,7 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>> {
 
     let views: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm')
+         WHERE n.nspname IN ('public', 'store') AND c.relkind IN ('v', 'm')
            AND NOT coalesce('security_invoker=true' = ANY (c.reloptions), false)",
     )
     .fetch_all(pool)
@@ -166,6 +166,6 @@ SELECT c.relname::text AS name,
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
-WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+WHERE n.nspname IN ('public', 'store') AND c.relkind IN ('r', 'p')
 ORDER BY c.relname
 "#;

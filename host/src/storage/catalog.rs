@@ -1,0 +1,132 @@
+//! The store catalog: which tables modules may name, and each column's type, read from
+//! pg_catalog at start-up (schema `store`). Every identifier that reaches SQL is one of these
+//! names, never a module's string; values are checked against the column type in Rust before
+//! they are bound, so a bad value is a store error, not an aborted transaction.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use sqlx::PgPool;
+
+/// Columns the host maintains; modules read some of them and write none.
+pub const HOST_COLUMNS: &[&str] = &["tenant_id", "id", "version", "created_at", "updated_at"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Text,
+    Integer,
+    Float,
+    Numeric,
+    Boolean,
+    Uuid,
+    Timestamp,
+    Date,
+    Json,
+    TextArray,
+}
+
+impl ColumnType {
+    fn from_udt(udt: &str) -> Option<Self> {
+        Some(match udt {
+            "text" | "varchar" | "bpchar" | "citext" => Self::Text,
+            "int2" | "int4" | "int8" => Self::Integer,
+            "float4" | "float8" => Self::Float,
+            "numeric" => Self::Numeric,
+            "bool" => Self::Boolean,
+            "uuid" => Self::Uuid,
+            "timestamptz" => Self::Timestamp,
+            "date" => Self::Date,
+            "jsonb" | "json" => Self::Json,
+            "_text" | "_varchar" => Self::TextArray,
+            _ => return None,
+        })
+    }
+
+    /// The SQL type a bound text parameter is cast to.
+    pub fn sql_cast(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Integer => "bigint",
+            Self::Float => "double precision",
+            Self::Numeric => "numeric",
+            Self::Boolean => "boolean",
+            Self::Uuid => "uuid",
+            Self::Timestamp => "timestamptz",
+            Self::Date => "date",
+            Self::Json => "jsonb",
+            Self::TextArray => "text[]",
+        }
+    }
+
+    pub fn is_orderable(self) -> bool {
+        !matches!(self, Self::Json | Self::TextArray)
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(self, Self::Integer | Self::Float | Self::Numeric)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: String,
+    pub columns: BTreeMap<String, ColumnType>,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<ColumnType> {
+        self.columns.get(name).copied()
+    }
+
+    /// A column a module may set on insert or update.
+    pub fn is_writable(&self, name: &str) -> bool {
+        self.columns.contains_key(name) && !HOST_COLUMNS.contains(&name)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    tables: BTreeMap<String, Table>,
+}
+
+impl Catalog {
+    pub async fn load(pool: &PgPool) -> Result<Self> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT c.relname::text, a.attname::text, t.typname::text
+             FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             JOIN pg_type t ON t.oid = a.atttypid
+             WHERE n.nspname = 'store' AND c.relkind IN ('r', 'p')
+             ORDER BY c.relname, a.attnum",
+        )
+        .fetch_all(pool)
+        .await?;
+        let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+        for (table, column, udt) in rows {
+            let Some(kind) = ColumnType::from_udt(&udt) else {
+                bail!("store.{table}.{column} has type {udt}, which the store API does not map");
+            };
+            tables
+                .entry(table.clone())
+                .or_insert_with(|| Table {
+                    name: table,
+                    columns: BTreeMap::new(),
+                })
+                .columns
+                .insert(column, kind);
+        }
+        for table in tables.values() {
+            for required in HOST_COLUMNS {
+                if table.column(required).is_none() {
+                    bail!("store.{} lacks the host column `{required}`", table.name);
+                }
+            }
+        }
+        Ok(Self { tables })
+    }
+
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.get(name)
+    }
+}

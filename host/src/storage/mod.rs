@@ -1,0 +1,246 @@
+//! The PostgreSQL [`StoreBackend`]: a module's structured store calls compiled to
+//! parameterized SQL and run in the request's tenant transaction.
+//!
+//! Identifiers come only from the [`Catalog`] (a module's table or column name is looked up,
+//! never spliced); values are type-checked in Rust and bound as parameters. Every statement
+//! also filters `tenant_id = $1` (Citus routing; RLS is the wall behind it). Writes run under
+//! a savepoint, so a constraint violation becomes a store error the module can answer (409,
+//! 422) while the transaction stays usable; only a lost connection or a timeout makes the
+//! backend `unavailable`, which fails the whole call.
+
+pub mod catalog;
+mod sql;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+pub use catalog::Catalog;
+use catalog::Table;
+use sql::{Arg, Statement};
+
+use crate::runtime::capabilities::store::{
+    AggregateQuery, BoxFuture, JsonObject, Page, Row, SelectQuery, StoreBackend, StoreError,
+    StoreResult,
+};
+use crate::tenancy::TenantTx;
+
+/// The request's transaction, shared between the backend (during the module call) and the
+/// handler (which commits or drops it afterwards).
+pub type SharedTx = Arc<Mutex<Option<TenantTx>>>;
+
+pub struct PgStore {
+    tx: SharedTx,
+    catalog: Arc<Catalog>,
+}
+
+impl PgStore {
+    pub fn new(tx: SharedTx, catalog: Arc<Catalog>) -> Self {
+        Self { tx, catalog }
+    }
+
+    fn table(&self, name: &str) -> StoreResult<Table> {
+        self.catalog
+            .table(name)
+            .cloned()
+            .ok_or_else(|| StoreError::Invalid(format!("unknown table `{name}`")))
+    }
+
+    async fn fetch(&self, statement: Statement) -> StoreResult<Vec<PgRow>> {
+        let mut guard = self.tx.lock().await;
+        let tx = guard.as_mut().ok_or_else(gone)?;
+        statement
+            .query()
+            .fetch_all(tx.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Runs a write under a savepoint: a failed statement rolls back to it and becomes a
+    /// store error, leaving the transaction usable.
+    async fn write(&self, statement: Statement) -> StoreResult<Vec<PgRow>> {
+        let mut guard = self.tx.lock().await;
+        let tx = guard.as_mut().ok_or_else(gone)?;
+        let conn = tx.conn();
+        sqlx::Executor::execute(&mut *conn, "SAVEPOINT store_write")
+            .await
+            .map_err(unavailable)?;
+        match statement.query().fetch_all(&mut *conn).await {
+            Ok(rows) => {
+                sqlx::Executor::execute(&mut *conn, "RELEASE SAVEPOINT store_write")
+                    .await
+                    .map_err(unavailable)?;
+                Ok(rows)
+            }
+            Err(error) => {
+                sqlx::Executor::execute(&mut *conn, "ROLLBACK TO SAVEPOINT store_write")
+                    .await
+                    .map_err(unavailable)?;
+                Err(constraint_error(error))
+            }
+        }
+    }
+
+    async fn tenant_id(&self) -> StoreResult<Uuid> {
+        Ok(self.tx.lock().await.as_ref().ok_or_else(gone)?.tenant_id())
+    }
+
+    /// After a write matched no row: not found, or a version conflict (with the current one).
+    async fn missed(&self, table: &Table, id: Uuid) -> StoreResult<StoreError> {
+        let tenant = self.tenant_id().await?;
+        let rows = self
+            .fetch(Statement::new(
+                format!(
+                    "SELECT version FROM store.\"{}\" WHERE tenant_id = $1 AND id = $2",
+                    table.name
+                ),
+                vec![Arg::Uuid(tenant), Arg::Uuid(id)],
+            ))
+            .await?;
+        Ok(match rows.first() {
+            Some(row) => StoreError::Conflict(row.get::<i64, _>(0) as u64),
+            None => StoreError::NotFound,
+        })
+    }
+}
+
+fn gone() -> StoreError {
+    StoreError::Unavailable("the request's transaction has ended".into())
+}
+
+fn unavailable(error: sqlx::Error) -> StoreError {
+    tracing::warn!(%error, "store statement failed");
+    StoreError::Unavailable("the database did not complete the statement".into())
+}
+
+fn constraint_error(error: sqlx::Error) -> StoreError {
+    let sqlx::Error::Database(db) = &error else {
+        return unavailable(error);
+    };
+    let constraint = db.constraint().unwrap_or("").to_owned();
+    match db.code().as_deref() {
+        Some("23505") => StoreError::Duplicate(constraint),
+        Some("23503") => {
+            StoreError::Invalid(format!("a referenced row does not exist ({constraint})"))
+        }
+        Some("23514") => StoreError::Invalid(format!("a value breaks the rule {constraint}")),
+        Some("23502") => StoreError::Invalid(db.message().to_owned()),
+        Some(code) if code.starts_with("22") => StoreError::Invalid(db.message().to_owned()),
+        _ => unavailable(error),
+    }
+}
+
+fn to_row(row: &PgRow) -> StoreResult<Row> {
+    let values = match row.try_get::<Value, _>("values").map_err(unavailable)? {
+        Value::Object(values) => values,
+        _ => JsonObject::new(),
+    };
+    Ok(Row {
+        id: row.try_get("id").map_err(unavailable)?,
+        version: row.try_get::<i64, _>("version").map_err(unavailable)? as u64,
+        values,
+    })
+}
+
+fn to_rows(rows: &[PgRow]) -> StoreResult<Vec<Row>> {
+    rows.iter().map(to_row).collect()
+}
+
+impl StoreBackend for PgStore {
+    fn get<'a>(&'a mut self, table: &'a str, id: Uuid) -> BoxFuture<'a, StoreResult<Option<Row>>> {
+        Box::pin(async move {
+            let table = self.table(table)?;
+            let tenant = self.tenant_id().await?;
+            let rows = self.fetch(sql::get(&table, tenant, id)).await?;
+            rows.first().map(to_row).transpose()
+        })
+    }
+
+    fn select(&mut self, query: SelectQuery) -> BoxFuture<'_, StoreResult<Page>> {
+        Box::pin(async move {
+            let table = self.table(&query.table)?;
+            let tenant = self.tenant_id().await?;
+            let (statement, keys) = sql::select(&table, tenant, &query)?;
+            let mut rows = to_rows(&self.fetch(statement).await?)?;
+            let more = rows.len() > query.limit as usize;
+            rows.truncate(query.limit as usize);
+            let next_cursor = match (more, rows.last()) {
+                (true, Some(last)) => Some(sql::cursor_after(&keys, last)),
+                _ => None,
+            };
+            Ok(Page { rows, next_cursor })
+        })
+    }
+
+    fn insert<'a>(
+        &'a mut self,
+        table: &'a str,
+        values: JsonObject,
+    ) -> BoxFuture<'a, StoreResult<Row>> {
+        Box::pin(async move {
+            let table = self.table(table)?;
+            let tenant = self.tenant_id().await?;
+            let rows = self.write(sql::insert(&table, tenant, values)?).await?;
+            rows.first().map(to_row).transpose()?.ok_or_else(gone)
+        })
+    }
+
+    fn update<'a>(
+        &'a mut self,
+        table: &'a str,
+        id: Uuid,
+        expected_version: u64,
+        values: JsonObject,
+    ) -> BoxFuture<'a, StoreResult<Row>> {
+        Box::pin(async move {
+            let table = self.table(table)?;
+            let tenant = self.tenant_id().await?;
+            let rows = self
+                .write(sql::update(&table, tenant, id, expected_version, values)?)
+                .await?;
+            match rows.first() {
+                Some(row) => to_row(row),
+                None => Err(self.missed(&table, id).await?),
+            }
+        })
+    }
+
+    fn delete<'a>(
+        &'a mut self,
+        table: &'a str,
+        id: Uuid,
+        expected_version: Option<u64>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let table = self.table(table)?;
+            let tenant = self.tenant_id().await?;
+            let rows = self
+                .write(sql::delete(&table, tenant, id, expected_version))
+                .await?;
+            match rows.is_empty() {
+                false => Ok(()),
+                true => Err(self.missed(&table, id).await?),
+            }
+        })
+    }
+
+    fn aggregate(&mut self, query: AggregateQuery) -> BoxFuture<'_, StoreResult<Vec<JsonObject>>> {
+        Box::pin(async move {
+            let table = self.table(&query.table)?;
+            let tenant = self.tenant_id().await?;
+            let rows = self.fetch(sql::aggregate(&table, tenant, &query)?).await?;
+            rows.iter()
+                .map(
+                    |row| match row.try_get::<Value, _>(0).map_err(unavailable)? {
+                        Value::Object(object) => Ok(object),
+                        _ => Ok(JsonObject::new()),
+                    },
+                )
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,571 @@
+//! Compiling store calls to SQL. Each function returns a [`Statement`]: text whose only
+//! identifiers are catalog names (quoted) and whose values are `$n` parameters, already
+//! type-checked against the column so that binding them cannot fail in PostgreSQL.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+use sqlx::Postgres;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use uuid::Uuid;
+
+use super::catalog::{ColumnType, Table};
+use crate::runtime::capabilities::store::{
+    AggregateFunction, AggregateQuery, CompareOp, DateBucket, Direction, Filter, JsonObject, Row,
+    SelectQuery, StoreError, StoreResult,
+};
+
+/// The columns every row-returning statement selects: the row as JSON, minus the columns a
+/// [`Row`] carries separately (and the tenant, which a module never sees).
+const ROW_COLUMNS: &str =
+    "t.id, t.version, (to_jsonb(t.*) - 'tenant_id' - 'id' - 'version') AS \"values\"";
+
+pub enum Arg {
+    Uuid(Uuid),
+    Text(Option<String>),
+    TextList(Vec<String>),
+    Integer(Option<i64>),
+    Json(Value),
+}
+
+pub struct Statement {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl Statement {
+    pub fn new(sql: String, args: Vec<Arg>) -> Self {
+        Self { sql, args }
+    }
+
+    /// Adds a parameter and returns its placeholder.
+    fn param(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+
+    pub fn query(&self) -> Query<'_, Postgres, PgArguments> {
+        let mut query = sqlx::query(&self.sql);
+        for arg in &self.args {
+            query = match arg {
+                Arg::Uuid(value) => query.bind(*value),
+                Arg::Text(value) => query.bind(value.clone()),
+                Arg::TextList(value) => query.bind(value.clone()),
+                Arg::Integer(value) => query.bind(*value),
+                Arg::Json(value) => query.bind(value.clone()),
+            };
+        }
+        query
+    }
+}
+
+fn invalid(reason: impl Into<String>) -> StoreError {
+    StoreError::Invalid(reason.into())
+}
+
+/// A catalog name as a quoted identifier.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn column(table: &Table, name: &str) -> StoreResult<ColumnType> {
+    if name == "tenant_id" {
+        return Err(invalid("`tenant_id` is not a column modules can name"));
+    }
+    table
+        .column(name)
+        .ok_or_else(|| invalid(format!("unknown column `{name}` in `{}`", table.name)))
+}
+
+pub fn get(table: &Table, tenant: Uuid, id: Uuid) -> Statement {
+    Statement::new(
+        format!(
+            "SELECT {ROW_COLUMNS} FROM store.{} t WHERE t.tenant_id = $1 AND t.id = $2",
+            ident(&table.name)
+        ),
+        vec![Arg::Uuid(tenant), Arg::Uuid(id)],
+    )
+}
+
+/// A scalar value checked against its column type, as text to bind and cast.
+fn scalar(kind: ColumnType, name: &str, value: &Value) -> StoreResult<Option<String>> {
+    let wrong = || invalid(format!("`{name}` expects {}", kind.sql_cast()));
+    let text = match (kind, value) {
+        (_, Value::Null) => return Ok(None),
+        (ColumnType::Text, Value::String(s)) => s.clone(),
+        (ColumnType::Integer, Value::Number(n)) if n.is_i64() => n.to_string(),
+        (ColumnType::Float | ColumnType::Numeric, Value::Number(n)) => n.to_string(),
+        (ColumnType::Boolean, Value::Bool(b)) => b.to_string(),
+        (ColumnType::Uuid, Value::String(s)) if Uuid::parse_str(s).is_ok() => s.clone(),
+        (ColumnType::Timestamp, Value::String(s))
+            if chrono::DateTime::parse_from_rfc3339(s).is_ok() =>
+        {
+            s.clone()
+        }
+        (ColumnType::Date, Value::String(s))
+            if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() =>
+        {
+            s.clone()
+        }
+        _ => return Err(wrong()),
+    };
+    Ok(Some(text))
+}
+
+/// Checks a value for insert or update.
+fn writable_value(kind: ColumnType, name: &str, value: &Value) -> StoreResult<()> {
+    match (kind, value) {
+        (ColumnType::Json, _) => Ok(()),
+        (ColumnType::TextArray, Value::Array(items)) if items.iter().all(Value::is_string) => {
+            Ok(())
+        }
+        (ColumnType::TextArray, Value::Null) => Ok(()),
+        (ColumnType::TextArray, _) => Err(invalid(format!("`{name}` expects an array of strings"))),
+        _ => scalar(kind, name, value).map(|_| ()),
+    }
+}
+
+fn compile_filter(
+    table: &Table,
+    filter: &Filter,
+    statement: &mut Statement,
+) -> StoreResult<String> {
+    Ok(match filter {
+        Filter::And(children) | Filter::Or(children) if children.is_empty() => {
+            (if matches!(filter, Filter::And(_)) {
+                "TRUE"
+            } else {
+                "FALSE"
+            })
+            .to_owned()
+        }
+        Filter::And(children) | Filter::Or(children) => {
+            let joiner = if matches!(filter, Filter::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            let parts = children
+                .iter()
+                .map(|child| compile_filter(table, child, statement))
+                .collect::<StoreResult<Vec<_>>>()?;
+            format!("({})", parts.join(joiner))
+        }
+        Filter::Not(child) => format!("NOT ({})", compile_filter(table, child, statement)?),
+        Filter::Compare {
+            column: name,
+            op,
+            value,
+        } => {
+            let kind = column(table, name)?;
+            let col = format!("t.{}", ident(name));
+            compare(kind, name, &col, *op, value, statement)?
+        }
+    })
+}
+
+fn compare(
+    kind: ColumnType,
+    name: &str,
+    col: &str,
+    op: CompareOp,
+    value: &Value,
+    statement: &mut Statement,
+) -> StoreResult<String> {
+    if op == CompareOp::IsNull {
+        return match value {
+            Value::Bool(true) => Ok(format!("{col} IS NULL")),
+            Value::Bool(false) => Ok(format!("{col} IS NOT NULL")),
+            _ => Err(invalid("`is-null` takes true or false")),
+        };
+    }
+    match kind {
+        ColumnType::Json => Err(invalid(format!("`{name}` is JSON: only `is-null` applies"))),
+        ColumnType::TextArray => {
+            let element = |value: &Value| match value {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(invalid(format!("`{name}` holds strings"))),
+            };
+            match op {
+                CompareOp::Eq => Ok(format!(
+                    "{}::text = ANY({col})",
+                    statement.param(Arg::Text(Some(element(value)?)))
+                )),
+                CompareOp::Ne => Ok(format!(
+                    "NOT ({}::text = ANY({col}))",
+                    statement.param(Arg::Text(Some(element(value)?)))
+                )),
+                CompareOp::In => {
+                    let Value::Array(items) = value else {
+                        return Err(invalid("`in` takes an array"));
+                    };
+                    let items = items.iter().map(element).collect::<StoreResult<Vec<_>>>()?;
+                    Ok(format!(
+                        "{col} && {}::text[]",
+                        statement.param(Arg::TextList(items))
+                    ))
+                }
+                _ => Err(invalid(format!(
+                    "`{name}` is a list: use eq, ne, in or is-null"
+                ))),
+            }
+        }
+        _ => match op {
+            CompareOp::Like => match (kind, value) {
+                (ColumnType::Text, Value::String(pattern)) => Ok(format!(
+                    "{col} ILIKE {}",
+                    statement.param(Arg::Text(Some(pattern.clone())))
+                )),
+                _ => Err(invalid(format!(
+                    "`like` needs a text column and a string pattern (`{name}`)"
+                ))),
+            },
+            CompareOp::In => {
+                let Value::Array(items) = value else {
+                    return Err(invalid("`in` takes an array"));
+                };
+                let items = items
+                    .iter()
+                    .map(|item| {
+                        scalar(kind, name, item)?.ok_or_else(|| invalid("`in` takes no null"))
+                    })
+                    .collect::<StoreResult<Vec<_>>>()?;
+                let placeholder = statement.param(Arg::TextList(items));
+                Ok(format!(
+                    "{col} = ANY({placeholder}::text[]::{}[])",
+                    kind.sql_cast()
+                ))
+            }
+            _ => {
+                let Some(text) = scalar(kind, name, value)? else {
+                    return match op {
+                        CompareOp::Eq => Ok(format!("{col} IS NULL")),
+                        CompareOp::Ne => Ok(format!("{col} IS NOT NULL")),
+                        _ => Err(invalid("only eq and ne compare with null")),
+                    };
+                };
+                let symbol = match op {
+                    CompareOp::Eq => "=",
+                    CompareOp::Ne => "<>",
+                    CompareOp::Lt => "<",
+                    CompareOp::Le => "<=",
+                    CompareOp::Gt => ">",
+                    _ => ">=",
+                };
+                let placeholder = statement.param(Arg::Text(Some(text)));
+                Ok(format!("{col} {symbol} {placeholder}::{}", kind.sql_cast()))
+            }
+        },
+    }
+}
+
+/// One sort key: column, type, direction.
+pub type SortKey = (String, ColumnType, Direction);
+
+/// SELECT with filter, keyset cursor, order and limit + 1 (the extra row says "more").
+pub fn select(
+    table: &Table,
+    tenant: Uuid,
+    query: &SelectQuery,
+) -> StoreResult<(Statement, Vec<SortKey>)> {
+    let mut statement = Statement::new(String::new(), vec![Arg::Uuid(tenant)]);
+    let mut conditions = vec!["t.tenant_id = $1".to_owned()];
+    if let Some(filter) = &query.filter {
+        conditions.push(compile_filter(table, filter, &mut statement)?);
+    }
+    let mut keys: Vec<SortKey> = Vec::new();
+    for order in &query.order {
+        let kind = column(table, &order.column)?;
+        if !kind.is_orderable() {
+            return Err(invalid(format!("cannot order by `{}`", order.column)));
+        }
+        if keys.iter().any(|(name, _, _)| name == &order.column) {
+            return Err(invalid(format!("`{}` is ordered by twice", order.column)));
+        }
+        keys.push((order.column.clone(), kind, order.direction));
+    }
+    if !keys.iter().any(|(name, _, _)| name == "id") {
+        keys.push(("id".into(), ColumnType::Uuid, Direction::Asc));
+    }
+    if let Some(cursor) = &query.cursor {
+        conditions.push(after_cursor(&keys, cursor, &mut statement)?);
+    }
+    let order = keys
+        .iter()
+        .map(|(name, _, direction)| {
+            let direction = if *direction == Direction::Asc {
+                "ASC"
+            } else {
+                "DESC"
+            };
+            format!("t.{} {direction} NULLS LAST", ident(name))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let limit = statement.param(Arg::Integer(Some(i64::from(query.limit) + 1)));
+    statement.sql = format!(
+        "SELECT {ROW_COLUMNS} FROM store.{} t WHERE {} ORDER BY {order} LIMIT {limit}",
+        ident(&table.name),
+        conditions.join(" AND ")
+    );
+    Ok((statement, keys))
+}
+
+/// The keyset condition "sorts after the cursor row", NULLS LAST in both directions.
+fn after_cursor(keys: &[SortKey], cursor: &str, statement: &mut Statement) -> StoreResult<String> {
+    let bad = || invalid("the cursor is not one this store issued for this query");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let values: Vec<Value> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if values.len() != keys.len() {
+        return Err(bad());
+    }
+    let mut alternatives = Vec::new();
+    for (i, ((name, kind, direction), value)) in keys.iter().zip(&values).enumerate() {
+        let mut conjunction = Vec::new();
+        for ((earlier, earlier_kind, _), earlier_value) in keys[..i].iter().zip(&values) {
+            let col = format!("t.{}", ident(earlier));
+            match scalar(*earlier_kind, earlier, earlier_value).map_err(|_| bad())? {
+                Some(text) => {
+                    let placeholder = statement.param(Arg::Text(Some(text)));
+                    conjunction.push(format!(
+                        "{col} = {placeholder}::{}",
+                        earlier_kind.sql_cast()
+                    ));
+                }
+                None => conjunction.push(format!("{col} IS NULL")),
+            }
+        }
+        // After a null nothing sorts later in this key (nulls are last).
+        let Some(text) = scalar(*kind, name, value).map_err(|_| bad())? else {
+            continue;
+        };
+        let col = format!("t.{}", ident(name));
+        let symbol = if *direction == Direction::Asc {
+            ">"
+        } else {
+            "<"
+        };
+        let placeholder = statement.param(Arg::Text(Some(text)));
+        conjunction.push(format!(
+            "({col} {symbol} {placeholder}::{} OR {col} IS NULL)",
+            kind.sql_cast()
+        ));
+        alternatives.push(format!("({})", conjunction.join(" AND ")));
+    }
+    Ok(if alternatives.is_empty() {
+        "FALSE".into()
+    } else {
+        format!("({})", alternatives.join(" OR "))
+    })
+}
+
+/// The cursor that continues after `last`: its sort-key values, as JSON, base64url.
+pub fn cursor_after(keys: &[SortKey], last: &Row) -> String {
+    let values: Vec<Value> = keys
+        .iter()
+        .map(|(name, _, _)| match name.as_str() {
+            "id" => Value::String(last.id.to_string()),
+            "version" => Value::from(last.version),
+            other => last.values.get(other).cloned().unwrap_or(Value::Null),
+        })
+        .collect();
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&values).unwrap_or_default())
+}
+
+fn checked_columns(table: &Table, values: &JsonObject) -> StoreResult<Vec<String>> {
+    values
+        .iter()
+        .map(|(name, value)| {
+            if !table.is_writable(name) {
+                return Err(match table.column(name) {
+                    Some(_) => invalid(format!("`{name}` is maintained by the host")),
+                    None => invalid(format!("unknown column `{name}` in `{}`", table.name)),
+                });
+            }
+            writable_value(column(table, name)?, name, value)?;
+            Ok(name.clone())
+        })
+        .collect()
+}
+
+pub fn insert(table: &Table, tenant: Uuid, mut values: JsonObject) -> StoreResult<Statement> {
+    let id = match values.remove("id") {
+        None => Uuid::now_v7(),
+        Some(Value::String(id)) => {
+            Uuid::parse_str(&id).map_err(|_| invalid("`id` must be a UUID"))?
+        }
+        Some(_) => return Err(invalid("`id` must be a UUID")),
+    };
+    let columns = checked_columns(table, &values)?;
+    let names: String = columns.iter().map(|c| format!(", {}", ident(c))).collect();
+    let sources: String = columns
+        .iter()
+        .map(|c| format!(", r.{}", ident(c)))
+        .collect();
+    let table_name = format!("store.{}", ident(&table.name));
+    Ok(Statement::new(
+        format!(
+            "INSERT INTO {table_name} AS t (tenant_id, id, version{names})
+             SELECT $1, $2, 1{sources} FROM jsonb_populate_record(NULL::{table_name}, $3) r
+             RETURNING {ROW_COLUMNS}"
+        ),
+        vec![
+            Arg::Uuid(tenant),
+            Arg::Uuid(id),
+            Arg::Json(Value::Object(values)),
+        ],
+    ))
+}
+
+pub fn update(
+    table: &Table,
+    tenant: Uuid,
+    id: Uuid,
+    expected: u64,
+    values: JsonObject,
+) -> StoreResult<Statement> {
+    let columns = checked_columns(table, &values)?;
+    let sets: String = columns
+        .iter()
+        .map(|c| format!("{} = r.{}, ", ident(c), ident(c)))
+        .collect();
+    let table_name = format!("store.{}", ident(&table.name));
+    Ok(Statement::new(
+        format!(
+            "UPDATE {table_name} AS t SET {sets}version = t.version + 1, updated_at = now()
+             FROM jsonb_populate_record(NULL::{table_name}, $4) r
+             WHERE t.tenant_id = $1 AND t.id = $2 AND t.version = $3
+             RETURNING {ROW_COLUMNS}"
+        ),
+        vec![
+            Arg::Uuid(tenant),
+            Arg::Uuid(id),
+            Arg::Integer(Some(expected as i64)),
+            Arg::Json(Value::Object(values)),
+        ],
+    ))
+}
+
+pub fn delete(table: &Table, tenant: Uuid, id: Uuid, expected: Option<u64>) -> Statement {
+    Statement::new(
+        format!(
+            "DELETE FROM store.{} AS t WHERE t.tenant_id = $1 AND t.id = $2
+               AND ($3::bigint IS NULL OR t.version = $3) RETURNING t.id",
+            ident(&table.name)
+        ),
+        vec![
+            Arg::Uuid(tenant),
+            Arg::Uuid(id),
+            Arg::Integer(expected.map(|v| v as i64)),
+        ],
+    )
+}
+
+fn is_alias(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+pub fn aggregate(table: &Table, tenant: Uuid, query: &AggregateQuery) -> StoreResult<Statement> {
+    let mut statement = Statement::new(String::new(), vec![Arg::Uuid(tenant)]);
+    let mut conditions = vec!["t.tenant_id = $1".to_owned()];
+    if let Some(filter) = &query.filter {
+        conditions.push(compile_filter(table, filter, &mut statement)?);
+    }
+    let mut outputs = Vec::new(); // (json key placeholder, expression)
+    for key in &query.group_by {
+        let kind = column(table, &key.column)?;
+        let col = format!("t.{}", ident(&key.column));
+        let expression = match key.bucket {
+            None if kind.is_orderable() => col,
+            None => return Err(invalid(format!("cannot group by `{}`", key.column))),
+            Some(bucket) if matches!(kind, ColumnType::Timestamp | ColumnType::Date) => {
+                let unit = match bucket {
+                    DateBucket::Hour => "hour",
+                    DateBucket::Day => "day",
+                    DateBucket::Week => "week",
+                    DateBucket::Month => "month",
+                    DateBucket::Quarter => "quarter",
+                    DateBucket::Year => "year",
+                };
+                format!("date_trunc('{unit}', {col})")
+            }
+            Some(_) => {
+                return Err(invalid(format!(
+                    "`{}` is not a date or timestamp",
+                    key.column
+                )));
+            }
+        };
+        outputs.push((key.column.clone(), expression));
+    }
+    let groups = outputs.len();
+    if query.aggregates.is_empty() && groups == 0 {
+        return Err(invalid("name at least one group key or aggregate"));
+    }
+    for aggregation in &query.aggregates {
+        if !is_alias(&aggregation.alias) || outputs.iter().any(|(key, _)| key == &aggregation.alias)
+        {
+            return Err(invalid(format!(
+                "`{}` is not a usable alias",
+                aggregation.alias
+            )));
+        }
+        let target = match &aggregation.column {
+            Some(name) => Some((column(table, name)?, format!("t.{}", ident(name)))),
+            None => None,
+        };
+        let expression = match (aggregation.function, target) {
+            (AggregateFunction::Count, None) => "count(*)".to_owned(),
+            (AggregateFunction::Count, Some((_, col))) => format!("count({col})"),
+            (AggregateFunction::Sum, Some((kind, col))) if kind.is_numeric() => {
+                format!("sum({col})")
+            }
+            (AggregateFunction::Avg, Some((kind, col))) if kind.is_numeric() => {
+                format!("avg({col})")
+            }
+            (AggregateFunction::Min, Some((kind, col))) if kind.is_orderable() => {
+                format!("min({col})")
+            }
+            (AggregateFunction::Max, Some((kind, col))) if kind.is_orderable() => {
+                format!("max({col})")
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "`{}`: that function does not apply to that column",
+                    aggregation.alias
+                )));
+            }
+        };
+        outputs.push((aggregation.alias.clone(), expression));
+    }
+    let select_list = outputs
+        .iter()
+        .enumerate()
+        .map(|(i, (_, expression))| format!("{expression} AS c{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let positions: Vec<String> = (1..=groups).map(|i| i.to_string()).collect();
+    let grouping = if groups == 0 {
+        String::new()
+    } else {
+        format!(" GROUP BY {0} ORDER BY {0}", positions.join(", "))
+    };
+    let mut object = Vec::new();
+    for (i, (key, _)) in outputs.iter().enumerate() {
+        let placeholder = statement.param(Arg::Text(Some(key.clone())));
+        object.push(format!("{placeholder}::text, s.c{i}"));
+    }
+    let limit = statement.param(Arg::Integer(Some(i64::from(query.limit))));
+    statement.sql = format!(
+        "SELECT jsonb_build_object({}) FROM (SELECT {select_list} FROM store.{} t WHERE {}{grouping} LIMIT {limit}) s",
+        object.join(", "),
+        ident(&table.name),
+        conditions.join(" AND ")
+    );
+    Ok(statement)
+}
