@@ -1,0 +1,294 @@
+//! One call of a module: a fresh `Store` with the call's limits and capability state,
+//! instantiated from the pre-instantiated component, one export called, then dropped, whether
+//! the export returned or trapped (a trapped instance is poisoned and never entered again).
+//! Nothing outlives the call but what the capabilities wrote through the call's backends.
+//!
+//! Failures map to problems with stable codes:
+//! | cause | status | code |
+//! |---|---|---|
+//! | deadline | 503 | `module_timeout` |
+//! | memory growth refused, then a trap | 507 | `module_memory_exceeded` |
+//! | host-call budget spent | 500 | `module_host_call_limit` |
+//! | any other trap (panic, unreachable, stack overflow, ...) | 500 | `module_trap` |
+//! | response body over the cap | 502 | `module_response_too_large` |
+//! | store or events unavailable during the call | 503 | `module_backend_unavailable` |
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use uuid::Uuid;
+use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
+
+use super::LoadedModule;
+use super::bindings::exports::verofield::platform::module::{Event, Request, Response};
+use super::capabilities::context::{Caller, ContextState};
+use super::capabilities::events::{EventError, EventSink, EventsState};
+use super::capabilities::log::ModuleLog;
+use super::capabilities::store::{
+    AggregateQuery, BoxFuture, JsonObject, Page, Row, SelectQuery, StoreBackend, StoreError,
+    StoreResult, StoreState,
+};
+use super::capabilities::wasi::WasiState;
+use super::capabilities::{HostCallLimitExceeded, HostCalls};
+use crate::error::{Error, Result};
+
+/// Who a call is for, and the backends its capabilities use (holding the request's tenant
+/// transaction). The runtime drops the backends when the call ends.
+pub struct CallContext {
+    pub tenant_id: Uuid,
+    pub caller: Caller,
+    pub request_id: String,
+    pub store: Box<dyn StoreBackend>,
+    pub events: Box<dyn EventSink>,
+}
+
+impl CallContext {
+    /// The context of `manifest()` at publication: no tenant, no caller, no storage.
+    pub(super) fn publishing() -> Self {
+        Self {
+            tenant_id: Uuid::nil(),
+            caller: Caller {
+                user_id: Uuid::nil(),
+                roles: Vec::new(),
+                permissions: Vec::new(),
+            },
+            request_id: "publish".into(),
+            store: Box::new(NoBackend),
+            events: Box::new(NoBackend),
+        }
+    }
+}
+
+/// What a call used, for metrics per tenant and module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub elapsed: Duration,
+    pub host_calls: u32,
+    pub rows_returned: u32,
+    pub log_bytes: usize,
+    pub log_truncated: bool,
+}
+
+/// The data of a call's `Store`: one field per capability, plus the limits.
+pub struct CallState {
+    pub(super) host_calls: HostCalls,
+    pub(super) context: ContextState,
+    pub(super) log: ModuleLog,
+    pub(super) store: StoreState,
+    pub(super) events: EventsState,
+    pub(super) wasi: WasiState,
+    memory: MemoryCap,
+    deadline: Instant,
+}
+
+pub(super) enum Export {
+    Manifest,
+    Handle(Request),
+    OnEvent(Event),
+}
+
+pub(super) enum Returned {
+    Manifest(String),
+    Handle(Response),
+    OnEvent(Result<(), String>),
+}
+
+pub(super) async fn call(
+    engine: &wasmtime::Engine,
+    module: &LoadedModule,
+    call: CallContext,
+    export: Export,
+) -> Result<(Returned, Usage)> {
+    let started = Instant::now();
+    let limits = &module.limits;
+    let log = ModuleLog::new(limits.log_bytes);
+    let request_id = call.request_id.clone();
+    let state = CallState {
+        host_calls: HostCalls::new(limits.host_calls),
+        context: ContextState::new(call.tenant_id, call.caller, call.request_id),
+        store: StoreState::new(call.store, module.manifest.clone(), limits.rows_returned),
+        events: EventsState::new(call.events, module.manifest.clone()),
+        wasi: WasiState::new(&log),
+        log,
+        memory: MemoryCap {
+            cap: limits.memory_bytes,
+            refused: false,
+        },
+        deadline: started + limits.deadline,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.memory);
+    // Yield to the executor at every epoch tick; stop at the deadline.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|store| {
+        Ok(if Instant::now() >= store.data().deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        })
+    });
+
+    let returned = async {
+        let instance = module.pre.instantiate_async(&mut store).await?;
+        let exports = instance.verofield_platform_module();
+        Ok::<_, wasmtime::Error>(match export {
+            Export::Manifest => Returned::Manifest(exports.call_manifest(&mut store).await?),
+            Export::Handle(request) => {
+                Returned::Handle(exports.call_handle(&mut store, &request).await?)
+            }
+            Export::OnEvent(event) => {
+                Returned::OnEvent(exports.call_on_event(&mut store, &event).await?)
+            }
+        })
+    }
+    .await;
+
+    let state = store.into_data();
+    let name = &module.manifest.name;
+    state.log.flush(
+        if name.is_empty() { "unpublished" } else { name },
+        &request_id,
+    );
+    let (log_bytes, log_truncated) = state.log.size();
+    let usage = Usage {
+        elapsed: started.elapsed(),
+        host_calls: state.host_calls.made(),
+        rows_returned: state.store.rows_returned(),
+        log_bytes,
+        log_truncated,
+    };
+    let returned = returned.map_err(|error| classify(&error, &state, module))?;
+    if let Some(reason) = state.store.unavailable().or(state.events.unavailable()) {
+        return Err(Error::problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "module_backend_unavailable",
+            format!("storage failed during the call: {reason}"),
+        ));
+    }
+    if let Returned::Handle(response) = &returned
+        && response.body.len() > limits.response_bytes
+    {
+        return Err(Error::problem(
+            StatusCode::BAD_GATEWAY,
+            "module_response_too_large",
+            format!(
+                "the module answered {} bytes, over the limit of {}",
+                response.body.len(),
+                limits.response_bytes
+            ),
+        ));
+    }
+    Ok((returned, usage))
+}
+
+fn classify(error: &wasmtime::Error, state: &CallState, module: &LoadedModule) -> Error {
+    let limits = &module.limits;
+    if let Some(limit) = error.downcast_ref::<HostCallLimitExceeded>() {
+        return Error::problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "module_host_call_limit",
+            format!("the module exceeded its limit of {} host calls", limit.cap),
+        );
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => Error::problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "module_timeout",
+            format!(
+                "the module ran past its deadline of {} ms",
+                limits.deadline.as_millis()
+            ),
+        ),
+        Some(_) if state.memory.refused => Error::problem(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "module_memory_exceeded",
+            format!(
+                "the module needed more than {} bytes of memory",
+                limits.memory_bytes
+            ),
+        ),
+        Some(trap) => Error::problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "module_trap",
+            format!("the module trapped: {trap}"),
+        ),
+        None => Error::Internal(anyhow::anyhow!(
+            "calling module {}: {error:?}",
+            module.digest
+        )),
+    }
+}
+
+/// Caps the instance's linear memory below the pooling slot size, and remembers a refusal so
+/// that the trap which usually follows it is reported as what it is.
+struct MemoryCap {
+    cap: usize,
+    refused: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.cap;
+        self.refused |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The backends of `manifest()`: a module has no tenant while it is being published.
+struct NoBackend;
+
+fn not_now<T>() -> StoreResult<T> {
+    Err(StoreError::NotGranted("no storage while publishing".into()))
+}
+
+impl StoreBackend for NoBackend {
+    fn get<'a>(&'a mut self, _: &'a str, _: Uuid) -> BoxFuture<'a, StoreResult<Option<Row>>> {
+        Box::pin(async { not_now() })
+    }
+    fn select(&mut self, _: SelectQuery) -> BoxFuture<'_, StoreResult<Page>> {
+        Box::pin(async { not_now() })
+    }
+    fn insert<'a>(&'a mut self, _: &'a str, _: JsonObject) -> BoxFuture<'a, StoreResult<Row>> {
+        Box::pin(async { not_now() })
+    }
+    fn update<'a>(
+        &'a mut self,
+        _: &'a str,
+        _: Uuid,
+        _: u64,
+        _: JsonObject,
+    ) -> BoxFuture<'a, StoreResult<Row>> {
+        Box::pin(async { not_now() })
+    }
+    fn delete<'a>(
+        &'a mut self,
+        _: &'a str,
+        _: Uuid,
+        _: Option<u64>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async { not_now() })
+    }
+    fn aggregate(&mut self, _: AggregateQuery) -> BoxFuture<'_, StoreResult<Vec<JsonObject>>> {
+        Box::pin(async { not_now() })
+    }
+}
+
+impl EventSink for NoBackend {
+    fn emit<'a>(&'a mut self, _: &'a str, _: JsonObject) -> BoxFuture<'a, Result<(), EventError>> {
+        Box::pin(async { Err(EventError::NotGranted("no events while publishing".into())) })
+    }
+}

@@ -1,0 +1,168 @@
+//! The manifest a module returns from `manifest()`: what it is, which slot it fills, its routes
+//! and their permissions, and what it may touch. The capabilities check their grants against it;
+//! the router and the authorizer read the routes. Parsed strictly: an unknown field is a typo
+//! that would otherwise silently grant nothing.
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    /// Semver, for example `1.4.0` or `2.0.0-rc.1`.
+    pub version: String,
+    pub slot: String,
+    pub routes: Vec<Route>,
+    #[serde(default)]
+    pub tables: Tables,
+    #[serde(default)]
+    pub events: Events,
+    /// Optional capabilities beyond the base world (none exist yet).
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// What the module asks for; the operator decides.
+    #[serde(default)]
+    pub limits: RequestedLimits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: String,
+    /// A pattern under the slot, for example `/customers/{id}`.
+    pub path: String,
+    /// The permission the caller needs, for example `customers.read`.
+    pub permission: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tables {
+    #[serde(default)]
+    pub read: Vec<String>,
+    #[serde(default)]
+    pub write: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Events {
+    #[serde(default)]
+    pub emit: Vec<String>,
+    #[serde(default)]
+    pub subscribe: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestedLimits {
+    pub deadline_ms: Option<u64>,
+    pub memory_mib: Option<u32>,
+    pub host_calls: Option<u32>,
+    pub rows_returned: Option<u32>,
+}
+
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+impl Manifest {
+    pub fn parse(json: &str) -> Result<Self> {
+        let manifest: Self =
+            serde_json::from_str(json).map_err(|error| rejected(error.to_string()))?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    fn validate(&self) -> Result<()> {
+        for (what, name) in [("name", &self.name), ("slot", &self.slot)] {
+            if !is_identifier(name) {
+                return Err(rejected(format!(
+                    "{what} `{name}` is not lower-case letters, digits and dashes"
+                )));
+            }
+        }
+        if !is_semver(&self.version) {
+            return Err(rejected(format!(
+                "version `{}` is not semver",
+                self.version
+            )));
+        }
+        for route in &self.routes {
+            if !METHODS.contains(&route.method.as_str()) {
+                return Err(rejected(format!(
+                    "route method `{}` is not one of {METHODS:?}",
+                    route.method
+                )));
+            }
+            if !route.path.starts_with('/') {
+                return Err(rejected(format!(
+                    "route path `{}` does not start with /",
+                    route.path
+                )));
+            }
+            if route.permission.is_empty() {
+                return Err(rejected(format!(
+                    "route {} {} has no permission",
+                    route.method, route.path
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn rejected(detail: String) -> Error {
+    Error::problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "module_manifest_invalid",
+        detail,
+    )
+}
+
+fn is_identifier(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_semver(version: &str) -> bool {
+    let core = version.split(['-', '+']).next().unwrap_or_default();
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|part| {
+            !part.is_empty()
+                && part.chars().all(|c| c.is_ascii_digit())
+                && (part == &"0" || !part.starts_with('0'))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_a_full_manifest_and_refuses_typos() {
+        let manifest = Manifest::parse(
+            r#"{"name": "crm", "version": "1.2.0-rc.1", "slot": "crm",
+                "routes": [{"method": "GET", "path": "/customers/{id}", "permission": "customers.read"}],
+                "tables": {"read": ["customers"], "write": ["customers"]},
+                "events": {"emit": ["customer.created"], "subscribe": []},
+                "capabilities": [], "limits": {"memory_mib": 32}}"#,
+        )
+        .unwrap();
+        assert_eq!(manifest.limits.memory_mib, Some(32));
+        for bad in [
+            r#"{"name": "crm", "version": "1.2", "slot": "crm", "routes": []}"#,
+            r#"{"name": "CRM", "version": "1.2.0", "slot": "crm", "routes": []}"#,
+            r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [], "tabels": {}}"#,
+            r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [{"method": "TRACE", "path": "/", "permission": "x"}]}"#,
+        ] {
+            assert!(Manifest::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

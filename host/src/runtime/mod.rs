@@ -1,0 +1,309 @@
+//! The module runtime: runs domain modules (WebAssembly components of the world
+//! `verofield:platform/domain-module`, see `wit/`) so that a misbehaving module fails only its
+//! own call.
+//!
+//! One [`Runtime`] holds one wasmtime `Engine` for the whole process, configured once:
+//! - the pooling allocator, so that instantiating is a slot reuse (copy-on-write memory images,
+//!   lazily initialised tables) rather than an mmap per call;
+//! - epoch interruption, driven by a ticker thread every [`EPOCH_TICK`]: a running module yields
+//!   to the async executor at every tick and is interrupted at its wall-clock deadline. (Fuel
+//!   would make the CPU limit deterministic but costs about 20 % on every instruction; the
+//!   deadline is what a client feels, so it is the one limit we pay for.)
+//!
+//! A module is compiled once per sha256 digest of its component ([`compile`]), kept on disk as
+//! precompiled code and in memory as a pre-instantiated component ([`ModuleHandle`]). Every call
+//! gets a fresh `Store` with its own limits and capability state, and drops it when the call
+//! ends, whether it returned or trapped ([`instance`]). Imports are capabilities, one file each
+//! under [`capabilities`].
+
+mod bindings;
+pub mod capabilities;
+mod compile;
+mod instance;
+pub mod manifest;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::http::StatusCode;
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+pub use self::bindings::exports::verofield::platform::module::{Event, Request, Response};
+pub use self::capabilities::context::Caller;
+pub use self::capabilities::events::{EventError, EventSink};
+pub use self::capabilities::store::StoreBackend;
+pub use self::compile::{Digest, Origin};
+pub use self::instance::{CallContext, Usage};
+pub use self::manifest::Manifest;
+
+use self::bindings::DomainModulePre;
+use self::instance::{CallState, Export, Returned};
+use crate::error::{Error, Result};
+
+/// How often the epoch ticks: the granularity of deadlines and of yielding to the executor.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Limits of one call. The defaults apply to every module; the operator may raise them per
+/// module (a manifest only requests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleLimits {
+    /// Wall-clock time of the whole call, host calls included. Exceeding it: 503 `module_timeout`.
+    pub deadline: Duration,
+    /// Linear memory of the instance. Exceeding it: 507 `module_memory_exceeded`.
+    pub memory_bytes: usize,
+    /// Calls into `context`, `log`, `store` and `events`. Exceeding it: 500 `module_host_call_limit`.
+    pub host_calls: u32,
+    /// Rows and groups the store returns in one call; past it the store answers
+    /// `limit-exceeded("rows")` and the module decides.
+    pub rows_returned: u32,
+    /// Response body. Exceeding it: 502 `module_response_too_large`.
+    pub response_bytes: usize,
+    /// Module log (the `log` import, stdout and stderr). Past it the log is truncated and
+    /// marked, and the call goes on: a chatty module is not a failed request.
+    pub log_bytes: usize,
+}
+
+impl Default for ModuleLimits {
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_secs(2),
+            memory_bytes: 64 << 20,
+            host_calls: 10_000,
+            rows_returned: 10_000,
+            response_bytes: 8 << 20,
+            log_bytes: 64 << 10,
+        }
+    }
+}
+
+/// Process-wide settings of the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where precompiled modules are kept (`<data-dir>/cache/modules`); private to this host.
+    pub cache_dir: PathBuf,
+    /// Limits of every call unless a module has its own.
+    pub limits: ModuleLimits,
+    /// Largest memory limit any module may be given: the size of a pooling allocator slot.
+    pub max_memory_bytes: usize,
+    /// Instances that may run at once (pooling allocator slots).
+    pub max_instances: u32,
+}
+
+impl RuntimeConfig {
+    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            cache_dir: cache_dir.into(),
+            limits: ModuleLimits::default(),
+            max_memory_bytes: 256 << 20,
+            max_instances: 1_000,
+        }
+    }
+}
+
+/// A loaded module: its digest, its manifest, and its pre-instantiated component.
+pub type ModuleHandle = Arc<LoadedModule>;
+
+pub struct LoadedModule {
+    pub digest: Digest,
+    pub manifest: Arc<Manifest>,
+    /// Where the compiled code came from on this load (for logs and tests).
+    pub origin: Origin,
+    limits: ModuleLimits,
+    pre: DomainModulePre<CallState>,
+}
+
+impl std::fmt::Debug for LoadedModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModule")
+            .field("digest", &self.digest)
+            .field("name", &self.manifest.name)
+            .field("version", &self.manifest.version)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedModule {
+    pub fn limits(&self) -> &ModuleLimits {
+        &self.limits
+    }
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    config: RuntimeConfig,
+    modules: RwLock<HashMap<Digest, ModuleHandle>>,
+    /// Dropping it stops the epoch ticker.
+    _ticker: mpsc::Sender<()>,
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine_config(&config))
+            .map_err(|error| anyhow::anyhow!("creating the wasmtime engine: {error}"))?;
+        let mut linker = Linker::new(&engine);
+        capabilities::add_to_linker(&mut linker)
+            .map_err(|error| anyhow::anyhow!("linking capabilities: {error}"))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&config.cache_dir)
+            .with_context(|| format!("creating {}", config.cache_dir.display()))?;
+        Ok(Self {
+            _ticker: start_epoch_ticker(engine.clone()),
+            engine,
+            linker,
+            config,
+            modules: RwLock::default(),
+        })
+    }
+
+    /// Compiles (or finds in the caches) a component, pre-instantiates it and reads its
+    /// manifest. Loading the same bytes again returns the same handle.
+    pub async fn load(&self, component: &[u8]) -> Result<ModuleHandle> {
+        self.load_with_limits(component, self.config.limits.clone())
+            .await
+    }
+
+    /// [`Runtime::load`] with limits the operator set for this module.
+    pub async fn load_with_limits(
+        &self,
+        component: &[u8],
+        limits: ModuleLimits,
+    ) -> Result<ModuleHandle> {
+        let digest = Digest::of(component);
+        if let Some(module) = self.loaded(&digest) {
+            return Ok(module);
+        }
+        if limits.memory_bytes > self.config.max_memory_bytes {
+            return Err(anyhow::anyhow!(
+                "memory limit {} exceeds the runtime's slot size {}",
+                limits.memory_bytes,
+                self.config.max_memory_bytes
+            )
+            .into());
+        }
+        let engine = self.engine.clone();
+        let cache_dir = self.config.cache_dir.clone();
+        let bytes = component.to_vec();
+        let (component, origin) = tokio::task::spawn_blocking(move || {
+            compile::load_or_compile(&engine, &cache_dir, digest, &bytes)
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("compiling a module panicked: {error}"))??;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(DomainModulePre::new)
+            .map_err(|error| {
+                Error::problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "module_not_of_world",
+                    format!("the component does not fit the domain-module world: {error}"),
+                )
+            })?;
+        let mut module = LoadedModule {
+            digest,
+            manifest: Arc::new(Manifest::default()),
+            origin,
+            limits,
+            pre,
+        };
+        let Returned::Manifest(manifest) = instance::call(
+            &self.engine,
+            &module,
+            CallContext::publishing(),
+            Export::Manifest,
+        )
+        .await?
+        .0
+        else {
+            unreachable!("manifest() returns a manifest")
+        };
+        module.manifest = Arc::new(Manifest::parse(&manifest)?);
+        let module = Arc::new(module);
+        self.modules
+            .write()
+            .expect("module map poisoned")
+            .insert(digest, module.clone());
+        Ok(module)
+    }
+
+    /// The module with this digest, if it is loaded.
+    pub fn loaded(&self, digest: &Digest) -> Option<ModuleHandle> {
+        self.modules
+            .read()
+            .expect("module map poisoned")
+            .get(digest)
+            .cloned()
+    }
+
+    /// Answers one request with a fresh instance of the module.
+    pub async fn handle(
+        &self,
+        module: &LoadedModule,
+        call: CallContext,
+        request: Request,
+    ) -> Result<(Response, Usage)> {
+        match instance::call(&self.engine, module, call, Export::Handle(request)).await? {
+            (Returned::Handle(response), usage) => Ok((response, usage)),
+            _ => unreachable!("handle() returns a response"),
+        }
+    }
+
+    /// Delivers one event; the inner error is the module's own refusal (retry later).
+    pub async fn deliver(
+        &self,
+        module: &LoadedModule,
+        call: CallContext,
+        event: Event,
+    ) -> Result<(Result<(), String>, Usage)> {
+        match instance::call(&self.engine, module, call, Export::OnEvent(event)).await? {
+            (Returned::OnEvent(outcome), usage) => Ok((outcome, usage)),
+            _ => unreachable!("on-event() returns a result"),
+        }
+    }
+}
+
+fn engine_config(config: &RuntimeConfig) -> Config {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(config.max_instances)
+        .total_core_instances(config.max_instances * 4)
+        .total_memories(config.max_instances)
+        .total_tables(config.max_instances * 2)
+        .total_stacks(config.max_instances)
+        .max_memory_size(config.max_memory_bytes)
+        // Returned slots keep their first pages resident: the next instance reuses them
+        // without page faults.
+        .linear_memory_keep_resident(64 << 10)
+        .table_keep_resident(16 << 10);
+    let mut engine = Config::new();
+    engine
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .epoch_interruption(true)
+        .memory_init_cow(true)
+        .table_lazy_init(true);
+    engine
+}
+
+fn start_epoch_ticker(engine: Engine) -> mpsc::Sender<()> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("wasm-epoch".into())
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawning the epoch ticker thread");
+    stop
+}

@@ -1,0 +1,415 @@
+//! The runtime against real guest components (`plugins/fixtures`, built here once per test
+//! process): the trivial `echo`, and hostile modules that must fail only their own call, with
+//! the right code, while the same `Runtime` keeps serving.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::capabilities::store::{
+    AggregateQuery, BoxFuture, JsonObject, Page, Row, SelectQuery, StoreError, StoreResult,
+};
+use super::*;
+
+fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/fixtures")
+}
+
+/// The bytes of a fixture component, building the fixtures once per test process.
+fn fixture(name: &str) -> Vec<u8> {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--manifest-path",
+            ])
+            .arg(fixtures_dir().join("Cargo.toml"))
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            .status()
+            .expect("running cargo for the fixtures");
+        assert!(status.success(), "building the fixtures failed");
+    });
+    let path = fixtures_dir()
+        .join("target/wasm32-wasip2/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// A private cache directory, removed when the test ends.
+struct CacheDir(PathBuf);
+
+impl CacheDir {
+    fn new() -> Self {
+        Self(std::env::temp_dir().join(format!("verofield-runtime-test-{}", Uuid::new_v4())))
+    }
+}
+
+impl Drop for CacheDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn runtime(cache: &CacheDir) -> Runtime {
+    let mut config = RuntimeConfig::new(&cache.0);
+    config.max_instances = 16;
+    Runtime::new(config).expect("runtime")
+}
+
+/// Limits with a short deadline, for the modules that spin.
+fn impatient() -> ModuleLimits {
+    ModuleLimits {
+        deadline: Duration::from_millis(300),
+        ..ModuleLimits::default()
+    }
+}
+
+/// Rows in a map, events in a list: enough to see the capabilities' plumbing.
+#[derive(Clone, Default)]
+struct Memory {
+    rows: Arc<Mutex<HashMap<(String, Uuid), Row>>>,
+    events: Arc<Mutex<Vec<(String, JsonObject)>>>,
+}
+
+impl StoreBackend for Memory {
+    fn get<'a>(&'a mut self, table: &'a str, id: Uuid) -> BoxFuture<'a, StoreResult<Option<Row>>> {
+        let row = self
+            .rows
+            .lock()
+            .unwrap()
+            .get(&(table.to_owned(), id))
+            .cloned();
+        Box::pin(async move { Ok(row) })
+    }
+    fn select(&mut self, _: SelectQuery) -> BoxFuture<'_, StoreResult<Page>> {
+        Box::pin(async { Err(StoreError::Invalid("not in this test".into())) })
+    }
+    fn insert<'a>(
+        &'a mut self,
+        table: &'a str,
+        values: JsonObject,
+    ) -> BoxFuture<'a, StoreResult<Row>> {
+        let row = Row {
+            id: Uuid::now_v7(),
+            version: 1,
+            values,
+        };
+        self.rows
+            .lock()
+            .unwrap()
+            .insert((table.to_owned(), row.id), row.clone());
+        Box::pin(async move { Ok(row) })
+    }
+    fn update<'a>(
+        &'a mut self,
+        _: &'a str,
+        _: Uuid,
+        _: u64,
+        _: JsonObject,
+    ) -> BoxFuture<'a, StoreResult<Row>> {
+        Box::pin(async { Err(StoreError::NotFound) })
+    }
+    fn delete<'a>(
+        &'a mut self,
+        _: &'a str,
+        _: Uuid,
+        _: Option<u64>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async { Err(StoreError::NotFound) })
+    }
+    fn aggregate(&mut self, _: AggregateQuery) -> BoxFuture<'_, StoreResult<Vec<JsonObject>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+impl EventSink for Memory {
+    fn emit<'a>(
+        &'a mut self,
+        event_type: &'a str,
+        payload: JsonObject,
+    ) -> BoxFuture<'a, Result<(), EventError>> {
+        self.events
+            .lock()
+            .unwrap()
+            .push((event_type.to_owned(), payload));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+fn call_for(tenant_id: Uuid, backend: &Memory) -> CallContext {
+    CallContext {
+        tenant_id,
+        caller: Caller {
+            user_id: Uuid::from_u128(7),
+            roles: vec!["dispatcher".into()],
+            permissions: vec!["echo.read".into()],
+        },
+        request_id: format!("req-{tenant_id}"),
+        store: Box::new(backend.clone()),
+        events: Box::new(backend.clone()),
+    }
+}
+
+fn request(method: &str, path: &str, query: &[(&str, &str)]) -> Request {
+    Request {
+        method: method.into(),
+        path: path.into(),
+        query: query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        headers: vec![("accept".into(), "application/json".into())],
+        body: b"ping".to_vec(),
+        route: "/echo/{id}".into(),
+        params: vec![("id".into(), "42".into())],
+    }
+}
+
+async fn echo(
+    runtime: &Runtime,
+    module: &LoadedModule,
+    tenant_id: Uuid,
+    path: &str,
+) -> (Value, Usage) {
+    let (response, usage) = runtime
+        .handle(
+            module,
+            call_for(tenant_id, &Memory::default()),
+            request("GET", path, &[]),
+        )
+        .await
+        .expect("echo answers");
+    assert_eq!(response.status, 200);
+    (
+        serde_json::from_slice(&response.body).expect("echo answers JSON"),
+        usage,
+    )
+}
+
+fn code_of(error: &Error) -> (u16, &'static str) {
+    match error {
+        Error::Problem { status, code, .. } => (status.as_u16(), code),
+        other => panic!("not a problem: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn echo_publishes_its_manifest_and_answers_with_its_context() {
+    let cache = CacheDir::new();
+    let runtime = runtime(&cache);
+    let module = runtime.load(&fixture("echo")).await.unwrap();
+    assert_eq!(module.manifest.name, "echo");
+    assert_eq!(module.manifest.slot, "echo");
+    assert_eq!(module.manifest.routes[0].path, "/echo/{id}");
+    assert_eq!(module.manifest.tables.write, ["notes"]);
+
+    let tenant = Uuid::now_v7();
+    let (body, usage) = echo(&runtime, &module, tenant, "/echo/42").await;
+    assert_eq!(body["tenant"], tenant.to_string());
+    assert_eq!(body["user"], Uuid::from_u128(7).to_string());
+    assert_eq!(body["roles"], serde_json::json!(["dispatcher"]));
+    assert_eq!(body["request_id"], format!("req-{tenant}"));
+    assert_eq!(body["params"], serde_json::json!([["id", "42"]]));
+    assert_eq!(body["body"], "ping");
+    assert!(body["now"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(body["calls_served"], 1);
+    assert!(usage.host_calls >= 5 && !usage.log_truncated, "{usage:?}");
+}
+
+#[tokio::test]
+async fn store_and_events_go_through_grants_to_the_call_backends() {
+    let cache = CacheDir::new();
+    let runtime = runtime(&cache);
+    let module = runtime.load(&fixture("echo")).await.unwrap();
+    let backend = Memory::default();
+    let tenant = Uuid::now_v7();
+
+    let outcome = |path: &'static str| {
+        let call = call_for(tenant, &backend);
+        let (runtime, module) = (&runtime, &module);
+        async move {
+            let (response, _) = runtime
+                .handle(module, call, request("POST", path, &[]))
+                .await
+                .unwrap();
+            let body: Value = serde_json::from_slice(&response.body).unwrap();
+            body["outcome"].as_str().unwrap().to_owned()
+        }
+    };
+    let stored = outcome("/store").await;
+    assert!(
+        stored.contains(" v1 ") && stored.contains(r#""text":"hello""#),
+        "{stored}"
+    );
+    assert_eq!(backend.rows.lock().unwrap().len(), 1);
+
+    let denied = outcome("/store-denied").await;
+    assert!(denied.starts_with("StoreError::NotGranted"), "{denied}");
+    assert_eq!(
+        backend.rows.lock().unwrap().len(),
+        1,
+        "a denied insert reaches no backend"
+    );
+
+    assert_eq!(outcome("/emit").await, "emitted");
+    let events = backend.events.lock().unwrap();
+    assert_eq!(events[0].0, "echo.seen");
+    assert_eq!(events[0].1["ok"], true);
+}
+
+#[tokio::test]
+async fn each_hostile_module_fails_only_its_own_call() {
+    let cache = CacheDir::new();
+    let runtime = runtime(&cache);
+    let echo_module = runtime.load(&fixture("echo")).await.unwrap();
+    let cases: [(&str, &[(&str, &str)], (u16, &str)); 7] = [
+        ("spin", &[], (503, "module_timeout")),
+        ("memory-hog", &[], (507, "module_memory_exceeded")),
+        ("deep-recursion", &[], (500, "module_trap")),
+        ("panic", &[], (500, "module_trap")),
+        ("huge-response", &[], (502, "module_response_too_large")),
+        (
+            "huge-response",
+            &[("mib", "100")],
+            (507, "module_memory_exceeded"),
+        ),
+        ("host-call-flood", &[], (500, "module_host_call_limit")),
+    ];
+    for (name, query, expected) in cases {
+        let limits = if name == "spin" {
+            impatient()
+        } else {
+            ModuleLimits::default()
+        };
+        let hostile = runtime
+            .load_with_limits(&fixture(name), limits)
+            .await
+            .unwrap();
+        // Twice: the cached pre-instantiated component is not poisoned by a trapped instance.
+        for _ in 0..2 {
+            let started = Instant::now();
+            let error = runtime
+                .handle(
+                    &hostile,
+                    call_for(Uuid::now_v7(), &Memory::default()),
+                    request("GET", "/", query),
+                )
+                .await
+                .expect_err(name);
+            assert_eq!(code_of(&error), expected, "{name}: {error}");
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "{name} took {:?}",
+                started.elapsed()
+            );
+        }
+        let (body, _) = echo(&runtime, &echo_module, Uuid::now_v7(), "/echo/1").await;
+        assert_eq!(body["calls_served"], 1, "after {name}");
+    }
+}
+
+#[tokio::test]
+async fn a_log_flood_is_truncated_and_the_call_succeeds() {
+    let cache = CacheDir::new();
+    let runtime = runtime(&cache);
+    let module = runtime.load(&fixture("log-flood")).await.unwrap();
+    let (response, usage) = runtime
+        .handle(
+            &module,
+            call_for(Uuid::now_v7(), &Memory::default()),
+            request("GET", "/", &[]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.body, b"flooded");
+    assert!(usage.log_truncated);
+    assert_eq!(usage.log_bytes, module.limits().log_bytes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_calls_share_no_state() {
+    let cache = CacheDir::new();
+    let runtime = Arc::new(runtime(&cache));
+    let module = runtime.load(&fixture("echo")).await.unwrap();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (runtime, module, tenant) = (runtime.clone(), module.clone(), Uuid::now_v7());
+        calls.spawn(async move { (tenant, echo(&runtime, &module, tenant, "/echo/1").await.0) });
+    }
+    while let Some(answer) = calls.join_next().await {
+        let (tenant, body) = answer.unwrap();
+        assert_eq!(body["tenant"], tenant.to_string());
+        assert_eq!(body["calls_served"], 1);
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_spinning_module_yields_to_other_calls_on_the_same_thread() {
+    let cache = CacheDir::new();
+    let runtime = runtime(&cache);
+    let spin = runtime
+        .load_with_limits(&fixture("spin"), impatient())
+        .await
+        .unwrap();
+    let module = runtime.load(&fixture("echo")).await.unwrap();
+    let started = Instant::now();
+    let spinning = runtime.handle(
+        &spin,
+        call_for(Uuid::now_v7(), &Memory::default()),
+        request("GET", "/", &[]),
+    );
+    let answering = async {
+        let answer = echo(&runtime, &module, Uuid::now_v7(), "/echo/1").await;
+        (answer, started.elapsed())
+    };
+    let (spun, (_, echo_took)) = tokio::join!(spinning, answering);
+    assert_eq!(code_of(&spun.unwrap_err()).1, "module_timeout");
+    assert!(
+        echo_took < Duration::from_millis(250),
+        "echo waited {echo_took:?} for the spinner"
+    );
+}
+
+#[tokio::test]
+async fn the_precompiled_cache_is_written_then_used() {
+    let cache = CacheDir::new();
+    let bytes = fixture("echo");
+    let first = runtime(&cache);
+    let compiled = first.load(&bytes).await.unwrap();
+    assert_eq!(compiled.origin, Origin::Compiled);
+    assert!(cache.0.join(format!("{}.cwasm", compiled.digest)).is_file());
+    assert!(
+        Arc::ptr_eq(&compiled, &first.load(&bytes).await.unwrap()),
+        "second load is from memory"
+    );
+
+    let second = runtime(&cache);
+    let started = Instant::now();
+    let cached = second.load(&bytes).await.unwrap();
+    assert_eq!(cached.origin, Origin::DiskCache);
+    assert_eq!(cached.manifest, compiled.manifest);
+    echo(&second, &cached, Uuid::now_v7(), "/echo/1").await;
+    eprintln!("load from the disk cache took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn refuses_what_is_not_a_component_of_the_world() {
+    let cache = CacheDir::new();
+    let runtime = runtime(&cache);
+    let error = runtime.load(b"\0asm not really").await.unwrap_err();
+    assert_eq!(code_of(&error), (422, "module_invalid"));
+}
