@@ -90,6 +90,7 @@ fn init() -> Env {
     );
     let tmp_root = target_dir.join("test-tmp");
     make_traversable_dir(&tmp_root);
+    remove_stale_dirs(&tmp_root);
     let admin_url = match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => url,
         _ => start_shared_cluster(&target_dir.join("test-pg")),
@@ -163,8 +164,49 @@ fn start_shared_cluster(root: &Path) -> String {
     let url = cluster.url("postgres");
     // Dropping it would stop the cluster; keep it running for the other test binaries.
     std::mem::forget(cluster);
+    runtime.block_on(drop_stale_databases(&url));
     drop(lock);
     url
+}
+
+/// Databases that failed tests kept are dropped after a few hours, so the shared cluster
+/// does not grow without bound. (PG_VERSION is written when a database is created.)
+async fn drop_stale_databases(admin_url: &str) {
+    let mut admin = connect(admin_url).await;
+    let stale: Vec<String> = sqlx::query_scalar(
+        r"SELECT datname::text FROM pg_database
+          WHERE datname ~ '^vf_test_[0-9a-f]{32}$'
+            AND (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '3 hours'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap_or_default();
+    for name in stale {
+        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
+    }
+    let _ = admin.close().await;
+}
+
+/// Directories that failed tests kept are removed after a few hours (stopping a
+/// PostgreSQL left running in one first).
+fn remove_stale_dirs(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(3 * 3600));
+        if old {
+            stop_orphaned_postmaster(&entry.path().join("pg").join("data"));
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn make_traversable_dir(dir: &Path) {

@@ -274,6 +274,32 @@ async fn repeated_failures_are_throttled_without_revealing_the_account() {
         .await;
 }
 
+/// Password spraying: one failure each on many accounts from one address locks the address.
+#[tokio::test]
+async fn failures_across_accounts_from_one_address_are_throttled() {
+    let server = TestServer::start_with(ServerOptions::new().args([
+        "--login-max-failures",
+        "100",
+        "--login-max-failures-per-address",
+        "5",
+        "--login-lockout-secs",
+        "60",
+    ]))
+    .await;
+    let a = server.create_tenant("acme").await;
+    for i in 0..5 {
+        server
+            .try_login(&a.slug, &format!("user{i}@acme.test"), "wrong-password-123")
+            .await
+            .expect_problem(401, "invalid_credentials");
+    }
+    let locked = server
+        .try_login(&a.slug, &a.owner_email, &a.owner_password)
+        .await;
+    locked.expect_problem(429, "login_throttled");
+    assert!(locked.header("retry-after").is_some(), "no Retry-After");
+}
+
 /// An owner's access token minted without logging in (the owner account is locked):
 /// signed with the server's own key, exactly as the server would.
 fn forged_owner_token(server: &TestServer, tenant: &TenantFixture) -> String {
