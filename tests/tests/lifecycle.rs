@@ -61,7 +61,14 @@ async fn sigterm_on_an_idle_server_exits_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_drains_in_flight_requests_and_stops_the_embedded_postgres() {
-    let mut server = TestServer::start_with(ServerOptions::new().embedded()).await;
+    // tower_http at debug logs "started processing request" for each request, which tells
+    // us exactly when every login is inside the server.
+    let mut server = TestServer::start_with(
+        ServerOptions::new()
+            .embedded()
+            .env("VEROFIELD_LOG", "info,sqlx=warn,tower_http=debug"),
+    )
+    .await;
     let postmaster_pid = server
         .data_dir()
         .join("pg")
@@ -104,9 +111,23 @@ async fn sigterm_drains_in_flight_requests_and_stops_the_embedded_postgres() {
             outcome
         });
     }
-    // argon2 makes every login take a while: give the requests time to reach the server,
-    // then signal while they are being worked on.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // argon2 makes every login take a while: wait until the server has started on every
+    // one of them, then signal while they are being worked on.
+    let started = |stderr: &str| {
+        stderr
+            .lines()
+            .filter(|l| l.contains("/v1/auth/login") && l.contains("started processing request"))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while started(&server.stderr()) < LOGINS {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never started all {LOGINS} logins:\n{}",
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let done_before_signal = completed.load(Ordering::SeqCst);
     server.signal(Signal::SIGTERM);
 
