@@ -274,6 +274,84 @@ async fn repeated_failures_are_throttled_without_revealing_the_account() {
         .await;
 }
 
+/// Guesses sent in parallel must not outrun the per-account limit: with a limit of 3, at
+/// most 3 of 20 simultaneous wrong passwords may be checked (answered 401); the rest are
+/// refused with 429 before any password work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_failures_cannot_outrun_the_throttle() {
+    let server = std::sync::Arc::new(
+        TestServer::start_with(ServerOptions::new().args([
+            "--login-max-failures",
+            "3",
+            "--login-lockout-secs",
+            "60",
+        ]))
+        .await,
+    );
+    let a = server.create_tenant("acme").await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let server = server.clone();
+        let (slug, email) = (a.slug.clone(), a.owner_email.clone());
+        guesses.spawn(async move {
+            server
+                .try_login(&slug, &email, &format!("guess-number-{i}"))
+                .await
+        });
+    }
+    let mut checked = 0;
+    while let Some(response) = guesses.join_next().await {
+        let response = response.unwrap();
+        match response.status.as_u16() {
+            401 => checked += 1,
+            429 => {}
+            other => panic!("unexpected {other}: {}", response.text),
+        }
+    }
+    assert!(
+        checked <= 3,
+        "{checked} of 20 parallel guesses were checked although the limit is 3"
+    );
+}
+
+/// The same refresh token presented many times at once: at most one rotation succeeds,
+/// and the replays revoke the family, including the token that rotation issued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_replays_of_a_refresh_token_rotate_at_most_once() {
+    let server = std::sync::Arc::new(TestServer::start().await);
+    let a = server.create_tenant("acme").await;
+    let tokens = server.login_owner(&a).await;
+    let mut attempts = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let server = server.clone();
+        let token = tokens.refresh.clone();
+        attempts.spawn(async move { refresh(&server, &token).await });
+    }
+    let mut rotated = Vec::new();
+    while let Some(response) = attempts.join_next().await {
+        let response = response.unwrap();
+        match response.status.as_u16() {
+            200 => rotated.push(Tokens::from(&response)),
+            401 => {}
+            other => panic!("unexpected {other}: {}", response.text),
+        }
+    }
+    assert!(
+        rotated.len() <= 1,
+        "one refresh token rotated {} times",
+        rotated.len()
+    );
+    for successor in rotated {
+        let response = refresh(&server, &successor.refresh).await;
+        assert_eq!(
+            response.status,
+            StatusCode::UNAUTHORIZED,
+            "the family survived concurrent replays: {}",
+            response.text
+        );
+    }
+}
+
 /// Password spraying: one failure each on many accounts from one address locks the address.
 #[tokio::test]
 async fn failures_across_accounts_from_one_address_are_throttled() {
