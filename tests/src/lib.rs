@@ -4,7 +4,8 @@
 //!
 //! * PostgreSQL: `DATABASE_URL` when set (used as the admin connection), otherwise one
 //!   embedded cluster under `<target>/test-pg`, started with the host's own launcher and left
-//!   running between test binaries (the next binary attaches; `.ci/run` stops it).
+//!   running between test binaries (the next binary attaches). Stop it with
+//!   `pg_ctl -D target/test-pg/data -m fast stop` (as the `postgres` user when root).
 //! * Every server gets a fresh database (`vf_test_<uuid>`), dropped again when the test
 //!   passes (kept, and named on stderr, when it fails).
 //! * The binary is built once per test process with `cargo build -p verofield` (or taken
