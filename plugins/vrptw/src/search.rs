@@ -47,6 +47,10 @@ pub struct SearchParams {
     pub split_depth: f64,
     /// Probability that a candidate insertion position is skipped (β, "blink").
     pub blink_rate: f64,
+    /// Probability that a ruin empties the seed job's whole route instead of removing
+    /// strings: the move that lets the search drop a vehicle when its jobs fit elsewhere
+    /// (strings of at most `max_string_length` cannot empty a long route at once).
+    pub route_removal_rate: f64,
     pub start_temperature: f64,
     pub end_temperature: f64,
 }
@@ -59,6 +63,7 @@ impl Default for SearchParams {
             split_rate: 0.5,
             split_depth: 0.01,
             blink_rate: 0.01,
+            route_removal_rate: 0.0,
             start_temperature: 5.0,
             end_temperature: 0.05,
         }
@@ -286,6 +291,13 @@ impl<'a> Search<'a> {
                 break j;
             }
         };
+        if self.params.route_removal_rate > 0.0 && self.rng.unit() < self.params.route_removal_rate
+        {
+            let r = plan.route_of[seed] as usize;
+            let route_len = plan.routes[r].len();
+            self.remove_string(plan, r, 0, route_len, 0);
+            return;
+        }
         self.ruined_routes.clear();
         let neighbours = &instance.neighbours[seed];
         for &job in std::iter::once(&(seed as u32)).chain(neighbours.iter()) {

@@ -75,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
             "--average-removed" => args.params.average_removed = number(&flag, value()?)?,
             "--max-string-length" => args.params.max_string_length = number(&flag, value()?)?,
             "--blink-rate" => args.params.blink_rate = number(&flag, value()?)?,
+            "--route-removal-rate" => args.params.route_removal_rate = number(&flag, value()?)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
