@@ -1,0 +1,146 @@
+//! The manifest a module declares, as a `const`: identity, the route table (which also
+//! dispatches requests, see [`crate::router`]), the tables and events it may touch. Rendered
+//! to the JSON the host parses strictly (unknown fields are refused there).
+
+use serde::Serialize;
+
+use crate::http::{Request, Response};
+use crate::problem::Problem;
+
+/// A route's handler: a plain function of the request.
+pub type Handler = fn(&Request) -> Result<Response, Problem>;
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Manifest {
+    pub name: &'static str,
+    /// Semver.
+    pub version: &'static str,
+    pub slot: &'static str,
+    pub routes: &'static [Route],
+    pub tables: Tables,
+    pub events: Events,
+}
+
+impl Manifest {
+    /// A base for struct-update syntax: `Manifest { name: "crm", ..Manifest::EMPTY }`.
+    pub const EMPTY: Self = Self {
+        name: "",
+        version: "0.0.0",
+        slot: "",
+        routes: &[],
+        tables: Tables {
+            read: &[],
+            write: &[],
+        },
+        events: Events {
+            emit: &[],
+            subscribe: &[],
+        },
+    };
+
+    /// The JSON `manifest()` returns.
+    pub fn to_json(&self) -> String {
+        let mut json = serde_json::to_value(self).unwrap_or_default();
+        json["capabilities"] = serde_json::json!([]);
+        json.to_string()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Route {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: &'static str,
+    /// A pattern under the slot; `{name}` segments are parameters.
+    pub path: &'static str,
+    /// The permission the host checks before calling the module.
+    pub permission: &'static str,
+    #[serde(skip)]
+    pub handler: Handler,
+}
+
+impl Route {
+    pub const fn get(path: &'static str, permission: &'static str, handler: Handler) -> Self {
+        Self::new("GET", path, permission, handler)
+    }
+
+    pub const fn post(path: &'static str, permission: &'static str, handler: Handler) -> Self {
+        Self::new("POST", path, permission, handler)
+    }
+
+    pub const fn put(path: &'static str, permission: &'static str, handler: Handler) -> Self {
+        Self::new("PUT", path, permission, handler)
+    }
+
+    pub const fn patch(path: &'static str, permission: &'static str, handler: Handler) -> Self {
+        Self::new("PATCH", path, permission, handler)
+    }
+
+    pub const fn delete(path: &'static str, permission: &'static str, handler: Handler) -> Self {
+        Self::new("DELETE", path, permission, handler)
+    }
+
+    const fn new(
+        method: &'static str,
+        path: &'static str,
+        permission: &'static str,
+        handler: Handler,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            permission,
+            handler,
+        }
+    }
+}
+
+/// Store tables: reading needs the table in `read` or `write`, writing needs `write`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Tables {
+    pub read: &'static [&'static str],
+    pub write: &'static [&'static str],
+}
+
+/// Event types the module may emit and those delivered to its `on_event`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Events {
+    pub emit: &'static [&'static str],
+    pub subscribe: &'static [&'static str],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(_: &Request) -> Result<Response, Problem> {
+        Ok(Response::no_content())
+    }
+
+    #[test]
+    fn renders_the_hosts_manifest_fields() {
+        const MANIFEST: Manifest = Manifest {
+            name: "notes",
+            version: "1.0.0",
+            slot: "notes",
+            routes: &[Route::get("/notes/{id}", "notes.read", ok)],
+            tables: Tables {
+                read: &[],
+                write: &["notes"],
+            },
+            ..Manifest::EMPTY
+        };
+        let json: serde_json::Value = serde_json::from_str(&MANIFEST.to_json()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "name": "notes",
+                "version": "1.0.0",
+                "slot": "notes",
+                "routes": [{"method": "GET", "path": "/notes/{id}", "permission": "notes.read"}],
+                "tables": {"read": [], "write": ["notes"]},
+                "events": {"emit": [], "subscribe": []},
+                "capabilities": [],
+            })
+        );
+    }
+}
