@@ -1,0 +1,309 @@
+//! Customers: create, search and list, read (with ETag), update (honouring `If-Match`),
+//! delete (their locations and contacts go with them, by foreign key). Every change emits a
+//! `customer.*` event with the customer's id and name, in the same transaction.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use verofield_sdk::http::Request;
+use verofield_sdk::store::{Filter, Record, Select};
+use verofield_sdk::validate::is_rfc3339;
+use verofield_sdk::{Patch, Problem, Response, Validator, etag, events};
+
+use crate::address::Address;
+use crate::{CUSTOMERS, Columns, public_path};
+
+pub const CREATED: &str = "customer.created";
+pub const UPDATED: &str = "customer.updated";
+pub const DELETED: &str = "customer.deleted";
+
+/// Balance columns are kept by billing, never set through the CRM.
+const READ_ONLY: &[&str] = &["balance_minor", "currency"];
+
+const STATUSES: [&str; 3] = ["active", "inactive", "lead"];
+const SORTS: [&str; 4] = ["name", "-name", "created_at", "-created_at"];
+const MAX_TAGS: usize = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    Residential,
+    Commercial,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    Active,
+    Inactive,
+    Lead,
+}
+
+/// The writable columns; absent ones keep their value (or the column default on create).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerFields {
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    kind: Patch<Kind>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    email: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    phone: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    status: Patch<Status>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    tags: Patch<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    notes: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    billing_address: Patch<Address>,
+}
+
+impl CustomerFields {
+    /// The body, normalized (trimmed; blank e-mail or phone is none; tags de-duplicated) and
+    /// validated.
+    fn from_request(request: &Request, creating: bool) -> Result<Self, Problem> {
+        let mut fields: Self = request.json_with_read_only(READ_ONLY)?;
+        fields.normalize();
+        fields.validate(creating)?;
+        Ok(fields)
+    }
+
+    fn normalize(&mut self) {
+        self.name.normalize(|name| Some(name.trim().to_owned()));
+        self.email
+            .normalize(|email| non_blank(&email).map(str::to_lowercase));
+        self.phone
+            .normalize(|phone| non_blank(&phone).map(str::to_owned));
+        self.tags.normalize(|tags| {
+            let mut unique: Vec<String> = Vec::with_capacity(tags.len());
+            for tag in tags.iter().map(|tag| tag.trim()) {
+                if !unique.iter().any(|seen| seen == tag) {
+                    unique.push(tag.to_owned());
+                }
+            }
+            Some(unique)
+        });
+    }
+
+    fn validate(&self, creating: bool) -> Result<(), Problem> {
+        let mut check = Validator::default();
+        check
+            .required(&self.name, "name", creating)
+            .required(&self.kind, "kind", false)
+            .required(&self.status, "status", false)
+            .required(&self.tags, "tags", false)
+            .required(&self.notes, "notes", false)
+            .length("name", self.name.value(), 1..=200)
+            .email("email", self.email.value())
+            .phone("phone", self.phone.value())
+            .length("notes", self.notes.value(), 0..=10_000);
+        if let Some(tags) = self.tags.value() {
+            check.check(
+                tags.len() <= MAX_TAGS,
+                "tags",
+                &format!("may hold at most {MAX_TAGS} tags"),
+            );
+            for tag in tags {
+                check.length("tags", Some(tag), 1..=50);
+            }
+        }
+        if let Some(address) = self.billing_address.value() {
+            address.validate("billing_address", &mut check);
+        }
+        check.finish()
+    }
+}
+
+fn non_blank(text: &str) -> Option<&str> {
+    Some(text.trim()).filter(|text| !text.is_empty())
+}
+
+/// The customer, or 404.
+pub fn existing(id: &str) -> Result<Record<Columns>, Problem> {
+    etag::existing(CUSTOMERS, id, "customer")
+}
+
+/// What every `customer.*` event carries.
+fn emit(event_type: &str, customer: &Record<Columns>) -> Result<(), Problem> {
+    events::emit(
+        event_type,
+        &json!({
+            "id": customer.id,
+            "name": customer.values.get("name"),
+            "version": customer.version,
+        }),
+    )
+}
+
+/// `POST /customers`
+pub fn create(request: &Request) -> Result<Response, Problem> {
+    let fields = CustomerFields::from_request(request, true)?;
+    let customer = verofield_sdk::store::insert(CUSTOMERS, &fields)?;
+    emit(CREATED, &customer)?;
+    Ok(Response::created(
+        &public_path(&format!("/customers/{}", customer.id)),
+        &customer,
+    ))
+}
+
+/// `GET /customers?q=&status=&tag=&created_after=&created_before=&sort=&limit=&cursor=`
+pub fn list(request: &Request) -> Result<Response, Problem> {
+    let paging = request.paging()?;
+    let page = Select::from(CUSTOMERS)
+        .filter(Filter::and(list_filters(request)?))
+        .sort(sort(request)?)
+        .page(paging)
+        .fetch::<Columns>()?;
+    Ok(Response::json(200, &page))
+}
+
+/// The filters the list's query parameters ask for (all of them must hold).
+fn list_filters(request: &Request) -> Result<Vec<Filter>, Problem> {
+    let mut filters = Vec::new();
+    if let Some(q) = request.query("q").and_then(non_blank) {
+        filters.push(Filter::or(
+            ["name", "email", "phone"].map(|column| Filter::contains(column, q)),
+        ));
+    }
+    if let Some(status) = request.query("status") {
+        if !STATUSES.contains(&status) {
+            return Err(Problem::invalid_query("status", "active, inactive or lead"));
+        }
+        filters.push(Filter::eq("status", status));
+    }
+    // Repeated `tag`s narrow: the customer has every one of them.
+    filters.extend(request.query_all("tag").map(|tag| Filter::eq("tags", tag)));
+    for (parameter, compare) in [
+        (
+            "created_after",
+            Filter::gt as fn(&str, serde_json::Value) -> Filter,
+        ),
+        ("created_before", Filter::lt),
+    ] {
+        if let Some(instant) = request.query(parameter) {
+            if !is_rfc3339(instant) {
+                return Err(Problem::invalid_query(parameter, "an RFC 3339 timestamp"));
+            }
+            filters.push(compare("created_at", instant.into()));
+        }
+    }
+    Ok(filters)
+}
+
+fn sort(request: &Request) -> Result<&str, Problem> {
+    match request.query("sort") {
+        None => Ok("created_at"),
+        Some(sort) if SORTS.contains(&sort) => Ok(sort),
+        Some(_) => Err(Problem::invalid_query(
+            "sort",
+            "name, -name, created_at or -created_at",
+        )),
+    }
+}
+
+/// `GET /customers/{id}`
+pub fn show(request: &Request) -> Result<Response, Problem> {
+    let customer = existing(request.id_param("id")?)?;
+    Ok(Response::record(200, &customer))
+}
+
+/// `PATCH /customers/{id}`
+pub fn update(request: &Request) -> Result<Response, Problem> {
+    let id = request.id_param("id")?;
+    let fields = CustomerFields::from_request(request, false)?;
+    let customer = etag::update(request, CUSTOMERS, id, "customer", &fields)?;
+    emit(UPDATED, &customer)?;
+    Ok(Response::record(200, &customer))
+}
+
+/// `DELETE /customers/{id}`
+pub fn delete(request: &Request) -> Result<Response, Problem> {
+    let id = request.id_param("id")?;
+    let customer = etag::delete(request, CUSTOMERS, id, "customer")?;
+    emit(DELETED, &customer)?;
+    Ok(Response::no_content())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(body: &str) -> Request {
+        Request {
+            method: "POST".into(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.as_bytes().to_vec(),
+            ..Request::default()
+        }
+    }
+
+    fn invalid_fields(body: &str, creating: bool) -> Vec<String> {
+        match CustomerFields::from_request(&post(body), creating) {
+            Ok(_) => vec![],
+            Err(problem) => problem.errors.into_iter().map(|e| e.field).collect(),
+        }
+    }
+
+    #[test]
+    fn normalizes_before_storing() {
+        let fields = CustomerFields::from_request(
+            &post(r#"{"name": " Ann ", "email": " ", "tags": ["vip", " vip", "gold"]}"#),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&fields).unwrap(),
+            json!({"name": "Ann", "email": null, "tags": ["vip", "gold"]})
+        );
+    }
+
+    #[test]
+    fn validates_every_field() {
+        assert!(invalid_fields(r#"{"name": "Ann", "kind": "commercial"}"#, true).is_empty());
+        assert_eq!(invalid_fields("{}", true), ["name"]);
+        assert!(invalid_fields("{}", false).is_empty());
+        assert_eq!(
+            invalid_fields(
+                r#"{"name": "", "email": "x", "phone": "abc", "tags": [""]}"#,
+                false
+            ),
+            ["name", "email", "phone", "tags"]
+        );
+        assert_eq!(invalid_fields(r#"{"status": null}"#, false), ["status"]);
+        assert_eq!(invalid_fields(r#"{"kind": "alien"}"#, false), ["kind"]);
+        assert_eq!(
+            invalid_fields(r#"{"balance_minor": 5}"#, false),
+            ["balance_minor"]
+        );
+        assert_eq!(invalid_fields(r#"{"nickname": "x"}"#, false), ["nickname"]);
+        assert_eq!(
+            invalid_fields(r#"{"billing_address": {"zip": "1"}}"#, false),
+            ["billing_address.zip"]
+        );
+    }
+
+    #[test]
+    fn list_query_parameters() {
+        let with = |pairs: &[(&str, &str)]| Request {
+            query: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Request::default()
+        };
+        let filters = list_filters(&with(&[
+            ("q", "ann"),
+            ("tag", "vip"),
+            ("tag", "gold"),
+            ("created_after", "2026-01-01T00:00:00Z"),
+        ]))
+        .unwrap();
+        assert_eq!(filters.len(), 4);
+        assert!(list_filters(&with(&[("status", "gone")])).is_err());
+        assert!(list_filters(&with(&[("created_before", "yesterday")])).is_err());
+        assert_eq!(sort(&with(&[("sort", "-name")])).unwrap(), "-name");
+        assert!(sort(&with(&[("sort", "email")])).is_err());
+    }
+}
