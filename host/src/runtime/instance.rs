@@ -43,19 +43,26 @@ pub struct CallContext {
 }
 
 impl CallContext {
-    /// The context of `manifest()` at publication: no tenant, no caller, no storage.
-    pub(super) fn publishing() -> Self {
+    /// A call whose store and events refuse everything (`not-granted`): for modules or calls
+    /// that need no storage, and for benchmarks.
+    pub fn without_storage(tenant_id: Uuid, caller: Caller, request_id: String) -> Self {
         Self {
-            tenant_id: Uuid::nil(),
-            caller: Caller {
-                user_id: Uuid::nil(),
-                roles: Vec::new(),
-                permissions: Vec::new(),
-            },
-            request_id: "publish".into(),
+            tenant_id,
+            caller,
+            request_id,
             store: Box::new(NoBackend),
             events: Box::new(NoBackend),
         }
+    }
+
+    /// The context of `manifest()` at publication: no tenant, no caller, no storage.
+    pub(super) fn publishing() -> Self {
+        let nobody = Caller {
+            user_id: Uuid::nil(),
+            roles: Vec::new(),
+            permissions: Vec::new(),
+        };
+        Self::without_storage(Uuid::nil(), nobody, "publish".into())
     }
 }
 
@@ -248,11 +255,11 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
-/// The backends of `manifest()`: a module has no tenant while it is being published.
+/// The backends of a call without storage, such as `manifest()` at publication.
 struct NoBackend;
 
 fn not_now<T>() -> StoreResult<T> {
-    Err(StoreError::NotGranted("no storage while publishing".into()))
+    Err(StoreError::NotGranted("no storage in this call".into()))
 }
 
 impl StoreBackend for NoBackend {
@@ -289,6 +296,6 @@ impl StoreBackend for NoBackend {
 
 impl EventSink for NoBackend {
     fn emit<'a>(&'a mut self, _: &'a str, _: JsonObject) -> BoxFuture<'a, Result<(), EventError>> {
-        Box::pin(async { Err(EventError::NotGranted("no events while publishing".into())) })
+        Box::pin(async { Err(EventError::NotGranted("no events in this call".into())) })
     }
 }

@@ -95,6 +95,9 @@ pub struct RuntimeConfig {
     pub max_memory_bytes: usize,
     /// Instances that may run at once (pooling allocator slots).
     pub max_instances: u32,
+    /// Pre-reserve instance slots (fast instantiation) rather than mapping memory per call.
+    /// Off only where virtual address space is scarce.
+    pub pooling: bool,
 }
 
 impl RuntimeConfig {
@@ -104,6 +107,7 @@ impl RuntimeConfig {
             limits: ModuleLimits::default(),
             max_memory_bytes: 256 << 20,
             max_instances: 1_000,
+            pooling: true,
         }
     }
 }
@@ -174,16 +178,13 @@ impl Runtime {
             .await
     }
 
-    /// [`Runtime::load`] with limits the operator set for this module.
+    /// [`Runtime::load`] with limits the operator set for this module. Loading loaded code
+    /// with other limits is cheap: the new handle shares the compiled code.
     pub async fn load_with_limits(
         &self,
         component: &[u8],
         limits: ModuleLimits,
     ) -> Result<ModuleHandle> {
-        let digest = Digest::of(component);
-        if let Some(module) = self.loaded(&digest) {
-            return Ok(module);
-        }
         if limits.memory_bytes > self.config.max_memory_bytes {
             return Err(anyhow::anyhow!(
                 "memory limit {} exceeds the runtime's slot size {}",
@@ -191,6 +192,21 @@ impl Runtime {
                 self.config.max_memory_bytes
             )
             .into());
+        }
+        let digest = Digest::of(component);
+        if let Some(module) = self.loaded(&digest) {
+            if module.limits == limits {
+                return Ok(module);
+            }
+            // New limits from the operator: same code and manifest, new handle.
+            let module = Arc::new(LoadedModule {
+                limits,
+                pre: module.pre.clone(),
+                manifest: module.manifest.clone(),
+                ..*module
+            });
+            self.remember(&module);
+            return Ok(module);
         }
         let engine = self.engine.clone();
         let cache_dir = self.config.cache_dir.clone();
@@ -231,11 +247,15 @@ impl Runtime {
         };
         module.manifest = Arc::new(Manifest::parse(&manifest)?);
         let module = Arc::new(module);
+        self.remember(&module);
+        Ok(module)
+    }
+
+    fn remember(&self, module: &ModuleHandle) {
         self.modules
             .write()
             .expect("module map poisoned")
-            .insert(digest, module.clone());
-        Ok(module)
+            .insert(module.digest, module.clone());
     }
 
     /// The module with this digest, if it is loaded.
@@ -287,8 +307,10 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .linear_memory_keep_resident(64 << 10)
         .table_keep_resident(16 << 10);
     let mut engine = Config::new();
+    if config.pooling {
+        engine.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
     engine
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .epoch_interruption(true)
         .memory_init_cow(true)
         .table_lazy_init(true);

@@ -276,7 +276,8 @@ async fn each_hostile_module_fails_only_its_own_call() {
     let cache = CacheDir::new();
     let runtime = runtime(&cache);
     let echo_module = runtime.load(&fixture("echo")).await.unwrap();
-    let cases: [(&str, &[(&str, &str)], (u16, &str)); 7] = [
+    type Query = &'static [(&'static str, &'static str)];
+    let cases: [(&str, Query, (u16, &str)); 7] = [
         ("spin", &[], (503, "module_timeout")),
         ("memory-hog", &[], (507, "module_memory_exceeded")),
         ("deep-recursion", &[], (500, "module_trap")),
@@ -404,6 +405,17 @@ async fn the_precompiled_cache_is_written_then_used() {
     assert_eq!(cached.manifest, compiled.manifest);
     echo(&second, &cached, Uuid::now_v7(), "/echo/1").await;
     eprintln!("load from the disk cache took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn wasi_reaches_no_file_environment_or_network_and_stdout_is_logged() {
+    let cache = CacheDir::new();
+    let runtime = runtime(&cache);
+    let module = runtime.load(&fixture("echo")).await.unwrap();
+    let (body, usage) = echo(&runtime, &module, Uuid::now_v7(), "/wasi").await;
+    assert_eq!(body["outcome"], "files:false environment:0 network:false");
+    let probe_line = "wasi probe done".len();
+    assert!(usage.log_bytes > probe_line, "{usage:?}");
 }
 
 #[tokio::test]
