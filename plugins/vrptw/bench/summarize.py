@@ -9,12 +9,19 @@ import csv, os, sys
 from collections import defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TOOLS = [("vrptw", "vrptw (ours)"), ("pyvrp", "PyVRP"), ("vroom", "pyvroom")]
+# (file key, label); a key may carry a suffix after "@" for a variant run of the same tool.
+TOOLS = [
+    ("vrptw", "vrptw (ours)"),
+    ("vrptw@_route_removal_5pct", "ours, 5% route removal"),
+    ("pyvrp", "PyVRP"),
+    ("vroom", "pyvroom"),
+]
 FAMILIES = ["C1", "C2", "R1", "R2", "RC1", "RC2"]
 
 
 def load(results, tool, budget, dataset="solomon"):
-    path = os.path.join(results, f"{tool}_{dataset}_{budget}s.csv")
+    tool, _, suffix = tool.partition("@")
+    path = os.path.join(results, f"{tool}_{dataset}_{budget}s{suffix}.csv")
     if not os.path.exists(path):
         return None
     with open(path) as f:
@@ -23,13 +30,14 @@ def load(results, tool, budget, dataset="solomon"):
 
 def main():
     results = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "results")
-    for dataset, budget in [("solomon", "1"), ("solomon", "10"), ("homberger200", "10")]:
+    for dataset, budget in [("solomon", "1"), ("solomon", "10"), ("solomon", "50k_iterations"), ("homberger200", "10")]:
         data = {t: load(results, t, budget, dataset) for t, _ in TOOLS}
         tools = [(t, label) for t, label in TOOLS if data[t]]
         if not tools:
             continue
         title = "Solomon" if dataset == "solomon" else "Gehring-Homberger 200 (subset)"
-        print(f"\n#### {title}: mean gap to best known, {budget} s per instance\n")
+        per = "50,000 iterations" if budget == "50k_iterations" else f"{budget} s"
+        print(f"\n#### {title}: mean gap to best known, {per} per instance\n")
         print("| family | " + " | ".join(f"{label}" for _, label in tools) + " |")
         print("|---|" + "---:|" * len(tools))
         for fam in FAMILIES + ["all"]:
@@ -46,7 +54,7 @@ def main():
                 else:
                     cells.append("-")
             print(f"| {'**all**' if fam == 'all' else fam} | " + " | ".join(cells) + " |")
-        print(f"\n<details><summary>{title}, per instance, {budget} s (distance / vehicles / gap %)</summary>\n")
+        print(f"\n<details><summary>{title}, per instance, {per} (distance / vehicles / gap %)</summary>\n")
         print("| instance | BKS | " + " | ".join(label for _, label in tools) + " |")
         print("|---|---:|" + "---:|" * len(tools))
         names = sorted(set().union(*[set(data[t]) for t, _ in tools]))

@@ -63,7 +63,7 @@ impl Default for SearchParams {
             split_rate: 0.5,
             split_depth: 0.01,
             blink_rate: 0.01,
-            route_removal_rate: 0.05,
+            route_removal_rate: 0.0,
             start_temperature: 5.0,
             end_temperature: 0.05,
         }

@@ -2,7 +2,7 @@
 //! seed, verify the plan with the independent checker, compare with the best known
 //! distance, and print a table plus per-family means. Writes CSV and JSON next to it.
 //!
-//! Usage: vrptw-bench --data DIR --budget SECS [--seed N] [--only C101,R201]
+//! Usage: vrptw-bench --data DIR --budget SECS [--seed N] [--only C101,R201] [--max-iterations N]
 //!                    [--out DIR] [--label NAME] [search tuning flags, see parse_args]
 //!        vrptw-bench --synthetic JOBS,VEHICLES --budget SECS [--seed N]
 //!
@@ -31,6 +31,7 @@ struct Args {
     label: Option<String>,
     params: SearchParams,
     synthetic: Option<(usize, usize)>,
+    max_iterations: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -43,6 +44,7 @@ fn parse_args() -> Result<Args, String> {
         label: None,
         params: SearchParams::default(),
         synthetic: None,
+        max_iterations: u64::MAX,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -51,6 +53,10 @@ fn parse_args() -> Result<Args, String> {
             "--data" => args.data = value()?.into(),
             "--budget" => args.budget = value()?.parse().map_err(|e| format!("--budget: {e}"))?,
             "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            // A machine-independent budget: with it the run is reproducible bit for bit.
+            "--max-iterations" => {
+                args.max_iterations = value()?.parse().map_err(|e| format!("--max-iterations: {e}"))?
+            }
             "--only" => {
                 args.only = value()?
                     .split(',')
@@ -160,6 +166,7 @@ fn run(args: &Args) -> Result<Vec<Row>, String> {
         let options = SolveOptions {
             seed: args.seed,
             time_limit_secs: args.budget,
+            max_iterations: args.max_iterations,
             params: args.params.clone(),
             ..SolveOptions::default()
         };
