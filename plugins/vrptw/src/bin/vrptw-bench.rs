@@ -55,7 +55,9 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             // A machine-independent budget: with it the run is reproducible bit for bit.
             "--max-iterations" => {
-                args.max_iterations = value()?.parse().map_err(|e| format!("--max-iterations: {e}"))?
+                args.max_iterations = value()?
+                    .parse()
+                    .map_err(|e| format!("--max-iterations: {e}"))?
             }
             "--only" => {
                 args.only = value()?
