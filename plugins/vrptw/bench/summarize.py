@@ -21,7 +21,8 @@ FAMILIES = ["C1", "C2", "R1", "R2", "RC1", "RC2"]
 
 def load(results, tool, budget, dataset="solomon"):
     tool, _, suffix = tool.partition("@")
-    path = os.path.join(results, f"{tool}_{dataset}_{budget}s{suffix}.csv")
+    unit = "" if budget.endswith("iterations") else "s"
+    path = os.path.join(results, f"{tool}_{dataset}_{budget}{unit}{suffix}.csv")
     if not os.path.exists(path):
         return None
     with open(path) as f:
