@@ -266,7 +266,7 @@ impl Response {
     }
 }
 
-fn lookup<'a>(pairs: &'a [(String, String)], matches: impl Fn(&str) -> bool) -> Option<&'a str> {
+fn lookup(pairs: &[(String, String)], matches: impl Fn(&str) -> bool) -> Option<&str> {
     pairs
         .iter()
         .find(|(key, _)| matches(key))
