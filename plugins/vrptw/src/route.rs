@@ -9,9 +9,9 @@
 //!
 //! A break makes that summary inexact (where to rest depends on the whole sequence), so
 //! for vehicles with a break the O(1) test is used only as a necessary condition (the
-//! break can only delay things) and a full simulation that tries every gap for the break
-//! decides. Field-service routes are short, so that quadratic check is cheap where it
-//! applies, and the benchmark instances (no breaks) stay on the fast path.
+//! break can only delay things); then one O(n) pass over the candidate sequence decides:
+//! resting at a gap works iff the break fits its window there and the next node is still
+//! reached by its latest start. The benchmark instances (no breaks) stay on the O(1) path.
 
 use crate::instance::{Instance, TIME_EPS};
 
