@@ -128,10 +128,10 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
             Problem::bad_request("invalid_cursor", "the cursor is not one this API issued")
         })?,
     };
-    let mut nearby = within(centre, radius_km)?;
+    let nearby = within(centre, radius_km)?;
     let limit = paging.limit as usize;
     let next_cursor = (nearby.len() > offset + limit).then(|| (offset + limit).to_string());
-    let items: Vec<Record<Columns>> = nearby.drain(..).skip(offset).take(limit).collect();
+    let items: Vec<Record<Columns>> = nearby.into_iter().skip(offset).take(limit).collect();
     Ok(Response::json(
         200,
         &serde_json::json!({"items": items, "next_cursor": next_cursor}),

@@ -167,7 +167,6 @@ impl Filter {
         Self(json!({"or": filters.into_iter().map(|f| f.0).collect::<Vec<_>>()}))
     }
 
-    #[allow(clippy::should_implement_trait)] // `!filter` would read worse in a filter tree
     pub fn not(filter: Filter) -> Self {
         Self(json!({"not": filter.0}))
     }
