@@ -12,12 +12,13 @@
 //! | any other trap (panic, unreachable, stack overflow, ...) | 500 | `module_trap` |
 //! | response body over the cap | 502 | `module_response_too_large` |
 //! | store or events unavailable during the call | 503 | `module_backend_unavailable` |
+//! | every pooling allocator slot in use | 503 | `module_busy` |
 
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use uuid::Uuid;
-use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime::{PoolConcurrencyLimitError, ResourceLimiter, Store, Trap, UpdateDeadline};
 
 use super::LoadedModule;
 use super::bindings::exports::verofield::platform::module::{Event, Request, Response};
@@ -195,6 +196,13 @@ fn classify(error: &wasmtime::Error, state: &CallState, module: &LoadedModule) -
             StatusCode::INTERNAL_SERVER_ERROR,
             "module_host_call_limit",
             format!("the module exceeded its limit of {} host calls", limit.cap),
+        );
+    }
+    if error.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
+        return Error::problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "module_busy",
+            "every module instance slot is in use; retry shortly",
         );
     }
     match error.downcast_ref::<Trap>() {

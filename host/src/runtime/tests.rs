@@ -385,6 +385,38 @@ async fn a_spinning_module_yields_to_other_calls_on_the_same_thread() {
     );
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn a_full_instance_pool_answers_busy_and_frees_its_slot() {
+    let cache = CacheDir::new();
+    let mut config = RuntimeConfig::new(&cache.0);
+    config.max_instances = 1;
+    let runtime = Runtime::new(config).unwrap();
+    let spin = runtime
+        .load_with_limits(&fixture("spin"), impatient())
+        .await
+        .unwrap();
+    let module = runtime.load(&fixture("echo")).await.unwrap();
+    let spinning = runtime.handle(
+        &spin,
+        call_for(Uuid::now_v7(), &Memory::default()),
+        request("GET", "/", &[]),
+    );
+    let refused = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        runtime
+            .handle(
+                &module,
+                call_for(Uuid::now_v7(), &Memory::default()),
+                request("GET", "/echo/1", &[]),
+            )
+            .await
+    };
+    let (spun, refused) = tokio::join!(spinning, refused);
+    assert_eq!(code_of(&spun.unwrap_err()).1, "module_timeout");
+    assert_eq!(code_of(&refused.unwrap_err()), (503, "module_busy"));
+    echo(&runtime, &module, Uuid::now_v7(), "/echo/1").await;
+}
+
 #[tokio::test]
 async fn the_precompiled_cache_is_written_then_used() {
     let cache = CacheDir::new();
