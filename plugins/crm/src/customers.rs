@@ -175,21 +175,23 @@ fn list_filters(request: &Request) -> Result<Vec<Filter>, Problem> {
     }
     // Repeated `tag`s narrow: the customer has every one of them.
     filters.extend(request.query_all("tag").map(|tag| Filter::eq("tags", tag)));
-    for (parameter, compare) in [
-        (
-            "created_after",
-            Filter::gt as fn(&str, serde_json::Value) -> Filter,
-        ),
-        ("created_before", Filter::lt),
-    ] {
-        if let Some(instant) = request.query(parameter) {
-            if !is_rfc3339(instant) {
-                return Err(Problem::invalid_query(parameter, "an RFC 3339 timestamp"));
-            }
-            filters.push(compare("created_at", instant.into()));
-        }
+    if let Some(after) = timestamp_query(request, "created_after")? {
+        filters.push(Filter::gt("created_at", after));
+    }
+    if let Some(before) = timestamp_query(request, "created_before")? {
+        filters.push(Filter::lt("created_at", before));
     }
     Ok(filters)
+}
+
+/// An RFC 3339 query parameter, checked here so that a typo is a 400 naming it.
+fn timestamp_query<'a>(request: &'a Request, name: &str) -> Result<Option<&'a str>, Problem> {
+    match request.query(name) {
+        Some(instant) if !is_rfc3339(instant) => {
+            Err(Problem::invalid_query(name, "an RFC 3339 timestamp"))
+        }
+        other => Ok(other),
+    }
 }
 
 fn sort(request: &Request) -> Result<&str, Problem> {
