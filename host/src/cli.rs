@@ -164,6 +164,13 @@ pub struct ServeArgs {
     pub login_max_failures_per_address: i32,
     #[arg(long, env = "VEROFIELD_LOGIN_LOCKOUT_SECS", default_value_t = 900)]
     pub login_lockout_secs: u64,
+    /// Components (`*.wasm`) published as built-in modules at start-up.
+    #[arg(
+        long,
+        env = "VEROFIELD_BUILTIN_MODULES",
+        default_value = "plugins/target/wasm32-wasip2/release"
+    )]
+    pub builtin_modules: PathBuf,
     /// The platform operator's bearer token; generated into the data directory if unset.
     #[arg(long, env = "VEROFIELD_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
@@ -406,5 +413,6 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
         },
         operator_token: args.operator_token.clone(),
         log_json: matches!(cli.log_format, LogFormat::Json),
+        builtin_modules: args.builtin_modules.clone(),
     })
 }

@@ -29,4 +29,6 @@ pub struct ServerSettings {
     pub throttle: ThrottleSettings,
     pub operator_token: Option<String>,
     pub log_json: bool,
+    /// Directory of the built-in modules' components, published at start-up.
+    pub builtin_modules: PathBuf,
 }

@@ -111,6 +111,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Problem { status, .. } => *status,
+            Self::Database(error) if is_bad_text(error) => StatusCode::BAD_REQUEST,
             Self::Database(error) if is_timeout(error) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -119,9 +120,19 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Problem { code, .. } => code,
+            Self::Database(error) if is_bad_text(error) => "invalid_text",
             Self::Database(error) if is_timeout(error) => "database_unavailable",
             Self::Database(_) | Self::Internal(_) => "internal_error",
         }
+    }
+}
+
+/// Text PostgreSQL cannot store (a NUL character, 22021; an untranslatable one, 22P05).
+/// Rejected by the database before any row changes, so it is the client's error.
+fn is_bad_text(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("22021" | "22P05")),
+        _ => false,
     }
 }
 

@@ -8,12 +8,16 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod pg;
+pub mod registry;
 pub mod runtime;
 pub mod secrets;
 pub mod storage;
 pub mod tenancy;
+
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
@@ -74,6 +78,13 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
         }
     });
 
+    let runtime = runtime::Runtime::new(runtime::RuntimeConfig::new(
+        settings.data_dir.join("cache").join("modules"),
+    ))?;
+    let registry = Arc::new(registry::Registry::new(db.pool.clone(), Arc::new(runtime)));
+    registry.publish_builtins(&settings.builtin_modules).await?;
+    let catalog = Arc::new(storage::Catalog::load(&db.pool).await?);
+
     let state = AppState::new(Shared {
         pool: db.pool.clone(),
         tokens,
@@ -81,6 +92,8 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
         throttle: settings.throttle.clone(),
         operator_token_digest: Sha256::digest(operator_token.as_bytes()).into(),
         metrics,
+        registry,
+        catalog,
     });
     // Scripts and the test harness wait for this exact line.
     println!("verofield listening on http://{address}");

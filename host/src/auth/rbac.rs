@@ -64,6 +64,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             TECHNICIANS_MANAGE,
             JOBS_READ,
             JOBS_WRITE,
+            JOBS_OWN,
             JOBS_ASSIGN_OVERRIDE,
             AGREEMENTS_READ,
             AGREEMENTS_WRITE,

@@ -58,60 +58,64 @@ fn digest(key: &str) -> String {
         .collect()
 }
 
-/// How much longer either key stays locked, if it is.
-pub async fn locked_for(
-    pool: &PgPool,
-    keys: &AttemptKeys,
-) -> Result<Option<Duration>, sqlx::Error> {
-    let seconds: Option<f64> = sqlx::query_scalar(
-        "SELECT max(extract(epoch FROM locked_until - now()))::float8 FROM login_throttle
-         WHERE key = ANY($1) AND locked_until > now()",
-    )
-    .bind([keys.account.as_str(), keys.address.as_str()])
-    .fetch_one(pool)
-    .await?;
-    Ok(seconds.map(|s| Duration::from_secs_f64(s.max(0.0))))
-}
-
-pub async fn record_failure(
+/// Counts this attempt against both keys *before* the password is checked, so that parallel
+/// guesses cannot outrun the limit: the attempt that goes over a key's maximum locks that
+/// key, and every attempt while a key is locked is refused. Returns how long to wait when
+/// the attempt is refused. A successful login then gives the attempt back
+/// ([`record_success`]).
+pub async fn begin_attempt(
     pool: &PgPool,
     keys: &AttemptKeys,
     settings: &ThrottleSettings,
-) -> Result<(), sqlx::Error> {
+) -> Result<Option<Duration>, sqlx::Error> {
+    let mut wait: Option<f64> = None;
     for (key, max) in [
         (&keys.account, settings.account_max_failures),
         (&keys.address, settings.address_max_failures),
     ] {
-        sqlx::query(
+        let locked_for: Option<f64> = sqlx::query_scalar(
             "INSERT INTO login_throttle AS t (key, failures, window_started_at) VALUES ($1, 1, now())
              ON CONFLICT (key) DO UPDATE SET
-               failures = CASE WHEN t.window_started_at < now() - make_interval(secs => $2)
-                               THEN 1 ELSE t.failures + 1 END,
-               window_started_at = CASE WHEN t.window_started_at < now() - make_interval(secs => $2)
-                                        THEN now() ELSE t.window_started_at END",
+               failures = CASE
+                   WHEN t.locked_until > now() THEN t.failures
+                   WHEN t.window_started_at < now() - make_interval(secs => $2) THEN 1
+                   WHEN t.failures + 1 > $3 THEN 0
+                   ELSE t.failures + 1 END,
+               window_started_at = CASE
+                   WHEN t.locked_until > now() THEN t.window_started_at
+                   WHEN t.window_started_at < now() - make_interval(secs => $2) OR t.failures + 1 > $3
+                       THEN now()
+                   ELSE t.window_started_at END,
+               locked_until = CASE
+                   WHEN t.locked_until > now() THEN t.locked_until
+                   WHEN t.window_started_at >= now() - make_interval(secs => $2) AND t.failures + 1 > $3
+                       THEN now() + make_interval(secs => $4)
+                   ELSE NULL END
+             RETURNING extract(epoch FROM t.locked_until - now())::float8",
         )
         .bind(key)
         .bind(settings.window.as_secs_f64())
-        .execute(pool)
-        .await?;
-        sqlx::query(
-            "UPDATE login_throttle SET locked_until = now() + make_interval(secs => $3), failures = 0,
-                    window_started_at = now()
-             WHERE key = $1 AND failures >= $2",
-        )
-        .bind(key)
         .bind(max)
         .bind(settings.lockout.as_secs_f64())
-        .execute(pool)
+        .fetch_one(pool)
         .await?;
+        if let Some(seconds) = locked_for.filter(|s| *s > 0.0) {
+            wait = Some(wait.map_or(seconds, |w| w.max(seconds)));
+        }
     }
-    Ok(())
+    Ok(wait.map(Duration::from_secs_f64))
 }
 
-/// A successful login clears the account's counter (the address keeps its own).
+/// A successful login clears the account's counter and gives the address its attempt back.
 pub async fn record_success(pool: &PgPool, keys: &AttemptKeys) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_throttle WHERE key = $1")
-        .bind(&keys.account)
+    sqlx::query(
+        "DELETE FROM login_throttle WHERE key = $1 AND (locked_until IS NULL OR locked_until <= now())",
+    )
+    .bind(&keys.account)
+    .execute(pool)
+    .await?;
+    sqlx::query("UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1")
+        .bind(&keys.address)
         .execute(pool)
         .await?;
     Ok(())

@@ -120,6 +120,12 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>> {
                 "no policy compares tenant_id with app.tenant_id in both USING and WITH CHECK",
             );
         }
+        if table.other_permissive_policies > 0 {
+            violate(
+                name,
+                "a permissive policy other than the tenant policy (permissive policies are OR-ed: it would open other tenants' rows)",
+            );
+        }
         if !table.pk_leads_with_tenant {
             violate(name, "the primary key does not start with tenant_id");
         }
@@ -140,6 +146,7 @@ struct TenantTable {
     rls_enabled: bool,
     rls_forced: bool,
     has_tenant_policy: bool,
+    other_permissive_policies: i64,
     pk_leads_with_tenant: bool,
     constraints_without_tenant: i64,
 }
@@ -156,13 +163,23 @@ SELECT c.relname::text AS name,
              AND pg_get_expr(p.polqual, p.polrelid) LIKE '%tenant_id = (NULLIF(current_setting(''app.tenant_id''::text, true), ''''::text))::uuid%'
              AND pg_get_expr(p.polwithcheck, p.polrelid) LIKE '%tenant_id = (NULLIF(current_setting(''app.tenant_id''::text, true), ''''::text))::uuid%'
        ) AS has_tenant_policy,
+       (SELECT count(*) FROM pg_policy p
+        WHERE p.polrelid = c.oid AND p.polpermissive
+          AND NOT (coalesce(pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid), '') LIKE '%tenant_id = (NULLIF(current_setting(''app.tenant_id''::text, true), ''''::text))::uuid%'
+                   AND coalesce(pg_get_expr(p.polwithcheck, p.polrelid), pg_get_expr(p.polqual, p.polrelid), '')
+                       LIKE '%tenant_id = (NULLIF(current_setting(''app.tenant_id''::text, true), ''''::text))::uuid%')
+       ) AS other_permissive_policies,
        EXISTS (
            SELECT 1 FROM pg_constraint k
            WHERE k.conrelid = c.oid AND k.contype = 'p' AND k.conkey[1] = a.attnum
        ) AS pk_leads_with_tenant,
        (SELECT count(*) FROM pg_constraint k
         WHERE k.conrelid = c.oid AND k.contype IN ('u', 'f')
-          AND NOT a.attnum = ANY (k.conkey)) AS constraints_without_tenant
+          AND NOT a.attnum = ANY (k.conkey)
+          -- a foreign key to a global table (no tenant_id: a Citus reference table) is fine
+          AND NOT (k.contype = 'f' AND NOT EXISTS (
+              SELECT 1 FROM pg_attribute fa
+              WHERE fa.attrelid = k.confrelid AND fa.attname = 'tenant_id'))) AS constraints_without_tenant
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped

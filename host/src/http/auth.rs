@@ -63,7 +63,7 @@ async fn login(
         return Err(Error::unauthorized("invalid_credentials"));
     }
     let keys = throttle::AttemptKeys::new(slug, &email, address);
-    if let Some(remaining) = throttle::locked_for(&state.pool, &keys).await? {
+    if let Some(remaining) = throttle::begin_attempt(&state.pool, &keys, &state.throttle).await? {
         return Err(Error::too_many_requests(
             "login_throttled",
             "too many failed logins; try again later",
@@ -75,42 +75,50 @@ async fn login(
         .bind(slug)
         .fetch_optional(&state.pool)
         .await?;
-    let mut tx = match tenant_id {
+    // Credentials are read in a short transaction of their own: argon2 runs with no pooled
+    // connection held, so a burst of logins cannot starve the pool.
+    let credentials: Option<Credentials> = match tenant_id {
         Some(tenant_id) => {
             let scope = TenantScope {
                 tenant_id,
                 user_id: None,
             };
-            Some(TenantTx::begin(&state.pool, scope, state.limits.statement_timeout).await?)
+            let mut tx =
+                TenantTx::begin(&state.pool, scope, state.limits.statement_timeout).await?;
+            let found = sqlx::query_as(
+                "SELECT id, password_hash, status FROM users WHERE tenant_id = $1 AND email = $2",
+            )
+            .bind(tenant_id)
+            .bind(&email)
+            .fetch_optional(tx.conn())
+            .await?;
+            tx.commit().await?;
+            found
         }
         None => None,
     };
-    let credentials: Option<Credentials> =
-        match tx.as_mut() {
-            Some(tx) => sqlx::query_as(
-                "SELECT id, password_hash, status FROM users WHERE tenant_id = $1 AND email = $2",
-            )
-            .bind(tx.tenant_id())
-            .bind(&email)
-            .fetch_optional(tx.conn())
-            .await?,
-            None => None,
-        };
     // Verify even when there is no such user, so timing reveals nothing.
     let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
     let password_ok = password::verify_blocking(stored, request.password).await;
     let user = credentials.filter(|c| password_ok && c.status == "active");
-    let (Some(mut tx), Some(user)) = (tx, user) else {
-        throttle::record_failure(&state.pool, &keys, &state.throttle).await?;
+    let (Some(tenant_id), Some(user)) = (tenant_id, user) else {
         return Err(Error::unauthorized("invalid_credentials"));
     };
-    if let Lookup::TenantSuspended = Principal::load(&mut tx, user.id).await? {
-        return Err(Error::forbidden(
-            "tenant_suspended",
-            "this tenant is suspended",
-        ));
+    let scope = TenantScope {
+        tenant_id,
+        user_id: None,
+    };
+    let mut tx = TenantTx::begin(&state.pool, scope, state.limits.statement_timeout).await?;
+    match Principal::load(&mut tx, user.id).await? {
+        Lookup::Found(_) => {}
+        Lookup::NoSuchUser => return Err(Error::unauthorized("invalid_credentials")),
+        Lookup::TenantSuspended => {
+            return Err(Error::forbidden(
+                "tenant_suspended",
+                "this tenant is suspended",
+            ));
+        }
     }
-    let tenant_id = tx.tenant_id();
     let refresh_token = refresh::issue(&mut tx, user.id, None, state.limits.refresh_ttl).await?;
     sqlx::query("UPDATE users SET last_login_at = now() WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id)

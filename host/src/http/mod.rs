@@ -10,6 +10,7 @@ pub mod auth;
 pub mod etag;
 pub mod extract;
 pub mod health;
+pub mod modules;
 pub mod operator;
 pub mod pagination;
 pub mod problem;
@@ -34,6 +35,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::jwt::TokenKeys;
 use crate::auth::throttle::ThrottleSettings;
+use crate::registry::Registry;
+use crate::storage::Catalog;
 
 /// Per-request limits.
 #[derive(Debug, Clone)]
@@ -51,6 +54,8 @@ pub struct Shared {
     pub throttle: ThrottleSettings,
     pub operator_token_digest: [u8; 32],
     pub metrics: PrometheusHandle,
+    pub registry: Arc<Registry>,
+    pub catalog: Arc<Catalog>,
 }
 
 #[derive(Clone)]
@@ -81,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .merge(roles::routes())
         .merge(audit::routes())
         .merge(operator::routes())
+        .merge(modules::routes())
         // A route layer sees the matched route template, so metrics label by route.
         .route_layer(middleware::from_fn(record_metrics))
         .fallback(not_found)

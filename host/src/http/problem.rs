@@ -61,11 +61,17 @@ impl IntoResponse for Error {
                 response
             }
             Error::Database(error) => {
-                tracing::error!(%error, "database error");
-                let detail = if status == StatusCode::SERVICE_UNAVAILABLE {
-                    "the database did not answer in time; retry later"
-                } else {
-                    "an internal error occurred"
+                if status.is_server_error() {
+                    tracing::error!(%error, "database error");
+                }
+                let detail = match status {
+                    StatusCode::SERVICE_UNAVAILABLE => {
+                        "the database did not answer in time; retry later"
+                    }
+                    StatusCode::BAD_REQUEST => {
+                        "the text contains a character that cannot be stored (such as NUL)"
+                    }
+                    _ => "an internal error occurred",
                 };
                 response(status, code, detail, &[])
             }

@@ -67,17 +67,23 @@ async fn load(tx: &mut TenantTx, id: Uuid) -> Result<User> {
     .ok_or_else(|| Error::not_found("user"))
 }
 
+/// Page parameters are repeated here rather than flattened: serde's flatten reads query
+/// values as strings, which would refuse `limit=10`.
 #[derive(Deserialize)]
 struct ListParams {
-    #[serde(flatten)]
-    page: PageParams,
+    limit: Option<i64>,
+    cursor: Option<String>,
     status: Option<String>,
     q: Option<String>,
 }
 
 async fn list(mut ctx: Tenant, Query(params): Query<ListParams>) -> Result<impl IntoResponse> {
     ctx.require_any(&[perm::USERS_READ, perm::USERS_MANAGE])?;
-    let (limit, after) = params.page.resolve()?;
+    let page = PageParams {
+        limit: params.limit,
+        cursor: params.cursor,
+    };
+    let (limit, after) = page.resolve()?;
     let pattern = params.q.as_deref().map(|q| format!("%{}%", escape_like(q)));
     let rows: Vec<User> = sqlx::query_as(&format!(
         "{SELECT_USER} WHERE u.tenant_id = $1 AND ($2::uuid IS NULL OR u.id > $2)

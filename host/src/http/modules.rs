@@ -1,0 +1,420 @@
+//! Modules over HTTP: the dispatch of `/v1/{slot}/...` to the tenant's module, and the
+//! registry endpoints (list versions, see and change the tenant's bindings, roll back, and
+//! the operator's upload).
+//!
+//! A module request runs in the caller's tenant transaction: the host resolves the slot's
+//! version, matches the route in the module's manifest, checks the route's permission before
+//! the module runs, then calls it with the store and outbox bound to that transaction. A
+//! response below 400 commits; an error response, a trap or a limit rolls everything back.
+//! Each request resolves the binding afresh, so a rebind applies to the next request while
+//! requests in flight finish on the version they started with.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use super::AppState;
+use super::extract::{Json, Path, Tenant};
+use super::operator::Operator;
+use super::pagination::Page;
+use crate::auth::rbac::perm;
+use crate::error::{Error, Result, Validator};
+use crate::events::OutboxSink;
+use crate::registry::{self, Version};
+use crate::runtime::manifest::{Manifest, Route};
+use crate::runtime::{CallContext, Caller, Request};
+use crate::storage::{PgStore, SharedTx};
+
+/// Largest component an operator may upload.
+const MAX_COMPONENT_BYTES: usize = 64 << 20;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/modules", get(list_versions))
+        .route("/v1/tenant/modules", get(list_bindings))
+        .route("/v1/tenant/modules/{slot}", axum::routing::put(rebind))
+        .route("/v1/tenant/modules/{slot}/rollback", post(rollback))
+        .route(
+            "/v1/operator/modules",
+            post(upload).layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
+        )
+        .route("/v1/{slot}", any(dispatch_root))
+        .route("/v1/{slot}/{*rest}", any(dispatch))
+}
+
+async fn list_versions(ctx: Tenant, State(state): State<AppState>) -> Result<impl IntoResponse> {
+    ctx.require(perm::MODULES_MANAGE)?;
+    Ok(Json(Page {
+        items: state.registry.list().await?,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Serialize)]
+struct Binding {
+    slot: String,
+    /// `binding` when the tenant chose the version, `builtin` when it is the default.
+    source: &'static str,
+    version: Version,
+}
+
+async fn list_bindings(
+    mut ctx: Tenant,
+    State(state): State<AppState>,
+) -> Result<impl IntoResponse> {
+    ctx.require(perm::MODULES_MANAGE)?;
+    let mut slots: Vec<String> = state
+        .registry
+        .list()
+        .await?
+        .into_iter()
+        .map(|v| v.slot)
+        .collect();
+    slots.dedup();
+    let mut items = Vec::new();
+    for slot in slots {
+        let (source, digest) = match registry::current(&mut ctx.tx, &slot).await? {
+            Some(digest) => ("binding", digest),
+            None => match state.registry.builtin(&slot).await? {
+                Some(version) => ("builtin", version.digest),
+                None => continue,
+            },
+        };
+        let version = state.registry.find(&digest).await?;
+        items.push(Binding {
+            slot,
+            source,
+            version,
+        });
+    }
+    Ok(Json(Page {
+        items,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RebindRequest {
+    /// A digest, or `name@version`.
+    version: String,
+}
+
+async fn rebind(
+    mut ctx: Tenant,
+    State(state): State<AppState>,
+    Path(slot): Path<String>,
+    Json(body): Json<RebindRequest>,
+) -> Result<impl IntoResponse> {
+    ctx.require(perm::MODULES_MANAGE)?;
+    let version = state.registry.find(&body.version).await.map_err(|_| {
+        Error::validation(vec![crate::error::FieldError::new(
+            "version",
+            "no such published version",
+        )])
+    })?;
+    let mut check = Validator::new();
+    check.check(
+        version.slot == slot,
+        "version",
+        format!("that module fills slot `{}`", version.slot),
+    );
+    check.finish()?;
+    registry::bind(&mut ctx.tx, &version).await?;
+    ctx.audit(
+        "module.bound",
+        "module_slot",
+        uuid::Uuid::nil(),
+        serde_json::json!({"slot": slot, "digest": version.digest}),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(Json(Binding {
+        slot,
+        source: "binding",
+        version,
+    }))
+}
+
+/// Rebinds the slot to the version that served it before the current binding (the
+/// built-in, when the tenant had bound only once).
+async fn rollback(
+    mut ctx: Tenant,
+    State(state): State<AppState>,
+    Path(slot): Path<String>,
+) -> Result<impl IntoResponse> {
+    ctx.require(perm::MODULES_MANAGE)?;
+    let history: Vec<String> = sqlx::query_scalar(
+        "SELECT digest FROM module_bindings WHERE tenant_id = $1 AND slot = $2 ORDER BY id DESC LIMIT 2",
+    )
+    .bind(ctx.tx.tenant_id())
+    .bind(&slot)
+    .fetch_all(ctx.tx.conn())
+    .await?;
+    let previous = match history.as_slice() {
+        [] => {
+            return Err(Error::conflict(
+                "nothing_to_roll_back",
+                "the slot has no binding to roll back",
+            ));
+        }
+        [_] => state.registry.builtin(&slot).await?.ok_or_else(|| {
+            Error::conflict(
+                "nothing_to_roll_back",
+                "there is no earlier version for this slot",
+            )
+        })?,
+        [_, previous, ..] => state.registry.find(previous).await?,
+    };
+    registry::bind(&mut ctx.tx, &previous).await?;
+    ctx.audit(
+        "module.rolled_back",
+        "module_slot",
+        uuid::Uuid::nil(),
+        serde_json::json!({"slot": slot, "digest": previous.digest}),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(Json(Binding {
+        slot,
+        source: "binding",
+        version: previous,
+    }))
+}
+
+/// The operator publishes a partner's component (body: the component bytes).
+async fn upload(
+    _: Operator,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<impl IntoResponse> {
+    let version = state.registry.publish(&body, false, "operator").await?;
+    Ok((StatusCode::CREATED, Json(version)))
+}
+
+async fn dispatch_root(
+    ctx: Tenant,
+    state: State<AppState>,
+    Path(slot): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    call_module(ctx, state, slot, String::new(), method, uri, headers, body).await
+}
+
+async fn dispatch(
+    ctx: Tenant,
+    state: State<AppState>,
+    Path((slot, rest)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    call_module(ctx, state, slot, rest, method, uri, headers, body).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn call_module(
+    mut ctx: Tenant,
+    State(state): State<AppState>,
+    slot: String,
+    rest: String,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let digest = state
+        .registry
+        .serving(&mut ctx.tx, &slot)
+        .await?
+        .ok_or_else(|| Error::not_found("route"))?;
+    let module = state.registry.module(&digest).await?;
+    let path = format!("/{rest}");
+    let (route, params) = match_route(&module.manifest, method.as_str(), &path)?;
+    ctx.require(&route.permission)?;
+
+    let request_id = ctx.request_id.clone().unwrap_or_default();
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+        .map_err(|_| {
+            Error::bad_request("invalid_query_parameter", "the query string is malformed")
+        })?;
+    let request = Request {
+        method: method.as_str().to_owned(),
+        path,
+        query,
+        headers: headers
+            .iter()
+            .filter(|(name, _)| !matches!(name.as_str(), "authorization" | "cookie"))
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect(),
+        body: body.to_vec(),
+        route: route.path.clone(),
+        params,
+    };
+    let Tenant { principal, tx, .. } = ctx;
+    let tenant_id = tx.tenant_id();
+    let shared: SharedTx = Arc::new(Mutex::new(Some(tx)));
+    let call = CallContext {
+        tenant_id,
+        caller: Caller {
+            user_id: principal.user_id,
+            roles: principal.roles.clone(),
+            permissions: principal.permissions.names().map(str::to_owned).collect(),
+        },
+        request_id: request_id.clone(),
+        store: Box::new(PgStore::new(shared.clone(), state.catalog.clone())),
+        events: Box::new(OutboxSink::new(
+            shared.clone(),
+            module.manifest.name.clone(),
+            request_id,
+        )),
+    };
+    let outcome = state
+        .registry
+        .runtime()
+        .handle(&module, call, request)
+        .await;
+    let tx = shared.lock().await.take();
+    let (response, usage) = outcome?;
+    let labels = [
+        ("module", module.manifest.name.clone()),
+        ("tenant", tenant_id.to_string()),
+    ];
+    metrics::histogram!("module_call_duration_seconds", &labels)
+        .record(usage.elapsed.as_secs_f64());
+    metrics::counter!("module_host_calls_total", &labels).increment(u64::from(usage.host_calls));
+    metrics::counter!("module_rows_returned_total", &labels)
+        .increment(u64::from(usage.rows_returned));
+
+    let status = StatusCode::from_u16(response.status)
+        .ok()
+        .filter(|s| !s.is_informational())
+        .ok_or_else(|| {
+            Error::problem(
+                StatusCode::BAD_GATEWAY,
+                "module_bad_response",
+                "the module answered an invalid status",
+            )
+        })?;
+    if let Some(tx) = tx
+        && status.as_u16() < 400
+    {
+        tx.commit().await?;
+    }
+    let mut answer = (status, response.body).into_response();
+    for (name, value) in response.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            answer.headers_mut().append(name, value);
+        }
+    }
+    Ok(answer)
+}
+
+/// Finds the manifest route for a method and path: 404 when no pattern matches the path,
+/// 405 when patterns match but not for this method.
+fn match_route<'m>(
+    manifest: &'m Manifest,
+    method: &str,
+    path: &str,
+) -> Result<(&'m Route, Vec<(String, String)>)> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut path_matched = false;
+    for route in &manifest.routes {
+        let pattern: Vec<&str> = route.path.trim_end_matches('/').split('/').collect();
+        if pattern.len() != segments.len() {
+            continue;
+        }
+        let mut params = Vec::new();
+        let matched = pattern.iter().zip(&segments).all(|(p, s)| {
+            match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) if !s.is_empty() => {
+                    params.push((name.to_owned(), (*s).to_owned()));
+                    true
+                }
+                Some(_) => false,
+                None => p == s,
+            }
+        });
+        if !matched {
+            continue;
+        }
+        path_matched = true;
+        if route.method.eq_ignore_ascii_case(method) {
+            return Ok((route, params));
+        }
+    }
+    if path_matched {
+        Err(Error::problem(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not accept that method",
+        ))
+    } else {
+        Err(Error::not_found("route"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        Manifest {
+            routes: vec![
+                Route {
+                    method: "GET".into(),
+                    path: "/customers".into(),
+                    permission: "crm.customers.read".into(),
+                },
+                Route {
+                    method: "GET".into(),
+                    path: "/customers/{id}".into(),
+                    permission: "crm.customers.read".into(),
+                },
+                Route {
+                    method: "PATCH".into(),
+                    path: "/customers/{id}".into(),
+                    permission: "crm.customers.write".into(),
+                },
+            ],
+            ..Manifest::default()
+        }
+    }
+
+    #[test]
+    fn routes_match_with_params_and_methods() {
+        let manifest = manifest();
+        let (route, params) = match_route(&manifest, "PATCH", "/customers/42").unwrap();
+        assert_eq!(route.permission, "crm.customers.write");
+        assert_eq!(params, [("id".to_owned(), "42".to_owned())]);
+        assert_eq!(
+            match_route(&manifest, "GET", "/customers/").unwrap().0.path,
+            "/customers"
+        );
+        assert_eq!(
+            match_route(&manifest, "DELETE", "/customers/42")
+                .unwrap_err()
+                .code(),
+            "method_not_allowed"
+        );
+        assert_eq!(
+            match_route(&manifest, "GET", "/customers/42/x")
+                .unwrap_err()
+                .code(),
+            "not_found"
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! The module registry: published versions (content-addressed, global) and each tenant's
+//! bindings of slots to versions (append-only history; the newest row per slot serves).
+//!
+//! Publishing loads the component through the runtime first, so only a component of our
+//! world whose manifest parses is ever recorded. Built-in modules are published from a
+//! directory at start-up. A tenant with no binding for a slot is served by the newest
+//! built-in for it (so every tenant, new or old, has the built-ins, and platform upgrades
+//! reach them); an explicit binding pins a version until the tenant rebinds or rolls back.
+//! Any host can serve any module: a version missing from this host's runtime is read from
+//! PostgreSQL and loaded (compiled once, then from the disk cache).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::{Error, Result, is_unique_violation};
+use crate::runtime::{Digest, ModuleHandle, Runtime};
+use crate::tenancy::TenantTx;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Version {
+    pub digest: String,
+    pub name: String,
+    pub version: String,
+    pub slot: String,
+    pub builtin: bool,
+    pub published_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub struct Registry {
+    pool: PgPool,
+    runtime: Arc<Runtime>,
+}
+
+impl Registry {
+    pub fn new(pool: PgPool, runtime: Arc<Runtime>) -> Self {
+        Self { pool, runtime }
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Validates and records a component; publishing the same bytes again is a no-op.
+    pub async fn publish(&self, component: &[u8], builtin: bool, by: &str) -> Result<Version> {
+        let module = self.runtime.load(component).await?;
+        let manifest = &module.manifest;
+        let inserted = sqlx::query(
+            "INSERT INTO module_versions (digest, name, version, slot, manifest, component, builtin, published_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(module.digest.to_string())
+        .bind(&manifest.name)
+        .bind(&manifest.version)
+        .bind(&manifest.slot)
+        .bind(serde_json::to_value(manifest.as_ref()).map_err(anyhow::Error::from)?)
+        .bind(component)
+        .bind(builtin)
+        .bind(by)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Err(error) if is_unique_violation(&error, Some("module_versions_name_version_key")) => {
+                return Err(Error::conflict(
+                    "version_exists",
+                    format!(
+                        "{} {} is published with other content",
+                        manifest.name, manifest.version
+                    ),
+                ));
+            }
+            other => other?,
+        };
+        self.version(&module.digest.to_string()).await
+    }
+
+    async fn version(&self, digest: &str) -> Result<Version> {
+        sqlx::query_as(
+            "SELECT digest, name, version, slot, builtin, published_at FROM module_versions WHERE digest = $1",
+        )
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| Error::not_found("module version"))
+    }
+
+    /// Publishes every `*.wasm` in `dir` as a built-in.
+    pub async fn publish_builtins(&self, dir: &Path) -> anyhow::Result<Vec<Version>> {
+        let mut published = Vec::new();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            tracing::warn!(dir = %dir.display(), "no built-in modules directory; no modules published");
+            return Ok(published);
+        };
+        let mut paths: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let bytes = std::fs::read(&path)?;
+            match self.publish(&bytes, true, "builtin").await {
+                Ok(version) => {
+                    tracing::info!(name = %version.name, version = %version.version, slot = %version.slot, "built-in module published");
+                    published.push(version);
+                }
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "skipping a built-in module")
+                }
+            }
+        }
+        Ok(published)
+    }
+
+    pub async fn list(&self) -> Result<Vec<Version>> {
+        Ok(sqlx::query_as(
+            "SELECT digest, name, version, slot, builtin, published_at FROM module_versions ORDER BY slot, published_at",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Finds a version by digest, or by `name@version`.
+    pub async fn find(&self, reference: &str) -> Result<Version> {
+        let found: Option<Version> = sqlx::query_as(
+            "SELECT digest, name, version, slot, builtin, published_at FROM module_versions
+             WHERE digest = $1 OR name || '@' || version = $1",
+        )
+        .bind(reference)
+        .fetch_optional(&self.pool)
+        .await?;
+        found.ok_or_else(|| Error::not_found("module version"))
+    }
+
+    /// The newest built-in version for `slot`: what serves a tenant without a binding.
+    pub async fn builtin(&self, slot: &str) -> Result<Option<Version>> {
+        Ok(sqlx::query_as(
+            "SELECT digest, name, version, slot, builtin, published_at FROM module_versions
+             WHERE slot = $1 AND builtin ORDER BY published_at DESC, digest LIMIT 1",
+        )
+        .bind(slot)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The version serving `slot` for the transaction's tenant: its binding, else the
+    /// built-in. None: no module fills the slot.
+    pub async fn serving(&self, tx: &mut TenantTx, slot: &str) -> Result<Option<String>> {
+        match current(tx, slot).await? {
+            Some(digest) => Ok(Some(digest)),
+            None => Ok(self.builtin(slot).await?.map(|v| v.digest)),
+        }
+    }
+
+    /// The loaded module for a digest, loading it from PostgreSQL if this host has not yet.
+    pub async fn module(&self, digest: &str) -> Result<ModuleHandle> {
+        if let Some(module) = parse_digest(digest).and_then(|d| self.runtime.loaded(&d)) {
+            return Ok(module);
+        }
+        let bytes: Vec<u8> =
+            sqlx::query_scalar("SELECT component FROM module_versions WHERE digest = $1")
+                .bind(digest)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| Error::not_found("module version"))?;
+        self.runtime.load(&bytes).await
+    }
+}
+
+/// The digest bound to `slot` for the transaction's tenant.
+pub async fn current(tx: &mut TenantTx, slot: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT digest FROM module_bindings WHERE tenant_id = $1 AND slot = $2 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(tx.tenant_id())
+    .bind(slot)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+pub async fn bind(tx: &mut TenantTx, version: &Version) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO module_bindings (tenant_id, id, slot, digest, bound_by) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(tx.tenant_id())
+    .bind(Uuid::now_v7())
+    .bind(&version.slot)
+    .bind(&version.digest)
+    .bind(tx.user_id())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+fn parse_digest(hex: &str) -> Option<Digest> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(Digest(bytes))
+}
