@@ -6,6 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
+# The embedded PostgreSQL runs as the `postgres` user, which must be able to reach
+# target/ (the shared test cluster and the servers' data directories live there).
+if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$PWD" 2>/dev/null; then
+  dir="$PWD"
+  while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done
+fi
+
 stop_test_cluster() {
   local data=target/test-pg/data
   if [ -f "$data/postmaster.pid" ]; then
