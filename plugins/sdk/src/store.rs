@@ -167,6 +167,8 @@ impl Filter {
         Self(json!({"or": filters.into_iter().map(|f| f.0).collect::<Vec<_>>()}))
     }
 
+    /// Named after the grammar's `not`; it builds a node, so `std::ops::Not` would mislead.
+    #[allow(clippy::should_implement_trait)]
     pub fn not(filter: Filter) -> Self {
         Self(json!({"not": filter.0}))
     }
