@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+cargo build --manifest-path plugins/Cargo.toml -p verofield-crm --target wasm32-wasip2 --release
 exec cargo run --release -p verofield -- serve --demo "$@"

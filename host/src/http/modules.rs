@@ -315,9 +315,16 @@ async fn call_module(
         tx.commit().await?;
     }
     let mut answer = (status, response.body).into_response();
+    let headers = answer.headers_mut();
+    let mut replaced = Vec::new();
     for (name, value) in response.headers {
         if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            answer.headers_mut().append(name, value);
+            // The module's headers replace the defaults (content-type) rather than adding to them.
+            if !replaced.contains(&name) {
+                headers.remove(&name);
+                replaced.push(name.clone());
+            }
+            headers.append(name, value);
         }
     }
     Ok(answer)
