@@ -122,21 +122,23 @@ CREATE TABLE login_throttle (
     locked_until       timestamptz
 );
 
--- Row-level security on every tenant table.
-DO $$
-DECLARE
-    t text;
+-- Row-level security on a tenant table: ENABLE, FORCE and the one tenant policy (in USING
+-- and WITH CHECK). Every migration that adds a tenant table calls this, so the rule is
+-- written once. Not SECURITY DEFINER, and not executable by the app role.
+CREATE FUNCTION enable_tenant_isolation(target regclass) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    FOREACH t IN ARRAY ARRAY['roles', 'users', 'user_roles', 'refresh_tokens', 'audit_log'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format(
-            'CREATE POLICY tenant_isolation ON %I '
-            'USING (tenant_id = nullif(current_setting(''app.tenant_id'', true), '''')::uuid) '
-            'WITH CHECK (tenant_id = nullif(current_setting(''app.tenant_id'', true), '''')::uuid)',
-            t);
-    END LOOP;
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', target);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', target);
+    EXECUTE format(
+        'CREATE POLICY tenant_isolation ON %s '
+        'USING (tenant_id = nullif(current_setting(''app.tenant_id'', true), '''')::uuid) '
+        'WITH CHECK (tenant_id = nullif(current_setting(''app.tenant_id'', true), '''')::uuid)',
+        target);
 END $$;
+REVOKE ALL ON FUNCTION enable_tenant_isolation(regclass) FROM PUBLIC;
+
+SELECT enable_tenant_isolation(t)
+FROM unnest(ARRAY['roles', 'users', 'user_roles', 'refresh_tokens', 'audit_log']::regclass[]) AS t;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON roles, users, user_roles, refresh_tokens TO verofield_app;
 GRANT SELECT, INSERT ON audit_log TO verofield_app;

@@ -70,18 +70,7 @@ CREATE TABLE store.crm_contacts (
 );
 CREATE INDEX crm_contacts_customer ON store.crm_contacts (tenant_id, customer_id);
 
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['crm_customers', 'crm_locations', 'crm_contacts'] LOOP
-        EXECUTE format('ALTER TABLE store.%I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE store.%I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format(
-            'CREATE POLICY tenant_isolation ON store.%I '
-            'USING (tenant_id = nullif(current_setting(''app.tenant_id'', true), '''')::uuid) '
-            'WITH CHECK (tenant_id = nullif(current_setting(''app.tenant_id'', true), '''')::uuid)',
-            t);
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON store.%I TO verofield_app', t);
-    END LOOP;
-END $$;
+SELECT enable_tenant_isolation(t)
+FROM unnest(ARRAY['store.crm_customers', 'store.crm_locations', 'store.crm_contacts']::regclass[]) AS t;
+GRANT SELECT, INSERT, UPDATE, DELETE ON store.crm_customers, store.crm_locations, store.crm_contacts
+    TO verofield_app;

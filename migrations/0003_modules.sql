@@ -44,20 +44,8 @@ CREATE TABLE event_outbox (
 );
 CREATE INDEX event_outbox_pending ON event_outbox (tenant_id, id) WHERE delivered_at IS NULL;
 
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['module_bindings', 'event_outbox'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format(
-            'CREATE POLICY tenant_isolation ON %I '
-            'USING (tenant_id = nullif(current_setting(''app.tenant_id'', true), '''')::uuid) '
-            'WITH CHECK (tenant_id = nullif(current_setting(''app.tenant_id'', true), '''')::uuid)',
-            t);
-    END LOOP;
-END $$;
+SELECT enable_tenant_isolation(t)
+FROM unnest(ARRAY['module_bindings', 'event_outbox']::regclass[]) AS t;
 
 GRANT SELECT, INSERT ON module_bindings TO verofield_app;
 GRANT SELECT, INSERT, UPDATE ON event_outbox TO verofield_app;

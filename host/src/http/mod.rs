@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body_limit))
+        .layer(middleware::from_fn_with_state(limits.body_limit, refuse_oversized))
         .layer(middleware::from_fn_with_state(limits.request_timeout, request_timeout))
         .layer(CatchPanicLayer::custom(|_| {
             problem::response(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred", &[])
@@ -120,6 +121,41 @@ async fn method_not_allowed() -> Response {
         "this route does not accept that method",
         &[],
     )
+}
+
+/// Largest oversized body the server still reads (and discards) before answering 413, so that
+/// an ordinary client sees the problem response instead of a reset connection.
+const DRAIN_LIMIT: u64 = 16 << 20;
+
+/// Refuses a body whose declared length is over the limit with 413 problem+json, up front.
+/// (Bodies without a declared length are limited where they are read, by `DefaultBodyLimit`.)
+async fn refuse_oversized(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // Component uploads carry their own, larger limit.
+    let exempt = request.uri().path() == modules::UPLOAD_PATH;
+    match declared {
+        Some(length) if length > limit as u64 && !exempt => {
+            if length <= DRAIN_LIMIT {
+                let drain = axum::body::to_bytes(request.into_body(), DRAIN_LIMIT as usize);
+                let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
+            }
+            problem::response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the body is larger than the server accepts",
+                &[],
+            )
+        }
+        _ => next.run(request).await,
+    }
 }
 
 async fn request_timeout(

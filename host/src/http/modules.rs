@@ -32,6 +32,8 @@ use crate::runtime::manifest::{Manifest, Route};
 use crate::runtime::{CallContext, Caller, Request};
 use crate::storage::{PgStore, SharedTx};
 
+/// Where the operator uploads components.
+pub const UPLOAD_PATH: &str = "/v1/operator/modules";
 /// Largest component an operator may upload.
 const MAX_COMPONENT_BYTES: usize = 64 << 20;
 
@@ -42,7 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/tenant/modules/{slot}", axum::routing::put(rebind))
         .route("/v1/tenant/modules/{slot}/rollback", post(rollback))
         .route(
-            "/v1/operator/modules",
+            UPLOAD_PATH,
             post(upload).layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
         )
         .route("/v1/{slot}", any(dispatch_root))
