@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-cargo build --manifest-path plugins/Cargo.toml -p verofield-crm --target wasm32-wasip2 --release
+# Every component crate in plugins/ (the libraries build too, and are not published).
+cargo build --manifest-path plugins/Cargo.toml --workspace --target wasm32-wasip2 --release
 exec cargo run --release -p verofield -- serve --demo "$@"

@@ -28,7 +28,8 @@ stop_test_cluster() {
 trap stop_test_cluster EXIT
 
 # The built-in modules the end-to-end suites serve (the server publishes them at start-up).
-cargo build --manifest-path plugins/Cargo.toml -p verofield-crm --target wasm32-wasip2 --release
+# Every component crate in plugins/ (the libraries build too, and are not published).
+cargo build --manifest-path plugins/Cargo.toml --workspace --target wasm32-wasip2 --release
 export VEROFIELD_BUILTIN_MODULES="$PWD/plugins/target/wasm32-wasip2/release"
 cargo build --workspace --all-targets
 cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"

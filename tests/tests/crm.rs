@@ -3,47 +3,11 @@
 //! Another tenant reaches for every route and gets 404 with nothing changed; permissions are
 //! checked by the host before the module runs; events land in the outbox with the data.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
 use serde_json::json;
 use verofield_tests::{ServerOptions, TestServer};
 
-/// Builds the CRM component once per test binary (a no-op when it is up to date).
-fn builtin_modules() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "-p",
-                "verofield-crm",
-                "--manifest-path",
-            ])
-            .arg(root.join("plugins/Cargo.toml"))
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .expect("running cargo for the CRM component");
-        assert!(status.success(), "building the CRM component failed");
-        root.join("plugins/target/wasm32-wasip2/release")
-    })
-    .clone()
-}
-
 async fn server() -> TestServer {
-    let dir = builtin_modules();
-    TestServer::start_with(
-        ServerOptions::new().env("VEROFIELD_BUILTIN_MODULES", dir.to_str().unwrap()),
-    )
-    .await
+    TestServer::start_with(ServerOptions::new().with_builtin_modules()).await
 }
 
 #[tokio::test]
