@@ -174,6 +174,10 @@ pub struct ServeArgs {
     /// The platform operator's bearer token; generated into the data directory if unset.
     #[arg(long, env = "VEROFIELD_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
+    /// Also serve `GET /v1/baseline/crm/customers/{id}`, the native handler the HTTP
+    /// benchmark compares the CRM module with (scripts/bench-http.sh). Off in production.
+    #[arg(long, env = "VEROFIELD_BENCH_BASELINE")]
+    pub bench_baseline: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -414,5 +418,6 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
         operator_token: args.operator_token.clone(),
         log_json: matches!(cli.log_format, LogFormat::Json),
         builtin_modules: args.builtin_modules.clone(),
+        bench_baseline: args.bench_baseline,
     })
 }

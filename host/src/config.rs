@@ -31,4 +31,6 @@ pub struct ServerSettings {
     pub log_json: bool,
     /// Directory of the built-in modules' components, published at start-up.
     pub builtin_modules: PathBuf,
+    /// Mount the benchmark's native reference route (`http::baseline`).
+    pub bench_baseline: bool,
 }

@@ -94,6 +94,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
         metrics,
         registry,
         catalog,
+        bench_baseline: settings.bench_baseline,
     });
     // Scripts and the test harness wait for this exact line.
     println!("verofield listening on http://{address}");

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod baseline;
 pub mod etag;
 pub mod extract;
 pub mod health;
@@ -56,6 +57,8 @@ pub struct Shared {
     pub metrics: PrometheusHandle,
     pub registry: Arc<Registry>,
     pub catalog: Arc<Catalog>,
+    /// Serve the benchmark's native reference route (`serve --bench-baseline`).
+    pub bench_baseline: bool,
 }
 
 #[derive(Clone)]
@@ -87,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(operator::routes())
         .merge(modules::routes())
+        .merge(baseline::routes(state.bench_baseline))
         // A route layer sees the matched route template, so metrics label by route.
         .route_layer(middleware::from_fn(record_metrics))
         .fallback(not_found)
