@@ -171,6 +171,15 @@ pub struct ServeArgs {
         default_value = "plugins/target/wasm32-wasip2/release"
     )]
     pub builtin_modules: PathBuf,
+    /// The longest call deadline a built-in module may be granted when its manifest asks for
+    /// more than the default 2 s (a routing solve with a 10 s budget, for instance). Uploaded
+    /// modules keep the default. Keep it below `--request-timeout-secs`.
+    #[arg(
+        long,
+        env = "VEROFIELD_MODULE_MAX_DEADLINE_MS",
+        default_value_t = 30_000
+    )]
+    pub module_max_deadline_ms: u64,
     /// The platform operator's bearer token; generated into the data directory if unset.
     #[arg(long, env = "VEROFIELD_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
@@ -418,6 +427,7 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
         operator_token: args.operator_token.clone(),
         log_json: matches!(cli.log_format, LogFormat::Json),
         builtin_modules: args.builtin_modules.clone(),
+        module_max_deadline: Duration::from_millis(args.module_max_deadline_ms),
         bench_baseline: args.bench_baseline,
     })
 }

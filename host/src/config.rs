@@ -31,6 +31,8 @@ pub struct ServerSettings {
     pub log_json: bool,
     /// Directory of the built-in modules' components, published at start-up.
     pub builtin_modules: PathBuf,
+    /// The longest deadline a built-in module's manifest may obtain.
+    pub module_max_deadline: Duration,
     /// Mount the benchmark's native reference route (`http::baseline`).
     pub bench_baseline: bool,
 }

@@ -78,9 +78,10 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
         }
     });
 
-    let runtime = runtime::Runtime::new(runtime::RuntimeConfig::new(
-        settings.data_dir.join("cache").join("modules"),
-    ))?;
+    let mut runtime_config =
+        runtime::RuntimeConfig::new(settings.data_dir.join("cache").join("modules"));
+    runtime_config.trusted_max.deadline = settings.module_max_deadline;
+    let runtime = runtime::Runtime::new(runtime_config)?;
     let registry = Arc::new(registry::Registry::new(db.pool.clone(), Arc::new(runtime)));
     registry.publish_builtins(&settings.builtin_modules).await?;
     let catalog = Arc::new(storage::Catalog::load(&db.pool).await?);

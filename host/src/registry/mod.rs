@@ -46,7 +46,7 @@ impl Registry {
 
     /// Validates and records a component; publishing the same bytes again is a no-op.
     pub async fn publish(&self, component: &[u8], builtin: bool, by: &str) -> Result<Version> {
-        let module = self.runtime.load(component).await?;
+        let module = self.load(component, builtin).await?;
         let manifest = &module.manifest;
         let inserted = sqlx::query(
             "INSERT INTO module_versions (digest, name, version, slot, manifest, component, builtin, published_by)
@@ -160,13 +160,23 @@ impl Registry {
         if let Some(module) = parse_digest(digest).and_then(|d| self.runtime.loaded(&d)) {
             return Ok(module);
         }
-        let bytes: Vec<u8> =
-            sqlx::query_scalar("SELECT component FROM module_versions WHERE digest = $1")
+        let (bytes, builtin): (Vec<u8>, bool) =
+            sqlx::query_as("SELECT component, builtin FROM module_versions WHERE digest = $1")
                 .bind(digest)
                 .fetch_optional(&self.pool)
                 .await?
                 .ok_or_else(|| Error::not_found("module version"))?;
-        self.runtime.load(&bytes).await
+        self.load(&bytes, builtin).await
+    }
+
+    /// Built-ins are trusted: they get the limits their manifest requests, up to the
+    /// operator's maximum. Uploaded modules keep the runtime's defaults.
+    async fn load(&self, component: &[u8], builtin: bool) -> Result<ModuleHandle> {
+        if builtin {
+            self.runtime.load_trusted(component).await
+        } else {
+            self.runtime.load(component).await
+        }
     }
 }
 

@@ -33,6 +33,10 @@ use super::capabilities::wasi::WasiState;
 use super::capabilities::{HostCallLimitExceeded, HostCalls};
 use crate::error::{Error, Result};
 
+/// The request header carrying the milliseconds left before the call's deadline, set by the
+/// host on every `handle` call (see `wit/README.md`).
+pub const DEADLINE_HEADER: &str = "x-verofield-deadline-ms";
+
 /// Who a call is for, and the backends its capabilities use (holding the request's tenant
 /// transaction). The runtime drops the backends when the call ends.
 pub struct CallContext {
@@ -141,7 +145,20 @@ pub(super) async fn call(
         let exports = instance.verofield_platform_module();
         Ok::<_, wasmtime::Error>(match export {
             Export::Manifest => Returned::Manifest(exports.call_manifest(&mut store).await?),
-            Export::Handle(request) => {
+            Export::Handle(mut request) => {
+                // The module learns its own deadline (to stop an anytime search in time);
+                // a client cannot send this header in its place.
+                let remaining = store
+                    .data()
+                    .deadline
+                    .saturating_duration_since(Instant::now());
+                request
+                    .headers
+                    .retain(|(name, _)| !name.eq_ignore_ascii_case(DEADLINE_HEADER));
+                request.headers.push((
+                    DEADLINE_HEADER.to_owned(),
+                    remaining.as_millis().to_string(),
+                ));
                 Returned::Handle(exports.call_handle(&mut store, &request).await?)
             }
             Export::OnEvent(event) => {

@@ -41,8 +41,8 @@ pub use self::capabilities::context::Caller;
 pub use self::capabilities::events::{EventError, EventSink};
 pub use self::capabilities::store::StoreBackend;
 pub use self::compile::{Digest, Origin};
-pub use self::instance::{CallContext, Usage};
-pub use self::manifest::Manifest;
+pub use self::instance::{CallContext, DEADLINE_HEADER, Usage};
+pub use self::manifest::{Manifest, RequestedLimits};
 
 use self::bindings::DomainModulePre;
 use self::instance::{CallState, Export, Returned};
@@ -84,6 +84,38 @@ impl Default for ModuleLimits {
     }
 }
 
+impl ModuleLimits {
+    /// The limits a trusted module (a built-in) gets: what its manifest requests, each value
+    /// clamped to the operator's `max`; what it does not request stays at `self` (the
+    /// defaults). Uploaded modules never get this: they keep the defaults.
+    pub fn granting(&self, requested: &RequestedLimits, max: &ModuleLimits) -> ModuleLimits {
+        let clamp = |asked: Option<u64>, default: u64, max: u64| asked.unwrap_or(default).min(max);
+        ModuleLimits {
+            deadline: Duration::from_millis(clamp(
+                requested.deadline_ms,
+                self.deadline.as_millis() as u64,
+                max.deadline.as_millis() as u64,
+            )),
+            memory_bytes: clamp(
+                requested.memory_mib.map(|mib| u64::from(mib) << 20),
+                self.memory_bytes as u64,
+                max.memory_bytes as u64,
+            ) as usize,
+            host_calls: clamp(
+                requested.host_calls.map(u64::from),
+                u64::from(self.host_calls),
+                u64::from(max.host_calls),
+            ) as u32,
+            rows_returned: clamp(
+                requested.rows_returned.map(u64::from),
+                u64::from(self.rows_returned),
+                u64::from(max.rows_returned),
+            ) as u32,
+            ..self.clone()
+        }
+    }
+}
+
 /// Process-wide settings of the runtime.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -91,6 +123,10 @@ pub struct RuntimeConfig {
     pub cache_dir: PathBuf,
     /// Limits of every call unless a module has its own.
     pub limits: ModuleLimits,
+    /// The most a trusted (built-in) module may be granted of what its manifest requests
+    /// (`serve --module-max-deadline-ms` sets the deadline). Memory is further capped by
+    /// `max_memory_bytes`.
+    pub trusted_max: ModuleLimits,
     /// Largest memory limit any module may be given: the size of a pooling allocator slot.
     pub max_memory_bytes: usize,
     /// Instances that may run at once (pooling allocator slots).
@@ -105,6 +141,13 @@ impl RuntimeConfig {
         Self {
             cache_dir: cache_dir.into(),
             limits: ModuleLimits::default(),
+            trusted_max: ModuleLimits {
+                deadline: Duration::from_secs(30),
+                memory_bytes: 256 << 20,
+                host_calls: 100_000,
+                rows_returned: 100_000,
+                ..ModuleLimits::default()
+            },
             max_memory_bytes: 256 << 20,
             max_instances: 1_000,
             pooling: true,
@@ -176,6 +219,19 @@ impl Runtime {
     pub async fn load(&self, component: &[u8]) -> Result<ModuleHandle> {
         self.load_with_limits(component, self.config.limits.clone())
             .await
+    }
+
+    /// Loads a trusted module (a built-in published from `plugins/`): it gets the limits its
+    /// manifest requests, clamped by [`RuntimeConfig::trusted_max`] and the memory slot size.
+    pub async fn load_trusted(&self, component: &[u8]) -> Result<ModuleHandle> {
+        let module = self.load(component).await?;
+        let mut max = self.config.trusted_max.clone();
+        max.memory_bytes = max.memory_bytes.min(self.config.max_memory_bytes);
+        let granted = self.config.limits.granting(&module.manifest.limits, &max);
+        if granted == module.limits {
+            return Ok(module);
+        }
+        self.load_with_limits(component, granted).await
     }
 
     /// [`Runtime::load`] with limits the operator set for this module. Loading loaded code
@@ -328,4 +384,31 @@ fn start_epoch_ticker(engine: Engine) -> mpsc::Sender<()> {
         })
         .expect("spawning the epoch ticker thread");
     stop
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn trusted_modules_get_what_they_request_up_to_the_maximum() {
+        let defaults = ModuleLimits::default();
+        let max = RuntimeConfig::new("/nonexistent").trusted_max;
+        let requested = RequestedLimits {
+            deadline_ms: Some(60_000),
+            memory_mib: Some(128),
+            host_calls: None,
+            rows_returned: Some(20_000),
+        };
+        let granted = defaults.granting(&requested, &max);
+        assert_eq!(granted.deadline, Duration::from_secs(30));
+        assert_eq!(granted.memory_bytes, 128 << 20);
+        assert_eq!(granted.host_calls, defaults.host_calls);
+        assert_eq!(granted.rows_returned, 20_000);
+        assert_eq!(granted.response_bytes, defaults.response_bytes);
+        assert_eq!(
+            defaults.granting(&RequestedLimits::default(), &max),
+            defaults
+        );
+    }
 }

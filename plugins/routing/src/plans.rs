@@ -1,0 +1,183 @@
+//! Stored plans: `GET /plans/{id}` and `POST /plans/{id}/apply`.
+//!
+//! Applying runs in the request's one transaction (an error answer rolls everything back):
+//! every job the plan covers must still be at the version recorded when the plan was made,
+//! else 409 `plan_stale` listing the changed job ids and nothing is written. Then each routed
+//! job gets the route's technician as its only assignment, its window set to the planned
+//! service interval (`window_start` = service start, `window_end` = service end), and status
+//! `scheduled` if it was `unscheduled`; a `job.assigned` event is emitted per job; the plan
+//! becomes `applied`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use verofield_sdk::store::{Filter, Record, Select, StoreError};
+use verofield_sdk::{Problem, Request, Response, context, etag, events, store};
+
+use crate::optimize::PlanColumns;
+use crate::{ASSIGNMENTS, JOB_ASSIGNED, JOBS, PLANS};
+
+fn existing(request: &Request) -> Result<Record<PlanColumns>, Problem> {
+    etag::existing(PLANS, request.id_param("id")?, "plan")
+}
+
+/// `GET /plans/{id}`
+pub fn show(request: &Request) -> Result<Response, Problem> {
+    Ok(Response::record(200, &existing(request)?))
+}
+
+#[derive(Debug, Deserialize)]
+struct JobColumns {
+    status: String,
+}
+
+#[derive(Debug, Serialize)]
+struct JobUpdate<'a> {
+    window_start: &'a str,
+    window_end: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AssignmentColumns {}
+
+/// `POST /plans/{id}/apply`
+pub fn apply(request: &Request) -> Result<Response, Problem> {
+    let plan = existing(request)?;
+    etag::check_if_match(request, plan.version)?;
+    if plan.values.status == "applied" {
+        return Err(Problem::new(
+            409,
+            "plan_already_applied",
+            "this plan has been applied already",
+        ));
+    }
+    if plan.values.source != "date" {
+        return Err(Problem::new(
+            409,
+            "plan_not_applicable",
+            "a plan of an inline problem has no jobs of this tenant to apply",
+        ));
+    }
+
+    // Every job the plan saw must be unchanged.
+    let mut changed = Vec::new();
+    let mut jobs = std::collections::BTreeMap::new();
+    for (job_id, recorded) in &plan.values.job_versions {
+        match store::get::<JobColumns>(JOBS, job_id)? {
+            Some(job) if Some(job.version) == recorded.as_u64() => {
+                jobs.insert(job_id.clone(), job);
+            }
+            _ => changed.push(job_id.clone()),
+        }
+    }
+    if !changed.is_empty() {
+        return Ok(stale(&changed));
+    }
+
+    let mut applied = Vec::new();
+    for route in &plan.values.routes {
+        for stop in &route.stops {
+            let (Some(job_id), Some(start), Some(end)) =
+                (&stop.job_id, &stop.start_at, &stop.departure_at)
+            else {
+                continue;
+            };
+            let Some(job) = jobs.get(job_id) else {
+                return Err(Problem::internal(&format!(
+                    "plan {} routes job {job_id} it has no version of",
+                    plan.id
+                )));
+            };
+            replace_assignments(job_id, &route.technician_id)?;
+            let update = JobUpdate {
+                window_start: start,
+                window_end: end,
+                status: (job.values.status == "unscheduled").then_some("scheduled"),
+            };
+            match store::update::<Value>(JOBS, job_id, job.version, &update) {
+                Ok(_) => {}
+                Err(StoreError::Conflict(_) | StoreError::NotFound) => {
+                    return Ok(stale(std::slice::from_ref(job_id)));
+                }
+                Err(other) => return Err(other.into()),
+            }
+            events::emit(
+                JOB_ASSIGNED,
+                &json!({
+                    "job_id": job_id,
+                    "technician_id": route.technician_id,
+                    "window_start": start,
+                    "window_end": end,
+                    "plan_id": plan.id,
+                }),
+            )?;
+            applied.push(json!({
+                "job_id": job_id,
+                "technician_id": route.technician_id,
+                "window_start": start,
+                "window_end": end,
+            }));
+        }
+    }
+
+    let caller = context::caller().user_id;
+    let now = context::now().rfc3339;
+    let updated = store::update::<PlanColumns>(
+        PLANS,
+        &plan.id,
+        plan.version,
+        &json!({"status": "applied", "applied_at": now, "applied_by": caller}),
+    )
+    .map_err(|error| match error {
+        StoreError::Conflict(_) => Problem::new(
+            409,
+            "conflict",
+            "the plan was changed concurrently; fetch it again",
+        ),
+        other => other.into(),
+    })?;
+    let mut response = Response::json(200, &json!({"plan": updated, "applied": applied}));
+    response.set_header("etag", &etag::etag(updated.version));
+    Ok(response)
+}
+
+/// The job's assignments become exactly one: `technician_id`.
+fn replace_assignments(job_id: &str, technician_id: &str) -> Result<(), Problem> {
+    let mut cursor = None;
+    let mut current = Vec::new();
+    loop {
+        let page = Select::from(ASSIGNMENTS)
+            .filter(Filter::eq("job_id", job_id))
+            .cursor(cursor)
+            .limit(200)
+            .fetch::<AssignmentColumns>()?;
+        current.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    for assignment in current {
+        store::delete(ASSIGNMENTS, &assignment.id, Some(assignment.version))?;
+    }
+    store::insert::<Value>(
+        ASSIGNMENTS,
+        &json!({"job_id": job_id, "technician_id": technician_id}),
+    )?;
+    Ok(())
+}
+
+/// 409 `plan_stale` with the ids of the jobs that changed since the plan was made.
+fn stale(job_ids: &[String]) -> Response {
+    let problem = Problem::new(
+        409,
+        "plan_stale",
+        "jobs changed since the plan was made; optimise again",
+    );
+    let mut body = problem.body();
+    body["changed_job_ids"] = json!(job_ids);
+    let mut response = Response::json(409, &body);
+    response.set_header("content-type", verofield_sdk::problem::CONTENT_TYPE);
+    response
+}
