@@ -227,11 +227,14 @@ impl FromRequestParts<AppState> for Tenant {
         };
         let mut tx = TenantTx::begin(&state.pool, scope, state.limits.statement_timeout).await?;
         match Principal::load(&mut tx, claims.sub).await? {
-            Lookup::Found(principal) => Ok(Self {
-                principal,
-                tx,
-                request_id: request_id(parts),
-            }),
+            Lookup::Found(principal) => {
+                scope_jobs(&mut tx, &principal).await?;
+                Ok(Self {
+                    principal,
+                    tx,
+                    request_id: request_id(parts),
+                })
+            }
             Lookup::NoSuchUser => Err(Error::unauthorized("invalid_token")),
             Lookup::TenantSuspended => Err(Error::forbidden(
                 "tenant_suspended",
@@ -239,4 +242,21 @@ impl FromRequestParts<AppState> for Tenant {
             )),
         }
     }
+}
+
+/// Narrows a caller who may not read every job (the technician role: `jobs.own` without
+/// `jobs.read`) to the jobs assigned to them, below any module: `app.job_scope = 'own'` turns
+/// on the restrictive policies of `migrations/0005_field_ops.sql` on jobs, their assignments
+/// and their history for the rest of the transaction. Set for every such principal, on every
+/// tenant request, so that an unset scope always means a caller allowed to read all jobs.
+async fn scope_jobs(tx: &mut TenantTx, principal: &Principal) -> Result<(), Error> {
+    if !principal
+        .permissions
+        .allows(crate::auth::rbac::perm::JOBS_READ)
+    {
+        // `SET LOCAL` like the tenant settings (Citus propagates it; `set_config` it does
+        // not); a constant, so nothing from the request reaches the statement.
+        sqlx::Executor::execute(tx.conn(), "SET LOCAL app.job_scope = 'own'").await?;
+    }
+    Ok(())
 }

@@ -1,0 +1,652 @@
+//! Service agreements.
+
+use chrono::{Days, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use verofield_field_ops::generate::{self, WorkOrder};
+use verofield_field_ops::plan::{self, today};
+use verofield_field_ops::rrule::Rule;
+use verofield_field_ops::{
+    AGREEMENT_ACTIVATED, AGREEMENT_CANCELED, AGREEMENTS, Columns, WORK_ORDERS, text, texts, time,
+};
+use verofield_sdk::http::{Request, is_uuid};
+use verofield_sdk::store::{self, Direction, Filter, Record, Select};
+use verofield_sdk::{Patch, Problem, Response, Validator, etag, events};
+
+const PRICING: [&str; 2] = ["per_visit", "per_period"];
+const BILLING: [&str; 5] = [
+    "per_visit",
+    "monthly",
+    "quarterly",
+    "semiannually",
+    "annually",
+];
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct AgreementFields {
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    customer_id: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    location_ids: Patch<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    service_type_ids: Patch<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    recurrence: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    start_time: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    end_time: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    time_zone: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    duration_minutes: Patch<i64>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    pricing: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    price_minor: Patch<i64>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    currency: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    billing_frequency: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    starts_on: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    ends_on: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    auto_renew: Patch<bool>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    horizon_days: Patch<i64>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    notes: Patch<String>,
+    #[serde(skip_deserializing, skip_serializing_if = "Patch::is_absent")]
+    annual_value_minor: Patch<i64>,
+}
+
+const READ_ONLY: &[&str] = &[
+    "status",
+    "annual_value_minor",
+    "work_order_ids",
+    "activated_at",
+    "paused_at",
+    "canceled_at",
+    "expired_at",
+];
+
+/// The plan as stored, with the body's changes applied.
+fn merged(current: &Columns, fields: &AgreementFields) -> Columns {
+    let mut merged = current.clone();
+    if let Ok(Value::Object(changes)) = serde_json::to_value(fields) {
+        for (key, value) in changes {
+            merged.insert(key, value);
+        }
+    }
+    merged
+}
+
+/// Validates the whole plan (after merging a change into the stored one).
+fn validate(
+    plan_columns: &Columns,
+    fields: &AgreementFields,
+    creating: bool,
+) -> Result<Option<String>, Problem> {
+    let mut check = Validator::default();
+    check
+        .required(&fields.customer_id, "customer_id", creating)
+        .required(&fields.name, "name", creating)
+        .required(&fields.location_ids, "location_ids", creating)
+        .required(&fields.service_type_ids, "service_type_ids", creating)
+        .required(&fields.recurrence, "recurrence", creating)
+        .required(&fields.starts_on, "starts_on", creating)
+        .required(&fields.price_minor, "price_minor", false)
+        .required(&fields.start_time, "start_time", false)
+        .required(&fields.end_time, "end_time", false)
+        .required(&fields.time_zone, "time_zone", false)
+        .required(&fields.pricing, "pricing", false)
+        .required(&fields.currency, "currency", false)
+        .required(&fields.billing_frequency, "billing_frequency", false)
+        .required(&fields.auto_renew, "auto_renew", false)
+        .required(&fields.horizon_days, "horizon_days", false)
+        .required(&fields.notes, "notes", false)
+        .length("name", fields.name.value(), 1..=200)
+        .length("notes", fields.notes.value(), 0..=10_000);
+    std::mem::take(&mut check).finish()?;
+    let get = |column: &str| {
+        plan_columns
+            .get(column)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let customer_id = get("customer_id");
+    let locations = texts(plan_columns, "location_ids");
+    check
+        .check(
+            !locations.is_empty(),
+            "location_ids",
+            "must name at least one location",
+        )
+        .check(
+            locations.len() <= 50,
+            "location_ids",
+            "may name at most 50 locations",
+        );
+    if is_uuid(&customer_id) || creating {
+        for (i, location) in locations.iter().enumerate() {
+            plan::customer_location(
+                &mut check,
+                &customer_id,
+                &format!("location_ids[{i}]"),
+                location,
+            )?;
+            if check_duplicate(&locations, i) {
+                check.check(false, &format!("location_ids[{i}]"), "is named twice");
+            }
+        }
+        if locations.is_empty() {
+            plan::reference(
+                &mut check,
+                verofield_field_ops::CUSTOMERS,
+                "customer_id",
+                &customer_id,
+                "customer",
+            )?;
+        }
+    }
+    plan::service_types(
+        &mut check,
+        "service_type_ids",
+        &texts(plan_columns, "service_type_ids"),
+    )?;
+    let rule = plan::recurrence(&mut check, "recurrence", &get("recurrence"));
+    let ends_on = plan_columns
+        .get("ends_on")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    plan::window(
+        &mut check,
+        &get("start_time"),
+        &get("end_time"),
+        &get("time_zone"),
+        Some(&get("starts_on")),
+        ends_on.as_deref(),
+    );
+    let pricing = get("pricing");
+    let billing = get("billing_frequency");
+    let currency = get("currency");
+    check
+        .check(
+            PRICING.contains(&pricing.as_str()),
+            "pricing",
+            "must be per_visit or per_period",
+        )
+        .check(
+            BILLING.contains(&billing.as_str()),
+            "billing_frequency",
+            "must be per_visit, monthly, quarterly, semiannually or annually",
+        )
+        .check(
+            !(pricing == "per_period" && billing == "per_visit"),
+            "billing_frequency",
+            "a price per period is billed monthly, quarterly, semiannually or annually",
+        )
+        .check(
+            currency.len() == 3 && currency.chars().all(|c| c.is_ascii_uppercase()),
+            "currency",
+            "must be an ISO 4217 code such as USD",
+        );
+    let int = |column: &str| plan_columns.get(column).and_then(Value::as_i64);
+    check
+        .check(
+            int("price_minor").unwrap_or(0) >= 0,
+            "price_minor",
+            "may not be negative",
+        )
+        .check(
+            int("duration_minutes").is_none_or(|m| (1..=1440).contains(&m)),
+            "duration_minutes",
+            "must be from 1 to 1440",
+        )
+        .check(
+            int("horizon_days").is_none_or(|h| (1..=3660).contains(&h)),
+            "horizon_days",
+            "must be from 1 to 3660",
+        );
+    check.finish()?;
+    Ok(rule)
+}
+
+fn check_duplicate(items: &[String], i: usize) -> bool {
+    items[..i].contains(&items[i])
+}
+
+/// Visits in the plan's first year (from `starts_on`, whatever COUNT or UNTIL say past it).
+pub fn visits_in_first_year(rule: &Rule, starts_on: NaiveDate) -> usize {
+    let last = starts_on
+        .checked_add_months(Months::new(12))
+        .and_then(|d| d.checked_sub_days(Days::new(1)))
+        .unwrap_or(starts_on);
+    rule.occurrences(starts_on, starts_on, last).len()
+}
+
+/// The annual recurring value in minor units: per visit, the price times the first year's
+/// visits; per period, the price times the periods in a year; times the locations served.
+pub fn annual_value(columns: &Columns) -> i64 {
+    let price = columns
+        .get("price_minor")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let locations = texts(columns, "location_ids").len().max(1) as i64;
+    let per_year = match text(columns, "pricing") {
+        "per_period" => match text(columns, "billing_frequency") {
+            "monthly" => 12,
+            "quarterly" => 4,
+            "semiannually" => 2,
+            _ => 1,
+        },
+        _ => {
+            let (Ok(rule), Some(start)) = (
+                Rule::parse(text(columns, "recurrence")),
+                time::parse_date(text(columns, "starts_on")),
+            ) else {
+                return 0;
+            };
+            visits_in_first_year(&rule, start) as i64
+        }
+    };
+    price.saturating_mul(per_year).saturating_mul(locations)
+}
+
+fn existing(id: &str) -> Result<Record<Columns>, Problem> {
+    etag::existing(AGREEMENTS, id, "agreement")
+}
+
+/// `POST /`: a draft.
+pub fn create(request: &Request) -> Result<Response, Problem> {
+    let mut fields: AgreementFields = request.json_with_read_only(READ_ONLY)?;
+    normalize(&mut fields);
+    let defaults: Columns = json!({
+        "start_time": "09:00", "end_time": "11:00", "time_zone": "UTC", "pricing": "per_visit",
+        "price_minor": 0, "currency": "USD", "billing_frequency": "monthly", "horizon_days": 90,
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default();
+    let columns = merged(&defaults, &fields);
+    let rule = validate(&columns, &fields, true)?;
+    if let Some(rule) = rule {
+        fields.recurrence = Patch::Value(rule);
+    }
+    fields.annual_value_minor = Patch::Value(annual_value(&merged(&defaults, &fields)));
+    let agreement: Record<Columns> = store::insert(AGREEMENTS, &fields)?;
+    Ok(Response::created(
+        &format!("/v1/agreements/{}", agreement.id),
+        &agreement,
+    ))
+}
+
+fn normalize(fields: &mut AgreementFields) {
+    fields.name.normalize(|n| Some(n.trim().to_owned()));
+    fields.currency.normalize(|c| Some(c.trim().to_owned()));
+}
+
+/// `GET /?customer_id=&status=`
+pub fn list(request: &Request) -> Result<Response, Problem> {
+    let mut filters = Vec::new();
+    if let Some(customer) = request.query("customer_id") {
+        if !is_uuid(customer) {
+            return Err(Problem::invalid_query("customer_id", "a UUID"));
+        }
+        filters.push(Filter::eq("customer_id", customer));
+    }
+    if let Some(status) = request.query("status") {
+        if !["draft", "active", "paused", "canceled", "expired"].contains(&status) {
+            return Err(Problem::invalid_query(
+                "status",
+                "draft, active, paused, canceled or expired",
+            ));
+        }
+        filters.push(Filter::eq("status", status));
+    }
+    let page = Select::from(AGREEMENTS)
+        .filter(Filter::and(filters))
+        .order_by("created_at", Direction::Asc)
+        .page(request.paging()?)
+        .fetch::<Columns>()?;
+    Ok(Response::json(200, &page))
+}
+
+/// `GET /{id}`
+pub fn show(request: &Request) -> Result<Response, Problem> {
+    Ok(Response::record(200, &existing(request.id_param("id")?)?))
+}
+
+/// `PATCH /{id}`: the plan changes while a draft; afterwards only `name`, `notes`,
+/// `auto_renew` and `ends_on`.
+pub fn update(request: &Request) -> Result<Response, Problem> {
+    let id = request.id_param("id")?;
+    let mut fields: AgreementFields = request.json_with_read_only(READ_ONLY)?;
+    normalize(&mut fields);
+    let current = existing(id)?;
+    let state = text(&current.values, "status");
+    if state != "draft" {
+        let plan_change = serde_json::to_value(&fields)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default()
+            .keys()
+            .any(|key| !["name", "notes", "auto_renew", "ends_on"].contains(&key.as_str()));
+        if plan_change {
+            return Err(Problem::new(
+                409,
+                "agreement_not_draft",
+                format!(
+                    "the plan of a {state} agreement cannot change; cancel it and sign a new one"
+                ),
+            ));
+        }
+    }
+    let columns = merged(&current.values, &fields);
+    if let Some(rule) = validate(&columns, &fields, false)?
+        && !fields.recurrence.is_absent()
+    {
+        fields.recurrence = Patch::Value(rule);
+    }
+    fields.annual_value_minor = Patch::Value(annual_value(&merged(&current.values, &fields)));
+    let agreement: Record<Columns> = etag::update(request, AGREEMENTS, id, "agreement", &fields)?;
+    if !fields.ends_on.is_absent() {
+        // The work orders stop where the agreement does.
+        for work_order_id in texts(&agreement.values, "work_order_ids") {
+            let work_order: Record<Columns> =
+                etag::existing(WORK_ORDERS, &work_order_id, "work order")?;
+            store::update::<serde::de::IgnoredAny>(
+                WORK_ORDERS,
+                &work_order.id,
+                work_order.version,
+                &json!({"ends_on": agreement.values.get("ends_on")}),
+            )?;
+        }
+    }
+    Ok(Response::record(200, &agreement))
+}
+
+fn invalid_transition(from: &str, to: &str) -> Problem {
+    Problem::new(
+        409,
+        "invalid_transition",
+        format!("an agreement cannot go from `{from}` to `{to}`"),
+    )
+}
+
+/// Moves the agreement to `to`, stamping `<to>_at`.
+fn set_status(
+    agreement: &Record<Columns>,
+    to: &str,
+    extra: Value,
+) -> Result<Record<Columns>, Problem> {
+    let mut values = json!({"status": to});
+    let stamp = match to {
+        "active" => "activated_at",
+        "paused" => "paused_at",
+        "canceled" => "canceled_at",
+        _ => "expired_at",
+    };
+    values[stamp] = json!(time::rfc3339(verofield_field_ops::now()));
+    if let Some(extra) = extra.as_object() {
+        for (key, value) in extra {
+            values[key] = value.clone();
+        }
+    }
+    Ok(store::update(
+        AGREEMENTS,
+        &agreement.id,
+        agreement.version,
+        &values,
+    )?)
+}
+
+/// `POST /{id}/activate`: from draft (creates the work orders) or paused (reopens them);
+/// generates the jobs of the horizon.
+pub fn activate(request: &Request) -> Result<Response, Problem> {
+    let agreement = existing(request.id_param("id")?)?;
+    etag::check_if_match(request, agreement.version)?;
+    let v = &agreement.values;
+    let from = text(v, "status").to_owned();
+    let zone = text(v, "time_zone").to_owned();
+    let mut work_order_ids = texts(v, "work_order_ids");
+    match from.as_str() {
+        "draft" => {
+            let ends_on = v
+                .get("ends_on")
+                .and_then(Value::as_str)
+                .and_then(time::parse_date);
+            if ends_on.is_some_and(|end| end < today(&zone)) {
+                return Err(Problem::new(
+                    409,
+                    "invalid_transition",
+                    "the agreement has already ended",
+                ));
+            }
+            let mut check = Validator::default();
+            let types = plan::service_types(
+                &mut check,
+                "service_type_ids",
+                &texts(v, "service_type_ids"),
+            )?;
+            check.finish()?;
+            let duration = v
+                .get("duration_minutes")
+                .and_then(Value::as_i64)
+                .unwrap_or(types.default_minutes.clamp(1, 1440));
+            let lines: Vec<Value> = types
+                .rows
+                .iter()
+                .map(|row| {
+                    json!({
+                        "service_type_id": row.id,
+                        "name": text(&row.values, "name"),
+                        "quantity": 1,
+                        "unit_price_minor": row.values.get("default_price_minor"),
+                        "currency": text(&row.values, "currency"),
+                        "total_minor": row.values.get("default_price_minor"),
+                    })
+                })
+                .collect();
+            for location in texts(v, "location_ids") {
+                let work_order: Record<Columns> = store::insert(
+                    WORK_ORDERS,
+                    &json!({
+                        "customer_id": v.get("customer_id"),
+                        "location_id": location,
+                        "agreement_id": agreement.id,
+                        "title": text(v, "name"),
+                        "line_items": lines,
+                        "service_type_ids": v.get("service_type_ids"),
+                        "required_skills": types.required_skills,
+                        "recurrence": v.get("recurrence"),
+                        "starts_on": v.get("starts_on"),
+                        "ends_on": v.get("ends_on"),
+                        "start_time": v.get("start_time"),
+                        "end_time": v.get("end_time"),
+                        "time_zone": zone,
+                        "duration_minutes": duration,
+                        "horizon_days": v.get("horizon_days"),
+                    }),
+                )?;
+                work_order_ids.push(work_order.id);
+            }
+        }
+        "paused" => {
+            for id in &work_order_ids {
+                let work_order: Record<Columns> = etag::existing(WORK_ORDERS, id, "work order")?;
+                store::update::<serde::de::IgnoredAny>(
+                    WORK_ORDERS,
+                    id,
+                    work_order.version,
+                    &json!({"status": "open"}),
+                )?;
+            }
+        }
+        other => return Err(invalid_transition(other, "active")),
+    }
+    let mut created = 0;
+    for id in &work_order_ids {
+        let work_order: Record<WorkOrder> = etag::existing(WORK_ORDERS, id, "work order")?;
+        created += generate::generate(&work_order, today(&zone))?.created.len();
+    }
+    let agreement = set_status(
+        &agreement,
+        "active",
+        json!({"work_order_ids": work_order_ids}),
+    )?;
+    let v = &agreement.values;
+    events::emit(
+        AGREEMENT_ACTIVATED,
+        &json!({
+            "agreement_id": agreement.id,
+            "customer_id": v.get("customer_id"),
+            "location_ids": v.get("location_ids"),
+            "work_order_ids": v.get("work_order_ids"),
+            "service_type_ids": v.get("service_type_ids"),
+            "recurrence": v.get("recurrence"),
+            "pricing": v.get("pricing"),
+            "price_minor": v.get("price_minor"),
+            "currency": v.get("currency"),
+            "billing_frequency": v.get("billing_frequency"),
+            "annual_value_minor": v.get("annual_value_minor"),
+            "starts_on": v.get("starts_on"),
+            "ends_on": v.get("ends_on"),
+            "auto_renew": v.get("auto_renew"),
+            "resumed": from == "paused",
+        }),
+    )?;
+    let mut body = serde_json::to_value(&agreement).unwrap_or_default();
+    body["jobs_created"] = json!(created);
+    let mut response = Response::json(200, &body);
+    response.set_header("etag", &etag::etag(agreement.version));
+    Ok(response)
+}
+
+/// Sets the work orders' status and stops their future jobs.
+fn stop(
+    agreement: &Record<Columns>,
+    work_order_status: &str,
+    note: &str,
+) -> Result<(usize, usize), Problem> {
+    let from = today(text(&agreement.values, "time_zone"));
+    let (mut retracted, mut canceled) = (0, 0);
+    for id in texts(&agreement.values, "work_order_ids") {
+        let work_order: Record<Columns> = etag::existing(WORK_ORDERS, &id, "work order")?;
+        store::update::<serde::de::IgnoredAny>(
+            WORK_ORDERS,
+            &id,
+            work_order.version,
+            &json!({"status": work_order_status}),
+        )?;
+        let (r, c) = generate::stop_future(&id, from, note)?;
+        retracted += r;
+        canceled += c;
+    }
+    Ok((retracted, canceled))
+}
+
+fn stopped(agreement: &Record<Columns>, retracted: usize, canceled: usize) -> Response {
+    let mut body = serde_json::to_value(agreement).unwrap_or_default();
+    body["jobs_retracted"] = json!(retracted);
+    body["jobs_canceled"] = json!(canceled);
+    let mut response = Response::json(200, &body);
+    response.set_header("etag", &etag::etag(agreement.version));
+    response
+}
+
+/// `POST /{id}/pause`
+pub fn pause(request: &Request) -> Result<Response, Problem> {
+    let agreement = existing(request.id_param("id")?)?;
+    etag::check_if_match(request, agreement.version)?;
+    let from = text(&agreement.values, "status");
+    if from != "active" {
+        return Err(invalid_transition(from, "paused"));
+    }
+    let (retracted, canceled) = stop(&agreement, "paused", "agreement paused")?;
+    let agreement = set_status(&agreement, "paused", json!({}))?;
+    Ok(stopped(&agreement, retracted, canceled))
+}
+
+/// `POST /{id}/cancel`
+pub fn cancel(request: &Request) -> Result<Response, Problem> {
+    let agreement = existing(request.id_param("id")?)?;
+    etag::check_if_match(request, agreement.version)?;
+    let from = text(&agreement.values, "status").to_owned();
+    if !["draft", "active", "paused"].contains(&from.as_str()) {
+        return Err(invalid_transition(&from, "canceled"));
+    }
+    let (retracted, canceled) = stop(&agreement, "canceled", "agreement canceled")?;
+    let agreement = set_status(&agreement, "canceled", json!({}))?;
+    let v = &agreement.values;
+    events::emit(
+        AGREEMENT_CANCELED,
+        &json!({
+            "agreement_id": agreement.id,
+            "customer_id": v.get("customer_id"),
+            "work_order_ids": v.get("work_order_ids"),
+            "previous_status": from,
+            "canceled_at": v.get("canceled_at"),
+            "annual_value_minor": v.get("annual_value_minor"),
+            "currency": v.get("currency"),
+            "jobs_retracted": retracted,
+            "jobs_canceled": canceled,
+        }),
+    )?;
+    Ok(stopped(&agreement, retracted, canceled))
+}
+
+/// `POST /{id}/expire`: an active or paused agreement whose end date has passed and that does
+/// not renew itself.
+pub fn expire(request: &Request) -> Result<Response, Problem> {
+    let agreement = existing(request.id_param("id")?)?;
+    etag::check_if_match(request, agreement.version)?;
+    let v = &agreement.values;
+    let from = text(v, "status");
+    if from != "active" && from != "paused" {
+        return Err(invalid_transition(from, "expired"));
+    }
+    let ended = v
+        .get("ends_on")
+        .and_then(Value::as_str)
+        .and_then(time::parse_date)
+        .is_some_and(|end| end < today(text(v, "time_zone")));
+    if !ended || v.get("auto_renew") == Some(&json!(true)) {
+        return Err(Problem::new(
+            409,
+            "invalid_transition",
+            "only an agreement past its end date that does not auto-renew expires",
+        ));
+    }
+    let (retracted, canceled) = stop(&agreement, "closed", "agreement expired")?;
+    let agreement = set_status(&agreement, "expired", json!({}))?;
+    Ok(stopped(&agreement, retracted, canceled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annual_recurring_value() {
+        let columns = |value: Value| value.as_object().unwrap().clone();
+        // Weekly on Mondays from 2030-01-07 to 2031-01-06: 53 visits in the first year, two
+        // locations.
+        let weekly = columns(json!({
+            "pricing": "per_visit", "price_minor": 5000, "recurrence": "FREQ=WEEKLY;BYDAY=MO",
+            "starts_on": "2030-01-07", "location_ids": ["a", "b"]
+        }));
+        assert_eq!(annual_value(&weekly), 5000 * 53 * 2);
+        let quarterly = columns(json!({
+            "pricing": "per_period", "billing_frequency": "quarterly", "price_minor": 12000,
+            "recurrence": "FREQ=MONTHLY", "starts_on": "2030-01-07", "location_ids": ["a"]
+        }));
+        assert_eq!(annual_value(&quarterly), 48000);
+    }
+}

@@ -1,0 +1,99 @@
+//! Shared code of the field-operations modules (`technicians`, `jobs`, `work-orders`,
+//! `agreements`): table and event names, local time in IANA zones ([`time`]), the RRULE
+//! subset ([`rrule`]), job statuses ([`status`]), and generating a recurring work order's
+//! jobs ([`generate`]), which both the work-orders and the agreements modules run (an
+//! agreement's activation creates its work orders and their first jobs in the same
+//! transaction).
+
+pub mod generate;
+pub mod plan;
+pub mod rrule;
+pub mod status;
+pub mod time;
+
+use verofield_sdk::Problem;
+
+pub const TECHNICIANS: &str = "technicians";
+pub const TIME_OFF: &str = "technician_time_off";
+pub const SERVICE_TYPES: &str = "service_types";
+pub const JOBS: &str = "jobs";
+pub const ASSIGNMENTS: &str = "job_assignments";
+pub const HISTORY: &str = "job_status_history";
+pub const WORK_ORDERS: &str = "work_orders";
+pub const AGREEMENTS: &str = "service_agreements";
+pub const CUSTOMERS: &str = "crm_customers";
+pub const LOCATIONS: &str = "crm_locations";
+
+pub const JOB_SCHEDULED: &str = "job.scheduled";
+pub const JOB_ASSIGNED: &str = "job.assigned";
+pub const JOB_STATUS_CHANGED: &str = "job.status_changed";
+pub const JOB_COMPLETED: &str = "job.completed";
+pub const AGREEMENT_ACTIVATED: &str = "agreement.activated";
+pub const AGREEMENT_CANCELED: &str = "agreement.canceled";
+
+/// A stored row's columns, answered as they are.
+pub type Columns = serde_json::Map<String, serde_json::Value>;
+
+/// The calling user's id.
+pub fn caller_user_id() -> String {
+    verofield_sdk::context::caller().user_id
+}
+
+/// The host's clock as UTC.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    let now = verofield_sdk::context::now();
+    chrono::DateTime::from_timestamp_millis(now.unix_ms).unwrap_or_default()
+}
+
+/// A text column of a row, or "".
+pub fn text<'a>(row: &'a Columns, column: &str) -> &'a str {
+    row.get(column).and_then(|v| v.as_str()).unwrap_or("")
+}
+
+/// A text-array column of a row.
+pub fn texts(row: &Columns, column: &str) -> Vec<String> {
+    row.get(column)
+        .and_then(|v| v.as_array())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads every row matching `filter` (paging through the store), up to `max` rows; more is a
+/// 400 `limit_exceeded` naming `what`.
+pub fn select_all(
+    table: &str,
+    filter: verofield_sdk::Filter,
+    order: &[(&str, verofield_sdk::store::Direction)],
+    max: usize,
+    what: &str,
+) -> Result<Vec<verofield_sdk::Record<Columns>>, Problem> {
+    let mut rows = Vec::new();
+    let mut cursor = None;
+    loop {
+        let mut select = verofield_sdk::store::Select::from(table)
+            .filter(filter.clone())
+            .limit(200)
+            .cursor(cursor);
+        for (column, direction) in order {
+            select = select.order_by(column, *direction);
+        }
+        let page = select.fetch::<Columns>()?;
+        rows.extend(page.items);
+        if rows.len() > max {
+            return Err(Problem::new(
+                400,
+                "limit_exceeded",
+                format!("more than {max} {what}; narrow the request"),
+            ));
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(rows),
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The service-type catalog: what a visit is made of (name, default duration, default price
+//! in minor units with its currency, the skills it needs, active flag). Kept with jobs, which
+//! denormalize the skills and durations of their service types.
+
+use serde::{Deserialize, Serialize};
+use verofield_field_ops::{Columns, SERVICE_TYPES};
+use verofield_sdk::http::Request;
+use verofield_sdk::store::{self, Direction, Filter, Record, Select};
+use verofield_sdk::{Patch, Problem, Response, Validator, etag};
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceTypeFields {
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    description: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    default_duration_minutes: Patch<i64>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    default_price_minor: Patch<i64>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    currency: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    required_skills: Patch<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    active: Patch<bool>,
+}
+
+impl ServiceTypeFields {
+    fn from_request(request: &Request, creating: bool) -> Result<Self, Problem> {
+        let mut fields: Self = request.json()?;
+        fields.name.normalize(|n| Some(n.trim().to_owned()));
+        fields.currency.normalize(|c| Some(c.trim().to_owned()));
+        fields.required_skills.normalize(|skills| {
+            let mut unique: Vec<String> = Vec::new();
+            for skill in skills.iter().map(|s| s.trim().to_lowercase()) {
+                if !unique.contains(&skill) {
+                    unique.push(skill);
+                }
+            }
+            Some(unique)
+        });
+        let mut check = Validator::default();
+        check
+            .required(&fields.name, "name", creating)
+            .required(
+                &fields.default_duration_minutes,
+                "default_duration_minutes",
+                creating,
+            )
+            .required(&fields.description, "description", false)
+            .required(&fields.default_price_minor, "default_price_minor", false)
+            .required(&fields.currency, "currency", false)
+            .required(&fields.required_skills, "required_skills", false)
+            .required(&fields.active, "active", false)
+            .length("name", fields.name.value(), 1..=200)
+            .length("description", fields.description.value(), 0..=2000);
+        if let Some(minutes) = fields.default_duration_minutes.value() {
+            check.check(
+                (1..=1440).contains(minutes),
+                "default_duration_minutes",
+                "must be from 1 to 1440",
+            );
+        }
+        if let Some(price) = fields.default_price_minor.value() {
+            check.check(*price >= 0, "default_price_minor", "may not be negative");
+        }
+        if let Some(currency) = fields.currency.value() {
+            check.check(
+                currency.len() == 3 && currency.chars().all(|c| c.is_ascii_uppercase()),
+                "currency",
+                "must be an ISO 4217 code such as USD",
+            );
+        }
+        if let Some(skills) = fields.required_skills.value() {
+            check.check(
+                skills.len() <= 50,
+                "required_skills",
+                "may hold at most 50 skills",
+            );
+            for skill in skills {
+                check.length("required_skills", Some(skill), 1..=50);
+            }
+        }
+        check.finish()?;
+        Ok(fields)
+    }
+}
+
+pub fn existing(id: &str) -> Result<Record<Columns>, Problem> {
+    etag::existing(SERVICE_TYPES, id, "service type")
+}
+
+/// `POST /service-types`
+pub fn create(request: &Request) -> Result<Response, Problem> {
+    let fields = ServiceTypeFields::from_request(request, true)?;
+    let row: Record<Columns> = store::insert(SERVICE_TYPES, &fields)?;
+    Ok(Response::created(
+        &format!("/v1/jobs/service-types/{}", row.id),
+        &row,
+    ))
+}
+
+/// `GET /service-types?active=`
+pub fn list(request: &Request) -> Result<Response, Problem> {
+    let mut filters = Vec::new();
+    match request.query("active") {
+        None => {}
+        Some("true") => filters.push(Filter::eq("active", true)),
+        Some("false") => filters.push(Filter::eq("active", false)),
+        Some(_) => return Err(Problem::invalid_query("active", "true or false")),
+    }
+    let page = Select::from(SERVICE_TYPES)
+        .filter(Filter::and(filters))
+        .order_by("name", Direction::Asc)
+        .page(request.paging()?)
+        .fetch::<Columns>()?;
+    Ok(Response::json(200, &page))
+}
+
+/// `GET /service-types/{id}`
+pub fn show(request: &Request) -> Result<Response, Problem> {
+    Ok(Response::record(200, &existing(request.id_param("id")?)?))
+}
+
+/// `PATCH /service-types/{id}`
+pub fn update(request: &Request) -> Result<Response, Problem> {
+    let id = request.id_param("id")?;
+    let fields = ServiceTypeFields::from_request(request, false)?;
+    let row: Record<Columns> = etag::update(request, SERVICE_TYPES, id, "service type", &fields)?;
+    Ok(Response::record(200, &row))
+}

@@ -1,0 +1,64 @@
+//! The technicians module (slot `technicians`): technician profiles (optionally linked to a
+//! user), their skills, weekly working hours in their own time zone, home base and active
+//! flag, and their time off. Reads need `technicians.read`, writes `technicians.manage`.
+
+mod technicians;
+mod time_off;
+
+use verofield_sdk::{Events, Manifest, Module, Route, Tables};
+
+const READ: &str = "technicians.read";
+const MANAGE: &str = "technicians.manage";
+
+struct Technicians;
+
+impl Module for Technicians {
+    const MANIFEST: Manifest = Manifest {
+        name: "technicians",
+        version: env!("CARGO_PKG_VERSION"),
+        slot: "technicians",
+        routes: &[
+            Route::post("/", MANAGE, technicians::create),
+            Route::get("/", READ, technicians::list),
+            Route::get("/{id}", READ, technicians::show),
+            Route::patch("/{id}", MANAGE, technicians::update),
+            Route::delete("/{id}", MANAGE, technicians::delete),
+            Route::post("/{id}/time-off", MANAGE, time_off::create),
+            Route::get("/{id}/time-off", READ, time_off::list),
+            Route::delete("/{id}/time-off/{time_off_id}", MANAGE, time_off::delete),
+        ],
+        tables: Tables {
+            read: &[],
+            write: &[
+                verofield_field_ops::TECHNICIANS,
+                verofield_field_ops::TIME_OFF,
+            ],
+        },
+        events: Events {
+            emit: &[],
+            subscribe: &[],
+        },
+    };
+}
+
+verofield_sdk::export_module!(Technicians);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_routes_and_permissions() {
+        let manifest: serde_json::Value =
+            serde_json::from_str(&Technicians::MANIFEST.to_json()).unwrap();
+        assert_eq!(manifest["slot"], "technicians");
+        for route in manifest["routes"].as_array().unwrap() {
+            let expected = if route["method"] == "GET" {
+                READ
+            } else {
+                MANAGE
+            };
+            assert_eq!(route["permission"], expected, "{route}");
+        }
+    }
+}

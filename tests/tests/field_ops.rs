@@ -1,0 +1,1412 @@
+//! Field operations end to end (issue 4): the built-in `technicians`, `jobs`, `work-orders`
+//! and `agreements` components, published by the real server at start-up, over PostgreSQL.
+//! Lifecycles, conflict detection and its override permission, recurrence (exact dates,
+//! month ends, BYDAY, a DST change, idempotent regeneration), technician scoping enforced by
+//! row-level security, cross-tenant 404s, outbox events, and 422s naming the fields.
+
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+use uuid::Uuid;
+use verofield_tests::{Api, ServerOptions, TenantFixture, TestServer};
+
+const ZONE: &str = "America/New_York";
+
+async fn server() -> TestServer {
+    TestServer::start_with(ServerOptions::new().with_builtin_modules()).await
+}
+
+/// A tenant with an owner, a customer with a location, and a service type needing `termite`.
+struct Shop {
+    tenant: TenantFixture,
+    owner: Api,
+    customer: String,
+    location: String,
+    service: String,
+}
+
+async fn shop(server: &TestServer, slug: &str) -> Shop {
+    let tenant = server.create_tenant(slug).await;
+    let owner = server.client_for(&server.login_owner(&tenant).await.access);
+    let customer = owner
+        .post("/v1/crm/customers", &json!({"name": "Green Acres"}))
+        .await;
+    customer.expect_status(201);
+    let customer = id_of(&customer.json);
+    let location = owner
+        .post(
+            &format!("/v1/crm/customers/{customer}/locations"),
+            &json!({"label": "Main house", "latitude": 40.7, "longitude": -74.0}),
+        )
+        .await;
+    location.expect_status(201);
+    let service = owner
+        .post(
+            "/v1/jobs/service-types",
+            &json!({"name": "Termite inspection", "default_duration_minutes": 60,
+                    "default_price_minor": 12500, "currency": "USD", "required_skills": ["Termite"]}),
+        )
+        .await;
+    service.expect_status(201);
+    assert_eq!(service.json["required_skills"], json!(["termite"]));
+    Shop {
+        customer,
+        location: id_of(&location.json),
+        service: id_of(&service.json),
+        tenant,
+        owner,
+    }
+}
+
+fn id_of(value: &Value) -> String {
+    value["id"].as_str().expect("an id").to_owned()
+}
+
+/// A technician profile (Mon-Fri 08:00-17:00 New York time), optionally linked to a user.
+async fn technician(api: &Api, name: &str, skills: &[&str], user: Option<&str>) -> String {
+    let hours = json!([{"start": "08:00", "end": "17:00"}]);
+    let created = api
+        .post(
+            "/v1/technicians",
+            &json!({"name": name, "skills": skills, "user_id": user, "time_zone": ZONE,
+                    "home_latitude": 40.7, "home_longitude": -74.0,
+                    "working_hours": {"mon": hours, "tue": hours, "wed": hours, "thu": hours, "fri": hours}}),
+        )
+        .await;
+    created.expect_status(201);
+    id_of(&created.json)
+}
+
+/// A scheduled job at the shop's location on `date` from `start` to `end` (New York time).
+async fn job(shop: &Shop, date: &str, start: &str, end: &str) -> String {
+    let created = shop
+        .owner
+        .post(
+            "/v1/jobs",
+            &json!({"customer_id": shop.customer, "location_id": shop.location,
+                    "service_type_ids": [shop.service], "scheduled_date": date,
+                    "window_start_local": start, "window_end_local": end, "time_zone": ZONE}),
+        )
+        .await;
+    created.expect_status(201);
+    assert_eq!(created.json["status"], json!("scheduled"));
+    id_of(&created.json)
+}
+
+/// A user with `roles` and their API client.
+async fn user(server: &TestServer, shop: &Shop, email: &str, roles: &[&str]) -> (String, Api) {
+    let owner_token = server.login_owner(&shop.tenant).await.access;
+    let created = server
+        .create_user(&owner_token, email, roles, Some("field password 1"))
+        .await;
+    let api = server.client_for(
+        &server
+            .login(&shop.tenant.slug, email, "field password 1")
+            .await
+            .access,
+    );
+    (id_of(&created), api)
+}
+
+async fn events(db: &mut PgConnection, tenant: Uuid) -> Vec<(String, Value)> {
+    sqlx::query_as("SELECT event_type, payload FROM event_outbox WHERE tenant_id = $1 ORDER BY occurred_at, id")
+        .bind(tenant)
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
+async fn count(db: &mut PgConnection, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_job_goes_through_its_lifecycle_with_history_and_events() {
+    let server = server().await;
+    let shop = shop(&server, "fo-life").await;
+    let (tech_user, tech_api) = user(&server, &shop, "tess@fo.test", &["technician"]).await;
+    let tess = technician(&shop.owner, "Tess", &["termite"], Some(&tech_user)).await;
+
+    // Created without a date: unscheduled; scheduling sets the local window and the UTC instants.
+    let created = shop
+        .owner
+        .post(
+            "/v1/jobs",
+            &json!({"customer_id": shop.customer, "location_id": shop.location,
+                    "service_type_ids": [shop.service], "priority": 2, "notes": "dog in yard"}),
+        )
+        .await;
+    created.expect_status(201);
+    assert_eq!(created.json["status"], json!("unscheduled"));
+    assert_eq!(created.json["duration_minutes"], json!(60));
+    assert_eq!(created.json["required_skills"], json!(["termite"]));
+    let id = id_of(&created.json);
+    // Illegal: straight to completed, or dispatched before it is scheduled.
+    shop.owner
+        .post(
+            &format!("/v1/jobs/{id}/status"),
+            &json!({"status": "dispatched"}),
+        )
+        .await
+        .expect_problem(409, "invalid_transition");
+    let scheduled = shop
+        .owner
+        .post(
+            &format!("/v1/jobs/{id}/schedule"),
+            &json!({"scheduled_date": "2030-01-08", "window_start_local": "09:00",
+                    "window_end_local": "11:00", "time_zone": ZONE}),
+        )
+        .await;
+    scheduled.expect_status(200);
+    assert_eq!(scheduled.json["status"], json!("scheduled"));
+    assert_eq!(scheduled.json["window_start_local"], json!("09:00"));
+    // Dispatching needs a technician.
+    shop.owner
+        .post(
+            &format!("/v1/jobs/{id}/status"),
+            &json!({"status": "dispatched"}),
+        )
+        .await
+        .expect_problem(409, "invalid_transition");
+    let assigned = shop
+        .owner
+        .post(
+            &format!("/v1/jobs/{id}/assignments"),
+            &json!({"technician_ids": [tess]}),
+        )
+        .await;
+    assigned.expect_status(200);
+    assert_eq!(assigned.json["technician_ids"], json!([tess]));
+    shop.owner
+        .post(
+            &format!("/v1/jobs/{id}/status"),
+            &json!({"status": "dispatched", "note": "go"}),
+        )
+        .await
+        .expect_status(200);
+    // The technician works the job from the field, and may not skip a step.
+    let mine = tech_api.get("/v1/jobs/mine?date=2030-01-08").await;
+    mine.expect_status(200);
+    assert_eq!(mine.json["items"].as_array().unwrap().len(), 1);
+    tech_api
+        .post(
+            &format!("/v1/jobs/mine/{id}/status"),
+            &json!({"status": "in_progress"}),
+        )
+        .await
+        .expect_problem(409, "invalid_transition");
+    tech_api
+        .post(
+            &format!("/v1/jobs/mine/{id}/status"),
+            &json!({"status": "en_route"}),
+        )
+        .await
+        .expect_status(200);
+    tech_api
+        .post(
+            &format!("/v1/jobs/mine/{id}/status"),
+            &json!({"status": "in_progress"}),
+        )
+        .await
+        .expect_status(200);
+    // Completion needs its record.
+    tech_api
+        .post(
+            &format!("/v1/jobs/mine/{id}/status"),
+            &json!({"status": "completed"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    let done = tech_api
+        .post(
+            &format!("/v1/jobs/mine/{id}/status"),
+            &json!({"status": "completed", "completion": {
+                "notes": "treated perimeter", "work_minutes": 55,
+                "materials": [{"name": "Termidor SC", "quantity": 0.5, "unit": "l"}],
+                "signature_ref": "uploads/signatures/abc.png"}}),
+        )
+        .await;
+    done.expect_status(200);
+    assert_eq!(done.json["status"], json!("completed"));
+    assert_eq!(done.json["completion"]["work_minutes"], json!(55));
+    for column in [
+        "scheduled_at",
+        "dispatched_at",
+        "en_route_at",
+        "started_at",
+        "completed_at",
+    ] {
+        assert!(done.json[column].is_string(), "{column}: {}", done.text);
+    }
+    // Closed: no way back.
+    for to in ["scheduled", "in_progress", "canceled", "on_hold"] {
+        shop.owner
+            .post(&format!("/v1/jobs/{id}/status"), &json!({"status": to}))
+            .await
+            .expect_problem(409, "invalid_transition");
+    }
+    let history = shop.owner.get(&format!("/v1/jobs/{id}/history")).await;
+    history.expect_status(200);
+    let steps: Vec<(Value, Value)> = history.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["from_status"].clone(), h["to_status"].clone()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (json!(null), json!("unscheduled")),
+            (json!("unscheduled"), json!("scheduled")),
+            (json!("scheduled"), json!("dispatched")),
+            (json!("dispatched"), json!("en_route")),
+            (json!("en_route"), json!("in_progress")),
+            (json!("in_progress"), json!("completed")),
+        ]
+    );
+    assert_eq!(history.json["items"][3]["changed_by"], json!(tech_user));
+
+    // Queries: by date range, technician, status, customer; the technician's day.
+    for query in [
+        "from=2030-01-08&to=2030-01-08".to_owned(),
+        format!("technician_id={tess}"),
+        "status=completed".to_owned(),
+        format!("customer_id={}", shop.customer),
+    ] {
+        let found = jobs_query(&shop.owner, &query).await;
+        found.expect_status(200);
+        assert_eq!(found.json["items"].as_array().unwrap().len(), 1, "{query}");
+    }
+    assert_eq!(
+        jobs_query(&shop.owner, "from=2030-01-09").await.json["items"],
+        json!([])
+    );
+    jobs_query(&shop.owner, "status=bogus")
+        .await
+        .expect_problem(400, "invalid_query_parameter");
+    let day = shop
+        .owner
+        .get(&format!("/v1/jobs/technicians/{tess}/day?date=2030-01-08"))
+        .await;
+    day.expect_status(200);
+    assert_eq!(day.json["items"][0]["id"], json!(id));
+
+    let mut db = server.db().await;
+    let window: bool = sqlx::query_scalar(
+        "SELECT window_start = '2030-01-08T14:00:00Z' FROM store.jobs WHERE id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert!(window, "09:00 New York in January is 14:00 UTC");
+    // Events of one request share a timestamp: compare as sets.
+    let mut kinds: Vec<String> = events(&mut db, shop.tenant.id)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .filter(|t| t.starts_with("job."))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "job.assigned",
+            "job.completed",
+            "job.scheduled",
+            "job.status_changed",
+            "job.status_changed",
+            "job.status_changed",
+            "job.status_changed",
+            "job.status_changed",
+        ]
+    );
+    let (_, completed) = events(&mut db, shop.tenant.id)
+        .await
+        .into_iter()
+        .find(|(t, _)| t == "job.completed")
+        .unwrap();
+    assert_eq!(completed["technician_ids"], json!([tess]));
+    assert_eq!(completed["customer_id"], json!(shop.customer));
+    assert_eq!(completed["work_minutes"], json!(55));
+    assert_eq!(completed["service_type_ids"], json!([shop.service]));
+}
+
+#[tokio::test]
+async fn conflicting_assignments_are_refused_with_the_conflicts_named_and_override_needs_the_permission()
+ {
+    let server = server().await;
+    let shop = shop(&server, "fo-conflict").await;
+    let tess = technician(&shop.owner, "Tess", &["termite"], None).await;
+    let novice = technician(&shop.owner, "Nick", &[], None).await;
+    // Monday 2030-01-07 09:00-11:00 New York, assigned.
+    let first = job(&shop, "2030-01-07", "09:00", "11:00").await;
+    shop.owner
+        .post(
+            &format!("/v1/jobs/{first}/assignments"),
+            &json!({"technician_ids": [tess]}),
+        )
+        .await
+        .expect_status(200);
+    // Overlapping the first.
+    let overlapping = job(&shop, "2030-01-07", "10:00", "12:00").await;
+    let refused = shop
+        .owner
+        .post(
+            &format!("/v1/jobs/{overlapping}/assignments"),
+            &json!({"technician_ids": [tess]}),
+        )
+        .await;
+    refused.expect_problem(409, "assignment_conflict");
+    assert_eq!(
+        refused.json["conflicts"][0]["type"],
+        json!("overlapping_job")
+    );
+    assert_eq!(refused.json["conflicts"][0]["job_id"], json!(first));
+    // Missing skill.
+    let skill = shop
+        .owner
+        .post(
+            &format!("/v1/jobs/{overlapping}/assignments"),
+            &json!({"technician_ids": [novice]}),
+        )
+        .await;
+    skill.expect_problem(409, "assignment_conflict");
+    assert_eq!(skill.json["conflicts"][0]["type"], json!("missing_skill"));
+    assert_eq!(skill.json["conflicts"][0]["skills"], json!(["termite"]));
+    // Saturday, and past 17:00 on a weekday: outside working hours.
+    for (date, start, end) in [
+        ("2030-01-12", "09:00", "11:00"),
+        ("2030-01-08", "16:30", "18:00"),
+    ] {
+        let late = job(&shop, date, start, end).await;
+        let refused = shop
+            .owner
+            .post(
+                &format!("/v1/jobs/{late}/assignments"),
+                &json!({"technician_ids": [tess]}),
+            )
+            .await;
+        refused.expect_problem(409, "assignment_conflict");
+        assert_eq!(
+            refused.json["conflicts"][0]["type"],
+            json!("outside_working_hours"),
+            "{}",
+            refused.text
+        );
+    }
+    // Time off.
+    shop.owner
+        .post(
+            &format!("/v1/technicians/{tess}/time-off"),
+            &json!({"starts_at": "2030-01-09T00:00:00Z", "ends_at": "2030-01-10T00:00:00Z", "reason": "dentist"}),
+        )
+        .await
+        .expect_status(201);
+    let away = job(&shop, "2030-01-09", "09:00", "10:00").await;
+    let refused = shop
+        .owner
+        .post(
+            &format!("/v1/jobs/{away}/assignments"),
+            &json!({"technician_ids": [tess]}),
+        )
+        .await;
+    refused.expect_problem(409, "assignment_conflict");
+    assert_eq!(refused.json["conflicts"][0]["type"], json!("time_off"));
+
+    // Override: a role with jobs.write but not jobs.assign.override is refused by the host.
+    shop.owner
+        .post(
+            "/v1/roles",
+            &json!({"name": "scheduler", "permissions": ["jobs.read", "jobs.write", "technicians.read"]}),
+        )
+        .await
+        .expect_status(201);
+    let (_, scheduler) = user(&server, &shop, "sched@fo.test", &["scheduler"]).await;
+    scheduler
+        .post(
+            &format!("/v1/jobs/{overlapping}/assignments"),
+            &json!({"technician_ids": [tess]}),
+        )
+        .await
+        .expect_problem(409, "assignment_conflict");
+    scheduler
+        .post(
+            &format!("/v1/jobs/{overlapping}/assignments/override"),
+            &json!({"technician_ids": [tess]}),
+        )
+        .await
+        .expect_problem(403, "permission_denied");
+    let mut db = server.db().await;
+    let assignments = "SELECT count(*) FROM store.job_assignments";
+    assert_eq!(
+        count(&mut db, assignments).await,
+        1,
+        "refusals wrote nothing"
+    );
+    assert!(
+        !events(&mut db, shop.tenant.id)
+            .await
+            .iter()
+            .any(|(t, p)| t == "job.assigned" && p["job_id"] == json!(overlapping)),
+        "refusals emitted nothing"
+    );
+    // A dispatcher holds the override.
+    let (_, dispatcher) = user(&server, &shop, "disp@fo.test", &["dispatcher"]).await;
+    let overridden = dispatcher
+        .post(
+            &format!("/v1/jobs/{overlapping}/assignments/override"),
+            &json!({"technician_ids": [tess], "reason": "customer asked for Tess"}),
+        )
+        .await;
+    overridden.expect_status(200);
+    assert_eq!(
+        overridden.json["overridden_conflicts"][0]["type"],
+        json!("overlapping_job")
+    );
+    assert_eq!(count(&mut db, assignments).await, 2);
+    let (_, event) = events(&mut db, shop.tenant.id)
+        .await
+        .into_iter()
+        .rfind(|(t, _)| t == "job.assigned")
+        .unwrap();
+    assert_eq!(
+        event["overridden_conflicts"][0]["type"],
+        json!("overlapping_job")
+    );
+    assert_eq!(event["override_reason"], json!("customer asked for Tess"));
+    // Unassigning frees the slot.
+    dispatcher
+        .delete(&format!("/v1/jobs/{overlapping}/assignments/{tess}"))
+        .await
+        .expect_status(204);
+    assert_eq!(count(&mut db, assignments).await, 1);
+}
+
+#[tokio::test]
+async fn a_technician_sees_and_changes_only_their_own_jobs() {
+    let server = server().await;
+    let shop = shop(&server, "fo-scope").await;
+    let (x_user, x_api) = user(&server, &shop, "x@fo.test", &["technician"]).await;
+    let (y_user, _y_api) = user(&server, &shop, "y@fo.test", &["technician"]).await;
+    let x = technician(&shop.owner, "X", &["termite"], Some(&x_user)).await;
+    let y = technician(&shop.owner, "Y", &["termite"], Some(&y_user)).await;
+    let x_job = job(&shop, "2030-01-07", "09:00", "10:00").await;
+    let y_job = job(&shop, "2030-01-07", "11:00", "12:00").await;
+    for (job, tech) in [(&x_job, &x), (&y_job, &y)] {
+        shop.owner
+            .post(
+                &format!("/v1/jobs/{job}/assignments"),
+                &json!({"technician_ids": [tech]}),
+            )
+            .await
+            .expect_status(200);
+        shop.owner
+            .post(
+                &format!("/v1/jobs/{job}/status"),
+                &json!({"status": "dispatched"}),
+            )
+            .await
+            .expect_status(200);
+    }
+    // X's own job: visible and workable.
+    x_api
+        .get(&format!("/v1/jobs/mine/{x_job}"))
+        .await
+        .expect_status(200);
+    let day = x_api.get("/v1/jobs/mine?date=2030-01-07").await;
+    day.expect_status(200);
+    let ids: Vec<&Value> = day.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| &j["id"])
+        .collect();
+    assert_eq!(ids, [&json!(x_job)]);
+    // Y's job: 404 on every field route; the dispatch routes are not theirs at all.
+    x_api
+        .get(&format!("/v1/jobs/mine/{y_job}"))
+        .await
+        .expect_problem(404, "not_found");
+    x_api
+        .post(
+            &format!("/v1/jobs/mine/{y_job}/status"),
+            &json!({"status": "en_route"}),
+        )
+        .await
+        .expect_problem(404, "not_found");
+    x_api
+        .get(&format!("/v1/jobs/{y_job}"))
+        .await
+        .expect_problem(403, "permission_denied");
+    x_api
+        .get("/v1/jobs")
+        .await
+        .expect_problem(403, "permission_denied");
+    x_api
+        .post(
+            &format!("/v1/jobs/{y_job}/status"),
+            &json!({"status": "canceled"}),
+        )
+        .await
+        .expect_problem(403, "permission_denied");
+    x_api
+        .post(
+            &format!("/v1/jobs/{y_job}/assignments"),
+            &json!({"technician_ids": [x]}),
+        )
+        .await
+        .expect_problem(403, "permission_denied");
+    x_api
+        .post(
+            "/v1/jobs",
+            &json!({"customer_id": shop.customer, "location_id": shop.location}),
+        )
+        .await
+        .expect_problem(403, "permission_denied");
+    x_api
+        .post(
+            &format!("/v1/jobs/mine/{x_job}/status"),
+            &json!({"status": "en_route"}),
+        )
+        .await
+        .expect_status(200);
+
+    // The proof that the host, not the module, narrows the caller: a custom role with
+    // `jobs.write` but not `jobs.read` uses the dispatch route, where the module checks no
+    // ownership at all, and still cannot reach Y's job; its own assigned job it can move.
+    shop.owner
+        .post(
+            "/v1/roles",
+            &json!({"name": "field-lead", "permissions": ["jobs.own", "jobs.write"]}),
+        )
+        .await
+        .expect_status(201);
+    let (z_user, z_api) = user(&server, &shop, "z@fo.test", &["field-lead"]).await;
+    let z = technician(&shop.owner, "Z", &["termite"], Some(&z_user)).await;
+    let z_job = job(&shop, "2030-01-08", "09:00", "10:00").await;
+    shop.owner
+        .post(
+            &format!("/v1/jobs/{z_job}/assignments"),
+            &json!({"technician_ids": [z]}),
+        )
+        .await
+        .expect_status(200);
+    z_api
+        .post(
+            &format!("/v1/jobs/{y_job}/status"),
+            &json!({"status": "canceled"}),
+        )
+        .await
+        .expect_problem(404, "not_found");
+    z_api
+        .patch(&format!("/v1/jobs/{y_job}"), &json!({"notes": "mine now"}))
+        .await
+        .expect_problem(404, "not_found");
+    z_api
+        .post(
+            &format!("/v1/jobs/{z_job}/status"),
+            &json!({"status": "on_hold"}),
+        )
+        .await
+        .expect_status(200);
+
+    let mut db = server.db().await;
+    let (status, version): (String, i64) =
+        sqlx::query_as("SELECT status, version FROM store.jobs WHERE id = $1::uuid")
+            .bind(&y_job)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(status, "dispatched");
+    assert_eq!(version, 3, "Y's job untouched since its dispatch");
+
+    // Below the module: the app role in X's technician scope sees one job, one assignment and
+    // only that job's history, and can write no assignment nor create a job.
+    let scoped = |sql: &str| {
+        format!(
+            "BEGIN; SET LOCAL app.tenant_id = '{}'; SET LOCAL app.user_id = '{x_user}'; \
+             SET LOCAL ROLE verofield_app; SET LOCAL app.job_scope = 'own'; {sql}",
+            shop.tenant.id
+        )
+    };
+    for (sql, expected) in [
+        ("SELECT count(*) FROM store.jobs", 1i64),
+        ("SELECT count(*) FROM store.job_assignments", 1),
+        (
+            "SELECT count(DISTINCT job_id) FROM store.job_status_history",
+            1,
+        ),
+    ] {
+        let rows = sqlx::raw_sql(&scoped(sql))
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+        let found: i64 = sqlx::Row::get(rows.last().unwrap(), 0);
+        assert_eq!(found, expected, "{sql}");
+        sqlx::raw_sql("ROLLBACK").execute(&mut db).await.unwrap();
+    }
+    let insert = format!(
+        "INSERT INTO store.job_assignments (tenant_id, id, job_id, technician_id) VALUES ('{}', gen_random_uuid(), '{y_job}', '{x}')",
+        shop.tenant.id
+    );
+    assert!(
+        sqlx::raw_sql(&scoped(&insert))
+            .execute(&mut db)
+            .await
+            .is_err()
+    );
+    sqlx::raw_sql("ROLLBACK").execute(&mut db).await.unwrap();
+    // Without the scope (a principal holding jobs.read) the same role sees both jobs.
+    let rows = sqlx::raw_sql(&format!(
+        "BEGIN; SET LOCAL app.tenant_id = '{}'; SET LOCAL ROLE verofield_app; SELECT count(*) FROM store.jobs",
+        shop.tenant.id
+    ))
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let all: i64 = sqlx::Row::get(rows.last().unwrap(), 0);
+    assert_eq!(all, 2);
+    sqlx::raw_sql("ROLLBACK").execute(&mut db).await.unwrap();
+}
+
+async fn jobs_query(api: &Api, query: &str) -> verofield_tests::Resp {
+    api.get(&format!("/v1/jobs?{query}")).await
+}
+
+async fn statuses(db: &mut PgConnection, work_order: &str) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT scheduled_date::text, status FROM store.jobs WHERE work_order_id = $1::uuid ORDER BY 1",
+    )
+    .bind(work_order)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+/// Dates from PostgreSQL, the independent oracle for the recurrence.
+async fn pg_dates(db: &mut PgConnection, sql: &str) -> Vec<String> {
+    sqlx::query_scalar(sql).fetch_all(db).await.unwrap()
+}
+
+async fn job_dates(db: &mut PgConnection, work_order: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT scheduled_date::text FROM store.jobs WHERE work_order_id = $1::uuid ORDER BY scheduled_date",
+    )
+    .bind(work_order)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_weekly_agreement_generates_exact_dates_across_dst_and_regenerates_nothing_twice() {
+    let server = server().await;
+    let shop = shop(&server, "fo-rrule").await;
+    // Mondays and Thursdays for six months, 09:00-11:00 New York (DST starts 2030-03-10).
+    let agreement = shop
+        .owner
+        .post(
+            "/v1/agreements",
+            &json!({"customer_id": shop.customer, "name": "Quarterly pest plan",
+                    "location_ids": [shop.location], "service_type_ids": [shop.service],
+                    "recurrence": "FREQ=WEEKLY;BYDAY=MO,TH", "start_time": "09:00", "end_time": "11:00",
+                    "time_zone": ZONE, "pricing": "per_visit", "price_minor": 4500, "currency": "USD",
+                    "billing_frequency": "monthly", "starts_on": "2030-01-07", "ends_on": "2030-07-06",
+                    "horizon_days": 3660}),
+        )
+        .await;
+    agreement.expect_status(201);
+    assert_eq!(agreement.json["status"], json!("draft"));
+    // Mondays and Thursdays in the first year from 2030-01-07: 53 + 52.
+    assert_eq!(agreement.json["annual_value_minor"], json!(4500 * 105));
+    let id = id_of(&agreement.json);
+    let mut db = server.db().await;
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM store.jobs").await,
+        0,
+        "a draft generates nothing"
+    );
+    let active = shop
+        .owner
+        .post(&format!("/v1/agreements/{id}/activate"), &json!({}))
+        .await;
+    active.expect_status(200);
+    assert_eq!(active.json["status"], json!("active"));
+    let work_order = active.json["work_order_ids"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let expected = pg_dates(
+        &mut db,
+        "SELECT d::date::text FROM generate_series('2030-01-07'::date, '2030-07-06', '1 day') d
+         WHERE extract(isodow FROM d) IN (1, 4) ORDER BY d",
+    )
+    .await;
+    assert_eq!(expected.len(), 52);
+    assert_eq!(job_dates(&mut db, &work_order).await, expected);
+    assert_eq!(active.json["jobs_created"], json!(52));
+    // 09:00 local on both sides of the DST change: 14:00Z in winter, 13:00Z in summer.
+    let local_nine = "SELECT count(*) FROM store.jobs WHERE (window_start AT TIME ZONE time_zone)::time = '09:00'
+                      AND window_start_local = '09:00' AND window_end_local = '11:00'";
+    assert_eq!(count(&mut db, local_nine).await, 52);
+    let utc_hours: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT to_char(window_start AT TIME ZONE 'UTC', 'HH24:MI'), count(*) FROM store.jobs GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(
+        utc_hours,
+        [("13:00".to_owned(), 34), ("14:00".to_owned(), 18)]
+    );
+    let march: Vec<(String, String)> = sqlx::query_as(
+        "SELECT scheduled_date::text, to_char(window_start AT TIME ZONE 'UTC', 'HH24:MI') FROM store.jobs
+         WHERE scheduled_date IN ('2030-03-07', '2030-03-11') ORDER BY 1",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(
+        march,
+        [
+            ("2030-03-07".into(), "14:00".into()),
+            ("2030-03-11".into(), "13:00".into())
+        ]
+    );
+
+    // Regeneration, twice: nothing new.
+    for _ in 0..2 {
+        let again = shop
+            .owner
+            .post(
+                &format!("/v1/work-orders/{work_order}/generate"),
+                &json!({}),
+            )
+            .await;
+        again.expect_status(200);
+        assert_eq!(again.json["generation"]["created"], json!([]));
+        assert_eq!(again.json["generation"]["existing"], json!(52));
+    }
+    assert_eq!(count(&mut db, "SELECT count(*) FROM store.jobs").await, 52);
+
+    // Month ends and BYDAY ordinals, against PostgreSQL's calendar.
+    let monthly = |rule: &str| {
+        json!({"customer_id": shop.customer, "location_id": shop.location,
+               "line_items": [{"service_type_id": shop.service}], "recurrence": rule,
+               "starts_on": "2030-01-01", "ends_on": "2030-12-31", "time_zone": ZONE,
+               "start_time": "08:00", "end_time": "09:00", "horizon_days": 3660})
+    };
+    let cases = [
+        (
+            "FREQ=MONTHLY;BYMONTHDAY=-1",
+            "SELECT (date_trunc('month', d) + interval '1 month - 1 day')::date::text
+             FROM generate_series('2030-01-01'::date, '2030-12-01', '1 month') d ORDER BY 1",
+        ),
+        (
+            "FREQ=MONTHLY;BYMONTHDAY=31",
+            "SELECT d::date::text FROM generate_series('2030-01-01'::date, '2030-12-31', '1 day') d
+             WHERE extract(day FROM d) = 31 ORDER BY 1",
+        ),
+        (
+            "FREQ=MONTHLY;BYDAY=-1FR",
+            "SELECT max(d)::date::text FROM generate_series('2030-01-01'::date, '2030-12-31', '1 day') d
+             WHERE extract(isodow FROM d) = 5 GROUP BY date_trunc('month', d) ORDER BY 1",
+        ),
+        (
+            "FREQ=MONTHLY;INTERVAL=2;BYDAY=1MO,3MO",
+            "SELECT d::date::text FROM generate_series('2030-01-01'::date, '2030-12-31', '1 day') d
+             WHERE extract(isodow FROM d) = 1 AND extract(month FROM d)::int % 2 = 1
+               AND (extract(day FROM d)::int - 1) / 7 IN (0, 2) ORDER BY 1",
+        ),
+    ];
+    for (rule, oracle) in cases {
+        let created = shop.owner.post("/v1/work-orders", &monthly(rule)).await;
+        created.expect_status(201);
+        let wo = id_of(&created.json);
+        let expected = pg_dates(&mut db, oracle).await;
+        assert!(!expected.is_empty());
+        assert_eq!(job_dates(&mut db, &wo).await, expected, "{rule}");
+    }
+}
+
+#[tokio::test]
+async fn editing_the_rule_changes_only_future_unscheduled_jobs() {
+    let server = server().await;
+    let shop = shop(&server, "fo-edit").await;
+    let created = shop
+        .owner
+        .post(
+            "/v1/work-orders",
+            &json!({"customer_id": shop.customer, "location_id": shop.location, "title": "Lawn",
+                    "line_items": [{"service_type_id": shop.service, "quantity": 2}],
+                    "recurrence": "FREQ=WEEKLY;BYDAY=MO;COUNT=4", "starts_on": "2030-01-07",
+                    "time_zone": ZONE, "horizon_days": 3660}),
+        )
+        .await;
+    created.expect_status(201);
+    assert_eq!(created.json["line_items"][0]["total_minor"], json!(25000));
+    let wo = id_of(&created.json);
+    let mut db = server.db().await;
+    assert_eq!(
+        job_dates(&mut db, &wo).await,
+        ["2030-01-07", "2030-01-14", "2030-01-21", "2030-01-28"]
+    );
+    // The dispatcher confirms the second visit.
+    let confirmed: String = sqlx::query_scalar(
+        "SELECT id::text FROM store.jobs WHERE work_order_id = $1::uuid AND scheduled_date = '2030-01-14'",
+    )
+    .bind(&wo)
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    shop.owner
+        .post(
+            &format!("/v1/jobs/{confirmed}/schedule"),
+            &json!({"scheduled_date": "2030-01-14", "window_start_local": "10:00", "window_end_local": "12:00"}),
+        )
+        .await
+        .expect_status(200);
+    // Now Tuesdays: the unscheduled Mondays go, the confirmed one stays, Tuesdays come.
+    let edited = shop
+        .owner
+        .patch(
+            &format!("/v1/work-orders/{wo}"),
+            &json!({"recurrence": "FREQ=WEEKLY;BYDAY=TU;COUNT=4"}),
+        )
+        .await;
+    edited.expect_status(200);
+    assert_eq!(edited.json["generation"]["retracted"], json!(3));
+    assert_eq!(
+        job_dates(&mut db, &wo).await,
+        [
+            "2030-01-08",
+            "2030-01-14",
+            "2030-01-15",
+            "2030-01-22",
+            "2030-01-29"
+        ]
+    );
+    let kept: (String, String) =
+        sqlx::query_as("SELECT status, window_start_local FROM store.jobs WHERE id = $1::uuid")
+            .bind(&confirmed)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(kept, ("scheduled".into(), "10:00".into()));
+    // Bad rules are 422 naming the field; nothing changed.
+    let bad = shop
+        .owner
+        .patch(
+            &format!("/v1/work-orders/{wo}"),
+            &json!({"recurrence": "FREQ=HOURLY"}),
+        )
+        .await;
+    bad.expect_problem(422, "validation_failed");
+    assert_eq!(bad.json["errors"][0]["field"], json!("recurrence"));
+    assert_eq!(job_dates(&mut db, &wo).await.len(), 5);
+}
+
+#[tokio::test]
+async fn an_agreement_lifecycle_stops_future_jobs_and_keeps_history() {
+    let server = server().await;
+    let shop = shop(&server, "fo-agree").await;
+    let tess = technician(&shop.owner, "Tess", &["termite"], None).await;
+    let draft = shop
+        .owner
+        .post(
+            "/v1/agreements",
+            &json!({"customer_id": shop.customer, "name": "Monthly plan", "location_ids": [shop.location],
+                    "service_type_ids": [shop.service], "recurrence": "FREQ=MONTHLY;BYMONTHDAY=15",
+                    "time_zone": ZONE, "pricing": "per_period", "price_minor": 3000,
+                    "billing_frequency": "monthly", "starts_on": "2030-01-01", "ends_on": "2030-06-30",
+                    "auto_renew": true, "horizon_days": 3660}),
+        )
+        .await;
+    draft.expect_status(201);
+    assert_eq!(draft.json["annual_value_minor"], json!(36000));
+    let id = id_of(&draft.json);
+    // Illegal moves from draft.
+    for action in ["pause", "expire"] {
+        shop.owner
+            .post(&format!("/v1/agreements/{id}/{action}"), &json!({}))
+            .await
+            .expect_problem(409, "invalid_transition");
+    }
+    let active = shop
+        .owner
+        .post(&format!("/v1/agreements/{id}/activate"), &json!({}))
+        .await;
+    active.expect_status(200);
+    assert_eq!(active.json["jobs_created"], json!(6));
+    shop.owner
+        .post(&format!("/v1/agreements/{id}/activate"), &json!({}))
+        .await
+        .expect_problem(409, "invalid_transition");
+    shop.owner
+        .patch(&format!("/v1/agreements/{id}"), &json!({"price_minor": 1}))
+        .await
+        .expect_problem(409, "agreement_not_draft");
+    let wo = active.json["work_order_ids"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut db = server.db().await;
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id::text FROM store.jobs WHERE work_order_id = $1::uuid ORDER BY scheduled_date",
+    )
+    .bind(&wo)
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(ids.len(), 6);
+    // January's visit is done; February's is confirmed.
+    let (done, confirmed) = (&ids[0], &ids[1]);
+    for job in [done, confirmed] {
+        shop.owner
+            .post(
+                &format!("/v1/jobs/{job}/status"),
+                &json!({"status": "scheduled"}),
+            )
+            .await
+            .expect_status(200);
+    }
+    shop.owner
+        .post(
+            &format!("/v1/jobs/{done}/assignments"),
+            &json!({"technician_ids": [tess]}),
+        )
+        .await
+        .expect_status(200);
+    for status in ["dispatched", "en_route", "in_progress"] {
+        shop.owner
+            .post(
+                &format!("/v1/jobs/{done}/status"),
+                &json!({"status": status}),
+            )
+            .await
+            .expect_status(200);
+    }
+    shop.owner
+        .post(
+            &format!("/v1/jobs/{done}/status"),
+            &json!({"status": "completed", "completion": {"work_minutes": 40}}),
+        )
+        .await
+        .expect_status(200);
+
+    // Pause: the unscheduled visits are retracted, the confirmed one canceled, the done one kept.
+    let paused = shop
+        .owner
+        .post(&format!("/v1/agreements/{id}/pause"), &json!({}))
+        .await;
+    paused.expect_status(200);
+    assert_eq!(paused.json["status"], json!("paused"));
+    assert_eq!(paused.json["jobs_retracted"], json!(4));
+    assert_eq!(paused.json["jobs_canceled"], json!(1));
+    assert_eq!(
+        statuses(&mut db, &wo).await,
+        [
+            ("2030-01-15".into(), "completed".into()),
+            ("2030-02-15".into(), "canceled".into())
+        ]
+    );
+    // Resume regenerates the missing visits (February's stays canceled), cancel stops them again.
+    let resumed = shop
+        .owner
+        .post(&format!("/v1/agreements/{id}/activate"), &json!({}))
+        .await;
+    resumed.expect_status(200);
+    assert_eq!(resumed.json["jobs_created"], json!(4));
+    let canceled = shop
+        .owner
+        .post(&format!("/v1/agreements/{id}/cancel"), &json!({}))
+        .await;
+    canceled.expect_status(200);
+    assert_eq!(canceled.json["status"], json!("canceled"));
+    assert_eq!(canceled.json["jobs_retracted"], json!(4));
+    shop.owner
+        .post(&format!("/v1/agreements/{id}/activate"), &json!({}))
+        .await
+        .expect_problem(409, "invalid_transition");
+    assert_eq!(statuses(&mut db, &wo).await.len(), 2);
+    let history: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM store.job_status_history WHERE job_id = $1::uuid")
+            .bind(done)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(history, 6, "the done job's history stays");
+    let wo_status: String =
+        sqlx::query_scalar("SELECT status FROM store.work_orders WHERE id = $1::uuid")
+            .bind(&wo)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(wo_status, "canceled");
+    // Regenerating a canceled work order creates nothing.
+    let again = shop
+        .owner
+        .post(&format!("/v1/work-orders/{wo}/generate"), &json!({}))
+        .await;
+    again.expect_status(200);
+    assert_eq!(statuses(&mut db, &wo).await.len(), 2);
+
+    let all = events(&mut db, shop.tenant.id).await;
+    let activated: Vec<&Value> = all
+        .iter()
+        .filter(|(t, _)| t == "agreement.activated")
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(activated.len(), 2);
+    assert_eq!(activated[0]["annual_value_minor"], json!(36000));
+    assert_eq!(activated[0]["work_order_ids"], json!([wo]));
+    assert_eq!(activated[0]["billing_frequency"], json!("monthly"));
+    let canceled_event = all.iter().find(|(t, _)| t == "agreement.canceled").unwrap();
+    assert_eq!(canceled_event.1["agreement_id"], json!(id));
+    assert_eq!(canceled_event.1["previous_status"], json!("active"));
+}
+
+#[tokio::test]
+async fn bad_input_is_422_with_the_fields_and_nothing_is_written() {
+    let server = server().await;
+    let shop = shop(&server, "fo-bad").await;
+    let tess = technician(&shop.owner, "Tess", &["termite"], None).await;
+    let job_id = job(&shop, "2030-01-07", "09:00", "10:00").await;
+    let mut db = server.db().await;
+    let before = events(&mut db, shop.tenant.id).await.len();
+    let totals = "SELECT (SELECT count(*) FROM store.technicians) * 1000000 + (SELECT count(*) FROM store.service_types) * 10000
+                 + (SELECT count(*) FROM store.jobs) * 100 + (SELECT count(*) FROM store.work_orders) * 10
+                 + (SELECT count(*) FROM store.service_agreements) + (SELECT count(*) FROM store.technician_time_off)
+                 + (SELECT count(*) FROM store.job_assignments) + (SELECT count(*) FROM store.job_status_history)";
+    let snapshot = count(&mut db, totals).await;
+    let unknown = Uuid::now_v7().to_string();
+    let cases: Vec<(&str, String, Value, Vec<&str>)> = vec![
+        (
+            "POST",
+            "/v1/technicians".into(),
+            json!({"skills": "x"}),
+            vec!["skills"],
+        ),
+        (
+            "POST",
+            "/v1/technicians".into(),
+            json!({"name": "T", "time_zone": "Mars/Base", "working_hours": {"mon": [{"start": "9", "end": "8"}]}}),
+            vec!["time_zone", "working_hours.mon[0]"],
+        ),
+        (
+            "POST",
+            "/v1/technicians".into(),
+            json!({"name": "T", "user_id": unknown}),
+            vec!["user_id"],
+        ),
+        (
+            "PATCH",
+            format!("/v1/technicians/{tess}"),
+            json!({"name": "", "home_latitude": 91, "home_longitude": 0}),
+            vec!["name", "home_latitude"],
+        ),
+        (
+            "POST",
+            format!("/v1/technicians/{tess}/time-off"),
+            json!({"starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"}),
+            vec!["ends_at"],
+        ),
+        (
+            "POST",
+            "/v1/jobs/service-types".into(),
+            json!({"name": "", "default_duration_minutes": 0, "currency": "usd"}),
+            vec!["name", "default_duration_minutes", "currency"],
+        ),
+        (
+            "PATCH",
+            format!("/v1/jobs/service-types/{}", shop.service),
+            json!({"default_price_minor": -1}),
+            vec!["default_price_minor"],
+        ),
+        (
+            "POST",
+            "/v1/jobs".into(),
+            json!({"customer_id": unknown, "location_id": shop.location, "service_type_ids": [unknown]}),
+            vec!["customer_id", "service_type_ids[0]"],
+        ),
+        (
+            "POST",
+            "/v1/jobs".into(),
+            json!({"customer_id": shop.customer, "location_id": shop.location, "service_type_ids": [shop.service], "scheduled_date": "2030-02-30", "window_start_local": "11:00", "window_end_local": "10:00", "priority": 9}),
+            vec!["priority", "scheduled_date"],
+        ),
+        (
+            "PATCH",
+            format!("/v1/jobs/{job_id}"),
+            json!({"duration_minutes": 0, "status": "completed"}),
+            vec!["status"],
+        ),
+        (
+            "PATCH",
+            format!("/v1/jobs/{job_id}"),
+            json!({"duration_minutes": 0}),
+            vec!["duration_minutes"],
+        ),
+        (
+            "POST",
+            format!("/v1/jobs/{job_id}/schedule"),
+            json!({"scheduled_date": "x", "window_start_local": "10:00", "window_end_local": "09:00"}),
+            vec!["scheduled_date"],
+        ),
+        (
+            "POST",
+            format!("/v1/jobs/{job_id}/status"),
+            json!({"status": "flying"}),
+            vec!["status"],
+        ),
+        (
+            "POST",
+            format!("/v1/jobs/{job_id}/assignments"),
+            json!({"technician_ids": [unknown]}),
+            vec!["technician_ids[0]"],
+        ),
+        (
+            "POST",
+            "/v1/work-orders".into(),
+            json!({"customer_id": shop.customer, "location_id": shop.location, "line_items": [], "recurrence": "FREQ=WEEKLY;BYDAY=XX"}),
+            vec!["line_items", "recurrence", "starts_on"],
+        ),
+        (
+            "POST",
+            "/v1/agreements".into(),
+            json!({"customer_id": shop.customer, "name": "A", "location_ids": [unknown], "service_type_ids": [shop.service], "recurrence": "FREQ=WEEKLY", "starts_on": "2030-01-01", "ends_on": "2029-01-01", "pricing": "per_period", "billing_frequency": "per_visit"}),
+            vec!["location_ids[0]", "ends_on", "billing_frequency"],
+        ),
+    ];
+    for (method, path, body, fields) in cases {
+        let request = shop
+            .owner
+            .request(method.parse().unwrap(), &path)
+            .json(&body);
+        let response = verofield_tests::send(request).await;
+        response.expect_problem(422, "validation_failed");
+        let named: Vec<&str> = response.json["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        for field in fields {
+            assert!(
+                named.contains(&field),
+                "{method} {path}: {field} not in {named:?}"
+            );
+        }
+    }
+    // Unknown ids are 404 on every route that takes one.
+    for path in [
+        format!("/v1/technicians/{unknown}"),
+        format!("/v1/technicians/{unknown}/time-off"),
+        format!("/v1/jobs/{unknown}"),
+        format!("/v1/jobs/{unknown}/history"),
+        format!("/v1/jobs/service-types/{unknown}"),
+        format!("/v1/jobs/technicians/{unknown}/day"),
+        format!("/v1/work-orders/{unknown}"),
+        format!("/v1/agreements/{unknown}"),
+    ] {
+        shop.owner.get(&path).await.expect_problem(404, "not_found");
+    }
+    for (path, body) in [
+        (
+            format!("/v1/jobs/{unknown}/status"),
+            json!({"status": "canceled"}),
+        ),
+        (
+            format!("/v1/jobs/{unknown}/schedule"),
+            json!({"scheduled_date": "2030-01-01", "window_start_local": "09:00", "window_end_local": "10:00"}),
+        ),
+        (
+            format!("/v1/jobs/{unknown}/assignments"),
+            json!({"technician_ids": [tess]}),
+        ),
+        (format!("/v1/work-orders/{unknown}/generate"), json!({})),
+        (format!("/v1/agreements/{unknown}/activate"), json!({})),
+    ] {
+        shop.owner
+            .post(&path, &body)
+            .await
+            .expect_problem(404, "not_found");
+    }
+    assert_eq!(
+        count(&mut db, totals).await,
+        snapshot,
+        "nothing half-written"
+    );
+    assert_eq!(
+        events(&mut db, shop.tenant.id).await.len(),
+        before,
+        "no event from a failed request"
+    );
+}
+
+#[tokio::test]
+async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
+    let server = server().await;
+    let a = shop(&server, "fo-owner").await;
+    let b = shop(&server, "fo-intruder").await;
+    let tess = technician(&a.owner, "Tess", &["termite"], None).await;
+    let job_id = job(&a, "2030-01-07", "09:00", "10:00").await;
+    a.owner
+        .post(
+            &format!("/v1/jobs/{job_id}/assignments"),
+            &json!({"technician_ids": [tess]}),
+        )
+        .await
+        .expect_status(200);
+    let time_off = a
+        .owner
+        .post(
+            &format!("/v1/technicians/{tess}/time-off"),
+            &json!({"starts_at": "2030-02-01T00:00:00Z", "ends_at": "2030-02-02T00:00:00Z"}),
+        )
+        .await;
+    time_off.expect_status(201);
+    let time_off = id_of(&time_off.json);
+    let wo = a
+        .owner
+        .post(
+            "/v1/work-orders",
+            &json!({"customer_id": a.customer, "location_id": a.location,
+                    "line_items": [{"service_type_id": a.service}], "recurrence": "FREQ=WEEKLY;COUNT=2",
+                    "starts_on": "2030-03-04", "horizon_days": 3660}),
+        )
+        .await;
+    wo.expect_status(201);
+    let wo = id_of(&wo.json);
+    let agreement = a
+        .owner
+        .post(
+            "/v1/agreements",
+            &json!({"customer_id": a.customer, "name": "Plan", "location_ids": [a.location],
+                    "service_type_ids": [a.service], "recurrence": "FREQ=MONTHLY", "starts_on": "2030-01-01"}),
+        )
+        .await;
+    agreement.expect_status(201);
+    let agreement = id_of(&agreement.json);
+    let mut db = server.db().await;
+    let fingerprint = "SELECT string_agg(t || ':' || v, ',' ORDER BY t) FROM (
+        SELECT 'technicians' t, sum(version)::text v FROM store.technicians
+        UNION ALL SELECT 'time_off', count(*)::text FROM store.technician_time_off
+        UNION ALL SELECT 'service_types', sum(version)::text FROM store.service_types
+        UNION ALL SELECT 'jobs', sum(version)::text || '/' || count(*) FROM store.jobs
+        UNION ALL SELECT 'assignments', count(*)::text FROM store.job_assignments
+        UNION ALL SELECT 'history', count(*)::text FROM store.job_status_history
+        UNION ALL SELECT 'work_orders', sum(version)::text FROM store.work_orders
+        UNION ALL SELECT 'agreements', sum(version)::text FROM store.service_agreements) s";
+    let before: String = sqlx::query_scalar(fingerprint)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    let events_before = events(&mut db, a.tenant.id).await.len();
+
+    for path in [
+        format!("/v1/technicians/{tess}"),
+        format!("/v1/technicians/{tess}/time-off"),
+        format!("/v1/jobs/service-types/{}", a.service),
+        format!("/v1/jobs/{job_id}"),
+        format!("/v1/jobs/{job_id}/history"),
+        format!("/v1/jobs/technicians/{tess}/day?date=2030-01-07"),
+        format!("/v1/work-orders/{wo}"),
+        format!("/v1/agreements/{agreement}"),
+    ] {
+        b.owner.get(&path).await.expect_problem(404, "not_found");
+    }
+    for path in [
+        format!("/v1/jobs?technician_id={tess}"),
+        format!("/v1/jobs?customer_id={}", a.customer),
+        format!("/v1/work-orders?customer_id={}", a.customer),
+        format!("/v1/agreements?customer_id={}", a.customer),
+        "/v1/technicians".to_owned(),
+    ] {
+        let listed = b.owner.get(&path).await;
+        listed.expect_status(200);
+        assert_eq!(listed.json["items"], json!([]), "{path}");
+    }
+    let patches = [
+        (format!("/v1/technicians/{tess}"), json!({"name": "Stolen"})),
+        (
+            format!("/v1/jobs/service-types/{}", a.service),
+            json!({"name": "Stolen"}),
+        ),
+        (format!("/v1/jobs/{job_id}"), json!({"notes": "Stolen"})),
+        (format!("/v1/work-orders/{wo}"), json!({"notes": "Stolen"})),
+        (
+            format!("/v1/agreements/{agreement}"),
+            json!({"notes": "Stolen"}),
+        ),
+    ];
+    for (path, body) in patches {
+        b.owner
+            .patch(&path, &body)
+            .await
+            .expect_problem(404, "not_found");
+    }
+    let posts = [
+        (
+            format!("/v1/technicians/{tess}/time-off"),
+            json!({"starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"}),
+        ),
+        (
+            format!("/v1/jobs/{job_id}/schedule"),
+            json!({"scheduled_date": "2030-01-08", "window_start_local": "09:00", "window_end_local": "10:00"}),
+        ),
+        (
+            format!("/v1/jobs/{job_id}/status"),
+            json!({"status": "canceled"}),
+        ),
+        (
+            format!("/v1/jobs/{job_id}/assignments"),
+            json!({"technician_ids": [b.service]}),
+        ),
+        (
+            format!("/v1/jobs/{job_id}/assignments/override"),
+            json!({"technician_ids": [b.service]}),
+        ),
+        (format!("/v1/work-orders/{wo}/generate"), json!({})),
+        (format!("/v1/work-orders/{wo}/close"), json!({})),
+        (format!("/v1/agreements/{agreement}/activate"), json!({})),
+        (format!("/v1/agreements/{agreement}/pause"), json!({})),
+        (format!("/v1/agreements/{agreement}/cancel"), json!({})),
+        (format!("/v1/agreements/{agreement}/expire"), json!({})),
+    ];
+    for (path, body) in posts {
+        b.owner
+            .post(&path, &body)
+            .await
+            .expect_problem(404, "not_found");
+    }
+    // B cannot point its own job at A's rows either.
+    let crossing = b
+        .owner
+        .post(
+            "/v1/jobs",
+            &json!({"customer_id": a.customer, "location_id": a.location, "service_type_ids": [a.service]}),
+        )
+        .await;
+    crossing.expect_problem(422, "validation_failed");
+    for path in [
+        format!("/v1/technicians/{tess}/time-off/{time_off}"),
+        format!("/v1/technicians/{tess}"),
+        format!("/v1/jobs/{job_id}/assignments/{tess}"),
+    ] {
+        b.owner.delete(&path).await.expect_problem(404, "not_found");
+    }
+    let after: String = sqlx::query_scalar(fingerprint)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(after, before, "tenant A's rows are untouched");
+    assert_eq!(events(&mut db, a.tenant.id).await.len(), events_before);
+    let b_jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM store.jobs WHERE tenant_id = $1")
+        .bind(b.tenant.id)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(b_jobs, 0);
+}
