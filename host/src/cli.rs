@@ -164,6 +164,11 @@ pub struct ServeArgs {
     pub login_max_failures_per_address: i32,
     #[arg(long, env = "VEROFIELD_LOGIN_LOCKOUT_SECS", default_value_t = 900)]
     pub login_lockout_secs: u64,
+    /// Where compiled modules are cached (default `<data-dir>/cache/modules`). Hosts running
+    /// the same binary may share it: entries are named by component digest and written
+    /// atomically, and wasmtime refuses code compiled with other engine settings.
+    #[arg(long, env = "VEROFIELD_MODULE_CACHE_DIR")]
+    pub module_cache_dir: Option<PathBuf>,
     /// Components (`*.wasm`) published as built-in modules at start-up.
     #[arg(
         long,
@@ -427,6 +432,10 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
         operator_token: args.operator_token.clone(),
         log_json: matches!(cli.log_format, LogFormat::Json),
         builtin_modules: args.builtin_modules.clone(),
+        module_cache_dir: args
+            .module_cache_dir
+            .clone()
+            .unwrap_or_else(|| cli.data_dir.join("cache").join("modules")),
         module_max_deadline: Duration::from_millis(args.module_max_deadline_ms),
         bench_baseline: args.bench_baseline,
     })

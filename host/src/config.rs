@@ -29,6 +29,8 @@ pub struct ServerSettings {
     pub throttle: ThrottleSettings,
     pub operator_token: Option<String>,
     pub log_json: bool,
+    /// Where compiled modules are cached.
+    pub module_cache_dir: PathBuf,
     /// Directory of the built-in modules' components, published at start-up.
     pub builtin_modules: PathBuf,
     /// The longest deadline a built-in module's manifest may obtain.

@@ -78,8 +78,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
         }
     });
 
-    let mut runtime_config =
-        runtime::RuntimeConfig::new(settings.data_dir.join("cache").join("modules"));
+    let mut runtime_config = runtime::RuntimeConfig::new(settings.module_cache_dir.clone());
     runtime_config.trusted_max.deadline = settings.module_max_deadline;
     let runtime = runtime::Runtime::new(runtime_config)?;
     let registry = Arc::new(registry::Registry::new(db.pool.clone(), Arc::new(runtime)));

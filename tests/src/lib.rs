@@ -37,7 +37,7 @@ pub use reqwest::{Method, StatusCode};
 pub use serde_json::{Value, json};
 
 /// How long a server may take to print its listening line (migrations, a loaded machine).
-pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 /// Per HTTP request; generous because the machine may be busy compiling.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -474,7 +474,13 @@ impl TestServer {
         clean_env(&mut command);
         command
             .env("VEROFIELD_OPERATOR_TOKEN", &operator_token)
-            .env("VEROFIELD_LOG", "info,sqlx=warn");
+            .env("VEROFIELD_LOG", "info,sqlx=warn")
+            // One compiled-module cache for every server of the run: each compiles a
+            // component once per run, not once per server.
+            .env(
+                "VEROFIELD_MODULE_CACHE_DIR",
+                env.tmp_root.join("module-cache"),
+            );
         if let Some(db) = &db {
             command.env("DATABASE_URL", &db.url);
         }
@@ -1104,8 +1110,16 @@ fn repo_root() -> PathBuf {
 }
 
 /// Builds a guest workspace for wasm32-wasip2 (release) and returns its output directory.
-/// Cargo makes this a no-op when the components are up to date.
+/// Cargo makes this a no-op when the components are up to date. With
+/// `VEROFIELD_TEST_PREBUILT_GUESTS=1` the components already built are used as they are.
 fn build_guests(manifest: &Path) -> PathBuf {
+    let out = manifest
+        .parent()
+        .unwrap()
+        .join("target/wasm32-wasip2/release");
+    if std::env::var_os("VEROFIELD_TEST_PREBUILT_GUESTS").is_some() {
+        return out;
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .args([

@@ -11,6 +11,7 @@ pub mod baseline;
 pub mod etag;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod modules;
 pub mod operator;
 pub mod pagination;

@@ -6,6 +6,7 @@
 //! version, matches the route in the module's manifest, checks the route's permission before
 //! the module runs, then calls it with the store and outbox bound to that transaction. A
 //! response below 400 commits; an error response, a trap or a limit rolls everything back.
+//! A `POST` with an `Idempotency-Key` replays the first answer to that key ([`idempotency`]).
 //! Each request resolves the binding afresh, so a rebind applies to the next request while
 //! requests in flight finish on the version they started with.
 
@@ -22,6 +23,7 @@ use tokio::sync::Mutex;
 
 use super::AppState;
 use super::extract::{Json, Path, Tenant};
+use super::idempotency::{self, Claim, IdempotencyKey, REPLAYED_HEADER, StoredAnswer};
 use super::operator::Operator;
 use super::pagination::Page;
 use crate::auth::rbac::perm;
@@ -245,6 +247,25 @@ async fn call_module(
     let path = format!("/{rest}");
     let (route, params) = match_route(&module.manifest, method.as_str(), &path)?;
     ctx.require(&route.permission)?;
+    let idempotency_key = match IdempotencyKey::from_request(
+        method.as_str(),
+        uri.path(),
+        uri.query(),
+        &headers,
+        &body,
+    )? {
+        None => None,
+        Some(key) => match idempotency::claim(&mut ctx.tx, ctx.principal.user_id, key).await? {
+            Claim::Fresh(key) => Some(key),
+            Claim::Replay(answer) => {
+                let mut response = respond(answer_status(answer.status)?, answer);
+                response
+                    .headers_mut()
+                    .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+                return Ok(response);
+            }
+        },
+    };
 
     let request_id = ctx.request_id.clone().unwrap_or_default();
     let query: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
@@ -301,7 +322,25 @@ async fn call_module(
     metrics::counter!("module_rows_returned_total", &labels)
         .increment(u64::from(usage.rows_returned));
 
-    let status = StatusCode::from_u16(response.status)
+    let answer = StoredAnswer {
+        status: response.status,
+        headers: response.headers,
+        body: response.body,
+    };
+    let status = answer_status(answer.status)?;
+    if let Some(mut tx) = tx
+        && status.as_u16() < 400
+    {
+        if let Some(key) = &idempotency_key {
+            idempotency::record(&mut tx, principal.user_id, key, &answer).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(respond(status, answer))
+}
+
+fn answer_status(status: u16) -> Result<StatusCode> {
+    StatusCode::from_u16(status)
         .ok()
         .filter(|s| !s.is_informational())
         .ok_or_else(|| {
@@ -310,18 +349,17 @@ async fn call_module(
                 "module_bad_response",
                 "the module answered an invalid status",
             )
-        })?;
-    if let Some(tx) = tx
-        && status.as_u16() < 400
-    {
-        tx.commit().await?;
-    }
-    let mut answer = (status, response.body).into_response();
-    let headers = answer.headers_mut();
+        })
+}
+
+/// The HTTP response for a module's answer; the module's headers replace the defaults
+/// (content-type) rather than adding to them.
+fn respond(status: StatusCode, answer: StoredAnswer) -> Response {
+    let mut response = (status, answer.body).into_response();
+    let headers = response.headers_mut();
     let mut replaced = Vec::new();
-    for (name, value) in response.headers {
+    for (name, value) in answer.headers {
         if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            // The module's headers replace the defaults (content-type) rather than adding to them.
             if !replaced.contains(&name) {
                 headers.remove(&name);
                 replaced.push(name.clone());
@@ -329,7 +367,7 @@ async fn call_module(
             headers.append(name, value);
         }
     }
-    Ok(answer)
+    response
 }
 
 /// Finds the manifest route for a method and path: 404 when no pattern matches the path,

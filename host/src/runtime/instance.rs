@@ -190,6 +190,13 @@ pub(super) async fn call(
             format!("storage failed during the call: {reason}"),
         ));
     }
+    if let Some(why) = state.store.denied() {
+        return Err(Error::problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "module_not_granted",
+            format!("the module reached outside its manifest's grants: {why}"),
+        ));
+    }
     if let Returned::Handle(response) = &returned
         && response.body.len() > limits.response_bytes
     {

@@ -218,6 +218,7 @@ pub struct StoreState {
     rows_returned: u32,
     rows_cap: u32,
     unavailable: Option<String>,
+    denied: Option<String>,
 }
 
 impl StoreState {
@@ -228,6 +229,7 @@ impl StoreState {
             rows_returned: 0,
             rows_cap,
             unavailable: None,
+            denied: None,
         }
     }
 
@@ -240,7 +242,18 @@ impl StoreState {
         self.unavailable.as_deref()
     }
 
-    fn readable(&self, table: &str) -> StoreResult<()> {
+    /// The first store access outside the module's grants, if there was one. Such an access
+    /// is a module fault, not a client error: the host fails the whole call.
+    pub fn denied(&self) -> Option<&str> {
+        self.denied.as_deref()
+    }
+
+    fn deny(&mut self, why: String) -> StoreError {
+        self.denied.get_or_insert_with(|| why.clone());
+        StoreError::NotGranted(why)
+    }
+
+    fn readable(&mut self, table: &str) -> StoreResult<()> {
         let tables = &self.grants.tables;
         if tables
             .read
@@ -250,13 +263,11 @@ impl StoreState {
         {
             Ok(())
         } else {
-            Err(StoreError::NotGranted(format!(
-                "table `{table}` is not declared for reading"
-            )))
+            Err(self.deny(format!("table `{table}` is not declared for reading")))
         }
     }
 
-    fn writable(&self, table: &str) -> StoreResult<()> {
+    fn writable(&mut self, table: &str) -> StoreResult<()> {
         if self
             .grants
             .tables
@@ -266,9 +277,7 @@ impl StoreState {
         {
             Ok(())
         } else {
-            Err(StoreError::NotGranted(format!(
-                "table `{table}` is not declared for writing"
-            )))
+            Err(self.deny(format!("table `{table}` is not declared for writing")))
         }
     }
 
