@@ -2,7 +2,8 @@
 //! request (the next request and another tenant's are served, no row changes), a failing
 //! request rolls back what its module wrote, store calls outside the grants or carrying SQL
 //! change nothing, a tenant hot-swaps its CRM and rolls back with no restart, uploads are
-//! checked, and `Idempotency-Key` replays creates.
+//! checked, `Idempotency-Key` replays creates, and the OpenAPI document shows each tenant
+//! the routes of the modules serving it.
 
 use serde_json::{Value, json};
 use verofield_tests::{
@@ -270,6 +271,30 @@ async fn a_tenant_hot_swaps_its_crm_and_rolls_back_without_a_restart() {
     // B is untouched, and the partner module cannot reach B's rows through A.
     builtin_answer(&b.api.get(&b_get).await.json, "Bea");
     a.api.get(&b_get).await.expect_status(404);
+
+    // The OpenAPI document follows each tenant's modules.
+    let a_doc = a.api.get("/v1/openapi.json").await;
+    a_doc.expect_status(200);
+    let b_doc = b.api.get("/v1/openapi.json").await;
+    assert!(a_doc.json["openapi"].as_str().unwrap().starts_with("3.1"));
+    let get_customer = &a_doc.json["paths"]["/v1/crm/customers/{id}"]["get"];
+    assert!(
+        get_customer["description"]
+            .as_str()
+            .unwrap()
+            .contains("crm-partner@0.1.0"),
+        "{get_customer}"
+    );
+    assert_eq!(get_customer["x-permission"], "crm.customers.read");
+    assert_eq!(get_customer["parameters"][0]["name"], "id");
+    assert!(a_doc.json["paths"].get("/v1/crm/customers").is_none());
+    assert!(b_doc.json["paths"]["/v1/crm/customers"]["post"].is_object());
+    assert!(b_doc.json["paths"]["/v1/users/{id}"]["patch"].is_object());
+    server
+        .anon()
+        .get("/v1/openapi.json")
+        .await
+        .expect_status(401);
 
     let bindings = a.api.get("/v1/tenant/modules").await;
     bindings.expect_status(200);

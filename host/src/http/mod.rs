@@ -13,6 +13,7 @@ pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod modules;
+pub mod openapi;
 pub mod operator;
 pub mod pagination;
 pub mod problem;
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(roles::routes())
         .merge(audit::routes())
         .merge(operator::routes())
+        .merge(openapi::routes())
         .merge(modules::routes())
         .merge(baseline::routes(state.bench_baseline))
         // A route layer sees the matched route template, so metrics label by route.

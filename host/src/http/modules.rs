@@ -62,11 +62,11 @@ async fn list_versions(ctx: Tenant, State(state): State<AppState>) -> Result<imp
 }
 
 #[derive(Serialize)]
-struct Binding {
-    slot: String,
+pub struct Binding {
+    pub slot: String,
     /// `binding` when the tenant chose the version, `builtin` when it is the default.
-    source: &'static str,
-    version: Version,
+    pub source: &'static str,
+    pub version: Version,
 }
 
 async fn list_bindings(
@@ -74,34 +74,36 @@ async fn list_bindings(
     State(state): State<AppState>,
 ) -> Result<impl IntoResponse> {
     ctx.require(perm::MODULES_MANAGE)?;
-    let mut slots: Vec<String> = state
-        .registry
-        .list()
-        .await?
-        .into_iter()
-        .map(|v| v.slot)
-        .collect();
+    Ok(Json(Page {
+        items: tenant_bindings(&mut ctx.tx, &state.registry).await?,
+        next_cursor: None,
+    }))
+}
+
+/// The version serving each slot for the tenant: its binding, or else the newest built-in.
+pub async fn tenant_bindings(
+    tx: &mut crate::tenancy::TenantTx,
+    registry: &registry::Registry,
+) -> Result<Vec<Binding>> {
+    let mut slots: Vec<String> = registry.list().await?.into_iter().map(|v| v.slot).collect();
     slots.dedup();
-    let mut items = Vec::new();
+    let mut bindings = Vec::new();
     for slot in slots {
-        let (source, digest) = match registry::current(&mut ctx.tx, &slot).await? {
+        let (source, digest) = match registry::current(tx, &slot).await? {
             Some(digest) => ("binding", digest),
-            None => match state.registry.builtin(&slot).await? {
+            None => match registry.builtin(&slot).await? {
                 Some(version) => ("builtin", version.digest),
                 None => continue,
             },
         };
-        let version = state.registry.find(&digest).await?;
-        items.push(Binding {
+        let version = registry.find(&digest).await?;
+        bindings.push(Binding {
             slot,
             source,
             version,
         });
     }
-    Ok(Json(Page {
-        items,
-        next_cursor: None,
-    }))
+    Ok(bindings)
 }
 
 #[derive(Deserialize)]

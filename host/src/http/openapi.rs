@@ -1,0 +1,432 @@
+//! `GET /v1/openapi.json`: the OpenAPI 3.1 document of the API as this tenant sees it.
+//!
+//! Two halves: the host's own routes, listed once in [`HOST_ROUTES`] beside the permission
+//! each needs, and the routes of the modules serving the caller's tenant, read from their
+//! manifests. A tenant that swaps its CRM for a partner's sees the partner's routes on its
+//! next fetch. Bodies are described by their media types and every error by the shared
+//! problem+json schema; the domain schemas belong to the modules, which do not publish them
+//! yet.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, Required,
+};
+
+use super::AppState;
+use super::extract::{Json, Tenant};
+use super::modules::tenant_bindings;
+use crate::auth::rbac::perm;
+use crate::error::Result;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/openapi.json", get(document))
+}
+
+/// How a route authenticates.
+#[derive(Clone, Copy)]
+enum Auth {
+    None,
+    /// A user's access token; the permission, when there is one, is checked by the host.
+    User(Option<&'static str>),
+    /// The operator token.
+    Operator,
+}
+
+struct HostRoute {
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    tag: &'static str,
+    auth: Auth,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    tag: &'static str,
+    auth: Auth,
+) -> HostRoute {
+    HostRoute {
+        method,
+        path,
+        summary,
+        tag,
+        auth,
+    }
+}
+
+use Auth::{Operator, User};
+
+const HOST_ROUTES: &[HostRoute] = &[
+    route("GET", "/healthz", "Liveness", "platform", Auth::None),
+    route(
+        "GET",
+        "/readyz",
+        "Readiness (the database answers)",
+        "platform",
+        Auth::None,
+    ),
+    route(
+        "GET",
+        "/metrics",
+        "Prometheus metrics",
+        "platform",
+        Auth::None,
+    ),
+    route(
+        "GET",
+        "/v1/openapi.json",
+        "This document",
+        "platform",
+        User(None),
+    ),
+    route(
+        "POST",
+        "/v1/auth/login",
+        "Log in: tenant, email, password -> tokens",
+        "auth",
+        Auth::None,
+    ),
+    route(
+        "POST",
+        "/v1/auth/refresh",
+        "Rotate a refresh token",
+        "auth",
+        Auth::None,
+    ),
+    route(
+        "POST",
+        "/v1/auth/logout",
+        "Revoke a refresh token's family",
+        "auth",
+        Auth::None,
+    ),
+    route(
+        "POST",
+        "/v1/auth/accept-invite",
+        "Set a password from an invitation",
+        "auth",
+        Auth::None,
+    ),
+    route(
+        "GET",
+        "/v1/me",
+        "The caller, roles and permissions",
+        "auth",
+        User(None),
+    ),
+    route(
+        "GET",
+        "/v1/users",
+        "List users (q, status, cursor, limit)",
+        "users",
+        User(Some(perm::USERS_READ)),
+    ),
+    route(
+        "POST",
+        "/v1/users",
+        "Create or invite a user",
+        "users",
+        User(Some(perm::USERS_MANAGE)),
+    ),
+    route(
+        "GET",
+        "/v1/users/{id}",
+        "A user (ETag)",
+        "users",
+        User(Some(perm::USERS_READ)),
+    ),
+    route(
+        "PATCH",
+        "/v1/users/{id}",
+        "Change a user (If-Match)",
+        "users",
+        User(Some(perm::USERS_MANAGE)),
+    ),
+    route(
+        "DELETE",
+        "/v1/users/{id}",
+        "Deactivate a user and end their sessions",
+        "users",
+        User(Some(perm::USERS_MANAGE)),
+    ),
+    route(
+        "GET",
+        "/v1/roles",
+        "List roles",
+        "roles",
+        User(Some(perm::USERS_READ)),
+    ),
+    route(
+        "POST",
+        "/v1/roles",
+        "Create a custom role",
+        "roles",
+        User(Some(perm::ROLES_MANAGE)),
+    ),
+    route(
+        "GET",
+        "/v1/roles/{id}",
+        "A role",
+        "roles",
+        User(Some(perm::USERS_READ)),
+    ),
+    route(
+        "PATCH",
+        "/v1/roles/{id}",
+        "Change a custom role",
+        "roles",
+        User(Some(perm::ROLES_MANAGE)),
+    ),
+    route(
+        "DELETE",
+        "/v1/roles/{id}",
+        "Delete a custom role",
+        "roles",
+        User(Some(perm::ROLES_MANAGE)),
+    ),
+    route(
+        "GET",
+        "/v1/audit",
+        "The tenant's audit log",
+        "audit",
+        User(Some(perm::AUDIT_READ)),
+    ),
+    route(
+        "GET",
+        "/v1/modules",
+        "Published module versions",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    ),
+    route(
+        "GET",
+        "/v1/tenant/modules",
+        "The module serving each slot for this tenant",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    ),
+    route(
+        "PUT",
+        "/v1/tenant/modules/{slot}",
+        "Bind a slot to a version (digest or name@version)",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    ),
+    route(
+        "POST",
+        "/v1/tenant/modules/{slot}/rollback",
+        "Rebind the slot to its previous version",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    ),
+    route(
+        "POST",
+        "/v1/operator/modules",
+        "Publish a component (body: its bytes)",
+        "operator",
+        Operator,
+    ),
+    route(
+        "GET",
+        "/v1/operator/tenants",
+        "List tenants",
+        "operator",
+        Operator,
+    ),
+    route(
+        "POST",
+        "/v1/operator/tenants",
+        "Create a tenant and its owner",
+        "operator",
+        Operator,
+    ),
+    route(
+        "POST",
+        "/v1/operator/tenants/{id}/suspend",
+        "Suspend a tenant",
+        "operator",
+        Operator,
+    ),
+    route(
+        "POST",
+        "/v1/operator/tenants/{id}/activate",
+        "Reactivate a tenant",
+        "operator",
+        Operator,
+    ),
+];
+
+async fn document(mut ctx: Tenant, State(state): State<AppState>) -> Result<impl IntoResponse> {
+    let mut paths = Paths::new();
+    for route in HOST_ROUTES {
+        add(
+            &mut paths,
+            route.method,
+            route.path,
+            route.summary,
+            route.tag,
+            route.auth,
+            None,
+        );
+    }
+    for binding in tenant_bindings(&mut ctx.tx, &state.registry).await? {
+        let module = state.registry.module(&binding.version.digest).await?;
+        let manifest = &module.manifest;
+        let by = format!("{}@{}", manifest.name, manifest.version);
+        for module_route in &manifest.routes {
+            let path = format!("/v1/{}{}", manifest.slot, module_route.path)
+                .trim_end_matches('/')
+                .to_owned();
+            let permission: &str = &module_route.permission;
+            add(
+                &mut paths,
+                &module_route.method,
+                &path,
+                &format!("{} {}", module_route.method, module_route.path),
+                &manifest.slot,
+                User(None),
+                Some((&by, permission)),
+            );
+        }
+    }
+    Ok(Json(build(paths)))
+}
+
+/// Adds one operation. `module` is the serving module and the route's permission.
+fn add(
+    paths: &mut Paths,
+    method: &str,
+    path: &str,
+    summary: &str,
+    tag: &str,
+    auth: Auth,
+    module: Option<(&str, &str)>,
+) {
+    let Some(method) = http_method(method) else {
+        return;
+    };
+    let permission = match (auth, module) {
+        (_, Some((_, permission))) => Some(permission),
+        (User(permission), None) => permission,
+        _ => None,
+    };
+    let mut description = match permission {
+        Some(permission) => format!("Requires the `{permission}` permission."),
+        None => String::new(),
+    };
+    if let Some((by, _)) = module {
+        description.push_str(&format!(" Served by the module `{by}`."));
+    }
+    let mut operation = OperationBuilder::new()
+        .summary(Some(summary))
+        .tag(tag)
+        .responses(
+            ResponsesBuilder::new()
+                .response("2XX", ResponseBuilder::new().description("Success"))
+                .response("default", Ref::from_response_name("Problem")),
+        );
+    if !description.is_empty() {
+        operation = operation.description(Some(description.trim()));
+    }
+    if let Some(permission) = permission {
+        operation = operation.extensions(Some(
+            ExtensionsBuilder::new()
+                .add("x-permission", permission)
+                .build(),
+        ));
+    }
+    operation = match auth {
+        Auth::None => operation,
+        User(_) => operation.security(SecurityRequirement::new("bearer", Vec::<String>::new())),
+        Operator => operation.security(SecurityRequirement::new("operator", Vec::<String>::new())),
+    };
+    for segment in path.split('/') {
+        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            operation = operation.parameter(
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+            );
+        }
+    }
+    paths.add_path_operation(path, vec![method], operation.build());
+}
+
+fn http_method(method: &str) -> Option<HttpMethod> {
+    Some(match method {
+        "GET" => HttpMethod::Get,
+        "POST" => HttpMethod::Post,
+        "PUT" => HttpMethod::Put,
+        "PATCH" => HttpMethod::Patch,
+        "DELETE" => HttpMethod::Delete,
+        _ => return None,
+    })
+}
+
+fn build(paths: Paths) -> OpenApi {
+    let problem = ObjectBuilder::new()
+        .property("type", ObjectBuilder::new().schema_type(Type::String))
+        .property("title", ObjectBuilder::new().schema_type(Type::String))
+        .property("status", ObjectBuilder::new().schema_type(Type::Integer))
+        .property("detail", ObjectBuilder::new().schema_type(Type::String))
+        .property(
+            "code",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("Stable machine-readable error code")),
+        )
+        .required("status")
+        .required("code");
+    let components = ComponentsBuilder::new()
+        .schema("Problem", problem)
+        .response(
+            "Problem",
+            ResponseBuilder::new()
+                .description("An RFC 9457 problem")
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                ),
+        )
+        .security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        )
+        .security_scheme(
+            "operator",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        )
+        .build();
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("VeroField API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Multi-tenant field-service platform. Module routes (/v1/{slot}/...) are \
+                     those of the modules serving the caller's tenant.",
+                )),
+        )
+        .paths(paths)
+        .components(Some(components))
+        .build()
+}
