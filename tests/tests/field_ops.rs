@@ -329,6 +329,13 @@ async fn a_job_goes_through_its_lifecycle_with_history_and_events() {
     assert_eq!(completed["customer_id"], json!(shop.customer));
     assert_eq!(completed["work_minutes"], json!(55));
     assert_eq!(completed["service_type_ids"], json!([shop.service]));
+    assert_eq!(completed["services"][0]["price_minor"], json!(12500));
+    assert_eq!(completed["services"][0]["currency"], json!("USD"));
+    assert_eq!(completed["materials"][0]["name"], json!("Termidor SC"));
+    assert_eq!(
+        completed["signature_ref"],
+        json!("uploads/signatures/abc.png")
+    );
 }
 
 #[tokio::test]
@@ -474,6 +481,27 @@ async fn conflicting_assignments_are_refused_with_the_conflicts_named_and_overri
         json!("overlapping_job")
     );
     assert_eq!(event["override_reason"], json!("customer asked for Tess"));
+    // Rescheduling an assigned job re-checks its technicians: Saturday is refused, the job
+    // keeps its time.
+    let moved = shop
+        .owner
+        .post(
+            &format!("/v1/jobs/{first}/schedule"),
+            &json!({"scheduled_date": "2030-01-12", "window_start_local": "09:00", "window_end_local": "11:00"}),
+        )
+        .await;
+    moved.expect_problem(409, "assignment_conflict");
+    assert_eq!(
+        moved.json["conflicts"][0]["type"],
+        json!("outside_working_hours")
+    );
+    let kept: String =
+        sqlx::query_scalar("SELECT scheduled_date::text FROM store.jobs WHERE id = $1::uuid")
+            .bind(&first)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(kept, "2030-01-07");
     // Unassigning frees the slot.
     dispatcher
         .delete(&format!("/v1/jobs/{overlapping}/assignments/{tess}"))
@@ -1052,16 +1080,54 @@ async fn an_agreement_lifecycle_stops_future_jobs_and_keeps_history() {
     again.expect_status(200);
     assert_eq!(statuses(&mut db, &wo).await.len(), 2);
 
+    // Renewal: an auto-renewing agreement runs twelve months longer and gets the new visits.
+    let renewing = shop
+        .owner
+        .post(
+            "/v1/agreements",
+            &json!({"customer_id": shop.customer, "name": "Renewing plan", "location_ids": [shop.location],
+                    "service_type_ids": [shop.service], "recurrence": "FREQ=MONTHLY;BYMONTHDAY=1",
+                    "time_zone": ZONE, "starts_on": "2031-01-01", "ends_on": "2031-03-31",
+                    "auto_renew": true, "horizon_days": 3660}),
+        )
+        .await;
+    renewing.expect_status(201);
+    let renewing = id_of(&renewing.json);
+    let first_term = shop
+        .owner
+        .post(&format!("/v1/agreements/{renewing}/activate"), &json!({}))
+        .await;
+    first_term.expect_status(200);
+    assert_eq!(first_term.json["jobs_created"], json!(3));
+    shop.owner
+        .post(&format!("/v1/agreements/{renewing}/expire"), &json!({}))
+        .await
+        .expect_problem(409, "invalid_transition");
+    let renewed = shop
+        .owner
+        .post(&format!("/v1/agreements/{renewing}/renew"), &json!({}))
+        .await;
+    renewed.expect_status(200);
+    assert_eq!(renewed.json["ends_on"], json!("2032-03-31"));
+    assert_eq!(renewed.json["jobs_created"], json!(12));
+
     let all = events(&mut db, shop.tenant.id).await;
     let activated: Vec<&Value> = all
         .iter()
         .filter(|(t, _)| t == "agreement.activated")
         .map(|(_, p)| p)
         .collect();
-    assert_eq!(activated.len(), 2);
+    assert_eq!(activated.len(), 3);
     assert_eq!(activated[0]["annual_value_minor"], json!(36000));
     assert_eq!(activated[0]["work_order_ids"], json!([wo]));
     assert_eq!(activated[0]["billing_frequency"], json!("monthly"));
+    let done_event = all
+        .iter()
+        .find(|(t, _)| t == "job.completed")
+        .map(|(_, p)| p)
+        .unwrap();
+    assert_eq!(done_event["agreement_id"], json!(id));
+    assert_eq!(done_event["work_order_id"], json!(wo));
     let canceled_event = all.iter().find(|(t, _)| t == "agreement.canceled").unwrap();
     assert_eq!(canceled_event.1["agreement_id"], json!(id));
     assert_eq!(canceled_event.1["previous_status"], json!("active"));

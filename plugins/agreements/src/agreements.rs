@@ -629,6 +629,56 @@ pub fn expire(request: &Request) -> Result<Response, Problem> {
     Ok(stopped(&agreement, retracted, canceled))
 }
 
+/// `POST /{id}/renew`: an active or paused agreement with an end date runs twelve months
+/// longer; its work orders follow and the active ones generate the new visits in horizon.
+pub fn renew(request: &Request) -> Result<Response, Problem> {
+    let agreement = existing(request.id_param("id")?)?;
+    etag::check_if_match(request, agreement.version)?;
+    let v = &agreement.values;
+    let from = text(v, "status");
+    if from != "active" && from != "paused" {
+        return Err(invalid_transition(from, "renewed"));
+    }
+    let Some(ends_on) = v
+        .get("ends_on")
+        .and_then(Value::as_str)
+        .and_then(time::parse_date)
+    else {
+        return Err(Problem::new(
+            409,
+            "invalid_transition",
+            "the agreement has no end date: it runs until canceled",
+        ));
+    };
+    let renewed = ends_on
+        .checked_add_months(Months::new(12))
+        .ok_or_else(|| Problem::internal("end date out of range"))?;
+    let agreement: Record<Columns> = store::update(
+        AGREEMENTS,
+        &agreement.id,
+        agreement.version,
+        &json!({"ends_on": renewed.to_string()}),
+    )?;
+    let zone = text(&agreement.values, "time_zone").to_owned();
+    let mut created = 0;
+    for id in texts(&agreement.values, "work_order_ids") {
+        let current: Record<Columns> = etag::existing(WORK_ORDERS, &id, "work order")?;
+        store::update::<serde::de::IgnoredAny>(
+            WORK_ORDERS,
+            &id,
+            current.version,
+            &json!({"ends_on": renewed.to_string()}),
+        )?;
+        let work_order: Record<WorkOrder> = etag::existing(WORK_ORDERS, &id, "work order")?;
+        created += generate::generate(&work_order, today(&zone))?.created.len();
+    }
+    let mut body = serde_json::to_value(&agreement).unwrap_or_default();
+    body["jobs_created"] = json!(created);
+    let mut response = Response::json(200, &body);
+    response.set_header("etag", &etag::etag(agreement.version));
+    Ok(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,9 @@
 //! the same transaction (the generation code is shared with the work-orders module through
 //! `verofield-field-ops`); pausing and canceling stop the future jobs (unscheduled proposals
 //! are retracted, confirmed ones not started are canceled) and keep the history. The annual
-//! recurring value is computed from the plan. Reads need `agreements.read`, writes
+//! recurring value is computed from the plan. `POST /{id}/renew` extends an agreement with an
+//! end date by twelve months (what an auto-renewing agreement's scheduler, or a person, calls);
+//! `expire` refuses an auto-renewing agreement. Reads need `agreements.read`, writes
 //! `agreements.write`.
 
 mod agreements;
@@ -34,6 +36,7 @@ impl Module for Agreements {
             Route::post("/{id}/pause", WRITE, agreements::pause),
             Route::post("/{id}/cancel", WRITE, agreements::cancel),
             Route::post("/{id}/expire", WRITE, agreements::expire),
+            Route::post("/{id}/renew", WRITE, agreements::renew),
         ],
         tables: Tables {
             read: &[ops::CUSTOMERS, ops::LOCATIONS, ops::SERVICE_TYPES],

@@ -552,6 +552,28 @@ pub fn schedule_job(request: &Request) -> Result<Response, Problem> {
         return Err(Problem::internal("schedule validated but absent"));
     };
     etag::check_if_match(request, job.version)?;
+    // The technicians already on the job must still be able to take it at the new time.
+    let assignees = technician_ids(&job.id)?;
+    if !assignees.is_empty() {
+        let mut moved = job.clone();
+        for (key, value) in planned.columns().as_object().into_iter().flatten() {
+            moved.values.insert(key.clone(), value.clone());
+        }
+        let mut found = Vec::new();
+        for tech_id in &assignees {
+            if let Some(tech) = store::get::<Columns>(TECHNICIANS, tech_id)? {
+                found.extend(conflicts::find(&moved, &tech)?);
+            }
+        }
+        if !found.is_empty() {
+            return Ok(problem_json(
+                409,
+                "assignment_conflict",
+                "the new time conflicts with the assigned technicians' schedules",
+                json!({"conflicts": found}),
+            ));
+        }
+    }
     let from = text(&job.values, "status").to_owned();
     let job = match from.as_str() {
         status::SCHEDULED => store::update(JOBS, &job.id, job.version, &planned.columns())?,
@@ -700,10 +722,30 @@ fn move_job(request: &Request, from_the_field: bool) -> Result<Response, Problem
     if to == status::COMPLETED {
         let v = &job.values;
         let completion = body.completion.as_ref();
+        // What billing needs without reading back: the catalog prices of the services done
+        // and, for a work order's visit, its priced lines and its agreement.
+        let mut services = Vec::new();
+        for service_id in texts(v, "service_type_ids") {
+            if let Some(row) = store::get::<Columns>(SERVICE_TYPES, &service_id)? {
+                services.push(json!({
+                    "id": row.id,
+                    "name": row.values.get("name"),
+                    "price_minor": row.values.get("default_price_minor"),
+                    "currency": row.values.get("currency"),
+                }));
+            }
+        }
+        let work_order = match v.get("work_order_id").and_then(Value::as_str) {
+            Some(id) => store::get::<Columns>(WORK_ORDERS, id)?,
+            None => None,
+        };
         events::emit(
             JOB_COMPLETED,
             &json!({
                 "job_id": job.id,
+                "services": services,
+                "agreement_id": work_order.as_ref().and_then(|w| w.values.get("agreement_id")),
+                "work_order_line_items": work_order.as_ref().and_then(|w| w.values.get("line_items")),
                 "customer_id": v.get("customer_id"),
                 "location_id": v.get("location_id"),
                 "work_order_id": v.get("work_order_id"),
