@@ -1,0 +1,258 @@
+//! Native solver vs the routing module in wasmtime: the same solve (Solomon instance, fixed
+//! iteration count, fixed seed) run natively with the `vrptw` crate and through the built-in
+//! routing component, loaded in the host's own [`Runtime`] (trusted limits, as the server
+//! gives built-ins) and called with an inline problem and an in-memory store.
+//!
+//! ```text
+//! cargo build --manifest-path plugins/Cargo.toml -p verofield-routing --target wasm32-wasip2 --release
+//! cargo run --release -p verofield --example routing_bench -- \
+//!     --component plugins/target/wasm32-wasip2/release/verofield_routing.wasm \
+//!     --data ../shared/data/solomon --only C101,R101,RC101,R201 --iterations 20000 --repeat 3
+//! ```
+//!
+//! Per instance it prints the best of `--repeat` runs (alternating native and wasm) of: the solver's own search time
+//! (native: `Solution.stats`; wasm: the `search.elapsed_ms` the module reports, measured
+//! inside wasm with the WASI monotonic clock), the whole call (native: parse the problem
+//! JSON, solve, serialise the solution; wasm: instantiate, `handle`, answer), the wasm/native
+//! ratios, and whether both found the same distance.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+use verofield::runtime::capabilities::store::{
+    AggregateQuery, BoxFuture, JsonObject, Page, Row, SelectQuery, StoreError, StoreResult,
+};
+use verofield::runtime::{
+    CallContext, Caller, EventError, EventSink, Request, Runtime, RuntimeConfig, StoreBackend,
+};
+
+struct Args {
+    component: PathBuf,
+    data: PathBuf,
+    only: Vec<String>,
+    iterations: u64,
+    repeat: usize,
+    seed: u64,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        component: "plugins/target/wasm32-wasip2/release/verofield_routing.wasm".into(),
+        data: "../shared/data/solomon".into(),
+        only: vec!["C101".into(), "R101".into(), "RC101".into(), "R201".into()],
+        iterations: 20_000,
+        repeat: 3,
+        seed: 1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--component" => args.component = value.into(),
+            "--data" => args.data = value.into(),
+            "--only" => args.only = value.split(',').map(str::to_owned).collect(),
+            "--iterations" => args.iterations = value.parse().expect("--iterations"),
+            "--repeat" => args.repeat = value.parse().expect("--repeat"),
+            "--seed" => args.seed = value.parse().expect("--seed"),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    args
+}
+
+/// Rows kept in memory: the module stores its plan; nothing else is asked of the store.
+#[derive(Clone, Default)]
+struct Memory(Arc<Mutex<Vec<Row>>>);
+
+fn refused<T>() -> StoreResult<T> {
+    Err(StoreError::Invalid("not in this benchmark".into()))
+}
+
+impl StoreBackend for Memory {
+    fn get<'a>(&'a mut self, _: &'a str, _: Uuid) -> BoxFuture<'a, StoreResult<Option<Row>>> {
+        Box::pin(async { Ok(None) })
+    }
+    fn select(&mut self, _: SelectQuery) -> BoxFuture<'_, StoreResult<Page>> {
+        Box::pin(async { refused() })
+    }
+    fn insert<'a>(&'a mut self, _: &'a str, values: JsonObject) -> BoxFuture<'a, StoreResult<Row>> {
+        let row = Row {
+            id: Uuid::now_v7(),
+            version: 1,
+            values,
+        };
+        self.0.lock().unwrap().push(row.clone());
+        Box::pin(async move { Ok(row) })
+    }
+    fn update<'a>(
+        &'a mut self,
+        _: &'a str,
+        _: Uuid,
+        _: u64,
+        _: JsonObject,
+    ) -> BoxFuture<'a, StoreResult<Row>> {
+        Box::pin(async { refused() })
+    }
+    fn delete<'a>(
+        &'a mut self,
+        _: &'a str,
+        _: Uuid,
+        _: Option<u64>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async { refused() })
+    }
+    fn aggregate(&mut self, _: AggregateQuery) -> BoxFuture<'_, StoreResult<Vec<JsonObject>>> {
+        Box::pin(async { refused() })
+    }
+}
+
+impl EventSink for Memory {
+    fn emit<'a>(&'a mut self, _: &'a str, _: JsonObject) -> BoxFuture<'a, Result<(), EventError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+struct Run {
+    search: Duration,
+    call: Duration,
+    distance: f64,
+    iterations: u64,
+}
+
+fn native(problem_json: &str, iterations: u64, seed: u64) -> Run {
+    let started = Instant::now();
+    let problem: vrptw::Problem = serde_json::from_str(problem_json).expect("problem");
+    let options = vrptw::SolveOptions {
+        seed,
+        time_limit_secs: 1e9,
+        max_iterations: iterations,
+        ..vrptw::SolveOptions::default()
+    };
+    let solution = vrptw::solve(&problem, &options).expect("a valid problem");
+    let answer = serde_json::to_vec(&solution).expect("serialisable");
+    std::hint::black_box(answer);
+    Run {
+        search: Duration::from_secs_f64(solution.stats.elapsed_secs),
+        call: started.elapsed(),
+        distance: solution.total_distance,
+        iterations: solution.stats.iterations,
+    }
+}
+
+async fn wasm(runtime: &Runtime, module: &verofield::runtime::LoadedModule, body: &[u8]) -> Run {
+    let memory = Memory::default();
+    let call = CallContext {
+        tenant_id: Uuid::now_v7(),
+        caller: Caller {
+            user_id: Uuid::now_v7(),
+            roles: vec!["dispatcher".into()],
+            permissions: vec!["routing.optimize".into()],
+        },
+        request_id: "bench".into(),
+        store: Box::new(memory.clone()),
+        events: Box::new(memory),
+    };
+    let request = Request {
+        method: "POST".into(),
+        path: "/optimize".into(),
+        query: Vec::new(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_vec(),
+        route: "/optimize".into(),
+        params: Vec::new(),
+    };
+    let started = Instant::now();
+    let (response, _usage) = runtime
+        .handle(module, call, request)
+        .await
+        .expect("the module answers");
+    let call = started.elapsed();
+    let plan: Value = serde_json::from_slice(&response.body).expect("JSON");
+    assert_eq!(response.status, 201, "{plan}");
+    Run {
+        search: Duration::from_millis(plan["search"]["elapsed_ms"].as_u64().unwrap()),
+        call,
+        distance: plan["summary"]["total_distance"].as_f64().unwrap(),
+        iterations: plan["search"]["iterations"].as_u64().unwrap(),
+    }
+}
+
+/// The best of the runs: on a shared machine the load only ever adds time.
+fn best(values: Vec<Duration>) -> Duration {
+    values.into_iter().min().unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = args();
+    let cache = std::env::temp_dir().join(format!("routing-bench-{}", Uuid::new_v4()));
+    let mut config = RuntimeConfig::new(&cache);
+    config.max_instances = 4;
+    let runtime = Runtime::new(config)?;
+    let component = std::fs::read(&args.component)?;
+    let module = runtime.load_trusted(&component).await?;
+    println!(
+        "routing module {} ({} KiB), deadline {} ms; {} iterations, seed {}, best of {}",
+        module.manifest.version,
+        component.len() / 1024,
+        module.limits().deadline.as_millis(),
+        args.iterations,
+        args.seed,
+        args.repeat
+    );
+    println!(
+        "| instance | native search (s) | wasm search (s) | ratio | native call (s) | wasm call (s) | ratio | same distance |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    let (mut native_total, mut wasm_total) = (Duration::ZERO, Duration::ZERO);
+    for name in &args.only {
+        let text = std::fs::read_to_string(args.data.join(format!("{name}.txt")))?;
+        let instance = vrptw::solomon::parse(&text).map_err(anyhow::Error::msg)?;
+        let problem_json = serde_json::to_string(&instance.problem)?;
+        let body = serde_json::to_vec(&json!({
+            "problem": instance.problem,
+            "max_iterations": args.iterations,
+            "seed": args.seed,
+            "time_budget_ms": 600_000,
+        }))?;
+        let mut natives = Vec::new();
+        let mut wasms = Vec::new();
+        for _ in 0..args.repeat {
+            natives.push(native(&problem_json, args.iterations, args.seed));
+            wasms.push(wasm(&runtime, &module, &body).await);
+        }
+        for run in natives.iter().chain(&wasms) {
+            assert_eq!(run.iterations, args.iterations, "a fixed iteration count");
+        }
+        let n_search = best(natives.iter().map(|r| r.search).collect());
+        let w_search = best(wasms.iter().map(|r| r.search).collect());
+        let n_call = best(natives.iter().map(|r| r.call).collect());
+        let w_call = best(wasms.iter().map(|r| r.call).collect());
+        native_total += n_call;
+        wasm_total += w_call;
+        let same = (natives[0].distance - wasms[0].distance).abs() < 1e-6;
+        println!(
+            "| {name} | {:.3} | {:.3} | {:.2} | {:.3} | {:.3} | {:.2} | {} ({:.1} / {:.1}) |",
+            n_search.as_secs_f64(),
+            w_search.as_secs_f64(),
+            w_search.as_secs_f64() / n_search.as_secs_f64(),
+            n_call.as_secs_f64(),
+            w_call.as_secs_f64(),
+            w_call.as_secs_f64() / n_call.as_secs_f64(),
+            if same { "yes" } else { "no" },
+            natives[0].distance,
+            wasms[0].distance,
+        );
+    }
+    println!(
+        "| all | | | | {:.3} | {:.3} | {:.2} | |",
+        native_total.as_secs_f64(),
+        wasm_total.as_secs_f64(),
+        wasm_total.as_secs_f64() / native_total.as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+    Ok(())
+}
