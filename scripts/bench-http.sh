@@ -66,6 +66,10 @@ stop_server() {
     for _ in $(seq 1 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$server_pid" 2>/dev/null || true
   fi
+  # The embedded cluster (~100 MB) goes once it has stopped; logs and wrk outputs stay.
+  if [ -z "${DATABASE_URL:-}" ] && [ ! -f "$work/data/pg/data/postmaster.pid" ]; then
+    rm -rf "$work/data"
+  fi
   log "server log: $work/server.err"
 }
 trap stop_server EXIT
