@@ -1139,6 +1139,27 @@ async fn bad_input_is_422_with_the_fields_and_nothing_is_written() {
     let shop = shop(&server, "fo-bad").await;
     let tess = technician(&shop.owner, "Tess", &["termite"], None).await;
     let job_id = job(&shop, "2030-01-07", "09:00", "10:00").await;
+    let draft = shop
+        .owner
+        .post(
+            "/v1/agreements",
+            &json!({"customer_id": shop.customer, "name": "Plan", "location_ids": [shop.location],
+                    "service_type_ids": [shop.service], "recurrence": "FREQ=MONTHLY", "starts_on": "2030-01-01"}),
+        )
+        .await;
+    draft.expect_status(201);
+    let draft = id_of(&draft.json);
+    let wo = shop
+        .owner
+        .post(
+            "/v1/work-orders",
+            &json!({"customer_id": shop.customer, "location_id": shop.location,
+                    "line_items": [{"service_type_id": shop.service}]}),
+        )
+        .await;
+    wo.expect_status(201);
+    assert_eq!(wo.json["recurrence"], json!(null));
+    let wo = id_of(&wo.json);
     let mut db = server.db().await;
     let before = events(&mut db, shop.tenant.id).await.len();
     let totals = "SELECT (SELECT count(*) FROM store.technicians) * 1000000 + (SELECT count(*) FROM store.service_types) * 10000
@@ -1239,6 +1260,18 @@ async fn bad_input_is_422_with_the_fields_and_nothing_is_written() {
             vec!["line_items", "recurrence", "starts_on"],
         ),
         (
+            "PATCH",
+            format!("/v1/agreements/{draft}"),
+            json!({"price_minor": -5, "pricing": "monthly", "time_zone": "Nowhere"}),
+            vec!["price_minor", "pricing", "time_zone"],
+        ),
+        (
+            "PATCH",
+            format!("/v1/work-orders/{wo}"),
+            json!({"start_time": "25:00", "horizon_days": 0, "recurrence": "FREQ=DAILY"}),
+            vec!["start_time", "horizon_days", "starts_on"],
+        ),
+        (
             "POST",
             "/v1/agreements".into(),
             json!({"customer_id": shop.customer, "name": "A", "location_ids": [unknown], "service_type_ids": [shop.service], "recurrence": "FREQ=WEEKLY", "starts_on": "2030-01-01", "ends_on": "2029-01-01", "pricing": "per_period", "billing_frequency": "per_visit"}),
@@ -1309,6 +1342,27 @@ async fn bad_input_is_422_with_the_fields_and_nothing_is_written() {
         before,
         "no event from a failed request"
     );
+    // A technician with assignments cannot be deleted (deactivate instead); one without can.
+    shop.owner
+        .post(
+            &format!("/v1/jobs/{job_id}/assignments"),
+            &json!({"technician_ids": [tess]}),
+        )
+        .await
+        .expect_status(200);
+    shop.owner
+        .delete(&format!("/v1/technicians/{tess}"))
+        .await
+        .expect_problem(409, "technician_in_use");
+    let spare = technician(&shop.owner, "Spare", &[], None).await;
+    shop.owner
+        .delete(&format!("/v1/technicians/{spare}"))
+        .await
+        .expect_status(204);
+    shop.owner
+        .get(&format!("/v1/technicians/{spare}"))
+        .await
+        .expect_problem(404, "not_found");
 }
 
 #[tokio::test]
@@ -1378,6 +1432,7 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
         format!("/v1/jobs/{job_id}"),
         format!("/v1/jobs/{job_id}/history"),
         format!("/v1/jobs/technicians/{tess}/day?date=2030-01-07"),
+        format!("/v1/jobs/mine/{job_id}"),
         format!("/v1/work-orders/{wo}"),
         format!("/v1/agreements/{agreement}"),
     ] {
@@ -1440,6 +1495,11 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
         (format!("/v1/agreements/{agreement}/pause"), json!({})),
         (format!("/v1/agreements/{agreement}/cancel"), json!({})),
         (format!("/v1/agreements/{agreement}/expire"), json!({})),
+        (format!("/v1/agreements/{agreement}/renew"), json!({})),
+        (
+            format!("/v1/jobs/mine/{job_id}/status"),
+            json!({"status": "en_route"}),
+        ),
     ];
     for (path, body) in posts {
         b.owner

@@ -719,6 +719,9 @@ fn move_job(request: &Request, from_the_field: bool) -> Result<Response, Problem
         None => json!({}),
     };
     let job = transition(&job, to, body.note.as_deref(), &extra)?;
+    if to == status::SCHEDULED {
+        emit_scheduled(&job)?;
+    }
     if to == status::COMPLETED {
         let v = &job.values;
         let completion = body.completion.as_ref();
