@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use verofield_field_ops::generate::transition;
+use verofield_field_ops::plan::{self, reference};
 use verofield_field_ops::{
     ASSIGNMENTS, CUSTOMERS, Columns, HISTORY, JOB_ASSIGNED, JOB_COMPLETED, JOB_SCHEDULED, JOBS,
     LOCATIONS, SERVICE_TYPES, TECHNICIANS, WORK_ORDERS, select_all, status, text, texts, time,
@@ -16,8 +17,6 @@ use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Patch, Problem, Response, Validator, etag, events};
 
 use crate::conflicts::{self, Conflict};
-
-const MAX_SERVICE_TYPES: usize = 20;
 
 fn problem_json(status: u16, code: &'static str, detail: &str, extra: Value) -> Response {
     let mut body = Problem::new(status, code, detail).body();
@@ -123,49 +122,11 @@ fn schedule(
     })
 }
 
-/// The service types named in a body: every one exists and is active. Returns their required
-/// skills (union) and total default duration.
+/// The service types named in a body (each exists and is active): the union of their
+/// required skills and their total default duration.
 fn service_types(check: &mut Validator, ids: &[String]) -> Result<(Vec<String>, i64), Problem> {
-    let mut skills: Vec<String> = Vec::new();
-    let mut minutes = 0;
-    check.check(
-        !ids.is_empty(),
-        "service_type_ids",
-        "must name at least one service type",
-    );
-    check.check(
-        ids.len() <= MAX_SERVICE_TYPES,
-        "service_type_ids",
-        "may name at most 20 service types",
-    );
-    for (i, id) in ids.iter().enumerate() {
-        let field = format!("service_type_ids[{i}]");
-        if !is_uuid(id) {
-            check.check(false, &field, "must be a UUID");
-            continue;
-        }
-        match store::get::<Columns>(SERVICE_TYPES, id)? {
-            None => {
-                check.check(false, &field, "no service type with this id");
-            }
-            Some(row) if row.values.get("active") == Some(&json!(false)) => {
-                check.check(false, &field, "the service type is not active");
-            }
-            Some(row) => {
-                for skill in texts(&row.values, "required_skills") {
-                    if !skills.contains(&skill) {
-                        skills.push(skill);
-                    }
-                }
-                minutes += row
-                    .values
-                    .get("default_duration_minutes")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
-            }
-        }
-    }
-    Ok((skills, minutes))
+    let found = plan::service_types(check, "service_type_ids", ids)?;
+    Ok((found.required_skills, found.default_minutes))
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,23 +152,6 @@ struct NewJob {
     priority: Option<i64>,
     #[serde(default)]
     notes: Option<String>,
-}
-
-/// A reference in a body to a row of another table: a UUID of an existing row.
-fn reference(
-    check: &mut Validator,
-    table: &str,
-    field: &str,
-    id: &str,
-    what: &str,
-) -> Result<Option<Record<Columns>>, Problem> {
-    if !is_uuid(id) {
-        check.check(false, field, "must be a UUID");
-        return Ok(None);
-    }
-    let row = store::get::<Columns>(table, id)?;
-    check.check(row.is_some(), field, &format!("no {what} with this id"));
-    Ok(row)
 }
 
 /// `POST /` : a job, scheduled at once when the body gives date and window.
