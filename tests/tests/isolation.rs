@@ -737,3 +737,67 @@ async fn row_level_security_holds_without_the_application() {
     );
     tx.rollback().await.unwrap();
 }
+
+/// A request cancelled while its `BEGIN; SET LOCAL ...` is in flight returns its connection
+/// to the pool inside that transaction (sqlx 0.8.6). The pool's release check must close such
+/// a connection, so that the next borrower never runs in another request's transaction (with
+/// its role and tenant).
+#[tokio::test]
+async fn a_connection_returned_inside_a_transaction_is_closed_not_reused() {
+    let db = TestDb::create().await;
+    let database = verofield::db::Database::open(&verofield::config::DatabaseSettings {
+        url: Some(db.url.clone()),
+        embedded_root: std::path::PathBuf::from("/nonexistent"),
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(10),
+    })
+    .await
+    .unwrap();
+    database.migrate().await.unwrap();
+    let pool = &database.pool;
+    // A clean release keeps the connection.
+    let mut conn = pool.acquire().await.unwrap();
+    let (first_pid, _, _) = backend_state(&mut conn).await;
+    drop(conn);
+    let mut conn = pool.acquire().await.unwrap();
+    let (pid, _, _) = backend_state(&mut conn).await;
+    assert_eq!(pid, first_pid, "a clean connection is reused");
+
+    // Left inside a transaction, under the app role and a tenant: closed on release.
+    sqlx::Executor::execute(
+        &mut *conn,
+        "BEGIN; SET LOCAL ROLE verofield_app; SET LOCAL app.tenant_id = '00000000-0000-0000-0000-000000000001'",
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let mut conn = pool.acquire().await.unwrap();
+    let (pid, user, outside_transaction) = backend_state(&mut conn).await;
+    assert_ne!(
+        pid, first_pid,
+        "the connection left in a transaction was closed"
+    );
+    assert_ne!(user, "verofield_app");
+    assert!(outside_transaction);
+    let tenant: Option<String> =
+        sqlx::query_scalar("SELECT nullif(current_setting('app.tenant_id', true), '')")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    assert_eq!(tenant, None);
+    drop(conn);
+    database.pool.close().await;
+}
+
+/// The backend's pid, its current role, and whether it is outside a transaction block.
+/// (Simple protocol: one message, so the two timestamps agree outside a block.)
+async fn backend_state(conn: &mut sqlx::PgConnection) -> (i32, String, bool) {
+    let row = sqlx::raw_sql(
+        "SELECT pg_backend_pid(), current_user::text,
+                statement_timestamp() = transaction_timestamp()",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap();
+    (row.get(0), row.get(1), row.get(2))
+}

@@ -44,14 +44,7 @@ impl Database {
             .max_connections(settings.max_connections)
             .min_connections(1)
             .acquire_timeout(settings.acquire_timeout)
-            // Tenant state is SET LOCAL, so nothing survives a transaction; this is a
-            // second guard in case a future code path uses a session-level SET.
-            .after_release(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("RESET ALL").await?;
-                    Ok(true)
-                })
-            })
+            .after_release(|conn, _| Box::pin(async move { release_check(conn).await }))
             .connect_with(options)
             .await
             .context("connecting to PostgreSQL")?;
@@ -89,4 +82,20 @@ async fn create_database_if_missing(admin_url: &str, name: &str) -> Result<()> {
             .await?;
     }
     Ok(())
+}
+
+/// Runs when a connection goes back to the pool; an error closes it instead.
+///
+/// Tenant state is `SET LOCAL`, so nothing survives a transaction; `RESET ALL` is a second
+/// guard in case a code path ever uses a session-level `SET`. The division fails, closing the
+/// connection, when the session is still inside a transaction block: a request cancelled
+/// while its `BEGIN; SET LOCAL ...` was in flight leaves one open, and sqlx 0.8.6 would hand
+/// that session (with the cancelled request's role and tenant) to the next borrower
+/// (launchbadge/sqlx#4393). Inside an earlier-started block the statement's start time
+/// differs from the transaction's; in the implicit transaction of a lone statement they are
+/// equal. One round trip, as before.
+pub async fn release_check(conn: &mut sqlx::PgConnection) -> sqlx::Result<bool> {
+    conn.execute("RESET ALL; SELECT 1 / (statement_timestamp() = transaction_timestamp())::int")
+        .await?;
+    Ok(true)
 }

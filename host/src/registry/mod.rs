@@ -9,8 +9,10 @@
 //! Any host can serve any module: a version missing from this host's runtime is read from
 //! PostgreSQL and loaded (compiled once, then from the disk cache).
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sqlx::PgPool;
@@ -33,11 +35,23 @@ pub struct Version {
 pub struct Registry {
     pool: PgPool,
     runtime: Arc<Runtime>,
+    /// The newest built-in per slot, as last read, and when. Built-ins change only when a
+    /// host publishes them at start-up, yet every request of a tenant without a binding needs
+    /// one: reading it from PostgreSQL each time cost a second pooled connection per request.
+    builtins: RwLock<HashMap<String, (Instant, Option<Version>)>>,
 }
+
+/// How long a cached built-in look-up is trusted. This host forgets its cache when it
+/// publishes; the TTL bounds how long another host's newer built-ins take to reach it.
+const BUILTIN_TTL: Duration = Duration::from_secs(10);
 
 impl Registry {
     pub fn new(pool: PgPool, runtime: Arc<Runtime>) -> Self {
-        Self { pool, runtime }
+        Self {
+            pool,
+            runtime,
+            builtins: RwLock::default(),
+        }
     }
 
     pub fn runtime(&self) -> &Runtime {
@@ -74,6 +88,9 @@ impl Registry {
             }
             other => other?,
         };
+        if builtin {
+            self.builtins.write().unwrap().clear();
+        }
         self.version(&module.digest.to_string()).await
     }
 
@@ -137,13 +154,23 @@ impl Registry {
 
     /// The newest built-in version for `slot`: what serves a tenant without a binding.
     pub async fn builtin(&self, slot: &str) -> Result<Option<Version>> {
-        Ok(sqlx::query_as(
+        if let Some((read_at, version)) = self.builtins.read().unwrap().get(slot)
+            && read_at.elapsed() < BUILTIN_TTL
+        {
+            return Ok(version.clone());
+        }
+        let version: Option<Version> = sqlx::query_as(
             "SELECT digest, name, version, slot, builtin, published_at FROM module_versions
              WHERE slot = $1 AND builtin ORDER BY published_at DESC, digest LIMIT 1",
         )
         .bind(slot)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        self.builtins
+            .write()
+            .unwrap()
+            .insert(slot.to_owned(), (Instant::now(), version.clone()));
+        Ok(version)
     }
 
     /// The version serving `slot` for the transaction's tenant: its binding, else the

@@ -43,10 +43,9 @@ impl PgStore {
         Self { tx, catalog }
     }
 
-    fn table(&self, name: &str) -> StoreResult<Table> {
+    fn table(&self, name: &str) -> StoreResult<&Table> {
         self.catalog
             .table(name)
-            .cloned()
             .ok_or_else(|| StoreError::Invalid(format!("unknown table `{name}`")))
     }
 
