@@ -154,7 +154,7 @@ impl StoreBackend for PgStore {
         Box::pin(async move {
             let table = self.table(table)?;
             let tenant = self.tenant_id().await?;
-            let rows = self.fetch(sql::get(&table, tenant, id)).await?;
+            let rows = self.fetch(sql::get(table, tenant, id)).await?;
             rows.first().map(to_row).transpose()
         })
     }
@@ -163,7 +163,7 @@ impl StoreBackend for PgStore {
         Box::pin(async move {
             let table = self.table(&query.table)?;
             let tenant = self.tenant_id().await?;
-            let (statement, keys) = sql::select(&table, tenant, &query)?;
+            let (statement, keys) = sql::select(table, tenant, &query)?;
             let mut rows = to_rows(&self.fetch(statement).await?)?;
             let more = rows.len() > query.limit as usize;
             rows.truncate(query.limit as usize);
@@ -183,7 +183,7 @@ impl StoreBackend for PgStore {
         Box::pin(async move {
             let table = self.table(table)?;
             let tenant = self.tenant_id().await?;
-            let rows = self.write(sql::insert(&table, tenant, values)?).await?;
+            let rows = self.write(sql::insert(table, tenant, values)?).await?;
             rows.first().map(to_row).transpose()?.ok_or_else(gone)
         })
     }
@@ -199,11 +199,11 @@ impl StoreBackend for PgStore {
             let table = self.table(table)?;
             let tenant = self.tenant_id().await?;
             let rows = self
-                .write(sql::update(&table, tenant, id, expected_version, values)?)
+                .write(sql::update(table, tenant, id, expected_version, values)?)
                 .await?;
             match rows.first() {
                 Some(row) => to_row(row),
-                None => Err(self.missed(&table, id).await?),
+                None => Err(self.missed(table, id).await?),
             }
         })
     }
@@ -218,11 +218,11 @@ impl StoreBackend for PgStore {
             let table = self.table(table)?;
             let tenant = self.tenant_id().await?;
             let rows = self
-                .write(sql::delete(&table, tenant, id, expected_version))
+                .write(sql::delete(table, tenant, id, expected_version))
                 .await?;
             match rows.is_empty() {
                 false => Ok(()),
-                true => Err(self.missed(&table, id).await?),
+                true => Err(self.missed(table, id).await?),
             }
         })
     }
@@ -231,7 +231,7 @@ impl StoreBackend for PgStore {
         Box::pin(async move {
             let table = self.table(&query.table)?;
             let tenant = self.tenant_id().await?;
-            let rows = self.fetch(sql::aggregate(&table, tenant, &query)?).await?;
+            let rows = self.fetch(sql::aggregate(table, tenant, &query)?).await?;
             rows.iter()
                 .map(
                     |row| match row.try_get::<Value, _>(0).map_err(unavailable)? {
