@@ -224,7 +224,12 @@ impl Runtime {
     /// Loads a trusted module (a built-in published from `plugins/`): it gets the limits its
     /// manifest requests, clamped by [`RuntimeConfig::trusted_max`] and the memory slot size.
     pub async fn load_trusted(&self, component: &[u8]) -> Result<ModuleHandle> {
-        let module = self.load(component).await?;
+        // Already loaded (with any limits): reuse its manifest rather than re-limiting it to
+        // the defaults first, which would briefly serve the module with the wrong limits.
+        let module = match self.loaded(&Digest::of(component)) {
+            Some(module) => module,
+            None => self.load(component).await?,
+        };
         let mut max = self.config.trusted_max.clone();
         max.memory_bytes = max.memory_bytes.min(self.config.max_memory_bytes);
         let granted = self.config.limits.granting(&module.manifest.limits, &max);
