@@ -370,3 +370,22 @@ async fn a_deadline_shorter_than_the_budget_answers_the_best_plan_in_time() {
     assert_eq!(created.json["summary"]["jobs"], 150);
     assert_eq!(plan_count(&server, tenant.id).await, 1);
 }
+
+#[tokio::test]
+async fn a_builtin_gets_the_deadline_its_manifest_asks_for_beyond_the_default() {
+    // The routing manifest asks for 30 s; the default call deadline is 2 s. A 3 s budget runs
+    // to its end (a module held to the default would be cut short or interrupted).
+    let server = TestServer::start_with(options()).await;
+    let (_, api) = tenant_api(&server, "routing-long").await;
+    let created = api
+        .post(
+            "/v1/routing/optimize",
+            &json!({"problem": busy_problem(), "time_budget_ms": 3_000}),
+        )
+        .await;
+    created.expect_status(201);
+    let search = &created.json["search"];
+    assert_eq!(search["capped_by_deadline"], false, "{search}");
+    assert_eq!(search["budget_ms"], 3_000, "{search}");
+    assert!(search["elapsed_ms"].as_u64().unwrap() >= 2_900, "{search}");
+}
