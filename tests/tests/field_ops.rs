@@ -1536,3 +1536,56 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
         .unwrap();
     assert_eq!(b_jobs, 0);
 }
+
+#[tokio::test]
+async fn a_long_horizon_is_generated_over_several_calls_without_duplicates() {
+    let server = server().await;
+    let shop = shop(&server, "fo-long").await;
+    // Every day for 18 months: 546 visits, more than one call creates (200).
+    let created = shop
+        .owner
+        .post(
+            "/v1/work-orders",
+            &json!({"customer_id": shop.customer, "location_id": shop.location,
+                    "line_items": [{"service_type_id": shop.service}], "recurrence": "FREQ=DAILY",
+                    "starts_on": "2030-01-01", "ends_on": "2031-06-30", "time_zone": ZONE,
+                    "horizon_days": 3660}),
+        )
+        .await;
+    created.expect_status(201);
+    let made = |response: &verofield_tests::Resp| {
+        response.json["generation"]["created"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(made(&created), 200);
+    assert_eq!(created.json["generation"]["complete"], json!(false));
+    assert_eq!(created.json["generated_until"], json!("2030-07-19"));
+    let wo = id_of(&created.json);
+    for (expected, complete, until) in [(200, false, "2031-02-04"), (146, true, "2031-06-30")] {
+        let next = shop
+            .owner
+            .post(&format!("/v1/work-orders/{wo}/generate"), &json!({}))
+            .await;
+        next.expect_status(200);
+        assert_eq!(made(&next), expected);
+        assert_eq!(next.json["generation"]["complete"], json!(complete));
+        assert_eq!(next.json["generated_until"], json!(until));
+    }
+    let last = shop
+        .owner
+        .post(&format!("/v1/work-orders/{wo}/generate"), &json!({}))
+        .await;
+    assert_eq!(last.json["generation"]["created"], json!([]));
+    assert_eq!(last.json["generation"]["existing"], json!(546));
+    let mut db = server.db().await;
+    let (jobs, dates): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT scheduled_date) FROM store.jobs WHERE work_order_id = $1::uuid",
+    )
+    .bind(&wo)
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!((jobs, dates), (546, 546));
+}

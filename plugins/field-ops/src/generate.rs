@@ -16,8 +16,11 @@ use verofield_sdk::{Problem, events};
 use crate::rrule::Rule;
 use crate::{Columns, HISTORY, JOB_STATUS_CHANGED, JOBS, WORK_ORDERS, select_all, status, time};
 
-/// Most jobs one generation creates (a call's host calls are capped).
-pub const MAX_GENERATED: usize = 1_000;
+/// Most jobs one generation creates: a call has a deadline and a host-call budget, so a long
+/// horizon is filled over several calls (each continues where the last stopped).
+pub const MAX_CREATED: usize = 200;
+/// Most occurrences one horizon may hold.
+pub const MAX_OCCURRENCES: usize = 4_000;
 
 /// The columns of a work order generation reads.
 #[derive(Debug, Clone, Deserialize)]
@@ -56,8 +59,19 @@ pub struct Generated {
     pub created: Vec<String>,
     /// Occurrence dates that already had a job.
     pub existing: usize,
-    /// The last date the horizon reached.
+    /// The last date the generation reached.
     pub generated_until: Option<String>,
+    /// False when the horizon holds more than one call creates: call again to go on.
+    pub complete: bool,
+}
+
+impl Generated {
+    fn done() -> Self {
+        Self {
+            complete: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// Creates the missing jobs of a recurring, open work order from `today` (or its first date,
@@ -66,10 +80,10 @@ pub struct Generated {
 pub fn generate(work_order: &Record<WorkOrder>, today: NaiveDate) -> Result<Generated, Problem> {
     let wo = &work_order.values;
     let (Some(rule), Some(start)) = (wo.recurrence.as_deref(), wo.starts_on.as_deref()) else {
-        return Ok(Generated::default());
+        return Ok(Generated::done());
     };
     if wo.status != "open" {
-        return Ok(Generated::default());
+        return Ok(Generated::done());
     }
     let rule = Rule::parse(rule).map_err(|e| Problem::internal(&format!("stored rule: {e}")))?;
     let start = time::parse_date(start).ok_or_else(|| Problem::internal("stored starts_on"))?;
@@ -87,16 +101,16 @@ pub fn generate(work_order: &Record<WorkOrder>, today: NaiveDate) -> Result<Gene
     if let Some(ends_on) = wo.ends_on.as_deref().and_then(time::parse_date) {
         to = to.min(ends_on);
     }
-    let mut generated = Generated::default();
+    let mut generated = Generated::done();
     if to < from {
         return Ok(generated);
     }
     let dates = rule.occurrences(start, from, to);
-    if dates.len() > MAX_GENERATED {
+    if dates.len() > MAX_OCCURRENCES {
         return Err(Problem::new(
             422,
             "horizon_too_large",
-            format!("the horizon holds more than {MAX_GENERATED} visits; shorten it"),
+            format!("the horizon holds more than {MAX_OCCURRENCES} visits; shorten it"),
         ));
     }
     let existing: BTreeSet<String> = select_all(
@@ -107,17 +121,24 @@ pub fn generate(work_order: &Record<WorkOrder>, today: NaiveDate) -> Result<Gene
             Filter::le("occurrence_date", to.to_string()),
         ]),
         &[],
-        MAX_GENERATED * 2,
+        MAX_OCCURRENCES,
         "jobs",
     )?
     .into_iter()
     .map(|job| crate::text(&job.values, "occurrence_date").to_owned())
     .collect();
+    let mut reached = to;
+    generated.complete = true;
     for date in dates {
         let key = date.to_string();
         if existing.contains(&key) {
             generated.existing += 1;
             continue;
+        }
+        if generated.created.len() == MAX_CREATED {
+            generated.complete = false;
+            reached = date.pred_opt().unwrap_or(date);
+            break;
         }
         let (window_start, window_end) = time::window(date, start_time, end_time, zone);
         let job: Record<serde::de::IgnoredAny> = store::insert(
@@ -154,7 +175,7 @@ pub fn generate(work_order: &Record<WorkOrder>, today: NaiveDate) -> Result<Gene
         )?;
         generated.created.push(job.id);
     }
-    let until = to.to_string();
+    let until = reached.to_string();
     generated.generated_until = Some(until.clone());
     if wo.generated_until.as_deref() != Some(until.as_str()) {
         store::update::<serde::de::IgnoredAny>(
@@ -178,7 +199,7 @@ pub fn retract_unscheduled(work_order_id: &str, from: NaiveDate) -> Result<usize
             Filter::ge("scheduled_date", from.to_string()),
         ]),
         &[("scheduled_date", Direction::Asc)],
-        MAX_GENERATED * 2,
+        MAX_OCCURRENCES,
         "jobs",
     )?;
     for job in &jobs {
@@ -208,7 +229,7 @@ pub fn stop_future(
             Filter::ge("scheduled_date", from.to_string()),
         ]),
         &[("scheduled_date", Direction::Asc)],
-        MAX_GENERATED * 2,
+        MAX_OCCURRENCES,
         "jobs",
     )?;
     for job in &jobs {

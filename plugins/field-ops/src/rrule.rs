@@ -165,7 +165,9 @@ impl Rule {
                         match item.trim_start_matches('+').parse::<i32>() {
                             Ok(n) if n != 0 && (-31..=31).contains(&n) => days.push(n),
                             _ => {
-                                return err(format!("BYMONTHDAY `{item}` must be 1..31 or -31..-1"));
+                                return err(format!(
+                                    "BYMONTHDAY `{item}` must be 1..31 or -31..-1"
+                                ));
                             }
                         }
                     }
