@@ -774,6 +774,7 @@ async fn a_weekly_agreement_generates_exact_dates_across_dst_and_regenerates_not
     assert_eq!(expected.len(), 52);
     assert_eq!(job_dates(&mut db, &work_order).await, expected);
     assert_eq!(active.json["jobs_created"], json!(52));
+    assert_eq!(active.json["generation_complete"], json!(true));
     // 09:00 local on both sides of the DST change: 14:00Z in winter, 13:00Z in summer.
     let local_nine = "SELECT count(*) FROM store.jobs WHERE (window_start AT TIME ZONE time_zone)::time = '09:00'
                       AND window_start_local = '09:00' AND window_end_local = '11:00'";

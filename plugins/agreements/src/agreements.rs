@@ -491,10 +491,15 @@ pub fn activate(request: &Request) -> Result<Response, Problem> {
         }
         other => return Err(invalid_transition(other, "active")),
     }
-    let mut created = 0;
+    // One call creates at most MAX_CREATED jobs in all; the rest come from
+    // `POST /v1/work-orders/{id}/generate` (`generation_complete` says whether any remain).
+    let (mut created, mut complete) = (0, true);
     for id in &work_order_ids {
         let work_order: Record<WorkOrder> = etag::existing(WORK_ORDERS, id, "work order")?;
-        created += generate::generate(&work_order, today(&zone))?.created.len();
+        let budget = generate::MAX_CREATED.saturating_sub(created);
+        let generated = generate::generate_up_to(&work_order, today(&zone), budget)?;
+        created += generated.created.len();
+        complete &= generated.complete;
     }
     let agreement = set_status(
         &agreement,
@@ -524,6 +529,7 @@ pub fn activate(request: &Request) -> Result<Response, Problem> {
     )?;
     let mut body = serde_json::to_value(&agreement).unwrap_or_default();
     body["jobs_created"] = json!(created);
+    body["generation_complete"] = json!(complete);
     let mut response = Response::json(200, &body);
     response.set_header("etag", &etag::etag(agreement.version));
     Ok(response)
@@ -660,7 +666,7 @@ pub fn renew(request: &Request) -> Result<Response, Problem> {
         &json!({"ends_on": renewed.to_string()}),
     )?;
     let zone = text(&agreement.values, "time_zone").to_owned();
-    let mut created = 0;
+    let (mut created, mut complete) = (0, true);
     for id in texts(&agreement.values, "work_order_ids") {
         let current: Record<Columns> = etag::existing(WORK_ORDERS, &id, "work order")?;
         store::update::<serde::de::IgnoredAny>(
@@ -670,10 +676,14 @@ pub fn renew(request: &Request) -> Result<Response, Problem> {
             &json!({"ends_on": renewed.to_string()}),
         )?;
         let work_order: Record<WorkOrder> = etag::existing(WORK_ORDERS, &id, "work order")?;
-        created += generate::generate(&work_order, today(&zone))?.created.len();
+        let budget = generate::MAX_CREATED.saturating_sub(created);
+        let generated = generate::generate_up_to(&work_order, today(&zone), budget)?;
+        created += generated.created.len();
+        complete &= generated.complete;
     }
     let mut body = serde_json::to_value(&agreement).unwrap_or_default();
     body["jobs_created"] = json!(created);
+    body["generation_complete"] = json!(complete);
     let mut response = Response::json(200, &body);
     response.set_header("etag", &etag::etag(agreement.version));
     Ok(response)

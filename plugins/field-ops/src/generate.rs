@@ -78,6 +78,16 @@ impl Generated {
 /// if later) to the end of its horizon (or its last date, if sooner), and records how far it
 /// got. A work order that is not open or not recurring generates nothing.
 pub fn generate(work_order: &Record<WorkOrder>, today: NaiveDate) -> Result<Generated, Problem> {
+    generate_up_to(work_order, today, MAX_CREATED)
+}
+
+/// [`generate`], creating at most `budget` jobs (callers that generate several work orders in
+/// one call share [`MAX_CREATED`] among them).
+pub fn generate_up_to(
+    work_order: &Record<WorkOrder>,
+    today: NaiveDate,
+    budget: usize,
+) -> Result<Generated, Problem> {
     let wo = &work_order.values;
     let (Some(rule), Some(start)) = (wo.recurrence.as_deref(), wo.starts_on.as_deref()) else {
         return Ok(Generated::done());
@@ -135,7 +145,7 @@ pub fn generate(work_order: &Record<WorkOrder>, today: NaiveDate) -> Result<Gene
             generated.existing += 1;
             continue;
         }
-        if generated.created.len() == MAX_CREATED {
+        if generated.created.len() >= budget {
             generated.complete = false;
             reached = date.pred_opt().unwrap_or(date);
             break;
