@@ -329,6 +329,19 @@ async fn a_job_goes_through_its_lifecycle_with_history_and_events() {
     assert_eq!(completed["customer_id"], json!(shop.customer));
     assert_eq!(completed["work_minutes"], json!(55));
     assert_eq!(completed["service_type_ids"], json!([shop.service]));
+    // Same transaction: now() is the transaction's start, and the event's occurred_at equals
+    // the completed job's updated_at; the status-change event of every step matches too.
+    let same_tx: Vec<bool> = sqlx::query_scalar(
+        "SELECT o.occurred_at = j.updated_at FROM event_outbox o
+         JOIN store.jobs j ON j.tenant_id = o.tenant_id AND j.id = (o.payload->>'job_id')::uuid
+         WHERE o.tenant_id = $1 AND (o.event_type = 'job.completed'
+            OR (o.event_type = 'job.status_changed' AND o.payload->>'to' = 'completed'))",
+    )
+    .bind(shop.tenant.id)
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(same_tx, [true, true]);
     assert_eq!(completed["services"][0]["price_minor"], json!(12500));
     assert_eq!(completed["services"][0]["currency"], json!("USD"));
     assert_eq!(completed["materials"][0]["name"], json!("Termidor SC"));
