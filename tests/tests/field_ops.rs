@@ -515,12 +515,43 @@ async fn conflicting_assignments_are_refused_with_the_conflicts_named_and_overri
             .await
             .unwrap();
     assert_eq!(kept, "2030-01-07");
+    // Two dispatchers assigning the same technician to overlapping jobs at once: one wins, the
+    // other is refused (409), never both.
+    let pat = technician(&shop.owner, "Pat", &["termite"], None).await;
+    let left = job(&shop, "2030-01-14", "09:00", "11:00").await;
+    let right = job(&shop, "2030-01-14", "10:00", "12:00").await;
+    let assign = |job: String| {
+        let body = json!({"technician_ids": [pat.clone()]});
+        let request = dispatcher
+            .request(
+                verofield_tests::Method::POST,
+                &format!("/v1/jobs/{job}/assignments"),
+            )
+            .json(&body);
+        verofield_tests::send(request)
+    };
+    let (a, b) = tokio::join!(assign(left), assign(right));
+    let mut outcomes = [a.status.as_u16(), b.status.as_u16()];
+    outcomes.sort();
+    assert_eq!(outcomes, [200, 409], "{} / {}", a.text, b.text);
+    let pats: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM store.job_assignments WHERE technician_id = $1::uuid",
+    )
+    .bind(&pat)
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(pats, 1);
     // Unassigning frees the slot.
     dispatcher
         .delete(&format!("/v1/jobs/{overlapping}/assignments/{tess}"))
         .await
         .expect_status(204);
-    assert_eq!(count(&mut db, assignments).await, 1);
+    assert_eq!(
+        count(&mut db, assignments).await,
+        2,
+        "Tess's first job and Pat's"
+    );
 }
 
 #[tokio::test]

@@ -881,6 +881,7 @@ fn assign_technicians(request: &Request, overriding: bool) -> Result<Response, P
         if current.contains(&tech.id) {
             continue;
         }
+        claim(tech)?;
         conflicts.extend(conflicts::find(&job, tech)?);
         added.push(tech.id.clone());
     }
@@ -947,4 +948,19 @@ pub fn unassign(request: &Request) -> Result<Response, Problem> {
     };
     store::delete(ASSIGNMENTS, &row.id, Some(row.version))?;
     Ok(Response::no_content())
+}
+
+/// Serializes assignments per technician: writing the technician's row (its version moves on)
+/// holds its row lock until this transaction ends, so a concurrent assignment of the same
+/// technician waits, then finds the version changed and answers 409 `conflict` (retry: the
+/// retry sees this assignment among the overlapping jobs). Without it, two dispatchers could
+/// each check, see no overlap, and both assign.
+fn claim(technician: &Record<Columns>) -> Result<(), Problem> {
+    store::update::<serde::de::IgnoredAny>(
+        TECHNICIANS,
+        &technician.id,
+        technician.version,
+        &json!({"active": technician.values.get("active")}),
+    )?;
+    Ok(())
 }

@@ -58,15 +58,16 @@ impl Module for Jobs {
             read: &[
                 ops::CUSTOMERS,
                 ops::LOCATIONS,
-                ops::TECHNICIANS,
                 ops::TIME_OFF,
                 ops::WORK_ORDERS,
             ],
+            // Technicians are written only to serialize their assignments (see `jobs::claim`).
             write: &[
                 ops::SERVICE_TYPES,
                 ops::JOBS,
                 ops::ASSIGNMENTS,
                 ops::HISTORY,
+                ops::TECHNICIANS,
             ],
         },
         events: Events {
