@@ -4,6 +4,8 @@
 //! request's own tenant transaction (one indexed query), so a role change, a deactivation
 //! or a suspended tenant takes effect on the next request, not when the token expires.
 
+use std::collections::HashMap;
+
 use uuid::Uuid;
 
 use super::rbac::Permissions;
@@ -16,6 +18,9 @@ pub struct Principal {
     pub email: String,
     pub roles: Vec<String>,
     pub permissions: Permissions,
+    /// The tenant's module bindings (slot -> digest), read in the same round trip: every
+    /// module request needs them, and a query of their own cost a round trip per request.
+    pub module_bindings: HashMap<String, String>,
 }
 
 pub enum Lookup {
@@ -31,6 +36,7 @@ struct Row {
     tenant_status: String,
     role: Option<String>,
     permissions: Option<Vec<String>>,
+    module_bindings: sqlx::types::Json<HashMap<String, String>>,
 }
 
 impl Principal {
@@ -38,7 +44,11 @@ impl Principal {
     pub async fn load(tx: &mut TenantTx, user_id: Uuid) -> Result<Lookup, sqlx::Error> {
         let tenant_id = tx.tenant_id();
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT u.email, t.status AS tenant_status, r.name AS role, r.permissions
+            "SELECT u.email, t.status AS tenant_status, r.name AS role, r.permissions,
+                    (SELECT coalesce(jsonb_object_agg(slot, digest), '{}')
+                       FROM (SELECT DISTINCT ON (slot) slot, digest FROM module_bindings b
+                              WHERE b.tenant_id = u.tenant_id ORDER BY slot, id DESC) latest
+                    ) AS module_bindings
              FROM users u
              JOIN tenants t ON t.id = u.tenant_id
              LEFT JOIN user_roles ur ON ur.tenant_id = u.tenant_id AND ur.user_id = u.id
@@ -57,6 +67,7 @@ impl Principal {
             return Ok(Lookup::TenantSuspended);
         }
         let email = first.email.clone();
+        let module_bindings = first.module_bindings.0.clone();
         let mut roles = Vec::new();
         let mut permissions = Vec::new();
         for row in rows {
@@ -69,6 +80,7 @@ impl Principal {
             email,
             roles,
             permissions: Permissions::new(permissions),
+            module_bindings,
         }))
     }
 }

@@ -242,7 +242,7 @@ async fn call_module(
 ) -> Result<Response> {
     let digest = state
         .registry
-        .serving(&mut ctx.tx, &slot)
+        .serving(&ctx.principal.module_bindings, &slot)
         .await?
         .ok_or_else(|| Error::not_found("route"))?;
     let module = state.registry.module(&digest).await?;
@@ -314,10 +314,8 @@ async fn call_module(
         .await;
     let tx = shared.lock().await.take();
     let (response, usage) = outcome?;
-    let labels = [
-        ("module", module.manifest.name.clone()),
-        ("tenant", tenant_id.to_string()),
-    ];
+    // Labelled by module only: a label per tenant would make a series per tenant.
+    let labels = [("module", module.manifest.name.clone())];
     metrics::histogram!("module_call_duration_seconds", &labels)
         .record(usage.elapsed.as_secs_f64());
     metrics::counter!("module_host_calls_total", &labels).increment(u64::from(usage.host_calls));

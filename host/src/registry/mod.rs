@@ -173,11 +173,15 @@ impl Registry {
         Ok(version)
     }
 
-    /// The version serving `slot` for the transaction's tenant: its binding, else the
-    /// built-in. None: no module fills the slot.
-    pub async fn serving(&self, tx: &mut TenantTx, slot: &str) -> Result<Option<String>> {
-        match current(tx, slot).await? {
-            Some(digest) => Ok(Some(digest)),
+    /// The version serving `slot` for a tenant with these bindings (slot -> digest, as the
+    /// principal carries them): its binding, else the built-in. None: no module fills it.
+    pub async fn serving(
+        &self,
+        bindings: &HashMap<String, String>,
+        slot: &str,
+    ) -> Result<Option<String>> {
+        match bindings.get(slot) {
+            Some(digest) => Ok(Some(digest.clone())),
             None => Ok(self.builtin(slot).await?.map(|v| v.digest)),
         }
     }
