@@ -422,6 +422,12 @@ async fn conflicting_assignments_are_refused_with_the_conflicts_named_and_overri
         )
         .await
         .expect_status(201);
+    let listed = shop
+        .owner
+        .get(&format!("/v1/technicians/{tess}/time-off"))
+        .await;
+    listed.expect_status(200);
+    assert_eq!(listed.json["items"][0]["reason"], json!("dentist"));
     let away = job(&shop, "2030-01-09", "09:00", "10:00").await;
     let refused = shop
         .owner
@@ -978,6 +984,36 @@ async fn editing_the_rule_changes_only_future_unscheduled_jobs() {
     bad.expect_problem(422, "validation_failed");
     assert_eq!(bad.json["errors"][0]["field"], json!("recurrence"));
     assert_eq!(job_dates(&mut db, &wo).await.len(), 5);
+    // Closing: the unscheduled visits go, the confirmed one is canceled with its history.
+    let closed = shop
+        .owner
+        .post(&format!("/v1/work-orders/{wo}/close"), &json!({}))
+        .await;
+    closed.expect_status(200);
+    assert_eq!(closed.json["status"], json!("closed"));
+    assert_eq!(
+        (
+            closed.json["retracted"].clone(),
+            closed.json["canceled"].clone()
+        ),
+        (json!(4), json!(1))
+    );
+    assert_eq!(
+        statuses(&mut db, &wo).await,
+        [("2030-01-14".to_owned(), "canceled".to_owned())]
+    );
+    let last: (String, String) = sqlx::query_as(
+        "SELECT to_status, note FROM store.job_status_history WHERE job_id = $1::uuid ORDER BY changed_at DESC, created_at DESC LIMIT 1",
+    )
+    .bind(&confirmed)
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(last, ("canceled".into(), "work order closed".into()));
+    shop.owner
+        .post(&format!("/v1/work-orders/{wo}/close"), &json!({}))
+        .await
+        .expect_problem(409, "invalid_transition");
 }
 
 #[tokio::test]

@@ -393,7 +393,7 @@ fn set_status(
         "canceled" => "canceled_at",
         _ => "expired_at",
     };
-    values[stamp] = json!(time::rfc3339(verofield_field_ops::now()));
+    values[stamp] = json!(time::stamp(verofield_field_ops::now()));
     if let Some(extra) = extra.as_object() {
         for (key, value) in extra {
             values[key] = value.clone();

@@ -178,7 +178,7 @@ pub fn generate_up_to(
                 "job_id": job.id,
                 "from_status": null,
                 "to_status": status::UNSCHEDULED,
-                "changed_at": time::rfc3339(crate::now()),
+                "changed_at": time::stamp(crate::now()),
                 "changed_by": caller(),
                 "note": "generated",
             }),
@@ -257,7 +257,7 @@ pub fn transition(
     extra: &serde_json::Value,
 ) -> Result<Record<Columns>, Problem> {
     let from = crate::text(&job.values, "status").to_owned();
-    let at = time::rfc3339(crate::now());
+    let at = time::stamp(crate::now());
     let mut values = json!({"status": to, "status_changed_at": at});
     if let Some(column) = status::timestamp_column(to) {
         values[column] = json!(at);

@@ -39,6 +39,12 @@ pub fn rfc3339(instant: DateTime<Utc>) -> String {
     instant.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// RFC 3339 UTC with milliseconds, for the moments things happen (status changes), so that
+/// two changes within a second still sort.
+pub fn stamp(instant: DateTime<Utc>) -> String {
+    instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 /// The UTC instant of a local date and time in `zone`. A time skipped by a spring-forward gap
 /// moves to the end of the gap (02:30 becomes 03:00); an ambiguous one (the autumn repeat) takes
 /// the earlier instant.

@@ -271,7 +271,7 @@ fn record_created(job: &Record<Columns>) -> Result<(), Problem> {
             "job_id": job.id,
             "from_status": null,
             "to_status": status::UNSCHEDULED,
-            "changed_at": time::rfc3339(verofield_field_ops::now()),
+            "changed_at": time::stamp(verofield_field_ops::now()),
             "changed_by": if user.is_empty() { None } else { Some(user) },
             "note": "created",
         }),
