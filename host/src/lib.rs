@@ -82,6 +82,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     runtime_config.trusted_max.deadline = settings.module_max_deadline;
     let runtime = runtime::Runtime::new(runtime_config)?;
     let registry = Arc::new(registry::Registry::new(db.pool.clone(), Arc::new(runtime)));
+    let builtins_watch = registry.watch_builtins();
     registry.publish_builtins(&settings.builtin_modules).await?;
     let catalog = Arc::new(storage::Catalog::load(&db.pool).await?);
 
@@ -107,6 +108,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     )
     .await?;
     pruner.abort();
+    builtins_watch.abort();
     db.close().await?;
     tracing::info!("stopped");
     Ok(())

@@ -475,3 +475,47 @@ async fn idempotency_key_replays_a_create() {
         .await
         .expect_problem(400, "invalid_idempotency_key");
 }
+
+/// Hosts share one PostgreSQL: a built-in published by one host reaches the tenants another
+/// host serves on their next request (the built-in cache is forgotten through LISTEN/NOTIFY,
+/// well before its 60 s backstop), with no restart of the first host.
+#[tokio::test]
+async fn a_builtin_published_by_another_host_serves_the_next_request() {
+    let first = server().await;
+    let a = tenant(&first, "hosts-a").await;
+    let customer = create_customer(&a.api, "Ada").await;
+    let path = format!("/v1/crm/customers/{customer}");
+    assert_eq!(
+        a.api.get(&path).await.json["name"],
+        "Ada",
+        "the built-in CRM, now cached"
+    );
+
+    // A second host with a newer built-in for the same slot, on the same database.
+    let builtins = verofield_tests::TempDir::new("builtins");
+    std::fs::write(
+        builtins.path().join("crm_partner.wasm"),
+        fixture_component("crm-partner"),
+    )
+    .unwrap();
+    let _second = TestServer::start_with(
+        ServerOptions::new()
+            .env("DATABASE_URL", &first.test_db().url)
+            .env(
+                "VEROFIELD_BUILTIN_MODULES",
+                builtins.path().to_str().unwrap(),
+            ),
+    )
+    .await;
+
+    let mut answer = Value::Null;
+    for _ in 0..50 {
+        answer = a.api.get(&path).await.json;
+        if answer["served_by"] == "crm-partner" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(answer["served_by"], "crm-partner", "{answer}");
+    assert_eq!(answer["display_name"], "Ada");
+}

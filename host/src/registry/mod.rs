@@ -38,12 +38,15 @@ pub struct Registry {
     /// The newest built-in per slot, as last read, and when. Built-ins change only when a
     /// host publishes them at start-up, yet every request of a tenant without a binding needs
     /// one: reading it from PostgreSQL each time cost a second pooled connection per request.
+    /// Forgotten whenever any host publishes a built-in ([`Registry::watch_builtins`]).
     builtins: RwLock<HashMap<String, (Instant, Option<Version>)>>,
 }
 
-/// How long a cached built-in look-up is trusted. This host forgets its cache when it
-/// publishes; the TTL bounds how long another host's newer built-ins take to reach it.
-const BUILTIN_TTL: Duration = Duration::from_secs(10);
+/// How long a cached built-in look-up is trusted at most. Hosts forget their caches as soon
+/// as any host publishes a built-in (`LISTEN`/`NOTIFY` on [`BUILTINS_CHANNEL`]); the TTL is
+/// only a backstop.
+const BUILTIN_TTL: Duration = Duration::from_secs(60);
+const BUILTINS_CHANNEL: &str = "verofield_builtins_published";
 
 impl Registry {
     pub fn new(pool: PgPool, runtime: Arc<Runtime>) -> Self {
@@ -76,7 +79,7 @@ impl Registry {
         .bind(by)
         .execute(&self.pool)
         .await;
-        match inserted {
+        let inserted = match inserted {
             Err(error) if is_unique_violation(&error, Some("module_versions_name_version_key")) => {
                 return Err(Error::conflict(
                     "version_exists",
@@ -88,10 +91,54 @@ impl Registry {
             }
             other => other?,
         };
-        if builtin {
-            self.builtins.write().unwrap().clear();
+        if builtin && inserted.rows_affected() == 1 {
+            self.forget_builtins();
+            // Every other host forgets its cached built-ins too (see `watch_builtins`).
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(BUILTINS_CHANNEL)
+                .execute(&self.pool)
+                .await?;
         }
         self.version(&module.digest.to_string()).await
+    }
+
+    fn forget_builtins(&self) {
+        self.builtins.write().unwrap().clear();
+    }
+
+    /// Listens for built-ins published by any host (including this one) and forgets the
+    /// cached ones, so that hosts coordinate through PostgreSQL rather than by waiting out
+    /// the cache. A lost listening connection may have missed a notice: the cache is
+    /// forgotten then too. Runs until the task is aborted.
+    pub fn watch_builtins(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let registry = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = registry.listen_for_builtins().await {
+                    tracing::warn!(%error, "listening for published built-ins failed; retrying");
+                }
+                registry.forget_builtins();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    }
+
+    async fn listen_for_builtins(&self) -> sqlx::Result<()> {
+        // A connection of its own: a listener holds its connection for good, which must not
+        // come out of the request pool.
+        let options = (*self.pool.connect_options()).clone();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+        listener.listen(BUILTINS_CHANNEL).await?;
+        self.forget_builtins();
+        loop {
+            // None: the connection was lost and re-established; notices may have been missed.
+            listener.try_recv().await?;
+            self.forget_builtins();
+        }
     }
 
     async fn version(&self, digest: &str) -> Result<Version> {
