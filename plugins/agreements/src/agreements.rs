@@ -4,7 +4,7 @@ use chrono::{Days, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use verofield_field_ops::generate::{self, WorkOrder};
-use verofield_field_ops::plan::{self, today};
+use verofield_field_ops::plan::{self, VisitChecks, today};
 use verofield_field_ops::rrule::Rule;
 use verofield_field_ops::{
     AGREEMENT_ACTIVATED, AGREEMENT_CANCELED, AGREEMENTS, Columns, WORK_ORDERS, text, texts, time,
@@ -204,16 +204,8 @@ fn validate(
             "price_minor",
             "may not be negative",
         )
-        .check(
-            int("duration_minutes").is_none_or(|m| (1..=1440).contains(&m)),
-            "duration_minutes",
-            "must be from 1 to 1440",
-        )
-        .check(
-            int("horizon_days").is_none_or(|h| (1..=3660).contains(&h)),
-            "horizon_days",
-            "must be from 1 to 3660",
-        );
+        .duration("duration_minutes", int("duration_minutes"))
+        .horizon_days(int("horizon_days"));
     check.finish()?;
     Ok(rule)
 }

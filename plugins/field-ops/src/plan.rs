@@ -9,6 +9,47 @@ use verofield_sdk::{Problem, Validator};
 use crate::rrule::Rule;
 use crate::{CUSTOMERS, Columns, LOCATIONS, SERVICE_TYPES, text, texts, time};
 
+/// The bounds of a visit's numbers, checked alike by every module that takes them (nothing
+/// to check when absent):
+///
+/// ```ignore
+/// check.duration("duration_minutes", body.duration_minutes).priority(body.priority);
+/// ```
+pub trait VisitChecks {
+    /// Minutes of service: from 1 to 1440.
+    fn duration(&mut self, field: &str, minutes: Option<i64>) -> &mut Self;
+    /// `priority`: from 1 (highest) to 5.
+    fn priority(&mut self, priority: Option<i64>) -> &mut Self;
+    /// `horizon_days` (how far ahead jobs are generated): from 1 to 3660.
+    fn horizon_days(&mut self, days: Option<i64>) -> &mut Self;
+}
+
+impl VisitChecks for Validator {
+    fn duration(&mut self, field: &str, minutes: Option<i64>) -> &mut Self {
+        self.check(
+            minutes.is_none_or(|m| (1..=1440).contains(&m)),
+            field,
+            "must be from 1 to 1440",
+        )
+    }
+
+    fn priority(&mut self, priority: Option<i64>) -> &mut Self {
+        self.check(
+            priority.is_none_or(|p| (1..=5).contains(&p)),
+            "priority",
+            "must be from 1 (highest) to 5",
+        )
+    }
+
+    fn horizon_days(&mut self, days: Option<i64>) -> &mut Self {
+        self.check(
+            days.is_none_or(|d| (1..=3660).contains(&d)),
+            "horizon_days",
+            "must be from 1 to 3660",
+        )
+    }
+}
+
 /// The service types a plan names, validated (each exists and is active).
 #[derive(Debug, Default)]
 pub struct ServiceTypes {

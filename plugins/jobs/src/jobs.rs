@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use verofield_field_ops::generate::transition;
-use verofield_field_ops::plan::{self, reference};
+use verofield_field_ops::plan::{self, VisitChecks, reference};
 use verofield_field_ops::{
     ASSIGNMENTS, CUSTOMERS, Columns, HISTORY, JOB_ASSIGNED, JOB_COMPLETED, JOB_SCHEDULED, JOBS,
     LOCATIONS, SERVICE_TYPES, TECHNICIANS, WORK_ORDERS, select_all, status, text, texts, time,
@@ -203,16 +203,8 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
         .duration_minutes
         .unwrap_or(default_minutes.clamp(1, 1440));
     check
-        .check(
-            (1..=1440).contains(&duration),
-            "duration_minutes",
-            "must be from 1 to 1440",
-        )
-        .check(
-            body.priority.is_none_or(|p| (1..=5).contains(&p)),
-            "priority",
-            "must be from 1 (highest) to 5",
-        )
+        .duration("duration_minutes", Some(duration))
+        .priority(body.priority)
         .length("notes", body.notes.as_ref(), 0..=10_000);
     let given = [
         &body.scheduled_date,
@@ -430,21 +422,9 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
         .required(&fields.service_type_ids, "service_type_ids", false)
         .required(&fields.duration_minutes, "duration_minutes", false)
         .required(&fields.priority, "priority", false)
-        .length("notes", fields.notes.value(), 0..=10_000);
-    if let Some(minutes) = fields.duration_minutes.value() {
-        check.check(
-            (1..=1440).contains(minutes),
-            "duration_minutes",
-            "must be from 1 to 1440",
-        );
-    }
-    if let Some(priority) = fields.priority.value() {
-        check.check(
-            (1..=5).contains(priority),
-            "priority",
-            "must be from 1 (highest) to 5",
-        );
-    }
+        .length("notes", fields.notes.value(), 0..=10_000)
+        .duration("duration_minutes", fields.duration_minutes.value().copied())
+        .priority(fields.priority.value().copied());
     if let Some(ids) = fields.service_type_ids.value() {
         let (skills, _) = service_types(&mut check, ids)?;
         fields.required_skills = Patch::Value(skills);

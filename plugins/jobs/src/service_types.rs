@@ -3,6 +3,7 @@
 //! denormalize the skills and durations of their service types.
 
 use serde::{Deserialize, Serialize};
+use verofield_field_ops::plan::VisitChecks;
 use verofield_field_ops::{Columns, SERVICE_TYPES};
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
@@ -55,14 +56,11 @@ impl ServiceTypeFields {
             .required(&fields.required_skills, "required_skills", false)
             .required(&fields.active, "active", false)
             .length("name", fields.name.value(), 1..=200)
-            .length("description", fields.description.value(), 0..=2000);
-        if let Some(minutes) = fields.default_duration_minutes.value() {
-            check.check(
-                (1..=1440).contains(minutes),
+            .length("description", fields.description.value(), 0..=2000)
+            .duration(
                 "default_duration_minutes",
-                "must be from 1 to 1440",
+                fields.default_duration_minutes.value().copied(),
             );
-        }
         if let Some(price) = fields.default_price_minor.value() {
             check.check(*price >= 0, "default_price_minor", "may not be negative");
         }

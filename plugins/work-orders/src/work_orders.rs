@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use verofield_field_ops::generate::{self, WorkOrder};
-use verofield_field_ops::plan::{self, today};
+use verofield_field_ops::plan::{self, VisitChecks, today};
 use verofield_field_ops::{Columns, WORK_ORDERS, text};
 use verofield_sdk::http::{Request, is_uuid};
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
@@ -174,21 +174,9 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
     check
         .length("title", Some(&body.title), 0..=200)
         .length("notes", Some(&body.notes), 0..=10_000)
-        .check(
-            (1..=1440).contains(&duration),
-            "duration_minutes",
-            "must be from 1 to 1440",
-        )
-        .check(
-            body.priority.is_none_or(|p| (1..=5).contains(&p)),
-            "priority",
-            "must be from 1 (highest) to 5",
-        )
-        .check(
-            body.horizon_days.is_none_or(|h| (1..=3660).contains(&h)),
-            "horizon_days",
-            "must be from 1 to 3660",
-        );
+        .duration("duration_minutes", Some(duration))
+        .priority(body.priority)
+        .horizon_days(body.horizon_days);
     check.finish()?;
     let work_order: Record<Columns> = store::insert(
         WORK_ORDERS,
@@ -346,27 +334,10 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
         "starts_on",
         "is required with a recurrence",
     );
-    if let Some(minutes) = fields.duration_minutes.value() {
-        check.check(
-            (1..=1440).contains(minutes),
-            "duration_minutes",
-            "must be from 1 to 1440",
-        );
-    }
-    if let Some(priority) = fields.priority.value() {
-        check.check(
-            (1..=5).contains(priority),
-            "priority",
-            "must be from 1 (highest) to 5",
-        );
-    }
-    if let Some(days) = fields.horizon_days.value() {
-        check.check(
-            (1..=3660).contains(days),
-            "horizon_days",
-            "must be from 1 to 3660",
-        );
-    }
+    check
+        .duration("duration_minutes", fields.duration_minutes.value().copied())
+        .priority(fields.priority.value().copied())
+        .horizon_days(fields.horizon_days.value().copied());
     check.finish()?;
     let reschedules = fields.reschedules();
     let updated: Record<Columns> = etag::update(request, WORK_ORDERS, id, "work order", &fields)?;
