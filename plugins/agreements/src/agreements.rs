@@ -287,19 +287,11 @@ fn normalize(fields: &mut AgreementFields) {
 /// `GET /?customer_id=&status=`
 pub fn list(request: &Request) -> Result<Response, Problem> {
     let mut filters = Vec::new();
-    if let Some(customer) = request.query("customer_id") {
-        if !is_uuid(customer) {
-            return Err(Problem::invalid_query("customer_id", "a UUID"));
-        }
+    if let Some(customer) = request.query_uuid("customer_id")? {
         filters.push(Filter::eq("customer_id", customer));
     }
-    if let Some(status) = request.query("status") {
-        if !["draft", "active", "paused", "canceled", "expired"].contains(&status) {
-            return Err(Problem::invalid_query(
-                "status",
-                "draft, active, paused, canceled or expired",
-            ));
-        }
+    let statuses = ["draft", "active", "paused", "canceled", "expired"];
+    if let Some(status) = request.query_one_of("status", &statuses)? {
         filters.push(Filter::eq("status", status));
     }
     let page = Select::from(AGREEMENTS)
@@ -370,6 +362,18 @@ fn invalid_transition(from: &str, to: &str) -> Problem {
         "invalid_transition",
         format!("an agreement cannot go from `{from}` to `{to}`"),
     )
+}
+
+/// The agreement of the request, matching its `If-Match`, in one of the statuses it can go
+/// `to` from.
+fn leaving(request: &Request, from: &[&str], to: &str) -> Result<Record<Columns>, Problem> {
+    let agreement = existing(request.id_param("id")?)?;
+    etag::check_if_match(request, agreement.version)?;
+    let status = text(&agreement.values, "status");
+    if !from.contains(&status) {
+        return Err(invalid_transition(status, to));
+    }
+    Ok(agreement)
 }
 
 /// Moves the agreement to `to`, stamping `<to>_at`.
@@ -561,12 +565,7 @@ fn stopped(agreement: &Record<Columns>, retracted: usize, canceled: usize) -> Re
 
 /// `POST /{id}/pause`
 pub fn pause(request: &Request) -> Result<Response, Problem> {
-    let agreement = existing(request.id_param("id")?)?;
-    etag::check_if_match(request, agreement.version)?;
-    let from = text(&agreement.values, "status");
-    if from != "active" {
-        return Err(invalid_transition(from, "paused"));
-    }
+    let agreement = leaving(request, &["active"], "paused")?;
     let (retracted, canceled) = stop(&agreement, "paused", "agreement paused")?;
     let agreement = set_status(&agreement, "paused", json!({}))?;
     Ok(stopped(&agreement, retracted, canceled))
@@ -574,12 +573,8 @@ pub fn pause(request: &Request) -> Result<Response, Problem> {
 
 /// `POST /{id}/cancel`
 pub fn cancel(request: &Request) -> Result<Response, Problem> {
-    let agreement = existing(request.id_param("id")?)?;
-    etag::check_if_match(request, agreement.version)?;
+    let agreement = leaving(request, &["draft", "active", "paused"], "canceled")?;
     let from = text(&agreement.values, "status").to_owned();
-    if !["draft", "active", "paused"].contains(&from.as_str()) {
-        return Err(invalid_transition(&from, "canceled"));
-    }
     let (retracted, canceled) = stop(&agreement, "canceled", "agreement canceled")?;
     let agreement = set_status(&agreement, "canceled", json!({}))?;
     let v = &agreement.values;
@@ -603,13 +598,8 @@ pub fn cancel(request: &Request) -> Result<Response, Problem> {
 /// `POST /{id}/expire`: an active or paused agreement whose end date has passed and that does
 /// not renew itself.
 pub fn expire(request: &Request) -> Result<Response, Problem> {
-    let agreement = existing(request.id_param("id")?)?;
-    etag::check_if_match(request, agreement.version)?;
+    let agreement = leaving(request, &["active", "paused"], "expired")?;
     let v = &agreement.values;
-    let from = text(v, "status");
-    if from != "active" && from != "paused" {
-        return Err(invalid_transition(from, "expired"));
-    }
     let ended = v
         .get("ends_on")
         .and_then(Value::as_str)
@@ -630,13 +620,8 @@ pub fn expire(request: &Request) -> Result<Response, Problem> {
 /// `POST /{id}/renew`: an active or paused agreement with an end date runs twelve months
 /// longer; its work orders follow and the active ones generate the new visits in horizon.
 pub fn renew(request: &Request) -> Result<Response, Problem> {
-    let agreement = existing(request.id_param("id")?)?;
-    etag::check_if_match(request, agreement.version)?;
+    let agreement = leaving(request, &["active", "paused"], "renewed")?;
     let v = &agreement.values;
-    let from = text(v, "status");
-    if from != "active" && from != "paused" {
-        return Err(invalid_transition(from, "renewed"));
-    }
     let Some(ends_on) = v
         .get("ends_on")
         .and_then(Value::as_str)

@@ -12,7 +12,7 @@ use verofield_field_ops::{
     ASSIGNMENTS, CUSTOMERS, Columns, HISTORY, JOB_ASSIGNED, JOB_COMPLETED, JOB_SCHEDULED, JOBS,
     LOCATIONS, SERVICE_TYPES, TECHNICIANS, WORK_ORDERS, select_all, status, text, texts, time,
 };
-use verofield_sdk::http::{Request, is_uuid};
+use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Patch, Problem, Response, Validator, etag, events};
 
@@ -316,17 +316,11 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
         filters.push(Filter::one_of("status", statuses));
     }
     for column in ["customer_id", "location_id", "work_order_id"] {
-        if let Some(value) = request.query(column) {
-            if !is_uuid(value) {
-                return Err(Problem::invalid_query(column, "a UUID"));
-            }
+        if let Some(value) = request.query_uuid(column)? {
             filters.push(Filter::eq(column, value));
         }
     }
-    if let Some(technician) = request.query("technician_id") {
-        if !is_uuid(technician) {
-            return Err(Problem::invalid_query("technician_id", "a UUID"));
-        }
+    if let Some(technician) = request.query_uuid("technician_id")? {
         filters.push(assigned_to(technician)?);
     }
     let page = Select::from(JOBS)

@@ -103,11 +103,8 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
 /// `GET /service-types?active=`
 pub fn list(request: &Request) -> Result<Response, Problem> {
     let mut filters = Vec::new();
-    match request.query("active") {
-        None => {}
-        Some("true") => filters.push(Filter::eq("active", true)),
-        Some("false") => filters.push(Filter::eq("active", false)),
-        Some(_) => return Err(Problem::invalid_query("active", "true or false")),
+    if let Some(active) = request.query_parsed::<bool>("active", "true or false")? {
+        filters.push(Filter::eq("active", active));
     }
     let page = Select::from(SERVICE_TYPES)
         .filter(Filter::and(filters))

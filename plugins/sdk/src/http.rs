@@ -103,6 +103,25 @@ impl Request {
             .transpose()
     }
 
+    /// A query parameter that must be a UUID (an id to filter by); otherwise 400 naming it.
+    pub fn query_uuid(&self, name: &str) -> Result<Option<&str>, Problem> {
+        match self.query(name) {
+            Some(value) if !is_uuid(value) => Err(Problem::invalid_query(name, "a UUID")),
+            other => Ok(other),
+        }
+    }
+
+    /// A query parameter that must be one of `allowed` (a status, say); otherwise 400 naming
+    /// it and listing them: `` `status` must be open, closed or canceled ``.
+    pub fn query_one_of(&self, name: &str, allowed: &[&str]) -> Result<Option<&str>, Problem> {
+        match self.query(name) {
+            Some(value) if !allowed.contains(&value) => {
+                Err(Problem::invalid_query(name, &either(allowed)))
+            }
+            other => Ok(other),
+        }
+    }
+
     /// `limit` (1..=200, default 50) and `cursor` for a paged list.
     pub fn paging(&self) -> Result<Paging, Problem> {
         let expected = "an integer from 1 to 200";
@@ -266,6 +285,15 @@ impl Response {
     }
 }
 
+/// `a`, `a or b`, `a, b or c`.
+fn either(words: &[&str]) -> String {
+    match words {
+        [] => String::new(),
+        [word] => (*word).to_owned(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
 fn lookup(pairs: &[(String, String)], matches: impl Fn(&str) -> bool) -> Option<&str> {
     pairs
         .iter()
@@ -312,6 +340,47 @@ mod tests {
             body: body.as_bytes().to_vec(),
             ..Request::default()
         }
+    }
+
+    #[test]
+    fn checked_query_parameters() {
+        let request = Request {
+            query: vec![
+                ("id".into(), "7d444840-9dc0-11d1-b245-5ffdce74fad2".into()),
+                ("bad_id".into(), "7".into()),
+                ("status".into(), "open".into()),
+                ("bad_status".into(), "shut".into()),
+            ],
+            ..Request::default()
+        };
+        let detail = |result: Result<Option<&str>, Problem>| result.unwrap_err().detail;
+        assert_eq!(
+            request.query_uuid("id").unwrap(),
+            Some("7d444840-9dc0-11d1-b245-5ffdce74fad2")
+        );
+        assert_eq!(request.query_uuid("none").unwrap(), None);
+        assert_eq!(
+            detail(request.query_uuid("bad_id")),
+            "`bad_id` must be a UUID"
+        );
+        let allowed = ["open", "closed", "canceled"];
+        assert_eq!(
+            request.query_one_of("status", &allowed).unwrap(),
+            Some("open")
+        );
+        assert_eq!(request.query_one_of("none", &allowed).unwrap(), None);
+        assert_eq!(
+            detail(request.query_one_of("bad_status", &allowed)),
+            "`bad_status` must be open, closed or canceled"
+        );
+        assert_eq!(
+            detail(request.query_one_of("bad_status", &["open", "closed"])),
+            "`bad_status` must be open or closed"
+        );
+        assert_eq!(
+            detail(request.query_one_of("bad_status", &["open"])),
+            "`bad_status` must be open"
+        );
     }
 
     fn refusal(body: &str) -> Problem {

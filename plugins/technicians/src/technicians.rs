@@ -202,11 +202,8 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
 /// `GET /technicians?active=&skill=&q=&user_id=`
 pub fn list(request: &Request) -> Result<Response, Problem> {
     let mut filters = Vec::new();
-    match request.query("active") {
-        None => {}
-        Some("true") => filters.push(Filter::eq("active", true)),
-        Some("false") => filters.push(Filter::eq("active", false)),
-        Some(_) => return Err(Problem::invalid_query("active", "true or false")),
+    if let Some(active) = request.query_parsed::<bool>("active", "true or false")? {
+        filters.push(Filter::eq("active", active));
     }
     for skill in request.query_all("skill") {
         filters.push(Filter::eq("skills", skill.trim().to_lowercase()));
@@ -214,10 +211,7 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
     if let Some(q) = request.query("q").filter(|q| !q.trim().is_empty()) {
         filters.push(Filter::contains("name", q.trim()));
     }
-    if let Some(user) = request.query("user_id") {
-        if !is_uuid(user) {
-            return Err(Problem::invalid_query("user_id", "a UUID"));
-        }
+    if let Some(user) = request.query_uuid("user_id")? {
         filters.push(Filter::eq("user_id", user));
     }
     let page = Select::from(TECHNICIANS)

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use verofield_field_ops::generate::{self, WorkOrder};
 use verofield_field_ops::plan::{self, VisitChecks, today};
 use verofield_field_ops::{Columns, WORK_ORDERS, text};
-use verofield_sdk::http::{Request, is_uuid};
+use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Patch, Problem, Response, Validator, etag};
 
@@ -207,20 +207,13 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
 pub fn list(request: &Request) -> Result<Response, Problem> {
     let mut filters = Vec::new();
     for column in ["customer_id", "location_id", "agreement_id"] {
-        if let Some(value) = request.query(column) {
-            if !is_uuid(value) {
-                return Err(Problem::invalid_query(column, "a UUID"));
-            }
+        if let Some(value) = request.query_uuid(column)? {
             filters.push(Filter::eq(column, value));
         }
     }
-    if let Some(status) = request.query("status") {
-        if !["open", "paused", "closed", "canceled"].contains(&status) {
-            return Err(Problem::invalid_query(
-                "status",
-                "open, paused, closed or canceled",
-            ));
-        }
+    if let Some(status) =
+        request.query_one_of("status", &["open", "paused", "closed", "canceled"])?
+    {
         filters.push(Filter::eq("status", status));
     }
     let page = Select::from(WORK_ORDERS)
