@@ -487,16 +487,7 @@ pub fn activate(request: &Request) -> Result<Response, Problem> {
         }
         other => return Err(invalid_transition(other, "active")),
     }
-    // One call creates at most MAX_CREATED jobs in all; the rest come from
-    // `POST /v1/work-orders/{id}/generate` (`generation_complete` says whether any remain).
-    let (mut created, mut complete) = (0, true);
-    for id in &work_order_ids {
-        let work_order: Record<WorkOrder> = etag::existing(WORK_ORDERS, id, "work order")?;
-        let budget = generate::MAX_CREATED.saturating_sub(created);
-        let generated = generate::generate_up_to(&work_order, today(&zone), budget)?;
-        created += generated.created.len();
-        complete &= generated.complete;
-    }
+    let (created, complete) = generate_jobs(&work_order_ids, &zone)?;
     let agreement = set_status(
         &agreement,
         "active",
@@ -523,12 +514,32 @@ pub fn activate(request: &Request) -> Result<Response, Problem> {
             "resumed": from == "paused",
         }),
     )?;
-    let mut body = serde_json::to_value(&agreement).unwrap_or_default();
+    Ok(generated(&agreement, created, complete))
+}
+
+/// Generates the jobs in horizon of the work orders `ids` (in the agreement's `zone`): how
+/// many were created and whether that was all of them. One call creates at most MAX_CREATED
+/// jobs in all; the rest come from `POST /v1/work-orders/{id}/generate`.
+fn generate_jobs(ids: &[String], zone: &str) -> Result<(usize, bool), Problem> {
+    let (mut created, mut complete) = (0, true);
+    for id in ids {
+        let work_order: Record<WorkOrder> = etag::existing(WORK_ORDERS, id, "work order")?;
+        let budget = generate::MAX_CREATED.saturating_sub(created);
+        let generated = generate::generate_up_to(&work_order, today(zone), budget)?;
+        created += generated.created.len();
+        complete &= generated.complete;
+    }
+    Ok((created, complete))
+}
+
+/// The agreement with the jobs generated (`generation_complete` says whether any remain).
+fn generated(agreement: &Record<Columns>, created: usize, complete: bool) -> Response {
+    let mut body = serde_json::to_value(agreement).unwrap_or_default();
     body["jobs_created"] = json!(created);
     body["generation_complete"] = json!(complete);
     let mut response = Response::json(200, &body);
     response.set_header("etag", &etag::etag(agreement.version));
-    Ok(response)
+    response
 }
 
 /// Sets the work orders' status and stops their future jobs.
@@ -642,28 +653,19 @@ pub fn renew(request: &Request) -> Result<Response, Problem> {
         agreement.version,
         &json!({"ends_on": renewed.to_string()}),
     )?;
-    let zone = text(&agreement.values, "time_zone").to_owned();
-    let (mut created, mut complete) = (0, true);
-    for id in texts(&agreement.values, "work_order_ids") {
-        let current: Record<Columns> = etag::existing(WORK_ORDERS, &id, "work order")?;
+    let work_order_ids = texts(&agreement.values, "work_order_ids");
+    for id in &work_order_ids {
+        let current: Record<Columns> = etag::existing(WORK_ORDERS, id, "work order")?;
         store::update::<serde::de::IgnoredAny>(
             WORK_ORDERS,
-            &id,
+            id,
             current.version,
             &json!({"ends_on": renewed.to_string()}),
         )?;
-        let work_order: Record<WorkOrder> = etag::existing(WORK_ORDERS, &id, "work order")?;
-        let budget = generate::MAX_CREATED.saturating_sub(created);
-        let generated = generate::generate_up_to(&work_order, today(&zone), budget)?;
-        created += generated.created.len();
-        complete &= generated.complete;
     }
-    let mut body = serde_json::to_value(&agreement).unwrap_or_default();
-    body["jobs_created"] = json!(created);
-    body["generation_complete"] = json!(complete);
-    let mut response = Response::json(200, &body);
-    response.set_header("etag", &etag::etag(agreement.version));
-    Ok(response)
+    let zone = text(&agreement.values, "time_zone");
+    let (created, complete) = generate_jobs(&work_order_ids, zone)?;
+    Ok(generated(&agreement, created, complete))
 }
 
 #[cfg(test)]

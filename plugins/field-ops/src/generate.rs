@@ -172,17 +172,7 @@ pub fn generate_up_to(
                 "notes": if wo.notes.is_empty() { None } else { Some(&wo.notes) },
             }),
         )?;
-        store::insert::<serde::de::IgnoredAny>(
-            HISTORY,
-            &json!({
-                "job_id": job.id,
-                "from_status": null,
-                "to_status": status::UNSCHEDULED,
-                "changed_at": time::stamp(crate::now()),
-                "changed_by": caller(),
-                "note": "generated",
-            }),
-        )?;
+        record_created(&job.id, "generated")?;
         generated.created.push(job.id);
     }
     let until = reached.to_string();
@@ -246,6 +236,22 @@ pub fn stop_future(
         transition(job, status::CANCELED, Some(note), &json!({}))?;
     }
     Ok((retracted, jobs.len()))
+}
+
+/// The first history row of a new job (unscheduled), with `note` saying how it came to be.
+pub fn record_created(job_id: &str, note: &str) -> Result<(), Problem> {
+    store::insert::<serde::de::IgnoredAny>(
+        HISTORY,
+        &json!({
+            "job_id": job_id,
+            "from_status": null,
+            "to_status": status::UNSCHEDULED,
+            "changed_at": time::stamp(crate::now()),
+            "changed_by": caller(),
+            "note": note,
+        }),
+    )?;
+    Ok(())
 }
 
 /// Moves a job to `to` (the caller has checked the transition is legal): sets the status, its

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use verofield_field_ops::generate::transition;
+use verofield_field_ops::generate::{record_created, transition};
 use verofield_field_ops::plan::{self, VisitChecks, reference};
 use verofield_field_ops::{
     ASSIGNMENTS, CUSTOMERS, Columns, HISTORY, JOB_ASSIGNED, JOB_COMPLETED, JOB_SCHEDULED, JOBS,
@@ -246,29 +246,12 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
         }
     }
     let mut job: Record<Columns> = store::insert(JOBS, &values)?;
-    record_created(&job)?;
+    record_created(&job.id, "created")?;
     if planned.is_some() {
         job = transition(&job, status::SCHEDULED, None, &json!({}))?;
         emit_scheduled(&job)?;
     }
     Ok(Response::created(&format!("/v1/jobs/{}", job.id), &job))
-}
-
-/// The first history row of a job.
-fn record_created(job: &Record<Columns>) -> Result<(), Problem> {
-    let user = verofield_field_ops::caller_user_id();
-    store::insert::<serde::de::IgnoredAny>(
-        HISTORY,
-        &json!({
-            "job_id": job.id,
-            "from_status": null,
-            "to_status": status::UNSCHEDULED,
-            "changed_at": time::stamp(verofield_field_ops::now()),
-            "changed_by": if user.is_empty() { None } else { Some(user) },
-            "note": "created",
-        }),
-    )?;
-    Ok(())
 }
 
 fn emit_scheduled(job: &Record<Columns>) -> Result<(), Problem> {
