@@ -192,11 +192,7 @@ fn validate(
             "billing_frequency",
             "a price per period is billed monthly, quarterly, semiannually or annually",
         )
-        .check(
-            currency.len() == 3 && currency.chars().all(|c| c.is_ascii_uppercase()),
-            "currency",
-            "must be an ISO 4217 code such as USD",
-        );
+        .currency(Some(&currency));
     let int = |column: &str| plan_columns.get(column).and_then(Value::as_i64);
     check
         .check(
@@ -343,12 +339,8 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
     if !fields.ends_on.is_absent() {
         // The work orders stop where the agreement does.
         for work_order_id in texts(&agreement.values, "work_order_ids") {
-            let work_order: Record<Columns> =
-                etag::existing(WORK_ORDERS, &work_order_id, "work order")?;
-            store::update::<serde::de::IgnoredAny>(
-                WORK_ORDERS,
-                &work_order.id,
-                work_order.version,
+            update_work_order(
+                &work_order_id,
                 &json!({"ends_on": agreement.values.get("ends_on")}),
             )?;
         }
@@ -476,13 +468,7 @@ pub fn activate(request: &Request) -> Result<Response, Problem> {
         }
         "paused" => {
             for id in &work_order_ids {
-                let work_order: Record<Columns> = etag::existing(WORK_ORDERS, id, "work order")?;
-                store::update::<serde::de::IgnoredAny>(
-                    WORK_ORDERS,
-                    id,
-                    work_order.version,
-                    &json!({"status": "open"}),
-                )?;
+                update_work_order(id, &json!({"status": "open"}))?;
             }
         }
         other => return Err(invalid_transition(other, "active")),
@@ -515,6 +501,13 @@ pub fn activate(request: &Request) -> Result<Response, Problem> {
         }),
     )?;
     Ok(generated(&agreement, created, complete))
+}
+
+/// Writes `values` to the agreement's work order `id` (at its current version).
+fn update_work_order(id: &str, values: &Value) -> Result<(), Problem> {
+    let work_order: Record<Columns> = etag::existing(WORK_ORDERS, id, "work order")?;
+    store::update::<serde::de::IgnoredAny>(WORK_ORDERS, id, work_order.version, values)?;
+    Ok(())
 }
 
 /// Generates the jobs in horizon of the work orders `ids` (in the agreement's `zone`): how
@@ -551,13 +544,7 @@ fn stop(
     let from = today(text(&agreement.values, "time_zone"));
     let (mut retracted, mut canceled) = (0, 0);
     for id in texts(&agreement.values, "work_order_ids") {
-        let work_order: Record<Columns> = etag::existing(WORK_ORDERS, &id, "work order")?;
-        store::update::<serde::de::IgnoredAny>(
-            WORK_ORDERS,
-            &id,
-            work_order.version,
-            &json!({"status": work_order_status}),
-        )?;
+        update_work_order(&id, &json!({"status": work_order_status}))?;
         let (r, c) = generate::stop_future(&id, from, note)?;
         retracted += r;
         canceled += c;
@@ -655,13 +642,7 @@ pub fn renew(request: &Request) -> Result<Response, Problem> {
     )?;
     let work_order_ids = texts(&agreement.values, "work_order_ids");
     for id in &work_order_ids {
-        let current: Record<Columns> = etag::existing(WORK_ORDERS, id, "work order")?;
-        store::update::<serde::de::IgnoredAny>(
-            WORK_ORDERS,
-            id,
-            current.version,
-            &json!({"ends_on": renewed.to_string()}),
-        )?;
+        update_work_order(id, &json!({"ends_on": renewed.to_string()}))?;
     }
     let zone = text(&agreement.values, "time_zone");
     let (created, complete) = generate_jobs(&work_order_ids, zone)?;

@@ -9,8 +9,8 @@ use verofield_sdk::{Problem, Validator};
 use crate::rrule::Rule;
 use crate::{CUSTOMERS, Columns, LOCATIONS, SERVICE_TYPES, text, texts, time};
 
-/// The bounds of a visit's numbers, checked alike by every module that takes them (nothing
-/// to check when absent):
+/// The bounds of a visit's numbers and its price's currency, checked alike by every module
+/// that takes them (nothing to check when absent):
 ///
 /// ```ignore
 /// check.duration("duration_minutes", body.duration_minutes).priority(body.priority);
@@ -22,6 +22,8 @@ pub trait VisitChecks {
     fn priority(&mut self, priority: Option<i64>) -> &mut Self;
     /// `horizon_days` (how far ahead jobs are generated): from 1 to 3660.
     fn horizon_days(&mut self, days: Option<i64>) -> &mut Self;
+    /// `currency`: an ISO 4217 code (three capital letters).
+    fn currency(&mut self, code: Option<&String>) -> &mut Self;
 }
 
 impl VisitChecks for Validator {
@@ -46,6 +48,14 @@ impl VisitChecks for Validator {
             days.is_none_or(|d| (1..=3660).contains(&d)),
             "horizon_days",
             "must be from 1 to 3660",
+        )
+    }
+
+    fn currency(&mut self, code: Option<&String>) -> &mut Self {
+        self.check(
+            code.is_none_or(|code| code.len() == 3 && code.chars().all(|c| c.is_ascii_uppercase())),
+            "currency",
+            "must be an ISO 4217 code such as USD",
         )
     }
 }

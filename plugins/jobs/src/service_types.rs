@@ -64,13 +64,7 @@ impl ServiceTypeFields {
         if let Some(price) = fields.default_price_minor.value() {
             check.check(*price >= 0, "default_price_minor", "may not be negative");
         }
-        if let Some(currency) = fields.currency.value() {
-            check.check(
-                currency.len() == 3 && currency.chars().all(|c| c.is_ascii_uppercase()),
-                "currency",
-                "must be an ISO 4217 code such as USD",
-            );
-        }
+        check.currency(fields.currency.value());
         if let Some(skills) = fields.required_skills.value() {
             check.check(
                 skills.len() <= 50,
