@@ -63,6 +63,26 @@ pub fn texts(row: &Columns, column: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Skills (a technician's, those a service type requires) are lower-case tokens,
+/// de-duplicated, in order.
+pub fn normalize_skills(skills: Vec<String>) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::with_capacity(skills.len());
+    for skill in skills.iter().map(|s| s.trim().to_lowercase()) {
+        if !unique.contains(&skill) {
+            unique.push(skill);
+        }
+    }
+    unique
+}
+
+/// At most 50 skills of 1 to 50 characters each.
+pub fn check_skills(check: &mut verofield_sdk::Validator, field: &str, skills: &[String]) {
+    check.check(skills.len() <= 50, field, "may hold at most 50 skills");
+    for skill in skills {
+        check.length(field, Some(skill), 1..=50);
+    }
+}
+
 /// Reads every row matching `filter` (paging through the store), up to `max` rows; more is a
 /// 400 `limit_exceeded` naming `what`.
 pub fn select_all(

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use verofield_field_ops::plan::VisitChecks;
-use verofield_field_ops::{Columns, SERVICE_TYPES};
+use verofield_field_ops::{Columns, SERVICE_TYPES, check_skills, normalize_skills};
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Patch, Problem, Response, Validator, etag};
@@ -33,15 +33,9 @@ impl ServiceTypeFields {
         let mut fields: Self = request.json()?;
         fields.name.normalize(|n| Some(n.trim().to_owned()));
         fields.currency.normalize(|c| Some(c.trim().to_owned()));
-        fields.required_skills.normalize(|skills| {
-            let mut unique: Vec<String> = Vec::new();
-            for skill in skills.iter().map(|s| s.trim().to_lowercase()) {
-                if !unique.contains(&skill) {
-                    unique.push(skill);
-                }
-            }
-            Some(unique)
-        });
+        fields
+            .required_skills
+            .normalize(|skills| Some(normalize_skills(skills)));
         let mut check = Validator::default();
         check
             .required(&fields.name, "name", creating)
@@ -66,14 +60,7 @@ impl ServiceTypeFields {
         }
         check.currency(fields.currency.value());
         if let Some(skills) = fields.required_skills.value() {
-            check.check(
-                skills.len() <= 50,
-                "required_skills",
-                "may hold at most 50 skills",
-            );
-            for skill in skills {
-                check.length("required_skills", Some(skill), 1..=50);
-            }
+            check_skills(&mut check, "required_skills", skills);
         }
         check.finish()?;
         Ok(fields)

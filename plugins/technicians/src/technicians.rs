@@ -3,13 +3,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use verofield_field_ops::{Columns, TECHNICIANS, time};
+use verofield_field_ops::{Columns, TECHNICIANS, check_skills, normalize_skills, time};
 use verofield_sdk::http::{Request, is_uuid};
 use verofield_sdk::store::{self, Filter, Record, Select, StoreError};
 use verofield_sdk::{FieldError, Patch, Problem, Response, Validator, etag};
 
 pub const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-const MAX_SKILLS: usize = 50;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -106,28 +105,6 @@ impl TechnicianFields {
             check_working_hours(&mut check, hours);
         }
         check.finish()
-    }
-}
-
-/// Skills are lower-case tokens, de-duplicated, in order.
-pub fn normalize_skills(skills: Vec<String>) -> Vec<String> {
-    let mut unique: Vec<String> = Vec::with_capacity(skills.len());
-    for skill in skills.iter().map(|s| s.trim().to_lowercase()) {
-        if !unique.contains(&skill) {
-            unique.push(skill);
-        }
-    }
-    unique
-}
-
-pub fn check_skills(check: &mut Validator, field: &str, skills: &[String]) {
-    check.check(
-        skills.len() <= MAX_SKILLS,
-        field,
-        "may hold at most 50 skills",
-    );
-    for skill in skills {
-        check.length(field, Some(skill), 1..=50);
     }
 }
 
