@@ -33,12 +33,8 @@ impl ContactFields {
         let mut fields: Self = request.json_with_read_only(READ_ONLY)?;
         fields.name.normalize(|name| Some(name.trim().to_owned()));
         fields.role.normalize(|role| Some(role.trim().to_owned()));
-        fields
-            .email
-            .normalize(|email| Some(email.trim().to_lowercase()).filter(|email| !email.is_empty()));
-        fields
-            .phone
-            .normalize(|phone| Some(phone.trim().to_owned()).filter(|phone| !phone.is_empty()));
+        fields.email.normalize_email();
+        fields.phone.trim_or_null();
         let mut check = Validator::default();
         check
             .required(&fields.name, "name", creating)

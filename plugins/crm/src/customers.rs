@@ -72,10 +72,8 @@ impl CustomerFields {
 
     fn normalize(&mut self) {
         self.name.normalize(|name| Some(name.trim().to_owned()));
-        self.email
-            .normalize(|email| non_blank(&email).map(str::to_lowercase));
-        self.phone
-            .normalize(|phone| non_blank(&phone).map(str::to_owned));
+        self.email.normalize_email();
+        self.phone.trim_or_null();
         self.tags.normalize(|tags| {
             let mut unique: Vec<String> = Vec::with_capacity(tags.len());
             for tag in tags.iter().map(|tag| tag.trim()) {

@@ -48,6 +48,18 @@ impl<T> Patch<T> {
     }
 }
 
+impl Patch<String> {
+    /// An optional text such as a phone number: trimmed, and blank is null.
+    pub fn trim_or_null(&mut self) {
+        self.normalize(|text| Some(text.trim().to_owned()).filter(|text| !text.is_empty()));
+    }
+
+    /// An optional e-mail address: trimmed and lower-cased, and blank is null.
+    pub fn normalize_email(&mut self) {
+        self.normalize(|email| Some(email.trim().to_lowercase()).filter(|email| !email.is_empty()));
+    }
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
     /// Only called for a field that is present (absent ones take `#[serde(default)]`).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -95,5 +107,23 @@ mod tests {
         );
         fields.phone.normalize(|_| None);
         assert!(fields.phone.is_null());
+    }
+
+    #[test]
+    fn optional_texts_and_emails() {
+        let mut fields: Fields =
+            serde_json::from_str(r#"{"email": " Bo@Example.COM ", "phone": "  "}"#).unwrap();
+        fields.email.normalize_email();
+        fields.phone.trim_or_null();
+        fields.name.trim_or_null();
+        assert_eq!(fields.email, Patch::Value("bo@example.com".to_owned()));
+        assert!(fields.phone.is_null());
+        assert!(fields.name.is_absent());
+        let mut blank = Patch::Value(" ".to_owned());
+        blank.normalize_email();
+        assert!(blank.is_null());
+        let mut phone = Patch::Value(" 555 ".to_owned());
+        phone.trim_or_null();
+        assert_eq!(phone, Patch::Value("555".to_owned()));
     }
 }

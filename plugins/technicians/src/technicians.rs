@@ -46,14 +46,8 @@ impl TechnicianFields {
     fn from_request(request: &Request, creating: bool) -> Result<Self, Problem> {
         let mut fields: Self = request.json()?;
         fields.name.normalize(|n| Some(n.trim().to_owned()));
-        fields.email.normalize(|e| {
-            let e = e.trim().to_lowercase();
-            (!e.is_empty()).then_some(e)
-        });
-        fields.phone.normalize(|p| {
-            let p = p.trim().to_owned();
-            (!p.is_empty()).then_some(p)
-        });
+        fields.email.normalize_email();
+        fields.phone.trim_or_null();
         fields
             .skills
             .normalize(|skills| Some(normalize_skills(skills)));
