@@ -32,6 +32,9 @@ trap stop_test_cluster EXIT
 cargo build --manifest-path plugins/Cargo.toml --workspace --target wasm32-wasip2 --release
 export VEROFIELD_BUILTIN_MODULES="$PWD/plugins/target/wasm32-wasip2/release"
 cargo build --workspace --all-targets
+# The suites run this binary rather than building `-p verofield` again (alone, its features
+# unify differently from the workspace's and would rebuild wasmtime).
+export VEROFIELD_BIN="$PWD/target/debug/verofield"
 cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"
 if [ -f plugins/Cargo.toml ]; then
   cargo test --manifest-path plugins/Cargo.toml --workspace
