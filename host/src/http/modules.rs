@@ -10,6 +10,7 @@
 //! Each request resolves the binding afresh, so a rebind applies to the next request while
 //! requests in flight finish on the version they started with.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -69,41 +70,39 @@ pub struct Binding {
     pub version: Version,
 }
 
-async fn list_bindings(
-    mut ctx: Tenant,
-    State(state): State<AppState>,
-) -> Result<impl IntoResponse> {
+async fn list_bindings(ctx: Tenant, State(state): State<AppState>) -> Result<impl IntoResponse> {
     ctx.require(perm::MODULES_MANAGE)?;
     Ok(Json(Page {
-        items: tenant_bindings(&mut ctx.tx, &state.registry).await?,
+        items: tenant_bindings(&ctx.principal.module_bindings, &state.registry).await?,
         next_cursor: None,
     }))
 }
 
-/// The version serving each slot for the tenant: its binding, or else the newest built-in.
+/// The version serving each slot for a tenant with these bindings (slot -> digest, as the
+/// principal carries them): its binding, or else the newest built-in.
 pub async fn tenant_bindings(
-    tx: &mut crate::tenancy::TenantTx,
+    bindings: &HashMap<String, String>,
     registry: &registry::Registry,
 ) -> Result<Vec<Binding>> {
     let mut slots: Vec<String> = registry.list().await?.into_iter().map(|v| v.slot).collect();
     slots.dedup();
-    let mut bindings = Vec::new();
+    let mut serving = Vec::new();
     for slot in slots {
-        let (source, digest) = match registry::current(tx, &slot).await? {
-            Some(digest) => ("binding", digest),
-            None => match registry.builtin(&slot).await? {
-                Some(version) => ("builtin", version.digest),
-                None => continue,
-            },
+        let source = match bindings.contains_key(&slot) {
+            true => "binding",
+            false => "builtin",
+        };
+        let Some(digest) = registry.serving(bindings, &slot).await? else {
+            continue;
         };
         let version = registry.find(&digest).await?;
-        bindings.push(Binding {
+        serving.push(Binding {
             slot,
             source,
             version,
         });
     }
-    Ok(bindings)
+    Ok(serving)
 }
 
 #[derive(Deserialize)]

@@ -266,7 +266,7 @@ const HOST_ROUTES: &[HostRoute] = &[
     ),
 ];
 
-async fn document(mut ctx: Tenant, State(state): State<AppState>) -> Result<impl IntoResponse> {
+async fn document(ctx: Tenant, State(state): State<AppState>) -> Result<impl IntoResponse> {
     let mut paths = Paths::new();
     for route in HOST_ROUTES {
         add(
@@ -279,7 +279,7 @@ async fn document(mut ctx: Tenant, State(state): State<AppState>) -> Result<impl
             None,
         );
     }
-    for binding in tenant_bindings(&mut ctx.tx, &state.registry).await? {
+    for binding in tenant_bindings(&ctx.principal.module_bindings, &state.registry).await? {
         let module = state.registry.module(&binding.version.digest).await?;
         let manifest = &module.manifest;
         let by = format!("{}@{}", manifest.name, manifest.version);

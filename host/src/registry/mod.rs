@@ -258,17 +258,6 @@ impl Registry {
     }
 }
 
-/// The digest bound to `slot` for the transaction's tenant.
-pub async fn current(tx: &mut TenantTx, slot: &str) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT digest FROM module_bindings WHERE tenant_id = $1 AND slot = $2 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(tx.tenant_id())
-    .bind(slot)
-    .fetch_optional(tx.conn())
-    .await?)
-}
-
 pub async fn bind(tx: &mut TenantTx, version: &Version) -> Result<()> {
     sqlx::query(
         "INSERT INTO module_bindings (tenant_id, id, slot, digest, bound_by) VALUES ($1, $2, $3, $4, $5)",
