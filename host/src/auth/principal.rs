@@ -45,12 +45,15 @@ impl Principal {
         let tenant_id = tx.tenant_id();
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT u.email, t.status AS tenant_status, r.name AS role, r.permissions,
-                    (SELECT coalesce(jsonb_object_agg(slot, digest), '{}')
-                       FROM (SELECT DISTINCT ON (slot) slot, digest FROM module_bindings b
-                              WHERE b.tenant_id = u.tenant_id ORDER BY slot, id DESC) latest
-                    ) AS module_bindings
+                    b.module_bindings
              FROM users u
              JOIN tenants t ON t.id = u.tenant_id
+             -- Joined to the user row, not a select-list subquery (run once per role row).
+             CROSS JOIN LATERAL (
+                SELECT coalesce(jsonb_object_agg(slot, digest), '{}') AS module_bindings
+                FROM (SELECT DISTINCT ON (slot) slot, digest FROM module_bindings
+                       WHERE tenant_id = u.tenant_id ORDER BY slot, id DESC) latest
+             ) b
              LEFT JOIN user_roles ur ON ur.tenant_id = u.tenant_id AND ur.user_id = u.id
              LEFT JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id
              WHERE u.tenant_id = $1 AND u.id = $2 AND u.status = 'active'
