@@ -100,20 +100,17 @@ impl IdempotencyKey {
 /// Claims the key for this request, or finds the answer it already has.
 pub async fn claim(tx: &mut TenantTx, user_id: Uuid, key: IdempotencyKey) -> Result<Claim> {
     let tenant_id = tx.tenant_id();
-    sqlx::query(&format!(
-        "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND user_id = $2 AND key = $3
-           AND created_at < now() - interval '{RETENTION}'"
-    ))
-    .bind(tenant_id)
-    .bind(user_id)
-    .bind(&key.key)
-    .execute(tx.conn())
-    .await?;
-    // Blocks while another transaction holds an uncommitted claim on the same key.
-    let claimed = sqlx::query(
+    // Blocks while another transaction holds an uncommitted claim on the same key. A key
+    // past its retention is claimed afresh by the same statement.
+    let claimed = sqlx::query(&format!(
         "INSERT INTO idempotency_keys (tenant_id, user_id, key, method, path, request_hash)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (tenant_id, user_id, key) DO UPDATE
+            SET method = EXCLUDED.method, path = EXCLUDED.path,
+                request_hash = EXCLUDED.request_hash, status = NULL, headers = '[]',
+                body = NULL, created_at = now()
+          WHERE idempotency_keys.created_at < now() - interval '{RETENTION}'"
+    ))
     .bind(tenant_id)
     .bind(user_id)
     .bind(&key.key)
