@@ -33,6 +33,9 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 /// Runs the server until SIGTERM or SIGINT, then drains and stops the embedded database.
 pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
+    // First, so that a signal during start-up still ends in an orderly shutdown (and the
+    // embedded cluster is stopped) once the server is up, rather than killing the process.
+    let shutdown = http::server::shutdown_signal();
     let metrics = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full("http_request_duration_seconds".into()),
@@ -103,7 +106,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     http::server::serve(
         listener,
         http::router(state),
-        http::server::shutdown_signal(),
+        shutdown,
         settings.shutdown_grace,
     )
     .await?;
