@@ -10,15 +10,17 @@
 //!     --data ../shared/data/solomon --only C101,R101,RC101,R201 --iterations 20000 --repeat 3
 //! ```
 //!
-//! Per instance it prints the best of `--repeat` runs (alternating native and wasm) of: the solver's own search time
-//! (native: `Solution.stats`; wasm: the `search.elapsed_ms` the module reports, measured
-//! inside wasm with the WASI monotonic clock), the whole call (native: parse the problem
-//! JSON, solve, serialise the solution; wasm: instantiate, `handle`, answer), the wasm/native
-//! ratios, and whether both found the same distance.
+//! Per instance it prints the best of `--repeat` runs (alternating native and wasm) of: the
+//! solver's own search time, wall clock (native: `Solution.stats`; wasm: the
+//! `search.elapsed_ms` the module reports, measured inside wasm with the WASI monotonic
+//! clock); the CPU time of the whole call on this thread (native: parse the problem JSON,
+//! solve, serialise the solution; wasm: instantiate, `handle`, answer), which a loaded
+//! machine inflates far less than wall time; the wasm/native ratios; and whether both found
+//! the same distance. Set `VEROFIELD_WASM_PERF_MAP=1` to profile the module with `perf`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -117,13 +119,23 @@ impl EventSink for Memory {
 
 struct Run {
     search: Duration,
-    call: Duration,
+    /// CPU time of this thread over the whole call: unlike wall time, it does not grow
+    /// when other processes take the core away (the machine is shared).
+    cpu: Duration,
     distance: f64,
     iterations: u64,
 }
 
+/// CPU time used by the calling thread so far. Both sides run on this thread: `main` is a
+/// current-thread runtime and a module call runs inside the future that awaits it.
+fn thread_cpu() -> Duration {
+    use nix::time::{ClockId, clock_gettime};
+    let now = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("thread CPU clock");
+    Duration::new(now.tv_sec() as u64, now.tv_nsec() as u32)
+}
+
 fn native(problem_json: &str, iterations: u64, seed: u64) -> Run {
-    let started = Instant::now();
+    let cpu_started = thread_cpu();
     let problem: vrptw::Problem = serde_json::from_str(problem_json).expect("problem");
     let options = vrptw::SolveOptions {
         seed,
@@ -136,7 +148,7 @@ fn native(problem_json: &str, iterations: u64, seed: u64) -> Run {
     std::hint::black_box(answer);
     Run {
         search: Duration::from_secs_f64(solution.stats.elapsed_secs),
-        call: started.elapsed(),
+        cpu: thread_cpu() - cpu_started,
         distance: solution.total_distance,
         iterations: solution.stats.iterations,
     }
@@ -164,17 +176,17 @@ async fn wasm(runtime: &Runtime, module: &verofield::runtime::LoadedModule, body
         route: "/optimize".into(),
         params: Vec::new(),
     };
-    let started = Instant::now();
+    let cpu_started = thread_cpu();
     let (response, _usage) = runtime
         .handle(module, call, request)
         .await
         .expect("the module answers");
-    let call = started.elapsed();
+    let cpu = thread_cpu() - cpu_started;
     let plan: Value = serde_json::from_slice(&response.body).expect("JSON");
     assert_eq!(response.status, 201, "{plan}");
     Run {
         search: Duration::from_millis(plan["search"]["elapsed_ms"].as_u64().unwrap()),
-        call,
+        cpu,
         distance: plan["summary"]["total_distance"].as_f64().unwrap(),
         iterations: plan["search"]["iterations"].as_u64().unwrap(),
     }
@@ -185,11 +197,13 @@ fn best(values: Vec<Duration>) -> Duration {
     values.into_iter().min().unwrap_or_default()
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = args();
     let cache = std::env::temp_dir().join(format!("routing-bench-{}", Uuid::new_v4()));
     let mut config = RuntimeConfig::new(&cache);
+    // `perf record` of this example names the component's functions when this is set.
+    config.perf_map = std::env::var_os("VEROFIELD_WASM_PERF_MAP").is_some();
     config.max_instances = 4;
     let runtime = Runtime::new(config)?;
     let component = std::fs::read(&args.component)?;
@@ -204,7 +218,7 @@ async fn main() -> anyhow::Result<()> {
         args.repeat
     );
     println!(
-        "| instance | native search (s) | wasm search (s) | ratio | native call (s) | wasm call (s) | ratio | same distance |"
+        "| instance | native search (s) | wasm search (s) | ratio | native call CPU (s) | wasm call CPU (s) | ratio | same distance |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---|");
     let (mut native_total, mut wasm_total) = (Duration::ZERO, Duration::ZERO);
@@ -229,19 +243,19 @@ async fn main() -> anyhow::Result<()> {
         }
         let n_search = best(natives.iter().map(|r| r.search).collect());
         let w_search = best(wasms.iter().map(|r| r.search).collect());
-        let n_call = best(natives.iter().map(|r| r.call).collect());
-        let w_call = best(wasms.iter().map(|r| r.call).collect());
-        native_total += n_call;
-        wasm_total += w_call;
+        let n_cpu = best(natives.iter().map(|r| r.cpu).collect());
+        let w_cpu = best(wasms.iter().map(|r| r.cpu).collect());
+        native_total += n_cpu;
+        wasm_total += w_cpu;
         let same = (natives[0].distance - wasms[0].distance).abs() < 1e-6;
         println!(
             "| {name} | {:.3} | {:.3} | {:.2} | {:.3} | {:.3} | {:.2} | {} ({:.1} / {:.1}) |",
             n_search.as_secs_f64(),
             w_search.as_secs_f64(),
             w_search.as_secs_f64() / n_search.as_secs_f64(),
-            n_call.as_secs_f64(),
-            w_call.as_secs_f64(),
-            w_call.as_secs_f64() / n_call.as_secs_f64(),
+            n_cpu.as_secs_f64(),
+            w_cpu.as_secs_f64(),
+            w_cpu.as_secs_f64() / n_cpu.as_secs_f64(),
             if same { "yes" } else { "no" },
             natives[0].distance,
             wasms[0].distance,

@@ -169,6 +169,10 @@ pub struct ServeArgs {
     /// atomically, and wasmtime refuses code compiled with other engine settings.
     #[arg(long, env = "VEROFIELD_MODULE_CACHE_DIR")]
     pub module_cache_dir: Option<PathBuf>,
+    /// Write `/tmp/perf-<pid>.map` so that `perf record` / `perf report` name the functions
+    /// of module code. Costs a little at every module load; for profiling sessions.
+    #[arg(long, env = "VEROFIELD_WASM_PERF_MAP")]
+    pub wasm_perf_map: bool,
     /// Components (`*.wasm`) published as built-in modules at start-up.
     #[arg(
         long,
@@ -437,6 +441,7 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
             .clone()
             .unwrap_or_else(|| cli.data_dir.join("cache").join("modules")),
         module_max_deadline: Duration::from_millis(args.module_max_deadline_ms),
+        wasm_perf_map: args.wasm_perf_map,
         bench_baseline: args.bench_baseline,
     })
 }

@@ -35,6 +35,8 @@ pub struct ServerSettings {
     pub builtin_modules: PathBuf,
     /// The longest deadline a built-in module's manifest may obtain.
     pub module_max_deadline: Duration,
+    /// Name module functions for `perf` (`serve --wasm-perf-map`).
+    pub wasm_perf_map: bool,
     /// Mount the benchmark's native reference route (`http::baseline`).
     pub bench_baseline: bool,
 }

@@ -134,6 +134,9 @@ pub struct RuntimeConfig {
     /// Pre-reserve instance slots (fast instantiation) rather than mapping memory per call.
     /// Off only where virtual address space is scarce.
     pub pooling: bool,
+    /// Write `/tmp/perf-<pid>.map` so that `perf` names the functions of module code
+    /// (profiling a module in production conditions; off by default).
+    pub perf_map: bool,
 }
 
 impl RuntimeConfig {
@@ -151,6 +154,7 @@ impl RuntimeConfig {
             max_memory_bytes: 256 << 20,
             max_instances: 1_000,
             pooling: true,
+            perf_map: false,
         }
     }
 }
@@ -375,6 +379,9 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .epoch_interruption(true)
         .memory_init_cow(true)
         .table_lazy_init(true);
+    if config.perf_map {
+        engine.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     engine
 }
 

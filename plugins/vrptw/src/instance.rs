@@ -14,6 +14,20 @@ use crate::model::Problem;
 /// window bound must not be rejected because of rounding.
 pub const TIME_EPS: f64 = 1e-7;
 
+/// The later of two times, which are never NaN. Not `f64::max`: on wasm32 that is a call
+/// to `fmax` (its NaN rules differ from the wasm instruction's), in the module's hottest
+/// loop; this is a compare and a select on every target.
+#[inline(always)]
+pub fn later(a: f64, b: f64) -> f64 {
+    if a < b { b } else { a }
+}
+
+/// The earlier of two times; see [`later`].
+#[inline(always)]
+pub fn earlier(a: f64, b: f64) -> f64 {
+    if b < a { b } else { a }
+}
+
 #[derive(Clone, Debug)]
 pub struct JobData {
     pub location: usize,
@@ -190,7 +204,7 @@ impl Instance {
         self.windows_of(job)
             .iter()
             .find(|w| arrival <= w.1 + TIME_EPS)
-            .map(|w| arrival.max(w.0))
+            .map(|w| later(arrival, w.0))
     }
 
     /// Latest service start at `job` that is inside a window and not after `bound`.
@@ -202,6 +216,6 @@ impl Instance {
             .iter()
             .rev()
             .find(|w| w.0 <= bound + TIME_EPS)
-            .map(|w| bound.min(w.1))
+            .map(|w| earlier(bound, w.1))
     }
 }

@@ -13,7 +13,8 @@
 //! resting at a gap works iff the break fits its window there and the next node is still
 //! reached by its latest start. The benchmark instances (no breaks) stay on the O(1) path.
 
-use crate::instance::{Instance, TIME_EPS};
+use crate::instance::{Instance, TIME_EPS, later};
+use crate::rng::{Chance, Rng};
 
 #[derive(Debug)]
 pub struct Route {
@@ -155,45 +156,78 @@ impl Route {
         self.feasible = feasible;
     }
 
-    /// Distance added by inserting `job` between node `gap` and node `gap + 1` (gap 0 is
-    /// right after the start), if it is below `bound` and keeps every time constraint.
-    /// Distance is tested first: it is cheaper and rejects most positions.
-    /// `scratch` is only used for vehicles with a break.
-    #[inline]
-    pub fn insertion_delta(
+    /// The cheapest position for `job` in this route whose added distance is below `bound`
+    /// and that keeps every time constraint, as (added distance, gap); gap g is between
+    /// node g and node g + 1 (gap 0 is right after the start). Each gap is first skipped
+    /// when `rng` hits `blink` (SISR's blinks: one draw per gap, in order).
+    ///
+    /// This is the search's hot loop. It is its own small function, with the job's data
+    /// and the route's arrays taken out of the loop, because that is what lets a register
+    /// allocator keep it in registers: inlined into `recreate`, Cranelift (the module
+    /// build) spilled and reloaded the loop's state on every gap. Distance is tested first:
+    /// it is cheaper and rejects most positions. `scratch` is only used with a break.
+    #[inline(never)]
+    pub fn cheapest_insertion(
+        &self,
+        instance: &Instance,
+        job: usize,
+        mut bound: f64,
+        blink: Chance,
+        rng: &mut Rng,
+        scratch: &mut Scratch,
+    ) -> Option<(f64, usize)> {
+        let data = &instance.jobs[job];
+        let (location, service) = (data.location, data.service);
+        let matrix = &instance.matrix;
+        let has_rest = instance.vehicles[self.vehicle].rest.is_some();
+        let n = self.jobs.len();
+        let locations = &self.locations[..n + 2];
+        let departure = &self.departure[..n + 1];
+        let latest_start = &self.latest_start[..n + 2];
+        let mut best = None;
+        for gap in 0..=n {
+            if rng.hit(blink) {
+                continue;
+            }
+            let (before, after) = (locations[gap] as usize, locations[gap + 1] as usize);
+            let delta = matrix.distance(before, location) + matrix.distance(location, after)
+                - matrix.distance(before, after);
+            if delta >= bound {
+                continue;
+            }
+            let arrival = departure[gap] + matrix.duration(before, location);
+            let Some(start) = instance.earliest_start(job, arrival) else {
+                continue;
+            };
+            if start + service + matrix.duration(location, after) > latest_start[gap + 1] + TIME_EPS
+            {
+                continue;
+            }
+            if has_rest && !self.rest_fits_with(instance, job, gap, scratch) {
+                continue;
+            }
+            bound = delta;
+            best = Some((delta, gap));
+        }
+        best
+    }
+
+    /// For a vehicle with a break: whether the route with `job` inserted at `gap` still
+    /// has a place for the break (an O(n) pass; the O(1) test above is only necessary).
+    #[inline(never)]
+    fn rest_fits_with(
         &self,
         instance: &Instance,
         job: usize,
         gap: usize,
-        bound: f64,
         scratch: &mut Scratch,
-    ) -> Option<f64> {
-        let data = &instance.jobs[job];
-        let matrix = &instance.matrix;
-        let (before, after) = (
-            self.locations[gap] as usize,
-            self.locations[gap + 1] as usize,
-        );
-        let delta = matrix.distance(before, data.location) + matrix.distance(data.location, after)
-            - matrix.distance(before, after);
-        if delta >= bound {
-            return None;
-        }
-        let arrival = self.departure[gap] + matrix.duration(before, data.location);
-        let start = instance.earliest_start(job, arrival)?;
-        let leave_by = self.latest_start[gap + 1] + TIME_EPS;
-        if start + data.service + matrix.duration(data.location, after) > leave_by {
-            return None;
-        }
-        if instance.vehicles[self.vehicle].rest.is_some() {
-            let sequence = &mut scratch.jobs;
-            sequence.clear();
-            sequence.extend_from_slice(&self.jobs[..gap]);
-            sequence.push(job as u32);
-            sequence.extend_from_slice(&self.jobs[gap..]);
-            break_gap_in(instance, self.vehicle, sequence, &mut scratch.latest)?;
-        }
-        Some(delta)
+    ) -> bool {
+        let sequence = &mut scratch.jobs;
+        sequence.clear();
+        sequence.extend_from_slice(&self.jobs[..gap]);
+        sequence.push(job as u32);
+        sequence.extend_from_slice(&self.jobs[gap..]);
+        break_gap_in(instance, self.vehicle, sequence, &mut scratch.latest).is_some()
     }
 
     /// Whether the route can take `demand` more without exceeding capacity.
@@ -202,7 +236,7 @@ impl Route {
         self.load.saturating_add(demand) <= instance.vehicles[self.vehicle].capacity
     }
 
-    /// Inserts a job at a position `insertion_delta` accepted, updating the caches
+    /// Inserts a job at a position `cheapest_insertion` found, updating the caches
     /// incrementally: times are recomputed outward from the new node only until they
     /// coincide with the old ones (everything beyond is then unchanged).
     pub fn insert(&mut self, instance: &Instance, job: usize, gap: usize) {
@@ -322,7 +356,7 @@ fn rest_gap_from_latest(
     let mut time = v.shift_start;
     let mut at = v.start;
     for gap in 0..=jobs.len() {
-        let rest_start = time.max(window_start);
+        let rest_start = later(time, window_start);
         if rest_start > window_end + TIME_EPS {
             return None;
         }
@@ -388,7 +422,7 @@ pub fn walk(
         if rest_gap == Some(gap)
             && let Some((window_start, window_end, duration)) = v.rest
         {
-            let start = time.max(window_start);
+            let start = later(time, window_start);
             if start > window_end + TIME_EPS {
                 on(Event::BreakMissed);
                 return false;

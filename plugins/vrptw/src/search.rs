@@ -17,7 +17,7 @@
 
 use crate::clock::Clock;
 use crate::instance::Instance;
-use crate::rng::Rng;
+use crate::rng::{Chance, Rng};
 use crate::route::{Route, Scratch};
 
 /// Fixed cost is the last tie-breaker: weighted so that it never outweighs distance in
@@ -392,6 +392,7 @@ impl<'a> Search<'a> {
     fn recreate(&mut self, plan: &mut Plan) {
         let instance = self.instance;
         self.order_removed();
+        let blink = Chance::new(self.params.blink_rate);
         for index in 0..self.removed.len() {
             let job = self.removed[index] as usize;
             let demand = instance.jobs[job].demand;
@@ -425,16 +426,16 @@ impl<'a> Search<'a> {
                 } else {
                     0.0
                 };
-                for gap in 0..=route.len() {
-                    if self.rng.unit() < self.params.blink_rate {
-                        continue;
-                    }
-                    let bound = best.map_or(f64::INFINITY, |(c, _, _)| c) - opening_cost;
-                    if let Some(delta) =
-                        route.insertion_delta(instance, job, gap, bound, &mut self.scratch)
-                    {
-                        best = Some((delta + opening_cost, r, gap));
-                    }
+                let bound = best.map_or(f64::INFINITY, |(cost, _, _)| cost) - opening_cost;
+                if let Some((delta, gap)) = route.cheapest_insertion(
+                    instance,
+                    job,
+                    bound,
+                    blink,
+                    &mut self.rng,
+                    &mut self.scratch,
+                ) {
+                    best = Some((delta + opening_cost, r, gap));
                 }
             }
             match best {

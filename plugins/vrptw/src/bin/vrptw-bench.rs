@@ -4,7 +4,7 @@
 //!
 //! Usage: vrptw-bench --data DIR --budget SECS [--seed N] [--only C101,R201] [--max-iterations N]
 //!                    [--out DIR] [--label NAME] [search tuning flags, see parse_args]
-//!        vrptw-bench --synthetic JOBS,VEHICLES --budget SECS [--seed N]
+//!        vrptw-bench --synthetic JOBS,VEHICLES --budget SECS [--seed N] [--max-iterations N]
 //!
 //! The synthetic mode generates a field-service day at the product's size limits (lat/lon
 //! around a city, haversine at 8 m/s, a lunch break per technician, skills, one or two
@@ -394,6 +394,7 @@ fn synthetic(n_jobs: usize, n_vehicles: usize, args: &Args) -> ExitCode {
     let options = SolveOptions {
         seed: args.seed,
         time_limit_secs: args.budget,
+        max_iterations: args.max_iterations,
         params: args.params.clone(),
         ..SolveOptions::default()
     };
