@@ -180,8 +180,17 @@ pub struct ServeArgs {
         default_value = "plugins/target/wasm32-wasip2/release"
     )]
     pub builtin_modules: PathBuf,
+    /// The deadline of a module call when the module's manifest asks for nothing else.
+    /// Modules see what is left of it (`x-verofield-deadline-ms`) and stop long work in time.
+    #[arg(
+        long,
+        env = "VEROFIELD_MODULE_DEADLINE_MS",
+        default_value_t = 2_000,
+        value_parser = clap::value_parser!(u64).range(100..=600_000)
+    )]
+    pub module_deadline_ms: u64,
     /// The longest call deadline a built-in module may be granted when its manifest asks for
-    /// more than the default 2 s (a routing solve with a 10 s budget, for instance). Uploaded
+    /// more than the default (a routing solve with a 10 s budget, for instance). Uploaded
     /// modules keep the default. Keep it below `--request-timeout-secs`.
     #[arg(
         long,
@@ -440,6 +449,7 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
             .module_cache_dir
             .clone()
             .unwrap_or_else(|| cli.data_dir.join("cache").join("modules")),
+        module_deadline: Duration::from_millis(args.module_deadline_ms),
         module_max_deadline: Duration::from_millis(args.module_max_deadline_ms),
         wasm_perf_map: args.wasm_perf_map,
         bench_baseline: args.bench_baseline,

@@ -33,6 +33,8 @@ pub struct ServerSettings {
     pub module_cache_dir: PathBuf,
     /// Directory of the built-in modules' components, published at start-up.
     pub builtin_modules: PathBuf,
+    /// The deadline of a module call unless a built-in's manifest asks for more.
+    pub module_deadline: Duration,
     /// The longest deadline a built-in module's manifest may obtain.
     pub module_max_deadline: Duration,
     /// Name module functions for `perf` (`serve --wasm-perf-map`).

@@ -1618,11 +1618,36 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
     assert_eq!(b_jobs, 0);
 }
 
-#[tokio::test]
-async fn a_long_horizon_is_generated_over_several_calls_without_duplicates() {
-    let server = server().await;
-    let shop = shop(&server, "fo-long").await;
-    // Every day for 18 months: 546 visits, more than one call creates (200).
+/// One call of a long generation: how many jobs it created, whether the horizon is now
+/// complete, why it stopped otherwise, and how far it reached.
+struct GenerationCall {
+    created: usize,
+    complete: bool,
+    stopped: Option<String>,
+    until: String,
+}
+
+impl GenerationCall {
+    fn of(response: &verofield_tests::Resp) -> Self {
+        let generation = &response.json["generation"];
+        Self {
+            created: generation["created"].as_array().unwrap().len(),
+            complete: generation["complete"].as_bool().unwrap(),
+            stopped: generation["stopped"].as_str().map(str::to_owned),
+            until: response.json["generated_until"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        }
+    }
+}
+
+/// Creates an 18-month daily work order (546 visits, more than one call creates) and calls
+/// generate until the horizon is complete. Checks what holds whatever the host's speed: a
+/// call creates at most 200 and says why it stopped short, `generated_until` only moves
+/// forward, and the horizon ends with exactly one job per date. Returns every call.
+async fn fill_a_long_horizon(server: &TestServer, slug: &str) -> Vec<GenerationCall> {
+    let shop = shop(server, slug).await;
     let created = shop
         .owner
         .post(
@@ -1634,26 +1659,30 @@ async fn a_long_horizon_is_generated_over_several_calls_without_duplicates() {
         )
         .await;
     created.expect_status(201);
-    let made = |response: &verofield_tests::Resp| {
-        response.json["generation"]["created"]
-            .as_array()
-            .unwrap()
-            .len()
-    };
-    assert_eq!(made(&created), 200);
-    assert_eq!(created.json["generation"]["complete"], json!(false));
-    assert_eq!(created.json["generated_until"], json!("2030-07-19"));
     let wo = id_of(&created.json);
-    for (expected, complete, until) in [(200, false, "2031-02-04"), (146, true, "2031-06-30")] {
+    let mut calls = vec![GenerationCall::of(&created)];
+    while !calls.last().unwrap().complete {
+        assert!(calls.len() < 200, "the generation makes no progress");
         let next = shop
             .owner
             .post(&format!("/v1/work-orders/{wo}/generate"), &json!({}))
             .await;
         next.expect_status(200);
-        assert_eq!(made(&next), expected);
-        assert_eq!(next.json["generation"]["complete"], json!(complete));
-        assert_eq!(next.json["generated_until"], json!(until));
+        calls.push(GenerationCall::of(&next));
     }
+    for pair in calls.windows(2) {
+        assert!(pair[0].until <= pair[1].until, "generated_until went back");
+    }
+    for call in &calls {
+        assert!(call.created <= 200);
+        match (call.complete, call.stopped.as_deref()) {
+            (true, None) | (false, Some("deadline")) => {}
+            (false, Some("batch_limit")) => assert_eq!(call.created, 200),
+            other => panic!("complete / stopped: {other:?}"),
+        }
+    }
+    assert_eq!(calls.iter().map(|c| c.created).sum::<usize>(), 546);
+    assert_eq!(calls.last().unwrap().until, "2031-06-30");
     let last = shop
         .owner
         .post(&format!("/v1/work-orders/{wo}/generate"), &json!({}))
@@ -1669,4 +1698,33 @@ async fn a_long_horizon_is_generated_over_several_calls_without_duplicates() {
     .await
     .unwrap();
     assert_eq!((jobs, dates), (546, 546));
+    calls
+}
+
+#[tokio::test]
+async fn a_long_horizon_is_generated_over_several_calls_without_duplicates() {
+    let server = server().await;
+    let calls = fill_a_long_horizon(&server, "fo-long").await;
+    // With the default 2 s deadline the batch limit is what usually stops a call
+    // (200, 200, 146); a loaded host may stop one earlier, at its deadline.
+    assert!(calls.len() >= 3);
+}
+
+#[tokio::test]
+async fn a_generation_short_of_time_stops_at_its_deadline_and_the_next_call_goes_on() {
+    // 600 ms leaves a module about 290 ms of work per call: fewer than 200 inserts.
+    let server = TestServer::start_with(
+        ServerOptions::new()
+            .with_builtin_modules()
+            .args(["--module-deadline-ms", "600"]),
+    )
+    .await;
+    let calls = fill_a_long_horizon(&server, "fo-deadline").await;
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.stopped.as_deref() == Some("deadline") && c.created < 200),
+        "no call stopped at its deadline: {:?}",
+        calls.iter().map(|c| c.created).collect::<Vec<_>>()
+    );
 }

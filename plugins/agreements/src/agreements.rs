@@ -11,7 +11,7 @@ use verofield_field_ops::{
 };
 use verofield_sdk::http::{Request, is_uuid};
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
-use verofield_sdk::{Patch, Problem, Response, Validator, etag, events};
+use verofield_sdk::{Deadline, Patch, Problem, Response, Validator, etag, events};
 
 const PRICING: [&str; 2] = ["per_visit", "per_period"];
 const BILLING: [&str; 5] = [
@@ -398,6 +398,7 @@ fn set_status(
 /// `POST /{id}/activate`: from draft (creates the work orders) or paused (reopens them);
 /// generates the jobs of the horizon.
 pub fn activate(request: &Request) -> Result<Response, Problem> {
+    let deadline = Deadline::of(request);
     let agreement = existing(request.id_param("id")?)?;
     etag::check_if_match(request, agreement.version)?;
     let v = &agreement.values;
@@ -473,7 +474,7 @@ pub fn activate(request: &Request) -> Result<Response, Problem> {
         }
         other => return Err(invalid_transition(other, "active")),
     }
-    let (created, complete) = generate_jobs(&work_order_ids, &zone)?;
+    let (created, complete) = generate_jobs(&work_order_ids, &zone, &deadline)?;
     let agreement = set_status(
         &agreement,
         "active",
@@ -512,13 +513,18 @@ fn update_work_order(id: &str, values: &Value) -> Result<(), Problem> {
 
 /// Generates the jobs in horizon of the work orders `ids` (in the agreement's `zone`): how
 /// many were created and whether that was all of them. One call creates at most MAX_CREATED
-/// jobs in all; the rest come from `POST /v1/work-orders/{id}/generate`.
-fn generate_jobs(ids: &[String], zone: &str) -> Result<(usize, bool), Problem> {
+/// jobs in all, and stops early when `deadline` is near; the rest come from
+/// `POST /v1/work-orders/{id}/generate`.
+fn generate_jobs(
+    ids: &[String],
+    zone: &str,
+    deadline: &Deadline,
+) -> Result<(usize, bool), Problem> {
     let (mut created, mut complete) = (0, true);
     for id in ids {
         let work_order: Record<WorkOrder> = etag::existing(WORK_ORDERS, id, "work order")?;
         let budget = generate::MAX_CREATED.saturating_sub(created);
-        let generated = generate::generate_up_to(&work_order, today(zone), budget)?;
+        let generated = generate::generate_up_to(&work_order, today(zone), budget, deadline)?;
         created += generated.created.len();
         complete &= generated.complete;
     }
@@ -618,6 +624,7 @@ pub fn expire(request: &Request) -> Result<Response, Problem> {
 /// `POST /{id}/renew`: an active or paused agreement with an end date runs twelve months
 /// longer; its work orders follow and the active ones generate the new visits in horizon.
 pub fn renew(request: &Request) -> Result<Response, Problem> {
+    let deadline = Deadline::of(request);
     let agreement = leaving(request, &["active", "paused"], "renewed")?;
     let v = &agreement.values;
     let Some(ends_on) = v
@@ -645,7 +652,7 @@ pub fn renew(request: &Request) -> Result<Response, Problem> {
         update_work_order(id, &json!({"ends_on": renewed.to_string()}))?;
     }
     let zone = text(&agreement.values, "time_zone");
-    let (created, complete) = generate_jobs(&work_order_ids, zone)?;
+    let (created, complete) = generate_jobs(&work_order_ids, zone, &deadline)?;
     Ok(generated(&agreement, created, complete))
 }
 

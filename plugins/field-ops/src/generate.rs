@@ -11,13 +11,15 @@ use chrono::{Days, NaiveDate};
 use serde::Deserialize;
 use serde_json::json;
 use verofield_sdk::store::{self, Direction, Filter, Record};
-use verofield_sdk::{Problem, events};
+use verofield_sdk::{Deadline, Problem, events};
 
 use crate::rrule::Rule;
 use crate::{Columns, HISTORY, JOB_STATUS_CHANGED, JOBS, WORK_ORDERS, select_all, status, time};
 
 /// Most jobs one generation creates: a call has a deadline and a host-call budget, so a long
-/// horizon is filled over several calls (each continues where the last stopped).
+/// horizon is filled over several calls (each continues where the last stopped). A call
+/// also stops early when its deadline draws near (a loaded host answers each insert more
+/// slowly), so under load a call may create fewer.
 pub const MAX_CREATED: usize = 200;
 /// Most occurrences one horizon may hold.
 pub const MAX_OCCURRENCES: usize = 4_000;
@@ -63,6 +65,10 @@ pub struct Generated {
     pub generated_until: Option<String>,
     /// False when the horizon holds more than one call creates: call again to go on.
     pub complete: bool,
+    /// Why an incomplete generation stopped: `batch_limit` (it created [`MAX_CREATED`]) or
+    /// `deadline` (the call's time ran short).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<&'static str>,
 }
 
 impl Generated {
@@ -76,9 +82,14 @@ impl Generated {
 
 /// Creates the missing jobs of a recurring, open work order from `today` (or its first date,
 /// if later) to the end of its horizon (or its last date, if sooner), and records how far it
-/// got. A work order that is not open or not recurring generates nothing.
-pub fn generate(work_order: &Record<WorkOrder>, today: NaiveDate) -> Result<Generated, Problem> {
-    generate_up_to(work_order, today, MAX_CREATED)
+/// got. A work order that is not open or not recurring generates nothing. Stops early,
+/// incomplete, when `deadline` is near.
+pub fn generate(
+    work_order: &Record<WorkOrder>,
+    today: NaiveDate,
+    deadline: &Deadline,
+) -> Result<Generated, Problem> {
+    generate_up_to(work_order, today, MAX_CREATED, deadline)
 }
 
 /// [`generate`], creating at most `budget` jobs (callers that generate several work orders in
@@ -87,6 +98,7 @@ pub fn generate_up_to(
     work_order: &Record<WorkOrder>,
     today: NaiveDate,
     budget: usize,
+    deadline: &Deadline,
 ) -> Result<Generated, Problem> {
     let wo = &work_order.values;
     let (Some(rule), Some(start)) = (wo.recurrence.as_deref(), wo.starts_on.as_deref()) else {
@@ -145,7 +157,15 @@ pub fn generate_up_to(
             generated.existing += 1;
             continue;
         }
-        if generated.created.len() >= budget {
+        let stopped = if generated.created.len() >= budget {
+            Some("batch_limit")
+        } else if deadline.exhausted() {
+            Some("deadline")
+        } else {
+            None
+        };
+        if stopped.is_some() {
+            generated.stopped = stopped;
             generated.complete = false;
             reached = date.pred_opt().unwrap_or(date);
             break;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use verofield_sdk::{FieldError, Problem, Request, Response, Validator, context, store};
 
-use crate::budget::{self, Budget, Deadline};
+use crate::budget::{self, Budget};
 use crate::time::format_rfc3339;
 use crate::{PLANS, day, public_path};
 
@@ -144,7 +144,7 @@ pub struct Prepared {
 
 /// `POST /optimize`
 pub fn optimize(request: &Request) -> Result<Response, Problem> {
-    let deadline = Deadline::of(request);
+    let deadline = verofield_sdk::Deadline::of(request);
     let body: OptimizeBody = request.json()?;
     let mut check = Validator::default();
     check.check(
@@ -189,7 +189,10 @@ pub fn optimize(request: &Request) -> Result<Response, Problem> {
         },
         None => day::prepare(&body)?,
     };
-    let budget = deadline.budget(body.time_budget_ms.unwrap_or(budget::DEFAULT_BUDGET_MS));
+    let budget = Budget::within(
+        &deadline,
+        body.time_budget_ms.unwrap_or(budget::DEFAULT_BUDGET_MS),
+    );
     let seed = body.seed.unwrap_or(1);
     let solution =
         solve(&prepared.problem, budget, seed, body.max_iterations).map_err(|errors| {

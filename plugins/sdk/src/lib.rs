@@ -38,6 +38,7 @@
 //! is plain Rust and unit-tested natively; the imports compile natively too but only work
 //! inside the host.
 
+pub mod deadline;
 pub mod etag;
 pub mod events;
 pub mod http;
@@ -49,6 +50,7 @@ pub mod router;
 pub mod store;
 pub mod validate;
 
+pub use deadline::Deadline;
 pub use http::{Request, Response};
 pub use manifest::{Events, Manifest, Route, Tables};
 pub use patch::Patch;

@@ -7,7 +7,7 @@ use verofield_field_ops::plan::{self, VisitChecks, today};
 use verofield_field_ops::{Columns, WORK_ORDERS, text};
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
-use verofield_sdk::{Patch, Problem, Response, Validator, etag};
+use verofield_sdk::{Deadline, Patch, Problem, Response, Validator, etag};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -130,15 +130,19 @@ fn answer(
 }
 
 /// Runs the generation and returns the work order as it is afterwards.
-fn generate_for(id: &str) -> Result<(Record<Columns>, generate::Generated), Problem> {
+fn generate_for(
+    id: &str,
+    deadline: &Deadline,
+) -> Result<(Record<Columns>, generate::Generated), Problem> {
     let work_order: Record<WorkOrder> = etag::existing(WORK_ORDERS, id, "work order")?;
-    let generated = generate::generate(&work_order, today(&work_order.values.time_zone))?;
+    let generated = generate::generate(&work_order, today(&work_order.values.time_zone), deadline)?;
     let fresh: Record<Columns> = etag::existing(WORK_ORDERS, id, "work order")?;
     Ok((fresh, generated))
 }
 
 /// `POST /`
 pub fn create(request: &Request) -> Result<Response, Problem> {
+    let deadline = Deadline::of(request);
     let body: NewWorkOrder = request.json()?;
     let mut check = Validator::default();
     plan::customer_location(
@@ -199,7 +203,7 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
             "notes": body.notes,
         }),
     )?;
-    let (work_order, generated) = generate_for(&work_order.id)?;
+    let (work_order, generated) = generate_for(&work_order.id, &deadline)?;
     Ok(answer(201, &work_order, Some(generated)))
 }
 
@@ -275,6 +279,7 @@ impl WorkOrderFields {
 /// `PATCH /{id}`: a change to the rule, dates, window, zone, duration or priority retracts
 /// the future unscheduled jobs (scheduled, started and past ones stay) and regenerates.
 pub fn update(request: &Request) -> Result<Response, Problem> {
+    let deadline = Deadline::of(request);
     let id = request.id_param("id")?;
     let mut fields: WorkOrderFields = request.json_with_read_only(&[
         "customer_id",
@@ -339,7 +344,7 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
     }
     let from = today(text(&updated.values, "time_zone"));
     let retracted = generate::retract_unscheduled(id, from)?;
-    let (work_order, generated) = generate_for(id)?;
+    let (work_order, generated) = generate_for(id, &deadline)?;
     let mut response = answer(200, &work_order, Some(generated));
     let mut body: Value = serde_json::from_slice(&response.body).unwrap_or_default();
     body["generation"]["retracted"] = json!(retracted);
@@ -350,8 +355,9 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
 /// `POST /{id}/generate`: creates the jobs the horizon is missing; running it again creates
 /// nothing new.
 pub fn generate(request: &Request) -> Result<Response, Problem> {
+    let deadline = Deadline::of(request);
     let id = request.id_param("id")?;
-    let (work_order, generated) = generate_for(id)?;
+    let (work_order, generated) = generate_for(id, &deadline)?;
     Ok(answer(200, &work_order, Some(generated)))
 }
 
