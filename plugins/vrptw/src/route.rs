@@ -161,11 +161,13 @@ impl Route {
     /// node g and node g + 1 (gap 0 is right after the start). Each gap is first skipped
     /// when `rng` hits `blink` (SISR's blinks: one draw per gap, in order).
     ///
-    /// This is the search's hot loop. It is its own small function, with the job's data
-    /// and the route's arrays taken out of the loop, because that is what lets a register
-    /// allocator keep it in registers: inlined into `recreate`, Cranelift (the module
-    /// build) spilled and reloaded the loop's state on every gap. Distance is tested first:
-    /// it is cheaper and rejects most positions. `scratch` is only used with a break.
+    /// This is the search's hot loop, shaped for the module build as much as for the
+    /// native one: Cranelift (wasmtime's compiler) allocates registers less well than LLVM,
+    /// and spilled and reloaded this loop's state on every gap when it was inlined into
+    /// `recreate` with the time checks in it. So the loop keeps only what the distance test
+    /// needs (the random state in locals, not behind the `&mut`), and the time checks,
+    /// reached by the few gaps that pass the distance test, are a call to
+    /// [`Route::time_fits`]. Distance is tested first: it is cheaper and rejects most gaps.
     #[inline(never)]
     pub fn cheapest_insertion(
         &self,
@@ -176,40 +178,57 @@ impl Route {
         rng: &mut Rng,
         scratch: &mut Scratch,
     ) -> Option<(f64, usize)> {
-        let data = &instance.jobs[job];
-        let (location, service) = (data.location, data.service);
+        let location = instance.jobs[job].location;
         let matrix = &instance.matrix;
-        let has_rest = instance.vehicles[self.vehicle].rest.is_some();
         let n = self.jobs.len();
         let locations = &self.locations[..n + 2];
-        let departure = &self.departure[..n + 1];
-        let latest_start = &self.latest_start[..n + 2];
+        let mut draws = rng.clone();
         let mut best = None;
         for gap in 0..=n {
-            if rng.hit(blink) {
+            if draws.hit(blink) {
                 continue;
             }
             let (before, after) = (locations[gap] as usize, locations[gap + 1] as usize);
             let delta = matrix.distance(before, location) + matrix.distance(location, after)
                 - matrix.distance(before, after);
-            if delta >= bound {
-                continue;
+            if delta < bound && self.time_fits(instance, job, gap, scratch) {
+                bound = delta;
+                best = Some((delta, gap));
             }
-            let arrival = departure[gap] + matrix.duration(before, location);
-            let Some(start) = instance.earliest_start(job, arrival) else {
-                continue;
-            };
-            if start + service + matrix.duration(location, after) > latest_start[gap + 1] + TIME_EPS
-            {
-                continue;
-            }
-            if has_rest && !self.rest_fits_with(instance, job, gap, scratch) {
-                continue;
-            }
-            bound = delta;
-            best = Some((delta, gap));
         }
+        *rng = draws;
         best
+    }
+
+    /// Whether `job` inserted at `gap` keeps every time constraint: service can start in
+    /// one of its windows after leaving node `gap` at its earliest departure, and node
+    /// `gap + 1` is still reached by its latest start (O(1)); with a break, also an O(n)
+    /// pass. `scratch` is only used with a break.
+    #[inline(never)]
+    fn time_fits(
+        &self,
+        instance: &Instance,
+        job: usize,
+        gap: usize,
+        scratch: &mut Scratch,
+    ) -> bool {
+        let data = &instance.jobs[job];
+        let matrix = &instance.matrix;
+        let (before, after) = (
+            self.locations[gap] as usize,
+            self.locations[gap + 1] as usize,
+        );
+        let arrival = self.departure[gap] + matrix.duration(before, data.location);
+        let Some(start) = instance.earliest_start(job, arrival) else {
+            return false;
+        };
+        if start + data.service + matrix.duration(data.location, after)
+            > self.latest_start[gap + 1] + TIME_EPS
+        {
+            return false;
+        }
+        instance.vehicles[self.vehicle].rest.is_none()
+            || self.rest_fits_with(instance, job, gap, scratch)
     }
 
     /// For a vehicle with a break: whether the route with `job` inserted at `gap` still
