@@ -17,6 +17,10 @@
 //! solve, serialise the solution; wasm: instantiate, `handle`, answer), which a loaded
 //! machine inflates far less than wall time; the wasm/native ratios; and whether both found
 //! the same distance. Set `VEROFIELD_WASM_PERF_MAP=1` to profile the module with `perf`.
+//!
+//! Quality mode, `--budget-ms MS [--only all|C101,...]`: every instance solved once through
+//! the module with that time budget (as the product runs it), with the gap to BKS.json's
+//! distance-only best known value per instance and per family.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -38,6 +42,8 @@ struct Args {
     iterations: u64,
     repeat: usize,
     seed: u64,
+    /// Quality mode: solve every instance once through the module with this time budget.
+    budget_ms: Option<u64>,
 }
 
 fn args() -> Args {
@@ -48,6 +54,7 @@ fn args() -> Args {
         iterations: 20_000,
         repeat: 3,
         seed: 1,
+        budget_ms: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -59,6 +66,7 @@ fn args() -> Args {
             "--iterations" => args.iterations = value.parse().expect("--iterations"),
             "--repeat" => args.repeat = value.parse().expect("--repeat"),
             "--seed" => args.seed = value.parse().expect("--seed"),
+            "--budget-ms" => args.budget_ms = Some(value.parse().expect("--budget-ms")),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -124,6 +132,8 @@ struct Run {
     cpu: Duration,
     distance: f64,
     iterations: u64,
+    routes: u64,
+    unassigned: u64,
 }
 
 /// CPU time used by the calling thread so far. Both sides run on this thread: `main` is a
@@ -151,6 +161,8 @@ fn native(problem_json: &str, iterations: u64, seed: u64) -> Run {
         cpu: thread_cpu() - cpu_started,
         distance: solution.total_distance,
         iterations: solution.stats.iterations,
+        routes: solution.routes.len() as u64,
+        unassigned: solution.unassigned.len() as u64,
     }
 }
 
@@ -189,6 +201,8 @@ async fn wasm(runtime: &Runtime, module: &verofield::runtime::LoadedModule, body
         cpu,
         distance: plan["summary"]["total_distance"].as_f64().unwrap(),
         iterations: plan["search"]["iterations"].as_u64().unwrap(),
+        routes: plan["summary"]["routes"].as_u64().unwrap(),
+        unassigned: plan["summary"]["unassigned"].as_u64().unwrap(),
     }
 }
 
@@ -199,7 +213,7 @@ fn best(values: Vec<Duration>) -> Duration {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args = args();
+    let mut args = args();
     let cache = std::env::temp_dir().join(format!("routing-bench-{}", Uuid::new_v4()));
     let mut config = RuntimeConfig::new(&cache);
     // `perf record` of this example names the component's functions when this is set.
@@ -217,6 +231,21 @@ async fn main() -> anyhow::Result<()> {
         args.seed,
         args.repeat
     );
+    if args.only == ["all"] {
+        let mut names: Vec<String> = std::fs::read_dir(&args.data)?
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                Some(name.strip_suffix(".txt")?.to_owned())
+            })
+            .collect();
+        names.sort();
+        args.only = names;
+    }
+    if let Some(budget_ms) = args.budget_ms {
+        quality(&runtime, &module, &args, budget_ms).await?;
+        let _ = std::fs::remove_dir_all(&cache);
+        return Ok(());
+    }
     println!(
         "| instance | native search (s) | wasm search (s) | ratio | native call CPU (s) | wasm call CPU (s) | ratio | same distance |"
     );
@@ -268,5 +297,65 @@ async fn main() -> anyhow::Result<()> {
         wasm_total.as_secs_f64() / native_total.as_secs_f64()
     );
     let _ = std::fs::remove_dir_all(&cache);
+    Ok(())
+}
+
+/// Quality mode (`--budget-ms`): every instance solved once through the module with a time
+/// budget, as the product runs it, and compared with the best known distance in the data
+/// directory's BKS.json (`distance_bks_cost`); per-family means at the end.
+async fn quality(
+    runtime: &Runtime,
+    module: &verofield::runtime::LoadedModule,
+    args: &Args,
+    budget_ms: u64,
+) -> anyhow::Result<()> {
+    let bks: Value = serde_json::from_str(&std::fs::read_to_string(args.data.join("BKS.json"))?)?;
+    println!(
+        "| instance | distance | vehicles | unassigned | BKS | gap % | search (s) | iterations |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let mut families: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for name in &args.only {
+        let text = std::fs::read_to_string(args.data.join(format!("{name}.txt")))?;
+        let instance = vrptw::solomon::parse(&text).map_err(anyhow::Error::msg)?;
+        let body = serde_json::to_vec(&json!({
+            "problem": instance.problem,
+            "seed": args.seed,
+            "time_budget_ms": budget_ms,
+        }))?;
+        let run = wasm(runtime, module, &body).await;
+        let reference = bks[name.as_str()]["distance_bks_cost"]
+            .as_f64()
+            .or_else(|| bks[name.as_str()]["bks_cost"].as_f64());
+        let gap = reference.map(|r| 100.0 * (run.distance - r) / r);
+        if let Some(gap) = gap {
+            // C1, C2, R1, R2, RC1, RC2: the letters and the first digit.
+            let digits = name
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(name.len());
+            let family = name[..(digits + 1).min(name.len())].to_owned();
+            families.entry(family).or_default().push(gap);
+        }
+        println!(
+            "| {name} | {:.2} | {} | {} | {} | {} | {:.2} | {} |",
+            run.distance,
+            run.routes,
+            run.unassigned,
+            reference.map_or("-".into(), |r| format!("{r:.2}")),
+            gap.map_or("-".into(), |g| format!("{g:.2}")),
+            run.search.as_secs_f64(),
+            run.iterations
+        );
+    }
+    let all: Vec<f64> = families.values().flatten().copied().collect();
+    let mean = |gaps: &[f64]| gaps.iter().sum::<f64>() / gaps.len().max(1) as f64;
+    for (family, gaps) in &families {
+        println!(
+            "family {family} n={} mean gap {:.2}%",
+            gaps.len(),
+            mean(gaps)
+        );
+    }
+    println!("overall n={} mean gap {:.2}%", all.len(), mean(&all));
     Ok(())
 }
