@@ -83,8 +83,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
 
     let mut runtime_config = runtime::RuntimeConfig::new(settings.module_cache_dir.clone());
     runtime_config.limits.deadline = settings.module_deadline;
-    runtime_config.trusted_max.deadline =
-        settings.module_max_deadline.max(settings.module_deadline);
+    runtime_config.trusted_max.deadline = settings.module_max_deadline;
     runtime_config.perf_map = settings.wasm_perf_map;
     let runtime = runtime::Runtime::new(runtime_config)?;
     let registry = Arc::new(registry::Registry::new(db.pool.clone(), Arc::new(runtime)));

@@ -312,6 +312,32 @@ async fn plans_are_tenant_scoped() {
         .await
         .expect_status(200);
 
+    // Listings: A sees its plan (without the routes), B sees none of A's.
+    let listed = api_a.get("/v1/routing/plans").await;
+    listed.expect_status(200);
+    let items = listed.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", listed.json);
+    assert_eq!(items[0]["id"], json!(id));
+    assert_eq!(items[0]["status"], json!("proposed"));
+    assert!(
+        items[0].get("routes").is_none(),
+        "a listing leaves out the routes"
+    );
+    assert_eq!(items[0]["summary"], created.json["summary"]);
+    let others = api_b.get("/v1/routing/plans").await;
+    others.expect_status(200);
+    assert_eq!(others.json["items"], json!([]));
+    let applied = api_a.get("/v1/routing/plans?status=applied").await;
+    assert_eq!(applied.json["items"], json!([]));
+    api_a
+        .get("/v1/routing/plans?date=2030-02-30")
+        .await
+        .expect_problem(400, "invalid_query_parameter");
+    api_a
+        .get("/v1/routing/plans?status=done")
+        .await
+        .expect_problem(400, "invalid_query_parameter");
+
     // Without `routing.optimize` (a viewer), the host refuses before the module runs.
     let anonymous = server.anon().get(&format!("/v1/routing/plans/{id}")).await;
     assert_eq!(anonymous.status.as_u16(), 401);

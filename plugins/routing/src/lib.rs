@@ -5,6 +5,7 @@
 //! | route | what |
 //! |---|---|
 //! | `POST /optimize` | solve a date (technicians and jobs from the tenant's tables, optional subsets) or an inline problem; answers the stored plan (201) |
+//! | `GET /plans` | stored plans, newest first, without their routes (`date`, `status`, paging; at most 20 a page) |
 //! | `GET /plans/{id}` | a stored plan |
 //! | `POST /plans/{id}/apply` | assign the planned jobs and set their windows; 409 if a job changed since the plan was made |
 //!
@@ -52,6 +53,7 @@ impl Module for Routing {
         slot: "routing",
         routes: &[
             Route::post("/optimize", PERMISSION, optimize::optimize),
+            Route::get("/plans", PERMISSION, plans::list),
             Route::get("/plans/{id}", PERMISSION, plans::show),
             Route::post("/plans/{id}/apply", PERMISSION, plans::apply),
         ],

@@ -1,4 +1,5 @@
-//! Stored plans: `GET /plans/{id}` and `POST /plans/{id}/apply`.
+//! Stored plans: `GET /plans` (newest first, without their routes), `GET /plans/{id}` and
+//! `POST /plans/{id}/apply`.
 //!
 //! Applying runs in the request's one transaction (an error answer rolls everything back):
 //! every job the plan covers must still be at the version recorded when the plan was made,
@@ -18,6 +19,71 @@ use crate::{ASSIGNMENTS, JOB_ASSIGNED, JOBS, PLANS};
 
 fn existing(request: &Request) -> Result<Record<PlanColumns>, Problem> {
     etag::existing(PLANS, request.id_param("id")?, "plan")
+}
+
+/// A plan in a listing: everything but the routes, unassigned jobs and job versions, which
+/// can run to megabytes for a large day (`GET /plans/{id}` has them).
+#[derive(Debug, Serialize)]
+struct PlanListed {
+    id: String,
+    version: u64,
+    source: String,
+    plan_date: Option<String>,
+    status: String,
+    summary: crate::optimize::Summary,
+    search: crate::optimize::SearchInfo,
+    created_by: Option<String>,
+    applied_at: Option<String>,
+    applied_by: Option<String>,
+    created_at: Option<String>,
+}
+
+/// Plans are large rows: a page holds at most this many.
+const MAX_LISTED: u32 = 20;
+
+/// `GET /plans?date=YYYY-MM-DD&status=proposed|applied&limit=&cursor=`: newest first.
+pub fn list(request: &Request) -> Result<Response, Problem> {
+    let mut filters = Vec::new();
+    if let Some(date) = request.query("date") {
+        if crate::time::parse_date(date).is_none() {
+            return Err(Problem::invalid_query("date", "a date, YYYY-MM-DD"));
+        }
+        filters.push(Filter::eq("plan_date", date));
+    }
+    if let Some(status) = request.query("status") {
+        if !matches!(status, "proposed" | "applied") {
+            return Err(Problem::invalid_query("status", "proposed or applied"));
+        }
+        filters.push(Filter::eq("status", status));
+    }
+    let mut paging = request.paging()?;
+    paging.limit = paging.limit.min(MAX_LISTED);
+    let page = Select::from(PLANS)
+        .filter(Filter::and(filters))
+        .order_by("created_at", store::Direction::Desc)
+        .page(paging)
+        .fetch::<PlanColumns>()?;
+    let items: Vec<PlanListed> = page
+        .items
+        .into_iter()
+        .map(|plan| PlanListed {
+            id: plan.id,
+            version: plan.version,
+            source: plan.values.source,
+            plan_date: plan.values.plan_date,
+            status: plan.values.status,
+            summary: plan.values.summary,
+            search: plan.values.search,
+            created_by: plan.values.created_by,
+            applied_at: plan.values.applied_at,
+            applied_by: plan.values.applied_by,
+            created_at: plan.values.created_at,
+        })
+        .collect();
+    Ok(Response::json(
+        200,
+        &json!({"items": items, "next_cursor": page.next_cursor}),
+    ))
 }
 
 /// `GET /plans/{id}`
