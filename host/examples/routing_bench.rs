@@ -237,6 +237,8 @@ async fn main() -> anyhow::Result<()> {
                 let name = entry.ok()?.file_name().into_string().ok()?;
                 Some(name.strip_suffix(".txt")?.to_owned())
             })
+            // Instances are named like C101 or RC2_2_1; SOURCE.txt and the like are not.
+            .filter(|name| name.contains(|c: char| c.is_ascii_digit()))
             .collect();
         names.sort();
         args.only = names;
