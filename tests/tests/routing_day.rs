@@ -342,6 +342,19 @@ async fn a_days_plan_is_built_from_the_tables_and_applied() {
     .await
     .unwrap();
     assert_eq!(events, 3);
+    // Scheduling went through the jobs' status transition: a history row and an event each.
+    let (history, status_events): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM store.job_status_history WHERE tenant_id = $1
+                   AND from_status = 'unscheduled' AND to_status = 'scheduled' AND note = $2),
+                (SELECT count(*) FROM event_outbox WHERE tenant_id = $1
+                   AND event_type = 'job.status_changed')",
+    )
+    .bind(f.tenant)
+    .bind(format!("routing plan {id}"))
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!((history, status_events), (3, 3));
     api.post(&format!("/v1/routing/plans/{id}/apply"), &json!({}))
         .await
         .expect_problem(409, "plan_already_applied");

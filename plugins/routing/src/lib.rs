@@ -33,6 +33,7 @@ pub const ASSIGNMENTS: &str = "job_assignments";
 pub const LOCATIONS: &str = "crm_locations";
 
 pub const JOB_ASSIGNED: &str = "job.assigned";
+pub use verofield_field_ops::{HISTORY, JOB_STATUS_CHANGED};
 
 /// Limits this module asks the operator for: a solve may use a budget of several seconds
 /// and a 2,000-job travel matrix (about 90 MiB of doubles).
@@ -59,10 +60,10 @@ impl Module for Routing {
         ],
         tables: Tables {
             read: &[LOCATIONS, TECHNICIANS, TIME_OFF],
-            write: &[JOBS, ASSIGNMENTS, PLANS],
+            write: &[JOBS, ASSIGNMENTS, HISTORY, PLANS],
         },
         events: Events {
-            emit: &[JOB_ASSIGNED],
+            emit: &[JOB_ASSIGNED, JOB_STATUS_CHANGED],
             subscribe: &[],
         },
     };

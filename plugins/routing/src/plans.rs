@@ -6,11 +6,14 @@
 //! else 409 `plan_stale` listing the changed job ids and nothing is written. Then each routed
 //! job gets the route's technician as its only assignment, its window set to the planned
 //! service interval (`window_start` = service start, `window_end` = service end), and status
-//! `scheduled` if it was `unscheduled`; a `job.assigned` event is emitted per job; the plan
-//! becomes `applied`.
+//! `scheduled` if it was `unscheduled` (through the field-operations transition: a history
+//! row and `job.status_changed`, as when a dispatcher schedules it); a `job.assigned` event is
+//! emitted per job; the plan becomes `applied`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use verofield_field_ops::generate::transition;
+use verofield_field_ops::{Columns, status, text};
 use verofield_sdk::store::{Filter, Record, Select, StoreError};
 use verofield_sdk::{Problem, Request, Response, context, etag, events, store};
 
@@ -92,19 +95,6 @@ pub fn show(request: &Request) -> Result<Response, Problem> {
 }
 
 #[derive(Debug, Deserialize)]
-struct JobColumns {
-    status: String,
-}
-
-#[derive(Debug, Serialize)]
-struct JobUpdate<'a> {
-    window_start: &'a str,
-    window_end: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'a str>,
-}
-
-#[derive(Debug, Deserialize)]
 struct AssignmentColumns {}
 
 /// `POST /plans/{id}/apply`
@@ -130,7 +120,7 @@ pub fn apply(request: &Request) -> Result<Response, Problem> {
     let mut changed = Vec::new();
     let mut jobs = std::collections::BTreeMap::new();
     for (job_id, recorded) in &plan.values.job_versions {
-        match store::get::<JobColumns>(JOBS, job_id)? {
+        match store::get::<Columns>(JOBS, job_id)? {
             Some(job) if Some(job.version) == recorded.as_u64() => {
                 jobs.insert(job_id.clone(), job);
             }
@@ -156,17 +146,26 @@ pub fn apply(request: &Request) -> Result<Response, Problem> {
                 )));
             };
             replace_assignments(job_id, &route.technician_id)?;
-            let update = JobUpdate {
-                window_start: start,
-                window_end: end,
-                status: (job.values.status == "unscheduled").then_some("scheduled"),
+            let windows = json!({"window_start": start, "window_end": end});
+            let written = if text(&job.values, "status") == status::UNSCHEDULED {
+                transition(
+                    job,
+                    status::SCHEDULED,
+                    Some(&format!("routing plan {}", plan.id)),
+                    &windows,
+                )
+                .map(drop)
+            } else {
+                store::update::<Columns>(JOBS, job_id, job.version, &windows)
+                    .map(drop)
+                    .map_err(Problem::from)
             };
-            match store::update::<Value>(JOBS, job_id, job.version, &update) {
-                Ok(_) => {}
-                Err(StoreError::Conflict(_) | StoreError::NotFound) => {
+            if let Err(problem) = written {
+                // Changed since it was read above (a concurrent write): the plan is stale.
+                if matches!(problem.code, "conflict" | "not_found") {
                     return Ok(stale(std::slice::from_ref(job_id)));
                 }
-                Err(other) => return Err(other.into()),
+                return Err(problem);
             }
             events::emit(
                 JOB_ASSIGNED,
