@@ -110,7 +110,7 @@ mod tests {
         }
         assert_eq!(
             manifest["events"]["emit"],
-            serde_json::json!(["job.assigned"])
+            serde_json::json!(["job.assigned", "job.status_changed"])
         );
     }
 }
