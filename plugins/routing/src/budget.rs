@@ -43,16 +43,9 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use verofield_sdk::Request;
-    use verofield_sdk::deadline::DEADLINE_HEADER;
 
-    fn with_deadline(ms: Option<&str>) -> Deadline {
-        Deadline::of(&Request {
-            headers: ms
-                .map(|ms| vec![(DEADLINE_HEADER.to_owned(), ms.to_owned())])
-                .unwrap_or_default(),
-            ..Request::default()
-        })
+    fn with_deadline(ms: Option<u64>) -> Deadline {
+        Deadline::starting_now(ms)
     }
 
     #[test]
@@ -62,16 +55,16 @@ mod tests {
             (free.effective_ms, free.capped_by_deadline),
             (10_000, false)
         );
-        let roomy = Budget::within(&with_deadline(Some("30000")), 10_000);
+        let roomy = Budget::within(&with_deadline(Some(30_000)), 10_000);
         assert_eq!(
             (roomy.effective_ms, roomy.capped_by_deadline),
             (10_000, false)
         );
-        let tight = Budget::within(&with_deadline(Some("2000")), 10_000);
+        let tight = Budget::within(&with_deadline(Some(2_000)), 10_000);
         assert!(tight.capped_by_deadline);
         assert!(tight.effective_ms <= 2_000 - 200 - 250, "{tight:?}");
         assert!(tight.effective_ms >= 1_500, "{tight:?}");
-        let gone = Budget::within(&with_deadline(Some("100")), 10_000);
+        let gone = Budget::within(&with_deadline(Some(100)), 10_000);
         assert_eq!(gone.effective_ms, 0);
     }
 }

@@ -24,11 +24,18 @@ pub struct Deadline {
 
 impl Deadline {
     pub fn of(request: &Request) -> Self {
-        Self {
-            started: Instant::now(),
-            total_ms: request
+        Self::starting_now(
+            request
                 .header(DEADLINE_HEADER)
                 .and_then(|value| value.trim().parse().ok()),
+        )
+    }
+
+    /// A deadline `total_ms` from now (`None`: no deadline).
+    pub fn starting_now(total_ms: Option<u64>) -> Self {
+        Self {
+            started: Instant::now(),
+            total_ms,
         }
     }
 
