@@ -2,7 +2,8 @@
 //! and answers `/v1/routing/...` through it. Inline problems are solved and stored; bad
 //! problems are 422 naming the fields and store nothing; plans are tenant-scoped; a call
 //! deadline shorter than the requested budget still answers the best plan. The date path
-//! (the tenant's technicians and jobs) and applying plans are in `routing_day.rs`.
+//! (the tenant's technicians and jobs) and applying plans are in `routing_day.rs`. The module
+//! finds exactly the native solver's plan for the same seed and iteration count.
 
 use std::time::{Duration, Instant};
 
@@ -369,6 +370,67 @@ fn busy_problem() -> Value {
         .map(|v| json!({"id": format!("v{v}"), "start_location": 0, "shift": {"start": 0.0, "end": 1000.0}}))
         .collect();
     json!({"locations": locations, "travel": {"kind": "euclidean"}, "vehicles": vehicles, "jobs": jobs})
+}
+
+/// Each route as its technician and job ids in order.
+fn sequences(routes: impl Iterator<Item = (String, Vec<String>)>) -> Vec<(String, Vec<String>)> {
+    routes.collect()
+}
+
+#[tokio::test]
+async fn the_module_finds_the_native_solvers_plan_for_a_seed() {
+    let server = TestServer::start_with(options()).await;
+    let (_tenant, api) = tenant_api(&server, "routing-same-plan").await;
+    let problem = busy_problem();
+    let (seed, iterations) = (7, 3_000);
+    let created = api
+        .post(
+            "/v1/routing/optimize",
+            &json!({"problem": problem, "seed": seed, "max_iterations": iterations,
+                    "time_budget_ms": 20_000}),
+        )
+        .await;
+    created.expect_status(201);
+    assert_eq!(
+        created.json["search"]["iterations"], iterations,
+        "{}",
+        created.json["search"]
+    );
+
+    let problem: vrptw::Problem = serde_json::from_value(problem).unwrap();
+    let native = vrptw::solve(
+        &problem,
+        &vrptw::SolveOptions {
+            seed,
+            max_iterations: iterations,
+            time_limit_secs: 1e9,
+            ..vrptw::SolveOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(native.stats.iterations, iterations);
+
+    // Bit for bit: the same random stream and the same arithmetic (transcendental functions
+    // come from one portable implementation, not the platform's libm).
+    let summary = &created.json["summary"];
+    assert_eq!(
+        summary["total_distance"].as_f64(),
+        Some(native.total_distance)
+    );
+    let module_routes = created.json["routes"].as_array().unwrap().iter().map(|r| {
+        let jobs = r["stops"].as_array().unwrap().iter();
+        let ids = jobs.filter_map(|s| s["job_id"].as_str().map(str::to_owned));
+        (
+            r["technician_id"].as_str().unwrap().to_owned(),
+            ids.collect(),
+        )
+    });
+    let native_routes = native.routes.iter().map(|r| {
+        let ids = r.stops.iter().filter_map(|s| s.job_id.clone());
+        (r.vehicle_id.clone(), ids.collect())
+    });
+    assert_eq!(sequences(module_routes), sequences(native_routes));
+    assert_eq!(summary["unassigned"], native.unassigned.len());
 }
 
 #[tokio::test]

@@ -28,6 +28,20 @@ pub fn earlier(a: f64, b: f64) -> f64 {
     if b < a { b } else { a }
 }
 
+/// [`Instance::earliest_start`] over a job's windows already looked up.
+#[inline]
+pub fn earliest_start_in(windows: &[(f64, f64)], arrival: f64) -> Option<f64> {
+    // Most jobs have one window: no loop (in wasm every loop iteration also checks the
+    // module's deadline).
+    if let [(open, close)] = *windows {
+        return (arrival <= close + TIME_EPS).then(|| later(arrival, open));
+    }
+    windows
+        .iter()
+        .find(|w| arrival <= w.1 + TIME_EPS)
+        .map(|w| later(arrival, w.0))
+}
+
 #[derive(Clone, Debug)]
 pub struct JobData {
     pub location: usize,
@@ -192,7 +206,7 @@ impl Instance {
     }
 
     #[inline]
-    fn windows_of(&self, job: usize) -> &[(f64, f64)] {
+    pub fn windows_of(&self, job: usize) -> &[(f64, f64)] {
         let (a, b) = self.jobs[job].windows;
         &self.windows[a as usize..b as usize]
     }
@@ -201,10 +215,7 @@ impl Instance {
     /// window still open; `None` when every window has closed.
     #[inline]
     pub fn earliest_start(&self, job: usize, arrival: f64) -> Option<f64> {
-        self.windows_of(job)
-            .iter()
-            .find(|w| arrival <= w.1 + TIME_EPS)
-            .map(|w| later(arrival, w.0))
+        earliest_start_in(self.windows_of(job), arrival)
     }
 
     /// Latest service start at `job` that is inside a window and not after `bound`.
@@ -212,7 +223,11 @@ impl Instance {
     /// number summarises the feasibility of the route's remainder.
     #[inline]
     pub fn latest_start(&self, job: usize, bound: f64) -> Option<f64> {
-        self.windows_of(job)
+        let windows = self.windows_of(job);
+        if let [(open, close)] = *windows {
+            return (open <= bound + TIME_EPS).then(|| earlier(bound, close));
+        }
+        windows
             .iter()
             .rev()
             .find(|w| w.0 <= bound + TIME_EPS)

@@ -14,6 +14,9 @@ pub struct TravelMatrix {
     size: usize,
     distance: Vec<f64>,
     duration: Vec<f64>,
+    /// Column-major copies (`[to * size + from]`) when the matrices are not symmetric, so
+    /// that "from every node to this one" is a contiguous slice too; `None` when symmetric.
+    transposed: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 impl TravelMatrix {
@@ -44,7 +47,11 @@ impl TravelMatrix {
                     .iter()
                     .map(|&l| {
                         let (lon, lat) = xy(l);
-                        (lat.to_radians(), lon.to_radians(), lat.to_radians().cos())
+                        (
+                            lat.to_radians(),
+                            lon.to_radians(),
+                            libm::cos(lat.to_radians()),
+                        )
                     })
                     .collect();
                 fill_symmetric(size, &mut distance, &mut duration, *speed_mps, |a, b| {
@@ -52,10 +59,13 @@ impl TravelMatrix {
                 })
             }
         }
+        let transposed = (!is_symmetric(size, &distance) || !is_symmetric(size, &duration))
+            .then(|| (transpose(size, &distance), transpose(size, &duration)));
         Self {
             size,
             distance,
             duration,
+            transposed,
         }
     }
 
@@ -69,6 +79,32 @@ impl TravelMatrix {
         self.duration[from * self.size + to]
     }
 
+    /// Distances from `from` to every location, indexed by destination.
+    #[inline]
+    pub fn distances_from(&self, from: usize) -> &[f64] {
+        &self.distance[from * self.size..(from + 1) * self.size]
+    }
+
+    /// Distances from every location to `to`, indexed by origin.
+    #[inline]
+    pub fn distances_to(&self, to: usize) -> &[f64] {
+        let columns = self.transposed.as_ref().map_or(&self.distance, |t| &t.0);
+        &columns[to * self.size..(to + 1) * self.size]
+    }
+
+    /// Durations from `from` to every location, indexed by destination.
+    #[inline]
+    pub fn durations_from(&self, from: usize) -> &[f64] {
+        &self.duration[from * self.size..(from + 1) * self.size]
+    }
+
+    /// Durations from every location to `to`, indexed by origin.
+    #[inline]
+    pub fn durations_to(&self, to: usize) -> &[f64] {
+        let columns = self.transposed.as_ref().map_or(&self.duration, |t| &t.1);
+        &columns[to * self.size..(to + 1) * self.size]
+    }
+
     pub fn size(&self) -> usize {
         self.size
     }
@@ -76,6 +112,20 @@ impl TravelMatrix {
     pub fn max_distance(&self) -> f64 {
         self.distance.iter().copied().fold(0.0, f64::max)
     }
+}
+
+fn is_symmetric(size: usize, matrix: &[f64]) -> bool {
+    (0..size).all(|a| (a + 1..size).all(|b| matrix[a * size + b] == matrix[b * size + a]))
+}
+
+fn transpose(size: usize, matrix: &[f64]) -> Vec<f64> {
+    let mut columns = vec![0.0; size * size];
+    for from in 0..size {
+        for to in 0..size {
+            columns[to * size + from] = matrix[from * size + to];
+        }
+    }
+    columns
 }
 
 fn xy(location: Location) -> (f64, f64) {
@@ -88,15 +138,15 @@ fn xy(location: Location) -> (f64, f64) {
 fn planar_distance(a: Location, b: Location) -> f64 {
     let (ax, ay) = xy(a);
     let (bx, by) = xy(b);
-    (ax - bx).hypot(ay - by)
+    libm::hypot(ax - bx, ay - by)
 }
 
 /// Great-circle distance between (lat rad, lon rad, cos lat) points.
 fn haversine_m(a: (f64, f64, f64), b: (f64, f64, f64)) -> f64 {
     let half_dphi = (b.0 - a.0) / 2.0;
     let half_dlambda = (b.1 - a.1) / 2.0;
-    let h = half_dphi.sin().powi(2) + a.2 * b.2 * half_dlambda.sin().powi(2);
-    2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+    let h = libm::sin(half_dphi).powi(2) + a.2 * b.2 * libm::sin(half_dlambda).powi(2);
+    2.0 * EARTH_RADIUS_M * libm::asin(h.sqrt().min(1.0))
 }
 
 fn fill_symmetric(
@@ -141,5 +191,38 @@ mod tests {
             m.distance(0, 1)
         );
         assert!((m.duration(0, 1) - m.distance(0, 1) / 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn rows_and_columns_agree_with_the_matrix_when_asymmetric() {
+        let distances = vec![
+            vec![0.0, 1.0, 2.0],
+            vec![3.0, 0.0, 4.0],
+            vec![5.0, 6.0, 0.0],
+        ];
+        let durations = vec![
+            vec![0.0, 7.0, 8.0],
+            vec![9.0, 0.0, 10.0],
+            vec![11.0, 12.0, 0.0],
+        ];
+        let here = Location::Plane { x: 0.0, y: 0.0 };
+        let m = TravelMatrix::build(
+            &[here; 3],
+            &TravelModel::Matrix {
+                distances,
+                durations,
+            },
+        );
+        assert!(m.transposed.is_some());
+        for a in 0..3 {
+            for b in 0..3 {
+                assert_eq!(m.distances_from(a)[b], m.distance(a, b));
+                assert_eq!(m.distances_to(b)[a], m.distance(a, b));
+                assert_eq!(m.durations_from(a)[b], m.duration(a, b));
+                assert_eq!(m.durations_to(b)[a], m.duration(a, b));
+            }
+        }
+        let symmetric = TravelMatrix::build(&[here; 3], &TravelModel::Euclidean { speed: 1.0 });
+        assert!(symmetric.transposed.is_none());
     }
 }

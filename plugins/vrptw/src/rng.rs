@@ -4,16 +4,27 @@
 //! millions of numbers, so it owns a small, fast, portable generator instead of depending
 //! on a crate whose stream might change between versions.
 
-/// A probability as a bound on `unit()`'s 53-bit numerator k: `k / 2^53 < p` holds exactly
-/// when `k < ceil(p * 2^53)` (the product is exact, a power-of-two scaling), so
-/// [`Rng::hit`] keeps the random stream and the decisions of `unit() < p`.
+/// A chance per trial, for drawing how many trials miss before the next hit (a geometric
+/// distribution, sampled by inversion). A scan that skips 1% of its positions at random
+/// then draws once per skip instead of once per position, and its loop carries a counter
+/// instead of the generator's state.
 #[derive(Clone, Copy, Debug)]
-pub struct Chance(u64);
+pub struct Geometric {
+    /// ln(1 - p): 0 when nothing ever hits, -inf when everything does.
+    log_miss: f64,
+}
 
-impl Chance {
+impl Geometric {
     pub fn new(probability: f64) -> Self {
-        // `as` saturates: p <= 0 or NaN never hits, p >= 1 always does.
-        Self((probability * (1u64 << 53) as f64).ceil() as u64)
+        let log_miss = if probability >= 1.0 {
+            f64::NEG_INFINITY
+        } else if probability > 0.0 {
+            libm::log(1.0 - probability)
+        } else {
+            // p <= 0 or NaN: never.
+            0.0
+        };
+        Self { log_miss }
     }
 }
 
@@ -58,11 +69,14 @@ impl Rng {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    /// True with probability `chance`: exactly the draw `self.unit() < p` would make, in
-    /// integer arithmetic (the search's inner loops make one per candidate position).
-    #[inline]
-    pub fn hit(&mut self, chance: Chance) -> bool {
-        (self.next_u64() >> 11) < chance.0
+    /// How many trials miss before the next hit of `chance`; `usize::MAX` for never.
+    #[inline(never)]
+    pub fn misses(&mut self, chance: Geometric) -> usize {
+        if chance.log_miss == 0.0 {
+            return usize::MAX;
+        }
+        // 1 - unit() is in (0, 1], so the logarithm is finite; `as` saturates.
+        (libm::log(1.0 - self.unit()) / chance.log_miss).floor() as usize
     }
 
     /// Uniform integer in [0, n); n > 0.
@@ -90,27 +104,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hit_draws_exactly_what_unit_below_p_draws() {
-        for p in [
-            0.0,
-            1e-9,
-            0.01,
-            0.25,
-            0.5,
-            0.999_999,
-            1.0,
-            -1.0,
-            2.0,
-            f64::NAN,
-        ] {
-            let (mut a, mut b) = (Rng::new(7), Rng::new(7));
-            let chance = Chance::new(p);
-            for _ in 0..100_000 {
-                assert_eq!(a.hit(chance), b.unit() < p, "p = {p}");
-            }
+    fn misses_follow_the_geometric_distribution() {
+        for p in [0.01, 0.1, 0.5] {
+            let mut rng = Rng::new(7);
+            let chance = Geometric::new(p);
+            let draws = 200_000;
+            let total: f64 = (0..draws).map(|_| rng.misses(chance) as f64).sum();
+            let expected = (1.0 - p) / p;
+            let mean = total / draws as f64;
+            assert!(
+                (mean - expected).abs() < 0.02 * expected.max(1.0),
+                "p = {p}: mean {mean}, expected {expected}"
+            );
         }
-        // The boundary itself: k / 2^53 == p must not hit.
-        let p = 12_345.0 / (1u64 << 53) as f64;
-        assert_eq!(Chance::new(p).0, 12_345);
+        let mut rng = Rng::new(7);
+        for _ in 0..1_000 {
+            assert_eq!(rng.misses(Geometric::new(1.0)), 0);
+            assert_eq!(rng.misses(Geometric::new(0.0)), usize::MAX);
+            assert_eq!(rng.misses(Geometric::new(f64::NAN)), usize::MAX);
+            assert_eq!(rng.misses(Geometric::new(-1.0)), usize::MAX);
+        }
     }
 }

@@ -13,8 +13,8 @@
 //! resting at a gap works iff the break fits its window there and the next node is still
 //! reached by its latest start. The benchmark instances (no breaks) stay on the O(1) path.
 
-use crate::instance::{Instance, TIME_EPS, later};
-use crate::rng::{Chance, Rng};
+use crate::instance::{Instance, TIME_EPS, earliest_start_in, later};
+use crate::rng::{Geometric, Rng};
 
 #[derive(Debug)]
 pub struct Route {
@@ -26,6 +26,10 @@ pub struct Route {
     departure: Vec<f64>,
     /// Latest service start at each node that keeps the remainder feasible.
     latest_start: Vec<f64>,
+    /// Distance of each leg: leg k goes from node k to node k + 1.
+    legs: Vec<f64>,
+    /// Whether the vehicle has a break to place (the O(n) check applies).
+    rests: bool,
     pub load: u64,
     pub distance: f64,
     pub feasible: bool,
@@ -45,6 +49,8 @@ impl Clone for Route {
         self.locations.clone_from(&source.locations);
         self.departure.clone_from(&source.departure);
         self.latest_start.clone_from(&source.latest_start);
+        self.legs.clone_from(&source.legs);
+        self.rests = source.rests;
         self.load = source.load;
         self.distance = source.distance;
         self.feasible = source.feasible;
@@ -58,6 +64,68 @@ pub struct Scratch {
     latest: Vec<f64>,
 }
 
+/// The search's random stream, its blinks and the buffers insertion tests reuse, kept
+/// together so that the hot calls take few arguments (see [`Route::cheapest_insertion`]).
+#[derive(Debug)]
+pub struct Workspace {
+    pub rng: Rng,
+    /// SISR's blink: every gap scanned is skipped with this chance.
+    blink: Geometric,
+    /// Gaps still to scan before the next blink; scans continue the count from one route
+    /// to the next.
+    until_blink: usize,
+    scratch: Scratch,
+}
+
+impl Workspace {
+    pub fn new(seed: u64, blink_rate: f64) -> Self {
+        let mut rng = Rng::new(seed);
+        let blink = Geometric::new(blink_rate);
+        let until_blink = rng.misses(blink);
+        Self {
+            rng,
+            blink,
+            until_blink,
+            scratch: Scratch::default(),
+        }
+    }
+}
+
+/// One job as every insertion test of it needs it, looked up once per job rather than
+/// once per gap: its service time, windows and travel rows (the distance from every node
+/// to it is a contiguous slice, see [`crate::matrix::TravelMatrix::distances_to`]).
+pub struct Probe<'a> {
+    instance: &'a Instance,
+    job: usize,
+    service: f64,
+    windows: &'a [(f64, f64)],
+    distance_to: &'a [f64],
+    distance_from: &'a [f64],
+    duration_to: &'a [f64],
+    duration_from: &'a [f64],
+}
+
+impl<'a> Probe<'a> {
+    pub fn new(instance: &'a Instance, job: usize) -> Self {
+        let location = instance.jobs[job].location;
+        let matrix = &instance.matrix;
+        Self {
+            instance,
+            job,
+            service: instance.jobs[job].service,
+            windows: instance.windows_of(job),
+            distance_to: matrix.distances_to(location),
+            distance_from: matrix.distances_from(location),
+            duration_to: matrix.durations_to(location),
+            duration_from: matrix.durations_from(location),
+        }
+    }
+
+    pub fn job(&self) -> usize {
+        self.job
+    }
+}
+
 impl Route {
     fn empty(vehicle: usize) -> Self {
         Self {
@@ -66,6 +134,8 @@ impl Route {
             locations: Vec::new(),
             departure: Vec::new(),
             latest_start: Vec::new(),
+            legs: Vec::new(),
+            rests: false,
             load: 0,
             distance: 0.0,
             feasible: true,
@@ -106,11 +176,14 @@ impl Route {
             .iter()
             .map(|&j| instance.jobs[j as usize].demand)
             .sum();
-        self.distance = self
-            .locations
-            .windows(2)
-            .map(|w| matrix.distance(w[0] as usize, w[1] as usize))
-            .sum();
+        self.legs.clear();
+        self.legs.extend(
+            self.locations
+                .windows(2)
+                .map(|w| matrix.distance(w[0] as usize, w[1] as usize)),
+        );
+        self.distance = self.legs.iter().sum();
+        self.rests = vehicle.rest.is_some();
 
         let mut feasible = self.load <= vehicle.capacity;
 
@@ -156,97 +229,83 @@ impl Route {
         self.feasible = feasible;
     }
 
-    /// The cheapest position for `job` in this route whose added distance is below `bound`
-    /// and that keeps every time constraint, as (added distance, gap); gap g is between
-    /// node g and node g + 1 (gap 0 is right after the start). Each gap is first skipped
-    /// when `rng` hits `blink` (SISR's blinks: one draw per gap, in order).
+    /// The cheapest position for the probed job in this route whose added distance is
+    /// below `bound` and that keeps every time constraint, as (added distance, gap); gap g
+    /// is between node g and node g + 1 (gap 0 is right after the start). Gaps hit by a
+    /// blink are skipped (SISR: each with the blink chance, drawn as the distance to the
+    /// next blink).
     ///
     /// This is the search's hot loop, shaped for the module build as much as for the
-    /// native one: Cranelift (wasmtime's compiler) allocates registers less well than LLVM,
-    /// and spilled and reloaded this loop's state on every gap when it was inlined into
-    /// `recreate` with the time checks in it. So the loop keeps only what the distance test
-    /// needs (the random state in locals, not behind the `&mut`), and the time checks,
-    /// reached by the few gaps that pass the distance test, are a call to
-    /// [`Route::time_fits`]. Distance is tested first: it is cheaper and rejects most gaps.
-    #[inline(never)]
+    /// native one. Cranelift (wasmtime's compiler) has fewer registers to spare than LLVM,
+    /// passes a call's arguments past the fourth on the stack, and checks the module's
+    /// deadline on every loop iteration and function entry. So the loop carries a blink
+    /// counter rather than the generator's state; everything per job (travel rows,
+    /// windows) comes in one `Probe`; the loop keeps only the distance test (three loads:
+    /// the job's row and column, the route's leg); the time checks, reached by the few gaps
+    /// that pass it, are a call with four arguments; and this function is inlined into the
+    /// search's loop over routes (`Search::best_insertion`), one call per job.
+    #[inline(always)]
     pub fn cheapest_insertion(
         &self,
-        instance: &Instance,
-        job: usize,
+        probe: &Probe,
         mut bound: f64,
-        blink: Chance,
-        rng: &mut Rng,
-        scratch: &mut Scratch,
+        work: &mut Workspace,
     ) -> Option<(f64, usize)> {
-        let location = instance.jobs[job].location;
-        let matrix = &instance.matrix;
         let n = self.jobs.len();
         let locations = &self.locations[..n + 2];
-        let mut draws = rng.clone();
+        let legs = &self.legs[..n + 1];
+        let mut next_blink = work.until_blink;
         let mut best = None;
         for gap in 0..=n {
-            if draws.hit(blink) {
+            if gap == next_blink {
+                next_blink = (gap + 1).saturating_add(work.rng.misses(work.blink));
                 continue;
             }
             let (before, after) = (locations[gap] as usize, locations[gap + 1] as usize);
-            let delta = matrix.distance(before, location) + matrix.distance(location, after)
-                - matrix.distance(before, after);
-            if delta < bound && self.time_fits(instance, job, gap, scratch) {
+            let delta = probe.distance_to[before] + probe.distance_from[after] - legs[gap];
+            if delta < bound && self.time_fits(probe, gap, &mut work.scratch) {
                 bound = delta;
                 best = Some((delta, gap));
             }
         }
-        *rng = draws;
+        // The loop passed every gap up to next_blink - 1.
+        work.until_blink = next_blink - (n + 1);
         best
     }
 
-    /// Whether `job` inserted at `gap` keeps every time constraint: service can start in
-    /// one of its windows after leaving node `gap` at its earliest departure, and node
-    /// `gap + 1` is still reached by its latest start (O(1)); with a break, also an O(n)
-    /// pass. `scratch` is only used with a break.
+    /// Whether the probed job inserted at `gap` keeps every time constraint: service can
+    /// start in one of its windows after leaving node `gap` at its earliest departure, and
+    /// node `gap + 1` is still reached by its latest start (O(1)); with a break, also an
+    /// O(n) pass. `scratch` is only used with a break.
     #[inline(never)]
-    fn time_fits(
-        &self,
-        instance: &Instance,
-        job: usize,
-        gap: usize,
-        scratch: &mut Scratch,
-    ) -> bool {
-        let data = &instance.jobs[job];
-        let matrix = &instance.matrix;
+    fn time_fits(&self, probe: &Probe, gap: usize, scratch: &mut Scratch) -> bool {
         let (before, after) = (
             self.locations[gap] as usize,
             self.locations[gap + 1] as usize,
         );
-        let arrival = self.departure[gap] + matrix.duration(before, data.location);
-        let Some(start) = instance.earliest_start(job, arrival) else {
+        let arrival = self.departure[gap] + probe.duration_to[before];
+        let Some(start) = earliest_start_in(probe.windows, arrival) else {
             return false;
         };
-        if start + data.service + matrix.duration(data.location, after)
+        if start + probe.service + probe.duration_from[after]
             > self.latest_start[gap + 1] + TIME_EPS
         {
             return false;
         }
-        instance.vehicles[self.vehicle].rest.is_none()
-            || self.rest_fits_with(instance, job, gap, scratch)
+        !self.rests || self.rest_fits_with(probe, gap, scratch)
     }
 
-    /// For a vehicle with a break: whether the route with `job` inserted at `gap` still
-    /// has a place for the break (an O(n) pass; the O(1) test above is only necessary).
+    /// For a vehicle with a break: whether the route with the probed job inserted at `gap`
+    /// still has a place for the break (an O(n) pass; the O(1) test above is only
+    /// necessary).
     #[inline(never)]
-    fn rest_fits_with(
-        &self,
-        instance: &Instance,
-        job: usize,
-        gap: usize,
-        scratch: &mut Scratch,
-    ) -> bool {
+    fn rest_fits_with(&self, probe: &Probe, gap: usize, scratch: &mut Scratch) -> bool {
         let sequence = &mut scratch.jobs;
         sequence.clear();
         sequence.extend_from_slice(&self.jobs[..gap]);
-        sequence.push(job as u32);
+        sequence.push(probe.job as u32);
         sequence.extend_from_slice(&self.jobs[gap..]);
-        break_gap_in(instance, self.vehicle, sequence, &mut scratch.latest).is_some()
+        break_gap_in(probe.instance, self.vehicle, sequence, &mut scratch.latest).is_some()
     }
 
     /// Whether the route can take `demand` more without exceeding capacity.
@@ -265,9 +324,13 @@ impl Route {
             self.locations[gap] as usize,
             self.locations[gap + 1] as usize,
         );
-        self.distance += matrix.distance(before, data.location)
-            + matrix.distance(data.location, after)
-            - matrix.distance(before, after);
+        let (leg_in, leg_out) = (
+            matrix.distance(before, data.location),
+            matrix.distance(data.location, after),
+        );
+        self.distance += leg_in + leg_out - self.legs[gap];
+        self.legs[gap] = leg_in;
+        self.legs.insert(gap + 1, leg_out);
         self.load += data.demand;
         self.jobs.insert(gap, job as u32);
         self.locations.insert(gap + 1, data.location as u32);
@@ -312,6 +375,7 @@ impl Route {
             fresh.update(instance);
             fresh.departure == self.departure
                 && fresh.latest_start == self.latest_start
+                && fresh.legs == self.legs
                 && fresh.load == self.load
         });
     }

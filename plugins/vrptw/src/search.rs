@@ -17,8 +17,7 @@
 
 use crate::clock::Clock;
 use crate::instance::Instance;
-use crate::rng::{Chance, Rng};
-use crate::route::{Route, Scratch};
+use crate::route::{Probe, Route, Workspace};
 
 /// Fixed cost is the last tie-breaker: weighted so that it never outweighs distance in
 /// practice but still separates equal-distance plans.
@@ -146,12 +145,12 @@ pub struct Outcome {
 pub struct Search<'a> {
     instance: &'a Instance,
     params: SearchParams,
-    rng: Rng,
+    /// The random stream (`work.rng`) and the insertion tests' buffers.
+    work: Workspace,
     /// Scalar cost of leaving one unit of priority unserved.
     unserved_penalty: f64,
     // Reused buffers: the loop allocates nothing once they have grown.
     removed: Vec<u32>,
-    scratch: Scratch,
     ruined_routes: Vec<usize>,
     tried_profiles: Vec<usize>,
     sort_keys: Vec<(f64, u32)>,
@@ -184,11 +183,10 @@ impl<'a> Search<'a> {
             / min_priority;
         Self {
             instance,
+            work: Workspace::new(seed, params.blink_rate),
             params,
-            rng: Rng::new(seed),
             unserved_penalty,
             removed: Vec::new(),
-            scratch: Scratch::default(),
             ruined_routes: Vec::new(),
             tried_profiles: Vec::new(),
             sort_keys: Vec::new(),
@@ -236,7 +234,7 @@ impl<'a> Search<'a> {
             let progress = (elapsed / time_limit_secs)
                 .max(iterations as f64 / max_iterations as f64)
                 .min(1.0);
-            let temperature = t_start * (t_end / t_start).powf(progress);
+            let temperature = t_start * libm::pow(t_end / t_start, progress);
 
             candidate.clone_from_plan(&current);
             self.ruin(&mut candidate);
@@ -245,7 +243,7 @@ impl<'a> Search<'a> {
             iterations += 1;
 
             // Accept if better than current minus a random threshold (SISR's SA rule).
-            let threshold = -temperature * (1.0 - self.rng.unit()).ln();
+            let threshold = -temperature * libm::log(1.0 - self.work.rng.unit());
             if cost < current_cost + threshold {
                 std::mem::swap(&mut current, &mut candidate);
                 current_cost = cost;
@@ -283,15 +281,16 @@ impl<'a> Search<'a> {
         let average_length = served as f64 / used as f64;
         let max_string = self.params.max_string_length.min(average_length);
         let max_strings = 4.0 * self.params.average_removed / (1.0 + max_string) - 1.0;
-        let strings = (self.rng.unit() * max_strings).floor() as usize + 1;
+        let strings = (self.work.rng.unit() * max_strings).floor() as usize + 1;
 
         let seed = loop {
-            let j = self.rng.below(instance.jobs.len());
+            let j = self.work.rng.below(instance.jobs.len());
             if plan.route_of[j] != NOT_ROUTED {
                 break j;
             }
         };
-        if self.params.route_removal_rate > 0.0 && self.rng.unit() < self.params.route_removal_rate
+        if self.params.route_removal_rate > 0.0
+            && self.work.rng.unit() < self.params.route_removal_rate
         {
             let r = plan.route_of[seed] as usize;
             let route_len = plan.routes[r].len();
@@ -312,13 +311,13 @@ impl<'a> Search<'a> {
             self.ruined_routes.push(r);
             let route_len = plan.routes[r].len();
             let max_len = (route_len as f64).min(max_string);
-            let length = ((self.rng.unit() * max_len).floor() as usize + 1).min(route_len);
+            let length = ((self.work.rng.unit() * max_len).floor() as usize + 1).min(route_len);
             let position = plan.routes[r]
                 .jobs
                 .iter()
                 .position(|&j| j == job)
                 .expect("route_of is consistent");
-            if length < route_len && self.rng.unit() < self.params.split_rate {
+            if length < route_len && self.work.rng.unit() < self.params.split_rate {
                 self.remove_split_string(plan, r, position, length);
             } else {
                 self.remove_string(plan, r, position, length, 0);
@@ -339,12 +338,12 @@ impl<'a> Search<'a> {
         let instance = self.instance;
         let total = length + kept;
         let route_len = plan.routes[r].len();
-        let first = self.rng.between(
+        let first = self.work.rng.between(
             position.saturating_sub(total - 1),
             position.min(route_len - total),
         );
         let kept_from = if kept > 0 {
-            first + self.rng.between(0, length)
+            first + self.work.rng.between(0, length)
         } else {
             usize::MAX
         };
@@ -381,7 +380,7 @@ impl<'a> Search<'a> {
     fn remove_split_string(&mut self, plan: &mut Plan, r: usize, position: usize, length: usize) {
         let route_len = plan.routes[r].len();
         let mut kept = 1;
-        while length + kept < route_len && self.rng.unit() >= self.params.split_depth {
+        while length + kept < route_len && self.work.rng.unit() >= self.params.split_depth {
             kept += 1;
         }
         self.remove_string(plan, r, position, length, kept);
@@ -392,52 +391,11 @@ impl<'a> Search<'a> {
     fn recreate(&mut self, plan: &mut Plan) {
         let instance = self.instance;
         self.order_removed();
-        let blink = Chance::new(self.params.blink_rate);
         for index in 0..self.removed.len() {
             let job = self.removed[index] as usize;
             let demand = instance.jobs[job].demand;
-            let mut best: Option<(f64, usize, usize)> = None;
-            self.tried_profiles.clear();
-            let granular = instance.jobs.len() >= GRANULAR_FROM_JOBS;
-            if granular {
-                self.stamp += 1;
-                for &other in instance.neighbours[job].iter().take(GRANULAR_NEIGHBOURS) {
-                    let r = plan.route_of[other as usize];
-                    if r != NOT_ROUTED {
-                        self.route_stamps[r as usize] = self.stamp;
-                    }
-                }
-            }
-            for (r, route) in plan.routes.iter().enumerate() {
-                if granular && !route.is_empty() && self.route_stamps[r] != self.stamp {
-                    continue;
-                }
-                if !instance.can_serve(route.vehicle, job) || !route.has_room_for(instance, demand)
-                {
-                    continue;
-                }
-                let vehicle = &instance.vehicles[route.vehicle];
-                let opening_cost = if route.is_empty() {
-                    if self.tried_profiles.contains(&vehicle.profile) {
-                        continue;
-                    }
-                    self.tried_profiles.push(vehicle.profile);
-                    FIXED_COST_WEIGHT * vehicle.fixed_cost
-                } else {
-                    0.0
-                };
-                let bound = best.map_or(f64::INFINITY, |(cost, _, _)| cost) - opening_cost;
-                if let Some((delta, gap)) = route.cheapest_insertion(
-                    instance,
-                    job,
-                    bound,
-                    blink,
-                    &mut self.rng,
-                    &mut self.scratch,
-                ) {
-                    best = Some((delta + opening_cost, r, gap));
-                }
-            }
+            let probe = Probe::new(instance, job);
+            let best = self.best_insertion(plan, &probe, demand);
             match best {
                 Some((_, r, gap)) => {
                     plan.routes[r].insert(instance, job, gap);
@@ -449,12 +407,61 @@ impl<'a> Search<'a> {
         self.removed.clear();
     }
 
+    /// The cheapest feasible insertion of the probed job over every route that may take
+    /// it, as (cost, route, gap). One call per job, with the routes' gap scans inlined: in
+    /// the module build a call per route cost more than the scan of a short route.
+    #[inline(never)]
+    fn best_insertion(
+        &mut self,
+        plan: &Plan,
+        probe: &Probe,
+        demand: u64,
+    ) -> Option<(f64, usize, usize)> {
+        let instance = self.instance;
+        let job = probe.job();
+        let mut best: Option<(f64, usize, usize)> = None;
+        self.tried_profiles.clear();
+        let granular = instance.jobs.len() >= GRANULAR_FROM_JOBS;
+        if granular {
+            self.stamp += 1;
+            for &other in instance.neighbours[job].iter().take(GRANULAR_NEIGHBOURS) {
+                let r = plan.route_of[other as usize];
+                if r != NOT_ROUTED {
+                    self.route_stamps[r as usize] = self.stamp;
+                }
+            }
+        }
+        for (r, route) in plan.routes.iter().enumerate() {
+            if granular && !route.is_empty() && self.route_stamps[r] != self.stamp {
+                continue;
+            }
+            if !instance.can_serve(route.vehicle, job) || !route.has_room_for(instance, demand) {
+                continue;
+            }
+            let vehicle = &instance.vehicles[route.vehicle];
+            let opening_cost = if route.is_empty() {
+                if self.tried_profiles.contains(&vehicle.profile) {
+                    continue;
+                }
+                self.tried_profiles.push(vehicle.profile);
+                FIXED_COST_WEIGHT * vehicle.fixed_cost
+            } else {
+                0.0
+            };
+            let bound = best.map_or(f64::INFINITY, |(cost, _, _)| cost) - opening_cost;
+            if let Some((delta, gap)) = route.cheapest_insertion(probe, bound, &mut self.work) {
+                best = Some((delta + opening_cost, r, gap));
+            }
+        }
+        best
+    }
+
     /// SISR's insertion orders: random, decreasing demand, far-from-depot first,
     /// close-to-depot first (weights 4, 4, 2, 1).
     fn order_removed(&mut self) {
         let instance = self.instance;
-        self.rng.shuffle(&mut self.removed);
-        let choice = self.rng.below(11);
+        self.work.rng.shuffle(&mut self.removed);
+        let choice = self.work.rng.below(11);
         if choice < 4 {
             return;
         }
