@@ -98,6 +98,17 @@ async fn an_extra_permissive_policy_beside_the_tenant_policy_is_refused() {
 }
 
 #[tokio::test]
+async fn a_policy_with_a_subquery_is_refused() {
+    // Restrictive, so it only narrows: still refused, since Citus cannot distribute the table.
+    let outcome = serve_after(
+        "CREATE POLICY own_rows ON users AS RESTRICTIVE \
+         USING (id IN (SELECT user_id FROM user_roles))",
+    )
+    .await;
+    assert_refused(outcome, &["users", "a policy with a subquery"]);
+}
+
+#[tokio::test]
 async fn a_new_tenant_table_without_rls_is_refused() {
     let outcome = serve_after(
         "CREATE TABLE notes (tenant_id uuid NOT NULL REFERENCES tenants (id), id uuid NOT NULL, body text,

@@ -745,6 +745,44 @@ async fn a_technician_sees_and_changes_only_their_own_jobs() {
     let all: i64 = sqlx::Row::get(rows.last().unwrap(), 0);
     assert_eq!(all, 3, "X's, Y's and Z's jobs");
     sqlx::raw_sql("ROLLBACK").execute(&mut db).await.unwrap();
+
+    // The scope follows the assignments and the links: unassigned, X loses the job; X's
+    // profile unlinked and Y's linked to X's user, X gets Y's job (and its history), and Y
+    // loses it.
+    shop.owner
+        .delete(&format!("/v1/jobs/{x_job}/assignments/{x}"))
+        .await
+        .expect_status(204);
+    x_api
+        .get(&format!("/v1/jobs/mine/{x_job}"))
+        .await
+        .expect_problem(404, "not_found");
+    // (One profile per user: X's own profile is unlinked first.)
+    shop.owner
+        .patch(&format!("/v1/technicians/{x}"), &json!({"user_id": null}))
+        .await
+        .expect_status(200);
+    shop.owner
+        .patch(&format!("/v1/technicians/{y}"), &json!({"user_id": x_user}))
+        .await
+        .expect_status(200);
+    let y_job_for_x = x_api.get(&format!("/v1/jobs/mine/{y_job}")).await;
+    y_job_for_x.expect_status(200);
+    _y_api
+        .get(&format!("/v1/jobs/mine/{y_job}"))
+        .await
+        .expect_problem(404, "not_found");
+    let rows = sqlx::raw_sql(&scoped(
+        "SELECT count(*) FROM store.job_status_history WHERE job_id = (SELECT id FROM store.jobs)",
+    ))
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let history: i64 = sqlx::Row::get(rows.last().unwrap(), 0);
+    assert!(history >= 2, "Y's job's history came with it: {history}");
+    sqlx::raw_sql("ROLLBACK").execute(&mut db).await.unwrap();
+    // The scope column is the database's: modules neither see it nor name it.
+    assert!(y_job_for_x.json.get("scope_user_ids").is_none());
 }
 
 async fn jobs_query(api: &Api, query: &str) -> verofield_tests::Resp {

@@ -126,6 +126,12 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>> {
                 "a permissive policy other than the tenant policy (permissive policies are OR-ed: it would open other tenants' rows)",
             );
         }
+        if table.policies_with_subquery > 0 {
+            violate(
+                name,
+                "a policy with a subquery (Citus rejects them on distributed tables; scope with a column instead)",
+            );
+        }
         if !table.pk_leads_with_tenant {
             violate(name, "the primary key does not start with tenant_id");
         }
@@ -147,6 +153,7 @@ struct TenantTable {
     rls_forced: bool,
     has_tenant_policy: bool,
     other_permissive_policies: i64,
+    policies_with_subquery: i64,
     pk_leads_with_tenant: bool,
     constraints_without_tenant: i64,
 }
@@ -169,6 +176,11 @@ SELECT c.relname::text AS name,
                    AND coalesce(pg_get_expr(p.polwithcheck, p.polrelid), pg_get_expr(p.polqual, p.polrelid), '')
                        LIKE '%tenant_id = (NULLIF(current_setting(''app.tenant_id''::text, true), ''''::text))::uuid%')
        ) AS other_permissive_policies,
+       (SELECT count(*) FROM pg_policy p
+        WHERE p.polrelid = c.oid
+          AND (coalesce(p.polqual::text, '') LIKE '%{SUBLINK%'
+               OR coalesce(p.polwithcheck::text, '') LIKE '%{SUBLINK%')
+       ) AS policies_with_subquery,
        EXISTS (
            SELECT 1 FROM pg_constraint k
            WHERE k.conrelid = c.oid AND k.contype = 'p' AND k.conkey[1] = a.attnum

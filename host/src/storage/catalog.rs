@@ -11,6 +11,11 @@ use sqlx::PgPool;
 /// Columns the host maintains; modules read some of them and write none.
 pub const HOST_COLUMNS: &[&str] = &["tenant_id", "id", "version", "created_at", "updated_at"];
 
+/// Columns the database maintains for the host's row scoping (triggers, read by RLS
+/// policies; migration 0007): not in the catalog at all, so modules can neither read, filter
+/// on nor write them.
+pub const HIDDEN_COLUMNS: &[&str] = &["scope_user_ids"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
     Text,
@@ -104,6 +109,9 @@ impl Catalog {
         .await?;
         let mut tables: BTreeMap<String, Table> = BTreeMap::new();
         for (table, column, udt) in rows {
+            if HIDDEN_COLUMNS.contains(&column.as_str()) {
+                continue;
+            }
             let Some(kind) = ColumnType::from_udt(&udt) else {
                 bail!("store.{table}.{column} has type {udt}, which the store API does not map");
             };

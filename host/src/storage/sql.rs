@@ -17,9 +17,10 @@ use crate::runtime::capabilities::store::{
 };
 
 /// The columns every row-returning statement selects: the row as JSON, minus the columns a
-/// [`Row`] carries separately (and the tenant, which a module never sees).
-const ROW_COLUMNS: &str =
-    "t.id, t.version, (to_jsonb(t.*) - 'tenant_id' - 'id' - 'version') AS \"values\"";
+/// [`Row`] carries separately, the tenant and the [`HIDDEN_COLUMNS`](super::catalog::HIDDEN_COLUMNS),
+/// which a module never sees.
+const ROW_COLUMNS: &str = "t.id, t.version, \
+     (to_jsonb(t.*) - 'tenant_id' - 'id' - 'version' - 'scope_user_ids') AS \"values\"";
 
 pub enum Arg {
     Uuid(Uuid),
@@ -568,4 +569,17 @@ pub fn aggregate(table: &Table, tenant: Uuid, query: &AggregateQuery) -> StoreRe
         conditions.join(" AND ")
     );
     Ok(statement)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rows_leave_out_every_hidden_column() {
+        for column in super::super::catalog::HIDDEN_COLUMNS {
+            assert!(
+                super::ROW_COLUMNS.contains(&format!("- '{column}'")),
+                "{column}"
+            );
+        }
+    }
 }
