@@ -12,16 +12,35 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # (file key, label); a key may carry a suffix after "@" for a variant run of the same tool.
 TOOLS = [
     ("vrptw", "vrptw (ours)"),
-    ("vrptw@_route_removal_5pct", "ours, 5% route removal"),
+    ("module", "ours, in the module"),
     ("pyvrp", "PyVRP"),
     ("vroom", "pyvroom"),
 ]
 FAMILIES = ["C1", "C2", "R1", "R2", "RC1", "RC2"]
 
 
+def load_module(path):
+    """The markdown table `routing_bench --budget-ms` prints (the routing component in wasmtime)."""
+    rows = {}
+    with open(path) as f:
+        for line in f:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) != 8 or not cells[0][:1].isalpha() or cells[0] == "instance":
+                continue
+            name, distance, vehicles, unassigned, bks, gap = cells[:6]
+            digits = next(i for i, c in enumerate(name) if c.isdigit())
+            rows[name] = {"instance": name, "family": name[: digits + 1], "distance": distance,
+                          "vehicles": vehicles, "bks": bks, "gap_percent": gap,
+                          "feasible": "true" if unassigned == "0" else "false"}
+    return rows
+
+
 def load(results, tool, budget, dataset="solomon"):
     tool, _, suffix = tool.partition("@")
     unit = "" if budget.endswith("iterations") else "s"
+    if tool == "module":
+        path = os.path.join(results, f"module_{dataset}_{budget}{unit}.txt")
+        return load_module(path) if os.path.exists(path) else None
     path = os.path.join(results, f"{tool}_{dataset}_{budget}{unit}{suffix}.csv")
     if not os.path.exists(path):
         return None
