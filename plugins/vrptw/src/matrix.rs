@@ -82,27 +82,36 @@ impl TravelMatrix {
     /// Distances from `from` to every location, indexed by destination.
     #[inline]
     pub fn distances_from(&self, from: usize) -> &[f64] {
-        &self.distance[from * self.size..(from + 1) * self.size]
+        self.row(&self.distance, from)
     }
 
     /// Distances from every location to `to`, indexed by origin.
     #[inline]
     pub fn distances_to(&self, to: usize) -> &[f64] {
-        let columns = self.transposed.as_ref().map_or(&self.distance, |t| &t.0);
-        &columns[to * self.size..(to + 1) * self.size]
+        self.row(
+            self.transposed.as_ref().map_or(&self.distance, |t| &t.0),
+            to,
+        )
     }
 
     /// Durations from `from` to every location, indexed by destination.
     #[inline]
     pub fn durations_from(&self, from: usize) -> &[f64] {
-        &self.duration[from * self.size..(from + 1) * self.size]
+        self.row(&self.duration, from)
     }
 
     /// Durations from every location to `to`, indexed by origin.
     #[inline]
     pub fn durations_to(&self, to: usize) -> &[f64] {
-        let columns = self.transposed.as_ref().map_or(&self.duration, |t| &t.1);
-        &columns[to * self.size..(to + 1) * self.size]
+        self.row(
+            self.transposed.as_ref().map_or(&self.duration, |t| &t.1),
+            to,
+        )
+    }
+
+    #[inline]
+    fn row<'a>(&self, values: &'a [f64], at: usize) -> &'a [f64] {
+        &values[at * self.size..(at + 1) * self.size]
     }
 
     pub fn size(&self) -> usize {
