@@ -117,6 +117,27 @@ impl Plan {
         self.route_of.clone_from(&other.route_of);
     }
 
+    /// Makes this plan equal to `other` when the two differ at most in `routes` (and in
+    /// which jobs are unserved): copies those routes only.
+    fn copy_changes_from(&mut self, other: &Plan, routes: &[usize]) {
+        for &r in routes {
+            self.routes[r].clone_from(&other.routes[r]);
+        }
+        self.unserved.clone_from(&other.unserved);
+        self.route_of.clone_from(&other.route_of);
+    }
+
+    /// Whether both plans serve the same jobs in the same order (debug checks).
+    fn same_sequences_as(&self, other: &Plan) -> bool {
+        self.unserved == other.unserved
+            && self.route_of == other.route_of
+            && self
+                .routes
+                .iter()
+                .zip(&other.routes)
+                .all(|(a, b)| a.jobs == b.jobs)
+    }
+
     pub fn objective(&self, instance: &Instance) -> Objective {
         Objective {
             unserved_priority: self
@@ -149,6 +170,13 @@ pub struct Search<'a> {
     work: Workspace,
     /// Scalar cost of leaving one unit of priority unserved.
     unserved_penalty: f64,
+    /// Routes the current iteration changed in the candidate plan, each once (flagged in
+    /// `route_changed`): the candidate and the current plan differ only there, so only
+    /// they are copied between the two, in whichever direction the acceptance decides.
+    /// Copying every route every iteration cost more than the ruin itself on small
+    /// instances, and in the module each copy is a call out of the sandbox (`memory.copy`).
+    changed_routes: Vec<usize>,
+    route_changed: Vec<bool>,
     // Reused buffers: the loop allocates nothing once they have grown.
     removed: Vec<u32>,
     ruined_routes: Vec<usize>,
@@ -186,6 +214,8 @@ impl<'a> Search<'a> {
             work: Workspace::new(seed, params.blink_rate),
             params,
             unserved_penalty,
+            changed_routes: Vec::new(),
+            route_changed: vec![false; instance.vehicles.len()],
             removed: Vec::new(),
             ruined_routes: Vec::new(),
             tried_profiles: Vec::new(),
@@ -193,6 +223,22 @@ impl<'a> Search<'a> {
             route_stamps: vec![0; instance.vehicles.len()],
             stamp: 0,
         }
+    }
+
+    /// Records that the candidate's route `r` differs from the current plan's.
+    fn mark_changed(&mut self, r: usize) {
+        if !self.route_changed[r] {
+            self.route_changed[r] = true;
+            self.changed_routes.push(r);
+        }
+    }
+
+    /// Forgets the changes once both plans are equal again.
+    fn clear_changed(&mut self) {
+        for &r in &self.changed_routes {
+            self.route_changed[r] = false;
+        }
+        self.changed_routes.clear();
     }
 
     fn scalar_cost(&self, plan: &Plan) -> f64 {
@@ -215,6 +261,7 @@ impl<'a> Search<'a> {
         let mut best_objective = best.objective(instance);
         let mut best_iteration = 0;
         let mut candidate = current.clone();
+        self.clear_changed();
 
         let per_job = current.objective(instance).distance / instance.jobs.len().max(1) as f64;
         let scale = if per_job > 0.0 { per_job } else { 1.0 };
@@ -236,7 +283,7 @@ impl<'a> Search<'a> {
                 .min(1.0);
             let temperature = t_start * libm::pow(t_end / t_start, progress);
 
-            candidate.clone_from_plan(&current);
+            // Here the candidate equals the current plan.
             self.ruin(&mut candidate);
             self.recreate(&mut candidate);
             let cost = self.scalar_cost(&candidate);
@@ -244,8 +291,15 @@ impl<'a> Search<'a> {
 
             // Accept if better than current minus a random threshold (SISR's SA rule).
             let threshold = -temperature * libm::log(1.0 - self.work.rng.unit());
-            if cost < current_cost + threshold {
-                std::mem::swap(&mut current, &mut candidate);
+            let accepted = cost < current_cost + threshold;
+            if accepted {
+                current.copy_changes_from(&candidate, &self.changed_routes);
+            } else {
+                candidate.copy_changes_from(&current, &self.changed_routes);
+            }
+            self.clear_changed();
+            debug_assert!(candidate.same_sequences_as(&current));
+            if accepted {
                 current_cost = cost;
                 let objective = current.objective(instance);
                 if objective.is_better_than(&best_objective) {
@@ -347,6 +401,7 @@ impl<'a> Search<'a> {
         } else {
             usize::MAX
         };
+        self.mark_changed(r);
         let route = &mut plan.routes[r];
         let mut k = 0;
         let mut index = 0;
@@ -398,6 +453,7 @@ impl<'a> Search<'a> {
             let best = self.best_insertion(plan, &probe, demand);
             match best {
                 Some((_, r, gap)) => {
+                    self.mark_changed(r);
                     plan.routes[r].insert(instance, job, gap);
                     plan.route_of[job] = r as u32;
                 }
