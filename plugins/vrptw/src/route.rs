@@ -30,6 +30,8 @@ pub struct Route {
     legs: Vec<f64>,
     /// Whether the vehicle has a break to place (the O(n) check applies).
     rests: bool,
+    /// Size of the travel matrix every entry of `locations` was checked to be below.
+    matrix_size: usize,
     pub load: u64,
     pub distance: f64,
     pub feasible: bool,
@@ -51,6 +53,7 @@ impl Clone for Route {
         self.latest_start.clone_from(&source.latest_start);
         self.legs.clone_from(&source.legs);
         self.rests = source.rests;
+        self.matrix_size = source.matrix_size;
         self.load = source.load;
         self.distance = source.distance;
         self.feasible = source.feasible;
@@ -94,11 +97,18 @@ impl Workspace {
 /// One job as every insertion test of it needs it, looked up once per job rather than
 /// once per gap: its service time, windows and travel rows (the distance from every node
 /// to it is a contiguous slice, see [`crate::matrix::TravelMatrix::distances_to`]).
+///
+/// The rows all have the matrix's length, and a route only holds locations below it (both
+/// asserted where they are built), so the scan reads them without bounds checks: in the
+/// module build each check is two more loads and a branch per gap.
 pub struct Probe<'a> {
     instance: &'a Instance,
     job: usize,
     service: f64,
     windows: &'a [(f64, f64)],
+    /// The job's only window as (open, close + TIME_EPS), when it has one.
+    single_window: Option<(f64, f64)>,
+    matrix_size: usize,
     distance_to: &'a [f64],
     distance_from: &'a [f64],
     duration_to: &'a [f64],
@@ -109,15 +119,72 @@ impl<'a> Probe<'a> {
     pub fn new(instance: &'a Instance, job: usize) -> Self {
         let location = instance.jobs[job].location;
         let matrix = &instance.matrix;
-        Self {
+        let windows = instance.windows_of(job);
+        let probe = Self {
             instance,
             job,
             service: instance.jobs[job].service,
-            windows: instance.windows_of(job),
+            windows,
+            single_window: match *windows {
+                [(open, close)] => Some((open, close + TIME_EPS)),
+                _ => None,
+            },
+            matrix_size: matrix.size(),
             distance_to: matrix.distances_to(location),
             distance_from: matrix.distances_from(location),
             duration_to: matrix.durations_to(location),
             duration_from: matrix.durations_from(location),
+        };
+        let size = probe.matrix_size;
+        assert!(
+            [
+                probe.distance_to,
+                probe.distance_from,
+                probe.duration_to,
+                probe.duration_from
+            ]
+            .iter()
+            .all(|row| row.len() == size)
+        );
+        probe
+    }
+
+    /// Distance added by visiting the job between locations `before` and `after`, before
+    /// subtracting the leg it replaces.
+    ///
+    /// # Safety
+    /// `before` and `after` are below `self.matrix_size` (the rows' length).
+    #[inline(always)]
+    unsafe fn detour(&self, before: usize, after: usize) -> f64 {
+        debug_assert!(before < self.matrix_size && after < self.matrix_size);
+        // SAFETY: every row is `matrix_size` long (asserted in `new`).
+        unsafe {
+            *self.distance_to.get_unchecked(before) + *self.distance_from.get_unchecked(after)
+        }
+    }
+
+    /// Travel times from `before` to the job and from the job to `after`.
+    ///
+    /// # Safety
+    /// As for [`Probe::detour`].
+    #[inline(always)]
+    unsafe fn travel_times(&self, before: usize, after: usize) -> (f64, f64) {
+        debug_assert!(before < self.matrix_size && after < self.matrix_size);
+        // SAFETY: every row is `matrix_size` long (asserted in `new`).
+        unsafe {
+            (
+                *self.duration_to.get_unchecked(before),
+                *self.duration_from.get_unchecked(after),
+            )
+        }
+    }
+
+    /// Earliest service start when arriving at `arrival`, if a window is still open.
+    #[inline(always)]
+    fn earliest_start(&self, arrival: f64) -> Option<f64> {
+        match self.single_window {
+            Some((open, close)) => (arrival <= close).then(|| later(arrival, open)),
+            None => earliest_start_in(self.windows, arrival),
         }
     }
 
@@ -136,6 +203,7 @@ impl Route {
             latest_start: Vec::new(),
             legs: Vec::new(),
             rests: false,
+            matrix_size: 0,
             load: 0,
             distance: 0.0,
             feasible: true,
@@ -170,6 +238,13 @@ impl Route {
                 .map(|&j| instance.jobs[j as usize].location as u32),
         );
         self.locations.push(vehicle.end as u32);
+        self.matrix_size = matrix.size();
+        assert!(
+            self.locations
+                .iter()
+                .all(|&l| (l as usize) < self.matrix_size),
+            "route locations outside the travel matrix"
+        );
 
         self.load = self
             .jobs
@@ -237,13 +312,14 @@ impl Route {
     ///
     /// This is the search's hot loop, shaped for the module build as much as for the
     /// native one. Cranelift (wasmtime's compiler) has fewer registers to spare than LLVM,
-    /// passes a call's arguments past the fourth on the stack, and checks the module's
+    /// keeps every value that lives across a call on the stack, and checks the module's
     /// deadline on every loop iteration and function entry. So the loop carries a blink
     /// counter rather than the generator's state; everything per job (travel rows,
-    /// windows) comes in one `Probe`; the loop keeps only the distance test (three loads:
-    /// the job's row and column, the route's leg); the time checks, reached by the few gaps
-    /// that pass it, are a call with four arguments; and this function is inlined into the
-    /// search's loop over routes (`Search::best_insertion`), one call per job.
+    /// windows) comes in one `Probe` whose rows are read without bounds checks; the time
+    /// test (arrive after leaving `gap` at its earliest departure, start in a window, reach
+    /// `gap + 1` by its latest start: O(1)) is inline, and only a job with several windows
+    /// or a vehicle with a break leaves the loop for a call; and this function is inlined
+    /// into the search's loop over routes (`Search::best_insertion`), one call per job.
     #[inline(always)]
     pub fn cheapest_insertion(
         &self,
@@ -251,48 +327,47 @@ impl Route {
         mut bound: f64,
         work: &mut Workspace,
     ) -> Option<(f64, usize)> {
+        assert_eq!(
+            probe.matrix_size, self.matrix_size,
+            "probe of another instance"
+        );
         let n = self.jobs.len();
         let locations = &self.locations[..n + 2];
         let legs = &self.legs[..n + 1];
+        let departure = &self.departure[..n + 2];
+        let latest_start = &self.latest_start[..n + 2];
         let mut next_blink = work.until_blink;
         let mut best = None;
-        for gap in 0..=n {
+        // A half-open range: `0..=n` costs more instructions in both builds.
+        for gap in 0..n + 1 {
             if gap == next_blink {
                 next_blink = (gap + 1).saturating_add(work.rng.misses(work.blink));
                 continue;
             }
             let (before, after) = (locations[gap] as usize, locations[gap + 1] as usize);
-            let delta = probe.distance_to[before] + probe.distance_from[after] - legs[gap];
-            if delta < bound && self.time_fits(probe, gap, &mut work.scratch) {
-                bound = delta;
-                best = Some((delta, gap));
+            // SAFETY: a route's locations are below its matrix size (asserted in `update`
+            // and `insert`), which is the probe's (asserted above).
+            let delta = unsafe { probe.detour(before, after) } - legs[gap];
+            if delta >= bound {
+                continue;
             }
+            // SAFETY: as above.
+            let (to_job, from_job) = unsafe { probe.travel_times(before, after) };
+            let Some(start) = probe.earliest_start(departure[gap] + to_job) else {
+                continue;
+            };
+            if start + probe.service + from_job > latest_start[gap + 1] + TIME_EPS {
+                continue;
+            }
+            if self.rests && !self.rest_fits_with(probe, gap, &mut work.scratch) {
+                continue;
+            }
+            bound = delta;
+            best = Some((delta, gap));
         }
         // The loop passed every gap up to next_blink - 1.
         work.until_blink = next_blink - (n + 1);
         best
-    }
-
-    /// Whether the probed job inserted at `gap` keeps every time constraint: service can
-    /// start in one of its windows after leaving node `gap` at its earliest departure, and
-    /// node `gap + 1` is still reached by its latest start (O(1)); with a break, also an
-    /// O(n) pass. `scratch` is only used with a break.
-    #[inline(never)]
-    fn time_fits(&self, probe: &Probe, gap: usize, scratch: &mut Scratch) -> bool {
-        let (before, after) = (
-            self.locations[gap] as usize,
-            self.locations[gap + 1] as usize,
-        );
-        let arrival = self.departure[gap] + probe.duration_to[before];
-        let Some(start) = earliest_start_in(probe.windows, arrival) else {
-            return false;
-        };
-        if start + probe.service + probe.duration_from[after]
-            > self.latest_start[gap + 1] + TIME_EPS
-        {
-            return false;
-        }
-        !self.rests || self.rest_fits_with(probe, gap, scratch)
     }
 
     /// For a vehicle with a break: whether the route with the probed job inserted at `gap`
@@ -320,6 +395,10 @@ impl Route {
     pub fn insert(&mut self, instance: &Instance, job: usize, gap: usize) {
         let matrix = &instance.matrix;
         let data = &instance.jobs[job];
+        assert!(
+            data.location < self.matrix_size && matrix.size() == self.matrix_size,
+            "inserted job outside the route's travel matrix"
+        );
         let (before, after) = (
             self.locations[gap] as usize,
             self.locations[gap + 1] as usize,
