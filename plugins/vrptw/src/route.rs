@@ -20,21 +20,40 @@ use crate::rng::{Geometric, Rng};
 pub struct Route {
     pub vehicle: usize,
     pub jobs: Vec<u32>,
-    /// Location of each node: start, jobs..., end.
-    locations: Vec<u32>,
-    /// Earliest departure from each node (for the end node: earliest arrival).
-    departure: Vec<f64>,
-    /// Latest service start at each node that keeps the remainder feasible.
-    latest_start: Vec<f64>,
-    /// Distance of each leg: leg k goes from node k to node k + 1.
-    legs: Vec<f64>,
+    /// The nodes start, jobs..., end with their cached quantities. One vector of records
+    /// rather than one per quantity: the scan then walks one array, and inserting a job
+    /// or copying a route moves one block of memory (in the module build each move is a
+    /// call out of the sandbox).
+    nodes: Vec<Node>,
     /// Whether the vehicle has a break to place (the O(n) check applies).
     rests: bool,
-    /// Size of the travel matrix every entry of `locations` was checked to be below.
+    /// Size of the travel matrix every node's location was checked to be below.
     matrix_size: usize,
     pub load: u64,
     pub distance: f64,
     pub feasible: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Node {
+    /// Earliest departure (for the end node: earliest arrival).
+    departure: f64,
+    /// Latest service start that keeps the remainder feasible.
+    latest_start: f64,
+    /// Distance of the leg to the next node (0 for the end node).
+    leg: f64,
+    location: u32,
+}
+
+impl Node {
+    fn at(location: usize) -> Self {
+        Self {
+            departure: 0.0,
+            latest_start: f64::NEG_INFINITY,
+            leg: 0.0,
+            location: location as u32,
+        }
+    }
 }
 
 impl Clone for Route {
@@ -48,10 +67,7 @@ impl Clone for Route {
     fn clone_from(&mut self, source: &Self) {
         self.vehicle = source.vehicle;
         self.jobs.clone_from(&source.jobs);
-        self.locations.clone_from(&source.locations);
-        self.departure.clone_from(&source.departure);
-        self.latest_start.clone_from(&source.latest_start);
-        self.legs.clone_from(&source.legs);
+        self.nodes.clone_from(&source.nodes);
         self.rests = source.rests;
         self.matrix_size = source.matrix_size;
         self.load = source.load;
@@ -198,10 +214,7 @@ impl Route {
         Self {
             vehicle,
             jobs: Vec::new(),
-            locations: Vec::new(),
-            departure: Vec::new(),
-            latest_start: Vec::new(),
-            legs: Vec::new(),
+            nodes: Vec::new(),
             rests: false,
             matrix_size: 0,
             load: 0,
@@ -224,25 +237,29 @@ impl Route {
         self.jobs.is_empty()
     }
 
+    fn location(&self, node: usize) -> usize {
+        self.nodes[node].location as usize
+    }
+
     /// Recomputes every cached quantity after the job sequence changed.
     pub fn update(&mut self, instance: &Instance) {
         let vehicle = &instance.vehicles[self.vehicle];
         let matrix = &instance.matrix;
         let n = self.jobs.len();
 
-        self.locations.clear();
-        self.locations.push(vehicle.start as u32);
-        self.locations.extend(
+        self.nodes.clear();
+        self.nodes.push(Node::at(vehicle.start));
+        self.nodes.extend(
             self.jobs
                 .iter()
-                .map(|&j| instance.jobs[j as usize].location as u32),
+                .map(|&j| Node::at(instance.jobs[j as usize].location)),
         );
-        self.locations.push(vehicle.end as u32);
+        self.nodes.push(Node::at(vehicle.end));
         self.matrix_size = matrix.size();
         assert!(
-            self.locations
+            self.nodes
                 .iter()
-                .all(|&l| (l as usize) < self.matrix_size),
+                .all(|node| (node.location as usize) < self.matrix_size),
             "route locations outside the travel matrix"
         );
 
@@ -251,55 +268,51 @@ impl Route {
             .iter()
             .map(|&j| instance.jobs[j as usize].demand)
             .sum();
-        self.legs.clear();
-        self.legs.extend(
-            self.locations
-                .windows(2)
-                .map(|w| matrix.distance(w[0] as usize, w[1] as usize)),
-        );
-        self.distance = self.legs.iter().sum();
+        for k in 0..=n {
+            self.nodes[k].leg = matrix.distance(self.location(k), self.location(k + 1));
+        }
+        self.distance = self.nodes.iter().map(|node| node.leg).sum();
         self.rests = vehicle.rest.is_some();
 
         let mut feasible = self.load <= vehicle.capacity;
 
-        self.departure.clear();
-        self.departure.push(vehicle.shift_start);
+        self.nodes[0].departure = vehicle.shift_start;
         for k in 0..n {
             let job = self.jobs[k] as usize;
-            let arrival = self.departure[k]
-                + matrix.duration(self.locations[k] as usize, self.locations[k + 1] as usize);
-            let departure = match instance.earliest_start(job, arrival) {
+            let arrival =
+                self.nodes[k].departure + matrix.duration(self.location(k), self.location(k + 1));
+            self.nodes[k + 1].departure = match instance.earliest_start(job, arrival) {
                 Some(start) => start + instance.jobs[job].service,
                 None => {
                     feasible = false;
                     f64::INFINITY
                 }
             };
-            self.departure.push(departure);
         }
-        let end_arrival = self.departure[n]
-            + matrix.duration(self.locations[n] as usize, self.locations[n + 1] as usize);
-        self.departure.push(end_arrival);
+        let end_arrival =
+            self.nodes[n].departure + matrix.duration(self.location(n), self.location(n + 1));
+        self.nodes[n + 1].departure = end_arrival;
         feasible &= end_arrival <= vehicle.shift_end + TIME_EPS;
 
-        self.latest_start.clear();
-        self.latest_start.resize(n + 2, f64::NEG_INFINITY);
-        self.latest_start[n + 1] = vehicle.shift_end;
+        self.nodes[n + 1].latest_start = vehicle.shift_end;
         for k in (1..=n).rev() {
             let job = self.jobs[k - 1] as usize;
-            let bound = self.latest_start[k + 1]
-                - matrix.duration(self.locations[k] as usize, self.locations[k + 1] as usize)
+            let bound = self.nodes[k + 1].latest_start
+                - matrix.duration(self.location(k), self.location(k + 1))
                 - instance.jobs[job].service;
-            self.latest_start[k] = instance
+            self.nodes[k].latest_start = instance
                 .latest_start(job, bound)
                 .unwrap_or(f64::NEG_INFINITY);
         }
-        self.latest_start[0] = self.latest_start[1]
-            - matrix.duration(self.locations[0] as usize, self.locations[1] as usize);
+        self.nodes[0].latest_start =
+            self.nodes[1].latest_start - matrix.duration(self.location(0), self.location(1));
 
         if feasible && vehicle.rest.is_some() && n > 0 {
-            feasible = rest_gap_from_latest(instance, self.vehicle, &self.jobs, &self.latest_start)
-                .is_some();
+            let nodes = &self.nodes;
+            feasible = rest_gap_from_latest(instance, self.vehicle, &self.jobs, |k| {
+                nodes[k].latest_start
+            })
+            .is_some();
         }
         self.feasible = feasible;
     }
@@ -332,10 +345,7 @@ impl Route {
             "probe of another instance"
         );
         let n = self.jobs.len();
-        let locations = &self.locations[..n + 2];
-        let legs = &self.legs[..n + 1];
-        let departure = &self.departure[..n + 2];
-        let latest_start = &self.latest_start[..n + 2];
+        let nodes = &self.nodes[..n + 2];
         let mut next_blink = work.until_blink;
         let mut best = None;
         // A half-open range: `0..=n` costs more instructions in both builds.
@@ -344,19 +354,20 @@ impl Route {
                 next_blink = (gap + 1).saturating_add(work.rng.misses(work.blink));
                 continue;
             }
-            let (before, after) = (locations[gap] as usize, locations[gap + 1] as usize);
+            let (here, next) = (&nodes[gap], &nodes[gap + 1]);
+            let (before, after) = (here.location as usize, next.location as usize);
             // SAFETY: a route's locations are below its matrix size (asserted in `update`
             // and `insert`), which is the probe's (asserted above).
-            let delta = unsafe { probe.detour(before, after) } - legs[gap];
+            let delta = unsafe { probe.detour(before, after) } - here.leg;
             if delta >= bound {
                 continue;
             }
             // SAFETY: as above.
             let (to_job, from_job) = unsafe { probe.travel_times(before, after) };
-            let Some(start) = probe.earliest_start(departure[gap] + to_job) else {
+            let Some(start) = probe.earliest_start(here.departure + to_job) else {
                 continue;
             };
-            if start + probe.service + from_job > latest_start[gap + 1] + TIME_EPS {
+            if start + probe.service + from_job > next.latest_start + TIME_EPS {
                 continue;
             }
             if self.rests && !self.rest_fits_with(probe, gap, &mut work.scratch) {
@@ -399,27 +410,28 @@ impl Route {
             data.location < self.matrix_size && matrix.size() == self.matrix_size,
             "inserted job outside the route's travel matrix"
         );
-        let (before, after) = (
-            self.locations[gap] as usize,
-            self.locations[gap + 1] as usize,
-        );
+        let (before, after) = (self.location(gap), self.location(gap + 1));
         let (leg_in, leg_out) = (
             matrix.distance(before, data.location),
             matrix.distance(data.location, after),
         );
-        self.distance += leg_in + leg_out - self.legs[gap];
-        self.legs[gap] = leg_in;
-        self.legs.insert(gap + 1, leg_out);
+        self.distance += leg_in + leg_out - self.nodes[gap].leg;
         self.load += data.demand;
         self.jobs.insert(gap, job as u32);
-        self.locations.insert(gap + 1, data.location as u32);
+        self.nodes[gap].leg = leg_in;
         let node = gap + 1;
+        self.nodes.insert(
+            node,
+            Node {
+                leg: leg_out,
+                ..Node::at(data.location)
+            },
+        );
         let n = self.jobs.len();
 
-        self.departure.insert(node, 0.0);
         for k in node..=n + 1 {
-            let arrival = self.departure[k - 1]
-                + matrix.duration(self.locations[k - 1] as usize, self.locations[k] as usize);
+            let arrival = self.nodes[k - 1].departure
+                + matrix.duration(self.location(k - 1), self.location(k));
             let departure = if k == n + 1 {
                 arrival
             } else {
@@ -428,34 +440,30 @@ impl Route {
                     .earliest_start(j, arrival)
                     .map_or(f64::INFINITY, |s| s + instance.jobs[j].service)
             };
-            if k > node && departure == self.departure[k] {
+            if k > node && departure == self.nodes[k].departure {
                 break;
             }
-            self.departure[k] = departure;
+            self.nodes[k].departure = departure;
         }
 
-        self.latest_start.insert(node, 0.0);
         for k in (1..=node).rev() {
             let j = self.jobs[k - 1] as usize;
-            let bound = self.latest_start[k + 1]
-                - matrix.duration(self.locations[k] as usize, self.locations[k + 1] as usize)
+            let bound = self.nodes[k + 1].latest_start
+                - matrix.duration(self.location(k), self.location(k + 1))
                 - instance.jobs[j].service;
             let latest = instance.latest_start(j, bound).unwrap_or(f64::NEG_INFINITY);
-            if k < node && latest == self.latest_start[k] {
+            if k < node && latest == self.nodes[k].latest_start {
                 break;
             }
-            self.latest_start[k] = latest;
+            self.nodes[k].latest_start = latest;
         }
-        self.latest_start[0] = self.latest_start[1]
-            - matrix.duration(self.locations[0] as usize, self.locations[1] as usize);
+        self.nodes[0].latest_start =
+            self.nodes[1].latest_start - matrix.duration(self.location(0), self.location(1));
         debug_assert!(self.feasible);
         debug_assert!({
             let mut fresh = self.clone();
             fresh.update(instance);
-            fresh.departure == self.departure
-                && fresh.latest_start == self.latest_start
-                && fresh.legs == self.legs
-                && fresh.load == self.load
+            fresh.nodes == self.nodes && fresh.load == self.load
         });
     }
 }
@@ -479,7 +487,7 @@ pub fn break_gap_in(
         return walk(instance, vehicle, jobs, None, |_| {}).then_some(None);
     }
     fill_latest_starts(instance, vehicle, jobs, latest);
-    rest_gap_from_latest(instance, vehicle, jobs, latest)
+    rest_gap_from_latest(instance, vehicle, jobs, |k| latest[k])
 }
 
 /// Latest service start at every node (index k = node k; node 0 unused) such that the
@@ -511,7 +519,7 @@ fn rest_gap_from_latest(
     instance: &Instance,
     vehicle: usize,
     jobs: &[u32],
-    latest: &[f64],
+    latest: impl Fn(usize) -> f64,
 ) -> Option<Option<usize>> {
     let v = &instance.vehicles[vehicle];
     let (window_start, window_end, duration) = v.rest?;
@@ -526,7 +534,7 @@ fn rest_gap_from_latest(
             .get(gap)
             .map_or(v.end, |&j| instance.jobs[j as usize].location);
         if rest_start + duration + instance.matrix.duration(at, next_location)
-            <= latest[gap + 1] + TIME_EPS
+            <= latest(gap + 1) + TIME_EPS
         {
             return Some(Some(gap));
         }
