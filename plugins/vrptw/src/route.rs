@@ -22,8 +22,8 @@ pub struct Route {
     pub jobs: Vec<u32>,
     /// The nodes start, jobs..., end with their cached quantities. One vector of records
     /// rather than one per quantity: the scan then walks one array, and inserting a job
-    /// or copying a route moves one block of memory (in the module build each move is a
-    /// call out of the sandbox).
+    /// or copying a route moves one block of memory here instead of four (in the module
+    /// build each move is a call out of the sandbox).
     nodes: Vec<Node>,
     /// Whether the vehicle has a break to place (the O(n) check applies).
     rests: bool,
@@ -122,7 +122,9 @@ pub struct Probe<'a> {
     job: usize,
     service: f64,
     windows: &'a [(f64, f64)],
-    /// The job's only window as (open, close + TIME_EPS), when it has one.
+    /// The job's only window as (open, close + TIME_EPS), when it has one: the fast path of
+    /// [`earliest_start_in`] decided once per job instead of once per gap (calling that
+    /// function in the scan costs 8 % more instructions natively, 13 % in the module).
     single_window: Option<(f64, f64)>,
     matrix_size: usize,
     distance_to: &'a [f64],
@@ -330,8 +332,8 @@ impl Route {
     /// counter rather than the generator's state; everything per job (travel rows,
     /// windows) comes in one `Probe` whose rows are read without bounds checks; the time
     /// test (arrive after leaving `gap` at its earliest departure, start in a window, reach
-    /// `gap + 1` by its latest start: O(1)) is inline, and only a job with several windows
-    /// or a vehicle with a break leaves the loop for a call; and this function is inlined
+    /// `gap + 1` by its latest start: O(1)) is inline, and besides a blink's draw only a
+    /// vehicle with a break leaves the loop for a call; and this function is inlined
     /// into the search's loop over routes (`Search::best_insertion`), one call per job.
     #[inline(always)]
     pub fn cheapest_insertion(
