@@ -1,46 +1,57 @@
 //! Dense travel matrices built once per solve.
 //!
-//! Every inner loop of the search reads distances and durations, so they live in two flat
-//! row-major `Vec<f64>` rather than being computed from coordinates on demand. The same
-//! builder serves the independent checker: the matrix is input data, not solver logic.
+//! Every inner loop of the search reads distances and durations, so they live in one flat
+//! row-major `Vec<Leg>` rather than being computed from coordinates on demand. A leg's
+//! distance and duration sit side by side: the insertion scan reads both for the same pair of
+//! locations, so one row pointer and one address serve both loads (four row pointers were
+//! more loop state than the module build keeps in registers). The same builder serves the
+//! independent checker: the matrix is input data, not solver logic.
 
 use crate::model::{Location, TravelModel};
 
 /// Mean Earth radius (IUGG), metres.
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
+/// Travel from one location to another.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Leg {
+    pub distance: f64,
+    pub duration: f64,
+}
+
 #[derive(Clone, Debug)]
 pub struct TravelMatrix {
     size: usize,
-    distance: Vec<f64>,
-    duration: Vec<f64>,
-    /// Column-major copies (`[to * size + from]`) when the matrices are not symmetric, so
-    /// that "from every node to this one" is a contiguous slice too; `None` when symmetric.
-    transposed: Option<(Vec<f64>, Vec<f64>)>,
+    /// `[from * size + to]`.
+    legs: Vec<Leg>,
+    /// A column-major copy (`[to * size + from]`) when the matrix is not symmetric, so that
+    /// "from every location to this one" is a contiguous slice too; `None` when symmetric.
+    transposed: Option<Vec<Leg>>,
 }
 
 impl TravelMatrix {
     /// Builds the matrix; the caller has validated the problem (sizes, finite values).
     pub fn build(locations: &[Location], travel: &TravelModel) -> Self {
         let size = locations.len();
-        let mut distance = vec![0.0; size * size];
-        let mut duration = vec![0.0; size * size];
+        let mut legs = vec![Leg::default(); size * size];
         match travel {
             TravelModel::Matrix {
                 distances,
                 durations,
             } => {
-                for from in 0..size {
-                    distance[from * size..(from + 1) * size].copy_from_slice(&distances[from]);
-                    duration[from * size..(from + 1) * size].copy_from_slice(&durations[from]);
+                for (from, row) in legs.chunks_exact_mut(size.max(1)).enumerate() {
+                    for (to, leg) in row.iter_mut().enumerate() {
+                        *leg = Leg {
+                            distance: distances[from][to],
+                            duration: durations[from][to],
+                        };
+                    }
                 }
             }
             // Both formulas are symmetric: compute each pair once.
-            TravelModel::Euclidean { speed } => {
-                fill_symmetric(size, &mut distance, &mut duration, *speed, |a, b| {
-                    planar_distance(locations[a], locations[b])
-                })
-            }
+            TravelModel::Euclidean { speed } => fill_symmetric(size, &mut legs, *speed, |a, b| {
+                planar_distance(locations[a], locations[b])
+            }),
             TravelModel::Haversine { speed_mps } => {
                 // Radians and cos(latitude) once per location, not once per pair.
                 let points: Vec<(f64, f64, f64)> = locations
@@ -54,64 +65,49 @@ impl TravelMatrix {
                         )
                     })
                     .collect();
-                fill_symmetric(size, &mut distance, &mut duration, *speed_mps, |a, b| {
+                fill_symmetric(size, &mut legs, *speed_mps, |a, b| {
                     haversine_m(points[a], points[b])
                 })
             }
         }
-        let transposed = (!is_symmetric(size, &distance) || !is_symmetric(size, &duration))
-            .then(|| (transpose(size, &distance), transpose(size, &duration)));
+        let transposed = (!is_symmetric(size, &legs)).then(|| transpose(size, &legs));
         Self {
             size,
-            distance,
-            duration,
+            legs,
             transposed,
         }
     }
 
     #[inline]
+    pub fn leg(&self, from: usize, to: usize) -> Leg {
+        self.legs[from * self.size + to]
+    }
+
+    #[inline]
     pub fn distance(&self, from: usize, to: usize) -> f64 {
-        self.distance[from * self.size + to]
+        self.leg(from, to).distance
     }
 
     #[inline]
     pub fn duration(&self, from: usize, to: usize) -> f64 {
-        self.duration[from * self.size + to]
+        self.leg(from, to).duration
     }
 
-    /// Distances from `from` to every location, indexed by destination.
+    /// Legs from `from` to every location, indexed by destination.
     #[inline]
-    pub fn distances_from(&self, from: usize) -> &[f64] {
-        self.row(&self.distance, from)
+    pub fn legs_from(&self, from: usize) -> &[Leg] {
+        self.row(&self.legs, from)
     }
 
-    /// Distances from every location to `to`, indexed by origin.
+    /// Legs from every location to `to`, indexed by origin.
     #[inline]
-    pub fn distances_to(&self, to: usize) -> &[f64] {
-        self.row(
-            self.transposed.as_ref().map_or(&self.distance, |t| &t.0),
-            to,
-        )
-    }
-
-    /// Durations from `from` to every location, indexed by destination.
-    #[inline]
-    pub fn durations_from(&self, from: usize) -> &[f64] {
-        self.row(&self.duration, from)
-    }
-
-    /// Durations from every location to `to`, indexed by origin.
-    #[inline]
-    pub fn durations_to(&self, to: usize) -> &[f64] {
-        self.row(
-            self.transposed.as_ref().map_or(&self.duration, |t| &t.1),
-            to,
-        )
+    pub fn legs_to(&self, to: usize) -> &[Leg] {
+        self.row(self.transposed.as_ref().unwrap_or(&self.legs), to)
     }
 
     #[inline]
-    fn row<'a>(&self, values: &'a [f64], at: usize) -> &'a [f64] {
-        &values[at * self.size..(at + 1) * self.size]
+    fn row<'a>(&self, legs: &'a [Leg], at: usize) -> &'a [Leg] {
+        &legs[at * self.size..(at + 1) * self.size]
     }
 
     pub fn size(&self) -> usize {
@@ -119,19 +115,19 @@ impl TravelMatrix {
     }
 
     pub fn max_distance(&self) -> f64 {
-        self.distance.iter().copied().fold(0.0, f64::max)
+        self.legs.iter().map(|leg| leg.distance).fold(0.0, f64::max)
     }
 }
 
-fn is_symmetric(size: usize, matrix: &[f64]) -> bool {
-    (0..size).all(|a| (a + 1..size).all(|b| matrix[a * size + b] == matrix[b * size + a]))
+fn is_symmetric(size: usize, legs: &[Leg]) -> bool {
+    (0..size).all(|a| (a + 1..size).all(|b| legs[a * size + b] == legs[b * size + a]))
 }
 
-fn transpose(size: usize, matrix: &[f64]) -> Vec<f64> {
-    let mut columns = vec![0.0; size * size];
+fn transpose(size: usize, legs: &[Leg]) -> Vec<Leg> {
+    let mut columns = vec![Leg::default(); size * size];
     for from in 0..size {
         for to in 0..size {
-            columns[to * size + from] = matrix[from * size + to];
+            columns[to * size + from] = legs[from * size + to];
         }
     }
     columns
@@ -158,20 +154,16 @@ fn haversine_m(a: (f64, f64, f64), b: (f64, f64, f64)) -> f64 {
     2.0 * EARTH_RADIUS_M * libm::asin(h.sqrt().min(1.0))
 }
 
-fn fill_symmetric(
-    size: usize,
-    distance: &mut [f64],
-    duration: &mut [f64],
-    speed: f64,
-    metric: impl Fn(usize, usize) -> f64,
-) {
+fn fill_symmetric(size: usize, legs: &mut [Leg], speed: f64, metric: impl Fn(usize, usize) -> f64) {
     for from in 0..size {
         for to in from + 1..size {
-            let d = metric(from, to);
-            distance[from * size + to] = d;
-            distance[to * size + from] = d;
-            duration[from * size + to] = d / speed;
-            duration[to * size + from] = d / speed;
+            let distance = metric(from, to);
+            let leg = Leg {
+                distance,
+                duration: distance / speed,
+            };
+            legs[from * size + to] = leg;
+            legs[to * size + from] = leg;
         }
     }
 }
@@ -225,10 +217,10 @@ mod tests {
         assert!(m.transposed.is_some());
         for a in 0..3 {
             for b in 0..3 {
-                assert_eq!(m.distances_from(a)[b], m.distance(a, b));
-                assert_eq!(m.distances_to(b)[a], m.distance(a, b));
-                assert_eq!(m.durations_from(a)[b], m.duration(a, b));
-                assert_eq!(m.durations_to(b)[a], m.duration(a, b));
+                assert_eq!(m.legs_from(a)[b], m.leg(a, b));
+                assert_eq!(m.legs_to(b)[a], m.leg(a, b));
+                assert_eq!(m.leg(a, b).distance, m.distance(a, b));
+                assert_eq!(m.leg(a, b).duration, m.duration(a, b));
             }
         }
         let symmetric = TravelMatrix::build(&[here; 3], &TravelModel::Euclidean { speed: 1.0 });

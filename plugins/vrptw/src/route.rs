@@ -14,6 +14,7 @@
 //! reached by its latest start. The benchmark instances (no breaks) stay on the O(1) path.
 
 use crate::instance::{Instance, TIME_EPS, earliest_start_in, later};
+use crate::matrix::Leg;
 use crate::rng::{Geometric, Rng};
 
 #[derive(Debug)]
@@ -41,7 +42,7 @@ struct Node {
     /// Latest service start that keeps the remainder feasible.
     latest_start: f64,
     /// Distance of the leg to the next node (0 for the end node).
-    leg: f64,
+    next_distance: f64,
     location: u32,
 }
 
@@ -50,7 +51,7 @@ impl Node {
         Self {
             departure: 0.0,
             latest_start: f64::NEG_INFINITY,
-            leg: 0.0,
+            next_distance: 0.0,
             location: location as u32,
         }
     }
@@ -83,8 +84,7 @@ pub struct Scratch {
     latest: Vec<f64>,
 }
 
-/// The search's random stream, its blinks and the buffers insertion tests reuse, kept
-/// together so that the hot calls take few arguments (see [`Route::cheapest_insertion`]).
+/// The search's random stream, its blinks and the buffers insertion tests reuse.
 #[derive(Debug)]
 pub struct Workspace {
     pub rng: Rng,
@@ -108,11 +108,183 @@ impl Workspace {
             scratch: Scratch::default(),
         }
     }
+
+    /// The cheapest feasible insertion of the probed job into the routes `admit` lets in,
+    /// as (cost, route, gap): `admit(r, route)` is `None` for a route not to try, else the
+    /// fixed cost inserting into it adds. Gap g of a route is between node g and node
+    /// g + 1 (gap 0 is right after the start); gaps hit by a blink are skipped (SISR: each
+    /// with the blink chance, drawn as the distance to the next blink, a count that goes
+    /// on from route to route and from job to job).
+    ///
+    /// Runs [`scan_insertions`], which calls nothing, and does for it what needs a call or
+    /// a loop: the next blink's draw, the exact test of a job with several windows, and a
+    /// break's O(n) check.
+    pub fn cheapest_insertion(
+        &mut self,
+        routes: &[Route],
+        probe: &Probe,
+        mut admit: impl FnMut(usize, &Route) -> Option<f64>,
+    ) -> Option<(f64, usize, usize)> {
+        let mut scan = InsertionScan::new(self.until_blink);
+        loop {
+            match scan_insertions(routes, probe, &mut admit, &mut scan) {
+                ScanStop::Done => break,
+                ScanStop::Blink => {
+                    scan.next_blink = scan.gap.saturating_add(self.rng.misses(self.blink));
+                }
+                ScanStop::Check { gap, delta } => {
+                    let route = &routes[scan.route];
+                    if (probe.one_window || route.fits_windows(probe, gap))
+                        && (!route.rests || route.rest_fits_with(probe, gap, &mut self.scratch))
+                    {
+                        scan.accept(gap, delta);
+                    }
+                }
+            }
+        }
+        self.until_blink = scan.next_blink;
+        scan.best
+    }
+}
+
+/// Why [`scan_insertions`] returned.
+enum ScanStop {
+    /// Every route was scanned.
+    Done,
+    /// The gap before `scan.gap` is a blink's: draw the next one and call again.
+    Blink,
+    /// This gap, at this added distance, passed the O(1) test, which is not exact for a job
+    /// with several windows or a vehicle with a break: test those, [`InsertionScan::accept`]
+    /// the gap if it fits, and call again.
+    Check { gap: usize, delta: f64 },
+}
+
+/// Where a scan of one job's insertions stands between calls of [`scan_insertions`].
+struct InsertionScan {
+    route: usize,
+    /// Whether `route` passed `admit` (its scan has begun).
+    entered: bool,
+    /// The next gap of `route` to scan.
+    gap: usize,
+    /// The gap of `route` the next blink falls on (past the route's gaps: a later route's).
+    next_blink: usize,
+    /// The fixed cost inserting into `route` adds.
+    opening_cost: f64,
+    /// Added distance an insertion into `route` must beat.
+    bound: f64,
+    best: Option<(f64, usize, usize)>,
+}
+
+impl InsertionScan {
+    fn new(next_blink: usize) -> Self {
+        Self {
+            route: 0,
+            entered: false,
+            gap: 0,
+            next_blink,
+            opening_cost: 0.0,
+            bound: f64::INFINITY,
+            best: None,
+        }
+    }
+
+    fn accept(&mut self, gap: usize, delta: f64) {
+        self.bound = delta;
+        self.best = Some((delta + self.opening_cost, self.route, gap));
+    }
+}
+
+/// Scans the probed job's insertions into every gap of the admitted routes, from where
+/// `scan` stands, keeping the cheapest that keeps every time constraint (see
+/// [`Workspace::cheapest_insertion`]).
+///
+/// This is the search's hot loop, shaped for the module build as much as for the native
+/// one. In the code Cranelift (wasmtime's compiler) makes, no register survives a call
+/// but five integer ones: one call in the loop, even on a rare path, had the loop reload
+/// its state from the stack at every gap. So this function calls nothing and has no loop
+/// but its own: it returns to its caller for a blink's draw and for the exact test of
+/// several windows or a break (see [`ScanStop`]), and the loop over routes is in it
+/// too (a call per route cost more than the scan of a short route). (The module's
+/// deadline check at every loop header is such a call too; the host's wasmtime makes it
+/// preserve every register, see vendor/README.md.) Everything per job comes in one
+/// `Probe` whose rows are read without bounds checks; the time test (arrive after leaving
+/// `gap` at its earliest departure, start within the windows' hull, reach `gap + 1` by its
+/// latest start) is inline.
+#[inline(never)]
+fn scan_insertions(
+    routes: &[Route],
+    probe: &Probe,
+    admit: &mut impl FnMut(usize, &Route) -> Option<f64>,
+    scan: &mut InsertionScan,
+) -> ScanStop {
+    let mut best_cost = scan.best.map_or(f64::INFINITY, |(cost, _, _)| cost);
+    while let Some(route) = routes.get(scan.route) {
+        let gaps = route.jobs.len() + 1;
+        if !scan.entered {
+            let Some(opening_cost) = admit(scan.route, route) else {
+                scan.route += 1;
+                continue;
+            };
+            *scan = InsertionScan {
+                entered: true,
+                gap: 0,
+                opening_cost,
+                bound: best_cost - opening_cost,
+                ..*scan
+            };
+        }
+        assert_eq!(
+            probe.matrix_size, route.matrix_size,
+            "probe of another instance"
+        );
+        let nodes = &route.nodes[..gaps + 1];
+        let (mut gap, mut bound, next_blink) = (scan.gap, scan.bound, scan.next_blink);
+        // Up to the next blink or the route's end, whichever comes first: one bound for the
+        // loop to test, and one value fewer for it to keep in a register.
+        let stop = next_blink.min(gaps);
+        // `while` over a half-open range: `0..=n` costs more instructions in both builds.
+        while gap < stop {
+            let this = gap;
+            gap += 1;
+            let (here, next) = (&nodes[this], &nodes[this + 1]);
+            let (before, after) = (here.location as usize, next.location as usize);
+            // SAFETY: a route's locations are below its matrix size (asserted in `update`
+            // and `insert`), which is the probe's (asserted above).
+            let (to_job, from_job) = unsafe { probe.legs_via(before, after) };
+            let delta = to_job.distance + from_job.distance - here.next_distance;
+            if delta >= bound {
+                continue;
+            }
+            let Some(start) = probe.hull_start(here.departure + to_job.duration) else {
+                continue;
+            };
+            if start + probe.service + from_job.duration > next.latest_start + TIME_EPS {
+                continue;
+            }
+            if route.rests || !probe.one_window {
+                (scan.gap, scan.bound) = (gap, bound);
+                return ScanStop::Check { gap: this, delta };
+            }
+            bound = delta;
+            best_cost = delta + scan.opening_cost;
+            scan.best = Some((best_cost, scan.route, this));
+        }
+        if gap < gaps {
+            // Stopped at the blink.
+            (scan.gap, scan.bound) = (gap + 1, bound);
+            return ScanStop::Blink;
+        }
+        // The loop passed every gap up to next_blink - 1.
+        scan.next_blink = next_blink - gaps;
+        scan.route += 1;
+        scan.entered = false;
+    }
+    ScanStop::Done
 }
 
 /// One job as every insertion test of it needs it, looked up once per job rather than
-/// once per gap: its service time, windows and travel rows (the distance from every node
-/// to it is a contiguous slice, see [`crate::matrix::TravelMatrix::distances_to`]).
+/// once per gap: its service time, windows and travel rows (the legs from every node to it
+/// are a contiguous slice, see [`crate::matrix::TravelMatrix::legs_to`]).
 ///
 /// The rows all have the matrix's length, and a route only holds locations below it (both
 /// asserted where they are built), so the scan reads them without bounds checks: in the
@@ -122,15 +294,15 @@ pub struct Probe<'a> {
     job: usize,
     service: f64,
     windows: &'a [(f64, f64)],
-    /// The job's only window as (open, close + TIME_EPS), when it has one: the fast path of
-    /// [`earliest_start_in`] decided once per job instead of once per gap (calling that
-    /// function in the scan costs 8 % more instructions natively, 13 % in the module).
-    single_window: Option<(f64, f64)>,
+    /// (first open, last close + TIME_EPS): the job's windows as the scan tests them, in
+    /// O(1) and without a loop; exact when the job has one window (most jobs), else only a
+    /// necessary test, completed by [`Route::fits_windows`].
+    hull: (f64, f64),
+    one_window: bool,
     matrix_size: usize,
-    distance_to: &'a [f64],
-    distance_from: &'a [f64],
-    duration_to: &'a [f64],
-    duration_from: &'a [f64],
+    /// Legs from every location to the job, and from the job to every location.
+    legs_to: &'a [Leg],
+    legs_from: &'a [Leg],
 }
 
 impl<'a> Probe<'a> {
@@ -143,67 +315,45 @@ impl<'a> Probe<'a> {
             job,
             service: instance.jobs[job].service,
             windows,
-            single_window: match *windows {
-                [(open, close)] => Some((open, close + TIME_EPS)),
-                _ => None,
-            },
+            hull: (
+                windows[0].0,
+                windows
+                    .iter()
+                    .map(|w| w.1)
+                    .fold(f64::NEG_INFINITY, f64::max)
+                    + TIME_EPS,
+            ),
+            one_window: windows.len() == 1,
             matrix_size: matrix.size(),
-            distance_to: matrix.distances_to(location),
-            distance_from: matrix.distances_from(location),
-            duration_to: matrix.durations_to(location),
-            duration_from: matrix.durations_from(location),
+            legs_to: matrix.legs_to(location),
+            legs_from: matrix.legs_from(location),
         };
         let size = probe.matrix_size;
-        assert!(
-            [
-                probe.distance_to,
-                probe.distance_from,
-                probe.duration_to,
-                probe.duration_from
-            ]
-            .iter()
-            .all(|row| row.len() == size)
-        );
+        assert!(probe.legs_to.len() == size && probe.legs_from.len() == size);
         probe
     }
 
-    /// Distance added by visiting the job between locations `before` and `after`, before
-    /// subtracting the leg it replaces.
+    /// The legs from location `before` to the job and from the job to `after`.
     ///
     /// # Safety
     /// `before` and `after` are below `self.matrix_size` (the rows' length).
     #[inline(always)]
-    unsafe fn detour(&self, before: usize, after: usize) -> f64 {
+    unsafe fn legs_via(&self, before: usize, after: usize) -> (Leg, Leg) {
         debug_assert!(before < self.matrix_size && after < self.matrix_size);
-        // SAFETY: every row is `matrix_size` long (asserted in `new`).
-        unsafe {
-            *self.distance_to.get_unchecked(before) + *self.distance_from.get_unchecked(after)
-        }
-    }
-
-    /// Travel times from `before` to the job and from the job to `after`.
-    ///
-    /// # Safety
-    /// As for [`Probe::detour`].
-    #[inline(always)]
-    unsafe fn travel_times(&self, before: usize, after: usize) -> (f64, f64) {
-        debug_assert!(before < self.matrix_size && after < self.matrix_size);
-        // SAFETY: every row is `matrix_size` long (asserted in `new`).
+        // SAFETY: both rows are `matrix_size` long (asserted in `new`).
         unsafe {
             (
-                *self.duration_to.get_unchecked(before),
-                *self.duration_from.get_unchecked(after),
+                *self.legs_to.get_unchecked(before),
+                *self.legs_from.get_unchecked(after),
             )
         }
     }
 
-    /// Earliest service start when arriving at `arrival`, if a window is still open.
+    /// Earliest service start within the windows' hull when arriving at `arrival`.
     #[inline(always)]
-    fn earliest_start(&self, arrival: f64) -> Option<f64> {
-        match self.single_window {
-            Some((open, close)) => (arrival <= close).then(|| later(arrival, open)),
-            None => earliest_start_in(self.windows, arrival),
-        }
+    fn hull_start(&self, arrival: f64) -> Option<f64> {
+        let (open, close) = self.hull;
+        (arrival <= close).then(|| later(arrival, open))
     }
 
     pub fn job(&self) -> usize {
@@ -271,9 +421,9 @@ impl Route {
             .map(|&j| instance.jobs[j as usize].demand)
             .sum();
         for k in 0..=n {
-            self.nodes[k].leg = matrix.distance(self.location(k), self.location(k + 1));
+            self.nodes[k].next_distance = matrix.distance(self.location(k), self.location(k + 1));
         }
-        self.distance = self.nodes.iter().map(|node| node.leg).sum();
+        self.distance = self.nodes.iter().map(|node| node.next_distance).sum();
         self.rests = vehicle.rest.is_some();
 
         let mut feasible = self.load <= vehicle.capacity;
@@ -319,73 +469,20 @@ impl Route {
         self.feasible = feasible;
     }
 
-    /// The cheapest position for the probed job in this route whose added distance is
-    /// below `bound` and that keeps every time constraint, as (added distance, gap); gap g
-    /// is between node g and node g + 1 (gap 0 is right after the start). Gaps hit by a
-    /// blink are skipped (SISR: each with the blink chance, drawn as the distance to the
-    /// next blink).
-    ///
-    /// This is the search's hot loop, shaped for the module build as much as for the
-    /// native one. Cranelift (wasmtime's compiler) has fewer registers to spare than LLVM,
-    /// keeps every value that lives across a call on the stack, and checks the module's
-    /// deadline on every loop iteration and function entry. So the loop carries a blink
-    /// counter rather than the generator's state; everything per job (travel rows,
-    /// windows) comes in one `Probe` whose rows are read without bounds checks; the time
-    /// test (arrive after leaving `gap` at its earliest departure, start in a window, reach
-    /// `gap + 1` by its latest start: O(1)) is inline, and besides a blink's draw only a
-    /// vehicle with a break leaves the loop for a call; and this function is inlined
-    /// into the search's loop over routes (`Search::best_insertion`), one call per job.
-    #[inline(always)]
-    pub fn cheapest_insertion(
-        &self,
-        probe: &Probe,
-        mut bound: f64,
-        work: &mut Workspace,
-    ) -> Option<(f64, usize)> {
-        assert_eq!(
-            probe.matrix_size, self.matrix_size,
-            "probe of another instance"
-        );
-        let n = self.jobs.len();
-        let nodes = &self.nodes[..n + 2];
-        let mut next_blink = work.until_blink;
-        let mut best = None;
-        // A half-open range: `0..=n` costs more instructions in both builds.
-        for gap in 0..n + 1 {
-            if gap == next_blink {
-                next_blink = (gap + 1).saturating_add(work.rng.misses(work.blink));
-                continue;
-            }
-            let (here, next) = (&nodes[gap], &nodes[gap + 1]);
-            let (before, after) = (here.location as usize, next.location as usize);
-            // SAFETY: a route's locations are below its matrix size (asserted in `update`
-            // and `insert`), which is the probe's (asserted above).
-            let delta = unsafe { probe.detour(before, after) } - here.leg;
-            if delta >= bound {
-                continue;
-            }
-            // SAFETY: as above.
-            let (to_job, from_job) = unsafe { probe.travel_times(before, after) };
-            let Some(start) = probe.earliest_start(here.departure + to_job) else {
-                continue;
-            };
-            if start + probe.service + from_job > next.latest_start + TIME_EPS {
-                continue;
-            }
-            if self.rests && !self.rest_fits_with(probe, gap, &mut work.scratch) {
-                continue;
-            }
-            bound = delta;
-            best = Some((delta, gap));
-        }
-        // The loop passed every gap up to next_blink - 1.
-        work.until_blink = next_blink - (n + 1);
-        best
+    /// For a job with several windows, whether inserting it at `gap` keeps every time
+    /// constraint (the scan tested the windows' hull).
+    fn fits_windows(&self, probe: &Probe, gap: usize) -> bool {
+        let (here, next) = (&self.nodes[gap], &self.nodes[gap + 1]);
+        let to_job = probe.legs_to[here.location as usize];
+        let from_job = probe.legs_from[next.location as usize];
+        earliest_start_in(probe.windows, here.departure + to_job.duration).is_some_and(|start| {
+            start + probe.service + from_job.duration <= next.latest_start + TIME_EPS
+        })
     }
 
     /// For a vehicle with a break: whether the route with the probed job inserted at `gap`
-    /// still has a place for the break (an O(n) pass; the O(1) test above is only
-    /// necessary).
+    /// still has a place for the break (an O(n) pass; the O(1) test of [`scan_insertions`]
+    /// is only necessary).
     #[inline(never)]
     fn rest_fits_with(&self, probe: &Probe, gap: usize, scratch: &mut Scratch) -> bool {
         let sequence = &mut scratch.jobs;
@@ -417,15 +514,15 @@ impl Route {
             matrix.distance(before, data.location),
             matrix.distance(data.location, after),
         );
-        self.distance += leg_in + leg_out - self.nodes[gap].leg;
+        self.distance += leg_in + leg_out - self.nodes[gap].next_distance;
         self.load += data.demand;
         self.jobs.insert(gap, job as u32);
-        self.nodes[gap].leg = leg_in;
+        self.nodes[gap].next_distance = leg_in;
         let node = gap + 1;
         self.nodes.insert(
             node,
             Node {
-                leg: leg_out,
+                next_distance: leg_out,
                 ..Node::at(data.location)
             },
         );

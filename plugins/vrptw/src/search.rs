@@ -182,10 +182,12 @@ pub struct Search<'a> {
     // Reused buffers: the loop allocates nothing once they have grown.
     removed: Vec<u32>,
     ruined_routes: Vec<usize>,
-    tried_profiles: Vec<usize>,
+    /// Per vehicle profile, the last `stamp` at which an empty route of it was tried.
+    profile_stamps: Vec<u64>,
     sort_keys: Vec<(f64, u32)>,
     /// Per route, the last `stamp` at which it held a neighbour of the job being inserted.
     route_stamps: Vec<u64>,
+    /// Counts the jobs inserted: one stamp per insertion scan.
     stamp: u64,
 }
 
@@ -220,7 +222,7 @@ impl<'a> Search<'a> {
             route_changed: vec![false; instance.vehicles.len()],
             removed: Vec::new(),
             ruined_routes: Vec::new(),
-            tried_profiles: Vec::new(),
+            profile_stamps: vec![0; instance.vehicles.len()],
             sort_keys: Vec::new(),
             route_stamps: vec![0; instance.vehicles.len()],
             stamp: 0,
@@ -466,9 +468,9 @@ impl<'a> Search<'a> {
     }
 
     /// The cheapest feasible insertion of the probed job over every route that may take
-    /// it, as (cost, route, gap). One call per job, with the routes' gap scans inlined: in
-    /// the module build a call per route cost more than the scan of a short route.
-    #[inline(never)]
+    /// it, as (cost, route, gap): routes whose vehicle has the skills and the room, on
+    /// large instances only those near the job (granular), and one empty route per
+    /// vehicle profile (vehicles of a profile are interchangeable).
     fn best_insertion(
         &mut self,
         plan: &Plan,
@@ -477,41 +479,39 @@ impl<'a> Search<'a> {
     ) -> Option<(f64, usize, usize)> {
         let instance = self.instance;
         let job = probe.job();
-        let mut best: Option<(f64, usize, usize)> = None;
-        self.tried_profiles.clear();
+        self.stamp += 1;
+        let stamp = self.stamp;
         let granular = instance.jobs.len() >= GRANULAR_FROM_JOBS;
         if granular {
-            self.stamp += 1;
             for &other in instance.neighbours[job].iter().take(GRANULAR_NEIGHBOURS) {
                 let r = plan.route_of[other as usize];
                 if r != NOT_ROUTED {
-                    self.route_stamps[r as usize] = self.stamp;
+                    self.route_stamps[r as usize] = stamp;
                 }
             }
         }
-        for (r, route) in plan.routes.iter().enumerate() {
-            if granular && !route.is_empty() && self.route_stamps[r] != self.stamp {
-                continue;
-            }
-            if !instance.can_serve(route.vehicle, job) || !route.has_room_for(instance, demand) {
-                continue;
-            }
-            let vehicle = &instance.vehicles[route.vehicle];
-            let opening_cost = if route.is_empty() {
-                if self.tried_profiles.contains(&vehicle.profile) {
-                    continue;
+        let (route_stamps, profile_stamps) = (&self.route_stamps, &mut self.profile_stamps);
+        self.work
+            .cheapest_insertion(&plan.routes, probe, |r, route: &Route| {
+                if granular && !route.is_empty() && route_stamps[r] != stamp {
+                    return None;
                 }
-                self.tried_profiles.push(vehicle.profile);
-                FIXED_COST_WEIGHT * vehicle.fixed_cost
-            } else {
-                0.0
-            };
-            let bound = best.map_or(f64::INFINITY, |(cost, _, _)| cost) - opening_cost;
-            if let Some((delta, gap)) = route.cheapest_insertion(probe, bound, &mut self.work) {
-                best = Some((delta + opening_cost, r, gap));
-            }
-        }
-        best
+                if !instance.can_serve(route.vehicle, job) || !route.has_room_for(instance, demand)
+                {
+                    return None;
+                }
+                let vehicle = &instance.vehicles[route.vehicle];
+                if !route.is_empty() {
+                    return Some(0.0);
+                }
+                // Stamped: this job's scan has tried an empty route of this profile.
+                let tried = &mut profile_stamps[vehicle.profile];
+                if *tried == stamp {
+                    return None;
+                }
+                *tried = stamp;
+                Some(FIXED_COST_WEIGHT * vehicle.fixed_cost)
+            })
     }
 
     /// SISR's insertion orders: random, decreasing demand, far-from-depot first,
