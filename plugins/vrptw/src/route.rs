@@ -499,7 +499,7 @@ impl Route {
         self.load.saturating_add(demand) <= instance.vehicles[self.vehicle].capacity
     }
 
-    /// Inserts a job at a position `cheapest_insertion` found, updating the caches
+    /// Inserts a job at a position `Workspace::cheapest_insertion` found, updating the caches
     /// incrementally: times are recomputed outward from the new node only until they
     /// coincide with the old ones (everything beyond is then unchanged).
     pub fn insert(&mut self, instance: &Instance, job: usize, gap: usize) {
