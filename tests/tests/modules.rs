@@ -384,13 +384,19 @@ async fn uploads_are_checked_before_they_are_recorded() {
     assert_eq!(publish(&server, &echo).await, first);
     // Only the operator uploads.
     let a = tenant(&server, "upload-a").await;
-    send(
+    let refused = send(
         a.api
             .request(Method::POST, "/v1/operator/modules")
             .body(echo.clone()),
     )
-    .await
-    .expect_problem(401, "invalid_token");
+    .await;
+    // Refused before the body was read: the server closes this connection, and says so, so
+    // the client's next request (below) does not go into the closed socket.
+    assert_eq!(
+        refused.headers.get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
+    refused.expect_problem(401, "invalid_token");
     let versions = a.api.get("/v1/modules").await;
     versions.expect_status(200);
     let names: Vec<&str> = versions.json["items"]

@@ -3,7 +3,8 @@
 //!
 //! Middleware, outermost first: request id (set, then propagated to the response), a
 //! tracing span per request, panic capture (a panic is a 500 problem, not a dropped
-//! connection), metrics, the request timeout, and the body size limit.
+//! connection), `Connection: close` after a body the handler did not read, the request
+//! timeout, the body size limit, and metrics (a route layer: it sees the route template).
 
 pub mod audit;
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod pagination;
 pub mod problem;
 pub mod roles;
 pub mod server;
+pub mod unread_body;
 pub mod users;
 
 use std::sync::Arc;
@@ -101,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limits.body_limit))
         .layer(middleware::from_fn_with_state(limits.body_limit, refuse_oversized))
         .layer(middleware::from_fn_with_state(limits.request_timeout, request_timeout))
+        .layer(middleware::from_fn(unread_body::close_if_unread))
         .layer(CatchPanicLayer::custom(|_| {
             problem::response(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred", &[])
         }))
