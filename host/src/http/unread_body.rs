@@ -1,7 +1,7 @@
 //! `Connection: close` on a response to a request whose body the handler did not read.
 //!
 //! A handler may answer before it reads the body: a 401 on an upload with the wrong token,
-//! a 413 decided from the declared length. hyper then closes the connection rather than read
+//! a 413 for a declared length past what `refuse_oversized` drains. hyper then closes the connection rather than read
 //! the rest, but the response it already sent said keep-alive, so a client that pools
 //! connections sends its next request into a closed socket and gets a broken pipe (seen in CI
 //! on the request after a refused upload). Saying `Connection: close` tells the client the
