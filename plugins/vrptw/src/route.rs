@@ -242,32 +242,47 @@ fn scan_insertions(
         // Up to the next blink or the route's end, whichever comes first: one bound for the
         // loop to test, and one value fewer for it to keep in a register.
         let stop = next_blink.min(gaps);
-        // `while` over a half-open range: `0..=n` costs more instructions in both builds.
-        while gap < stop {
-            let this = gap;
+        // One gap's test; on a pass it either records the gap as the best so far or, when
+        // the test is not exact, returns for the caller to check it.
+        macro_rules! test_gap {
+            ($this:expr) => {{
+                let this = $this;
+                let (here, next) = (&nodes[this], &nodes[this + 1]);
+                let (before, after) = (here.location as usize, next.location as usize);
+                // SAFETY: a route's locations are below its matrix size (asserted in `update`
+                // and `insert`), which is the probe's (asserted above).
+                let (to_job, from_job) = unsafe { probe.legs_via(before, after) };
+                let delta = to_job.distance + from_job.distance - here.next_distance;
+                'test: {
+                    if delta >= bound {
+                        break 'test;
+                    }
+                    let Some(start) = probe.hull_start(here.departure + to_job.duration) else {
+                        break 'test;
+                    };
+                    if start + probe.service + from_job.duration > next.latest_start + TIME_EPS {
+                        break 'test;
+                    }
+                    if route.rests || !probe.one_window {
+                        (scan.gap, scan.bound) = (this + 1, bound);
+                        return ScanStop::Check { gap: this, delta };
+                    }
+                    bound = delta;
+                    best_cost = delta + scan.opening_cost;
+                    scan.best = Some((best_cost, scan.route, this));
+                }
+            }};
+        }
+        // Two gaps per loop iteration: half the loop's own work, and in the module half its
+        // deadline checks (one at every loop header); 2.6 % fewer instructions in both builds.
+        while gap + 1 < stop {
+            test_gap!(gap);
+            test_gap!(gap + 1);
+            gap += 2;
+        }
+        if gap < stop {
+            test_gap!(gap);
             gap += 1;
-            let (here, next) = (&nodes[this], &nodes[this + 1]);
-            let (before, after) = (here.location as usize, next.location as usize);
-            // SAFETY: a route's locations are below its matrix size (asserted in `update`
-            // and `insert`), which is the probe's (asserted above).
-            let (to_job, from_job) = unsafe { probe.legs_via(before, after) };
-            let delta = to_job.distance + from_job.distance - here.next_distance;
-            if delta >= bound {
-                continue;
-            }
-            let Some(start) = probe.hull_start(here.departure + to_job.duration) else {
-                continue;
-            };
-            if start + probe.service + from_job.duration > next.latest_start + TIME_EPS {
-                continue;
-            }
-            if route.rests || !probe.one_window {
-                (scan.gap, scan.bound) = (gap, bound);
-                return ScanStop::Check { gap: this, delta };
-            }
-            bound = delta;
-            best_cost = delta + scan.opening_cost;
-            scan.best = Some((best_cost, scan.route, this));
         }
         if gap < gaps {
             // Stopped at the blink.
