@@ -35,42 +35,32 @@ use verofield::runtime::{
     CallContext, Caller, EventError, EventSink, Request, Runtime, RuntimeConfig, StoreBackend,
 };
 
+/// Native solver vs the routing module in wasmtime, on Solomon-format instances.
+#[derive(clap::Parser)]
 struct Args {
+    /// The routing component.
+    #[arg(
+        long,
+        default_value = "plugins/target/wasm32-wasip2/release/verofield_routing.wasm"
+    )]
     component: PathBuf,
+    /// The directory of Solomon-format instances (and their BKS.json).
+    #[arg(long, default_value = "../shared/data/solomon")]
     data: PathBuf,
+    /// Instances, comma-separated, or `all`.
+    #[arg(long, value_delimiter = ',', default_value = "C101,R101,RC101,R201")]
     only: Vec<String>,
+    /// Search iterations per solve (the time budget is large enough never to stop it).
+    #[arg(long, default_value_t = 20_000)]
     iterations: u64,
+    /// Runs per instance and side; the best is reported.
+    #[arg(long, default_value_t = 3)]
     repeat: usize,
+    #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Quality mode: solve every instance once through the module with this time budget.
+    #[arg(long)]
     budget_ms: Option<u64>,
-}
-
-fn args() -> Args {
-    let mut args = Args {
-        component: "plugins/target/wasm32-wasip2/release/verofield_routing.wasm".into(),
-        data: "../shared/data/solomon".into(),
-        only: vec!["C101".into(), "R101".into(), "RC101".into(), "R201".into()],
-        iterations: 20_000,
-        repeat: 3,
-        seed: 1,
-        budget_ms: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--component" => args.component = value.into(),
-            "--data" => args.data = value.into(),
-            "--only" => args.only = value.split(',').map(str::to_owned).collect(),
-            "--iterations" => args.iterations = value.parse().expect("--iterations"),
-            "--repeat" => args.repeat = value.parse().expect("--repeat"),
-            "--seed" => args.seed = value.parse().expect("--seed"),
-            "--budget-ms" => args.budget_ms = Some(value.parse().expect("--budget-ms")),
-            other => panic!("unknown flag {other}"),
-        }
-    }
-    args
 }
 
 /// Rows kept in memory: the module stores its plan; nothing else is asked of the store.
@@ -213,7 +203,7 @@ fn best(values: Vec<Duration>) -> Duration {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let mut args = args();
+    let mut args = <Args as clap::Parser>::parse();
     let cache = std::env::temp_dir().join(format!("routing-bench-{}", Uuid::new_v4()));
     let mut config = RuntimeConfig::new(&cache);
     // `perf record` of this example names the component's functions when this is set.
