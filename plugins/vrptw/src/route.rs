@@ -332,11 +332,7 @@ impl<'a> Probe<'a> {
             windows,
             hull: (
                 windows[0].0,
-                windows
-                    .iter()
-                    .map(|w| w.1)
-                    .fold(f64::NEG_INFINITY, f64::max)
-                    + TIME_EPS,
+                windows.iter().map(|w| w.1).fold(f64::NEG_INFINITY, later) + TIME_EPS,
             ),
             one_window: windows.len() == 1,
             matrix_size: matrix.size(),
