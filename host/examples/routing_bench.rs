@@ -56,6 +56,7 @@ struct Args {
     /// Runs per instance and side; the best is reported.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
+    /// The search's seed (both sides use it).
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Quality mode: solve every instance once through the module with this time budget.
