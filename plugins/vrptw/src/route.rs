@@ -238,13 +238,17 @@ fn scan_insertions(
             "probe of another instance"
         );
         let nodes = &route.nodes[..gaps + 1];
-        let (mut gap, mut bound, next_blink) = (scan.gap, scan.bound, scan.next_blink);
+        let (gap, mut bound, next_blink) = (scan.gap, scan.bound, scan.next_blink);
+        // A scan resumes one past a blink or a checked gap, so never past the route's end
+        // (`first.add(gap)` below relies on it). The test build checks it; an `assert!`
+        // here cost the module 2.4 % of its instructions.
+        debug_assert!(gap <= gaps, "scan resumed past the route's end");
         // Up to the next blink or the route's end, whichever comes first: one bound for the
         // loop to test, and one value fewer for it to keep in a register.
         let stop = next_blink.min(gaps);
+        let first = nodes.as_ptr();
         // One gap's test; on a pass it either records the gap as the best so far or, when
         // the test is not exact, returns for the caller to check it.
-        let first = nodes.as_ptr();
         macro_rules! test_gap {
             ($here:expr) => {{
                 let here_ptr: *const Node = $here;
@@ -278,7 +282,11 @@ fn scan_insertions(
                 }
             }};
         }
-        // SAFETY: gap <= stop <= gaps < nodes.len().
+        // Two gaps per loop iteration: half the loop's own work, and in the module half its
+        // deadline checks (one at every loop header). The loop walks a node pointer rather
+        // than an index: 3.7 % fewer instructions natively, 2.2 % in the module.
+        // SAFETY: `gap` (see above) and `stop` are at most `gaps`, and `nodes` holds
+        // `gaps + 1` nodes.
         let (mut here_ptr, stop_ptr) = unsafe { (first.add(gap), first.add(stop)) };
         while unsafe { here_ptr.add(1) } < stop_ptr {
             test_gap!(here_ptr);
@@ -289,7 +297,8 @@ fn scan_insertions(
             test_gap!(here_ptr);
             here_ptr = unsafe { here_ptr.add(1) };
         }
-        gap = unsafe { here_ptr.offset_from(first) } as usize;
+        // SAFETY: `here_ptr` is within `nodes`: it only moved up to `stop_ptr`, or not at all.
+        let gap = unsafe { here_ptr.offset_from(first) } as usize;
         if gap < gaps {
             // Stopped at the blink.
             (scan.gap, scan.bound) = (gap + 1, bound);
