@@ -15,7 +15,7 @@
 //! where the penalty exceeds any distance an insertion can add; the best plan is kept by
 //! the exact lexicographic order.
 
-use crate::clock::Clock;
+use crate::clock::{Clock, PacedClock};
 use crate::instance::Instance;
 use crate::route::{Probe, Route, Workspace};
 
@@ -29,6 +29,9 @@ const NOT_ROUTED: u32 = u32::MAX;
 /// 2,000 jobs it is memory-bound on the travel matrix and starves the search.
 const GRANULAR_FROM_JOBS: usize = 300;
 const GRANULAR_NEIGHBOURS: usize = 40;
+/// How far apart the search's reads of the clock fall (see [`PacedClock`]): a budget ends
+/// at most about this late.
+const CLOCK_READ_INTERVAL_SECS: f64 = 0.001;
 
 /// Tuning of the ruin-and-recreate loop; the defaults follow the SISR paper except the
 /// temperatures, which are relative to the mean cost per job of the first plan so that
@@ -253,6 +256,7 @@ impl<'a> Search<'a> {
     /// Runs until `time_limit_secs` (read from `clock`) or `max_iterations`, whichever
     /// comes first, and returns the best plan seen.
     pub fn run(&mut self, clock: &dyn Clock, time_limit_secs: f64, max_iterations: u64) -> Outcome {
+        let mut clock = PacedClock::new(clock, CLOCK_READ_INTERVAL_SECS);
         let started = clock.now_secs();
         let instance = self.instance;
 
