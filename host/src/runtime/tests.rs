@@ -465,3 +465,72 @@ async fn refuses_what_is_not_a_component_of_the_world() {
     let error = runtime.load(b"\0asm not really").await.unwrap_err();
     assert_eq!(code_of(&error), (422, "module_invalid"));
 }
+
+/// The vendored compiler's rewrite of `i32.eqz` of a float comparison into the complementary
+/// comparison (vendor/README.md) keeps wasm's semantics: for every comparison, both as a
+/// value and as a branch condition, the engine the host runs (its own configuration, epoch
+/// checks on) answers what Rust's `!(a op b)` does, NaNs, signed zeros and infinities included.
+#[test]
+fn negated_float_comparisons_keep_nan_semantics() {
+    const OPS: [&str; 6] = ["eq", "ne", "lt", "gt", "le", "ge"];
+    let mut text = String::from("(module\n");
+    for ty in ["f32", "f64"] {
+        for op in OPS {
+            text.push_str(&format!(
+                "(func (export \"not_{op}_{ty}\") (param {ty} {ty}) (result i32)
+                   local.get 0 local.get 1 {ty}.{op} i32.eqz)
+                 (func (export \"branch_not_{op}_{ty}\") (param {ty} {ty}) (result i32)
+                   (block local.get 0 local.get 1 {ty}.{op} i32.eqz br_if 0 i32.const 0 return)
+                   i32.const 1)\n"
+            ));
+        }
+    }
+    text.push(')');
+    let cache = CacheDir::new();
+    let engine = Engine::new(&engine_config(&RuntimeConfig::new(&cache.0))).unwrap();
+    let module = wasmtime::Module::new(&engine, wat::parse_str(&text).unwrap()).unwrap();
+    let mut store = wasmtime::Store::new(&engine, ());
+    store.set_epoch_deadline(u64::MAX / 2);
+    let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+
+    let values = [
+        f64::NAN,
+        -f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        0.0,
+        -0.0,
+        1.0,
+        -1.5,
+        1e300,
+    ];
+    let expected = |op: &str, a: f64, b: f64| match op {
+        "eq" => !(a == b),
+        "ne" => !(a != b),
+        "lt" => !(a < b),
+        "gt" => !(a > b),
+        "le" => !(a <= b),
+        _ => !(a >= b),
+    };
+    for op in OPS {
+        for prefix in ["not", "branch_not"] {
+            let f64_func = instance
+                .get_typed_func::<(f64, f64), i32>(&mut store, &format!("{prefix}_{op}_f64"))
+                .unwrap();
+            let f32_func = instance
+                .get_typed_func::<(f32, f32), i32>(&mut store, &format!("{prefix}_{op}_f32"))
+                .unwrap();
+            for a in values {
+                for b in values {
+                    let want = expected(op, a, b);
+                    let got = f64_func.call(&mut store, (a, b)).unwrap() == 1;
+                    assert_eq!(got, want, "{prefix}_{op}_f64({a}, {b})");
+                    let (a, b) = (a as f32, b as f32);
+                    let want = expected(op, a.into(), b.into());
+                    let got = f32_func.call(&mut store, (a, b)).unwrap() == 1;
+                    assert_eq!(got, want, "{prefix}_{op}_f32({a}, {b})");
+                }
+            }
+        }
+    }
+}

@@ -81,7 +81,7 @@ use crate::translate::translation_utils::{
 };
 use crate::trap::TranslateTrap;
 use crate::{MAX_BR_TABLE_TARGETS, Reachability};
-use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::condcodes::{CondCode, FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::Offset32;
 use cranelift_codegen::ir::{
     self, AtomicRmwOp, ExceptionTag, InstBuilder, JumpTableData, MemFlagsData, Value, ValueLabel,
@@ -1376,7 +1376,12 @@ pub fn translate_operator(
         }
         Operator::I32Eqz | Operator::I64Eqz => {
             let arg = environ.stacks.pop1();
-            let val = builder.ins().icmp_imm_s(IntCC::Equal, arg, 0);
+            // VeroField patch: the negation of a float comparison is the complementary
+            // comparison (see `negated_fcmp`).
+            let val = match negated_fcmp(builder, arg) {
+                Some(negated) => negated,
+                None => builder.ins().icmp_imm_s(IntCC::Equal, arg, 0),
+            };
             environ.stacks.push1(builder.ins().uextend(I32, val));
         }
         Operator::I32Eq | Operator::I64Eq => translate_icmp(IntCC::Equal, builder, environ),
@@ -4096,6 +4101,45 @@ fn translate_fcmp(cc: FloatCC, builder: &mut FunctionBuilder, env: &mut FuncEnvi
     let (arg0, arg1) = env.stacks.pop2();
     let val = builder.ins().fcmp(cc, arg0, arg1);
     env.stacks.push1(builder.ins().uextend(I32, val));
+}
+
+/// VeroField patch: for `i32.eqz` of a wasm float comparison (`f64.le` and the like, an
+/// `fcmp` widened to i32), the complementary comparison of the same operands: `!(a <= b)` is
+/// `a` unordered-or-greater-than `b`, NaNs included (`FloatCC::complement`). Compilers emit
+/// `f64.le; i32.eqz; br_if` for a branch on a negated comparison, and Cranelift's x64 backend
+/// lowered that as the comparison made into a byte, widened, tested and branched on
+/// (`setae; movzbl; test; jne`) where one `ucomisd; jb` does. The original comparison is left
+/// for other uses, and removed as dead code when it has none.
+fn negated_fcmp(builder: &mut FunctionBuilder, value: Value) -> Option<Value> {
+    let dfg = &builder.func.dfg;
+    if dfg.value_type(value) != I32 {
+        return None;
+    }
+    let ir::ValueDef::Result(widen, 0) = dfg.value_def(value) else {
+        return None;
+    };
+    let ir::InstructionData::Unary {
+        opcode: ir::Opcode::Uextend,
+        arg: flag,
+    } = dfg.insts[widen]
+    else {
+        return None;
+    };
+    let ir::ValueDef::Result(compare, 0) = dfg.value_def(flag) else {
+        return None;
+    };
+    let ir::InstructionData::FloatCompare {
+        opcode: ir::Opcode::Fcmp,
+        cond,
+        args: [a, b],
+    } = dfg.insts[compare]
+    else {
+        return None;
+    };
+    if !dfg.value_type(a).is_float() {
+        return None; // a vector comparison (a lane mask, not a flag)
+    }
+    Some(builder.ins().fcmp(cond.complement(), a, b))
 }
 
 fn translate_vector_fcmp(
