@@ -18,6 +18,9 @@
 //! machine inflates far less than wall time; the wasm/native ratios; and whether both found
 //! the same distance. Set `VEROFIELD_WASM_PERF_MAP=1` to profile the module with `perf`.
 //!
+//! `--synthetic JOBS,VEHICLES` runs the same comparison on the generated product-size day
+//! (`vrptw::synthetic`: lat/lon, breaks, skills, several windows) instead of Solomon files.
+//!
 //! Quality mode, `--budget-ms MS [--only all|C101,...]`: every instance solved once through
 //! the module with that time budget (as the product runs it), with the gap to BKS.json's
 //! distance-only best known value per instance and per family.
@@ -62,6 +65,16 @@ struct Args {
     /// Quality mode: solve every instance once through the module with this time budget.
     #[arg(long)]
     budget_ms: Option<u64>,
+    /// Instead of Solomon files, the generated product-size day (`vrptw::synthetic`) of
+    /// JOBS jobs and VEHICLES technicians, as `JOBS,VEHICLES`.
+    #[arg(long, value_parser = jobs_and_vehicles, conflicts_with = "budget_ms")]
+    synthetic: Option<(usize, usize)>,
+}
+
+fn jobs_and_vehicles(text: &str) -> Result<(usize, usize), String> {
+    let (jobs, vehicles) = text.split_once(',').ok_or("expected JOBS,VEHICLES")?;
+    let count = |n: &str| n.trim().parse::<usize>().map_err(|e| format!("{n}: {e}"));
+    Ok((count(jobs)?, count(vehicles)?))
 }
 
 /// Rows kept in memory: the module stores its plan; nothing else is asked of the store.
@@ -243,13 +256,26 @@ async fn main() -> anyhow::Result<()> {
         "| instance | native search (s) | wasm search (s) | ratio | native call CPU (s) | wasm call CPU (s) | ratio | same distance |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---|");
-    let (mut native_total, mut wasm_total) = (Duration::ZERO, Duration::ZERO);
-    for name in &args.only {
-        let text = std::fs::read_to_string(args.data.join(format!("{name}.txt")))?;
-        let instance = vrptw::solomon::parse(&text).map_err(anyhow::Error::msg)?;
-        let problem_json = serde_json::to_string(&instance.problem)?;
+    let problems = match args.synthetic {
+        Some((jobs, vehicles)) => vec![(
+            format!("day {jobs} jobs / {vehicles} technicians"),
+            vrptw::synthetic::city_day(jobs, vehicles),
+        )],
+        None => args
+            .only
+            .iter()
+            .map(|name| {
+                let text = std::fs::read_to_string(args.data.join(format!("{name}.txt")))?;
+                let instance = vrptw::solomon::parse(&text).map_err(anyhow::Error::msg)?;
+                Ok((name.clone(), instance.problem))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
+    };
+    let mut totals = [Duration::ZERO; 4]; // native and wasm search, native and wasm call CPU
+    for (name, problem) in &problems {
+        let problem_json = serde_json::to_string(problem)?;
         let body = serde_json::to_vec(&json!({
-            "problem": instance.problem,
+            "problem": problem,
             "max_iterations": args.iterations,
             "seed": args.seed,
             "time_budget_ms": 600_000,
@@ -267,8 +293,9 @@ async fn main() -> anyhow::Result<()> {
         let w_search = best(wasms.iter().map(|r| r.search).collect());
         let n_cpu = best(natives.iter().map(|r| r.cpu).collect());
         let w_cpu = best(wasms.iter().map(|r| r.cpu).collect());
-        native_total += n_cpu;
-        wasm_total += w_cpu;
+        for (total, time) in totals.iter_mut().zip([n_search, w_search, n_cpu, w_cpu]) {
+            *total += time;
+        }
         let same = (natives[0].distance - wasms[0].distance).abs() < 1e-6;
         println!(
             "| {name} | {:.3} | {:.3} | {:.2} | {:.3} | {:.3} | {:.2} | {} ({:.1} / {:.1}) |",
@@ -283,11 +310,11 @@ async fn main() -> anyhow::Result<()> {
             wasms[0].distance,
         );
     }
+    let [n_search, w_search, n_cpu, w_cpu] = totals.map(|total| total.as_secs_f64());
     println!(
-        "| all | | | | {:.3} | {:.3} | {:.2} | |",
-        native_total.as_secs_f64(),
-        wasm_total.as_secs_f64(),
-        wasm_total.as_secs_f64() / native_total.as_secs_f64()
+        "| all | {n_search:.3} | {w_search:.3} | {:.2} | {n_cpu:.3} | {w_cpu:.3} | {:.2} | |",
+        w_search / n_search,
+        w_cpu / n_cpu
     );
     let _ = std::fs::remove_dir_all(&cache);
     Ok(())

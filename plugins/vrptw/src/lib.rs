@@ -9,7 +9,8 @@
 //! Module map: `model` (caller-facing types), `validate` (422-style field errors),
 //! `matrix` (travel data), `instance` (dense search view), `route` (O(1) insertion checks
 //! and route replay), `search` (SISR), `solution` (building the answer), `check`
-//! (independent feasibility checker), `solomon` (benchmark file reader).
+//! (independent feasibility checker), `solomon` (benchmark file reader), `synthetic` (a
+//! generated product-size day for benchmarks).
 
 pub mod check;
 pub mod clock;
@@ -21,6 +22,7 @@ mod route;
 pub mod search;
 pub mod solomon;
 mod solution;
+pub mod synthetic;
 pub mod validate;
 
 pub use clock::{Clock, MonotonicClock, StepClock};

@@ -17,10 +17,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use serde::Serialize;
-use vrptw::{
-    Break, Job, Location, Problem, SearchParams, SolveOptions, TimeWindow, TravelModel, Vehicle,
-    check, solomon, solve,
-};
+use vrptw::{SearchParams, SolveOptions, check, solomon, solve, synthetic};
 
 struct Args {
     data: PathBuf,
@@ -322,75 +319,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// A reproducible field-service day (generator seed fixed; `--seed` drives the search).
-fn city_day(n_jobs: usize, n_vehicles: usize) -> Problem {
-    let mut state = 0x5EED_CAFE_u64;
-    let mut unit = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % 1_000_000) as f64 / 1_000_000.0
-    };
-    let hour = 3600.0;
-    let mut locations = vec![Location::Geo {
-        lat: 48.85,
-        lon: 2.35,
-    }];
-    let mut jobs = Vec::with_capacity(n_jobs);
-    for i in 0..n_jobs {
-        locations.push(Location::Geo {
-            lat: 48.85 + (unit() - 0.5) * 0.3,
-            lon: 2.35 + (unit() - 0.5) * 0.4,
-        });
-        let start = 8.0 * hour + unit() * 7.0 * hour;
-        let mut time_windows = vec![TimeWindow::new(start, start + 2.0 * hour)];
-        if i % 5 == 0 && start + 5.0 * hour < 18.0 * hour {
-            time_windows.push(TimeWindow::new(start + 4.0 * hour, start + 5.0 * hour));
-        }
-        jobs.push(Job {
-            id: format!("job{i}"),
-            location: i + 1,
-            time_windows,
-            service: (10.0 + unit() * 30.0) * 60.0,
-            skills: if i % 7 == 0 {
-                vec!["gas".into()]
-            } else {
-                vec![]
-            },
-            priority: 1.0,
-            demand: 1,
-            allowed_vehicles: vec![],
-        });
-    }
-    let vehicles = (0..n_vehicles)
-        .map(|k| Vehicle {
-            id: format!("tech{k}"),
-            start_location: 0,
-            end_location: None,
-            shift: TimeWindow::new(7.5 * hour, 17.5 * hour),
-            break_: Some(Break {
-                window: TimeWindow::new(12.0 * hour, 13.5 * hour),
-                duration: 0.5 * hour,
-            }),
-            skills: if k % 4 == 0 {
-                vec!["gas".into()]
-            } else {
-                vec![]
-            },
-            capacity: None,
-            fixed_cost: 0.0,
-        })
-        .collect();
-    Problem {
-        locations,
-        travel: TravelModel::Haversine { speed_mps: 8.0 },
-        vehicles,
-        jobs,
-    }
-}
-
 fn synthetic(n_jobs: usize, n_vehicles: usize, args: &Args) -> ExitCode {
-    let problem = city_day(n_jobs, n_vehicles);
+    let problem = synthetic::city_day(n_jobs, n_vehicles);
     let options = SolveOptions {
         seed: args.seed,
         time_limit_secs: args.budget,
