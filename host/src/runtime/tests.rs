@@ -471,6 +471,10 @@ async fn refuses_what_is_not_a_component_of_the_world() {
 /// value and as a branch condition, the engine the host runs (its own configuration, epoch
 /// checks on) answers what Rust's `!(a op b)` does, NaNs, signed zeros and infinities included.
 #[test]
+#[expect(
+    clippy::neg_cmp_op_on_partial_ord,
+    reason = "Rust's own negated comparisons are the expected answers"
+)]
 fn negated_float_comparisons_keep_nan_semantics() {
     const OPS: [&str; 6] = ["eq", "ne", "lt", "gt", "le", "ge"];
     let mut text = String::from("(module\n");
