@@ -497,12 +497,12 @@ impl<'a> Search<'a> {
         let (route_stamps, profile_stamps) = (&self.route_stamps, &mut self.profile_stamps);
         self.work
             .cheapest_insertion(&plan.routes, probe, |r, route: &Route| {
-                let serves = |route: &Route| {
+                let serves = || {
                     instance.can_serve(route.vehicle, job) && route.has_room_for(instance, demand)
                 };
                 if !route.is_empty() {
                     let near = !granular || route_stamps[r] == stamp;
-                    return (near && serves(route)).then_some(0.0);
+                    return (near && serves()).then_some(0.0);
                 }
                 // The first empty route of a profile that this job's scan meets stands for
                 // every empty route of the profile (skills, capacity and allow-lists are part
@@ -515,7 +515,7 @@ impl<'a> Search<'a> {
                     return None;
                 }
                 *tried = stamp;
-                serves(route).then_some(FIXED_COST_WEIGHT * vehicle.fixed_cost)
+                serves().then_some(FIXED_COST_WEIGHT * vehicle.fixed_cost)
             })
     }
 
