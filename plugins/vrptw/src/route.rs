@@ -7,13 +7,16 @@
 //! leaving p at its earliest departure, and j can be left early enough to reach p+1 by
 //! p+1's latest start: two lookups and a window scan, no re-simulation.
 //!
-//! A break makes that summary inexact (where to rest depends on the whole sequence), so
-//! for vehicles with a break the O(1) test is used only as a necessary condition (the
-//! break can only delay things); then one O(n) pass over the candidate sequence decides:
-//! resting at a gap works iff the break fits its window there and the next node is still
-//! reached by its latest start. The benchmark instances (no breaks) stay on the O(1) path.
+//! A vehicle with a break caches the same two times once more with the break in them
+//! ([`RestNode`]): the earliest departure having rested already, and the latest service
+//! start with the break still to take. Both are exact for the same reason the plain ones
+//! are (earlier is better before, later is allowed after, in either state), so inserting
+//! j stays O(1): rest before j (arrive at j rested, then reach p+1 by its plain latest
+//! start) or after it (leave j unrested by the latest departure that still rests, at the
+//! gap after j or further on). The O(1) test without the break is run first; it is a
+//! necessary condition, since a break only delays.
 
-use crate::instance::{Instance, TIME_EPS, earliest_start_in, later};
+use crate::instance::{Instance, TIME_EPS, earlier, earliest_start_in, later};
 use crate::matrix::Leg;
 use crate::rng::{Geometric, Rng};
 
@@ -26,8 +29,11 @@ pub struct Route {
     /// or copying a route moves one block of memory here instead of four (in the module
     /// build each move is a call out of the sandbox).
     nodes: Vec<Node>,
-    /// Whether the vehicle has a break to place (the O(n) check applies).
-    rests: bool,
+    /// The vehicle's break, if it has one to place (the [`RestNode`] test applies).
+    rest: Option<Rest>,
+    /// For a vehicle with a break, one record per node (empty otherwise, so that routes
+    /// without breaks carry and copy nothing more).
+    rest_nodes: Vec<RestNode>,
     /// Size of the travel matrix every node's location was checked to be below.
     matrix_size: usize,
     pub load: u64,
@@ -44,6 +50,92 @@ struct Node {
     /// Distance of the leg to the next node (0 for the end node).
     next_distance: f64,
     location: u32,
+}
+
+/// What a vehicle with a break caches per node besides its [`Node`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct RestNode {
+    /// Earliest departure having rested at a gap before this node (+inf at the start, or
+    /// where no such rest keeps the windows).
+    rested_departure: f64,
+    /// Latest service start (at the start node: departure) such that the rest of the route,
+    /// with the break taken at the gap after this node or a later one, stays feasible
+    /// (-inf at the end, or where the break no longer fits).
+    latest_start_to_rest: f64,
+}
+
+impl RestNode {
+    /// Before its times are computed: no rest reaches it, and none leaves from it.
+    const UNREACHABLE: Self = Self {
+        rested_departure: f64::INFINITY,
+        latest_start_to_rest: f64::NEG_INFINITY,
+    };
+}
+
+/// A vehicle's break: window and duration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Rest {
+    window_start: f64,
+    window_end: f64,
+    duration: f64,
+}
+
+impl Rest {
+    fn new((window_start, window_end, duration): (f64, f64, f64)) -> Self {
+        Self {
+            window_start,
+            window_end,
+            duration,
+        }
+    }
+
+    /// End of the break taken as early as its window allows after leaving a node at
+    /// `departure`; +inf once the window has closed.
+    #[inline]
+    fn end_after(self, departure: f64) -> f64 {
+        let start = later(departure, self.window_start);
+        if start > self.window_end + TIME_EPS {
+            f64::INFINITY
+        } else {
+            start + self.duration
+        }
+    }
+
+    /// Latest departure from a node that rests at the gap after it and still reaches the
+    /// next node, `travel` away, by `next_latest_start`; -inf if none does. The break is a
+    /// stop with one window and no travel to it, so this is [`Instance::latest_start`]'s
+    /// rule.
+    #[inline]
+    fn latest_departure_before(self, travel: f64, next_latest_start: f64) -> f64 {
+        let bound = next_latest_start - travel - self.duration;
+        if self.window_start <= bound + TIME_EPS {
+            earlier(bound, self.window_end)
+        } else {
+            f64::NEG_INFINITY
+        }
+    }
+
+    /// Earliest arrival at the next node, `travel` away, having rested: at an earlier gap
+    /// (departing at `rested_departure`) or at this one (departing unrested at `departure`).
+    #[inline]
+    fn rested_arrival(self, departure: f64, rested_departure: f64, travel: f64) -> f64 {
+        earlier(rested_departure, self.end_after(departure)) + travel
+    }
+
+    /// Latest departure from a node with the break still to take: at the gap after it, or
+    /// at a later gap (the next node's `latest_start_to_rest`).
+    #[inline]
+    fn latest_departure_to_rest(
+        self,
+        travel: f64,
+        next_latest_start: f64,
+        next_latest_start_to_rest: f64,
+    ) -> f64 {
+        later(
+            self.latest_departure_before(travel, next_latest_start),
+            next_latest_start_to_rest - travel,
+        )
+    }
 }
 
 impl Node {
@@ -69,7 +161,8 @@ impl Clone for Route {
         self.vehicle = source.vehicle;
         self.jobs.clone_from(&source.jobs);
         self.nodes.clone_from(&source.nodes);
-        self.rests = source.rests;
+        self.rest = source.rest;
+        self.rest_nodes.clone_from(&source.rest_nodes);
         self.matrix_size = source.matrix_size;
         self.load = source.load;
         self.distance = source.distance;
@@ -77,14 +170,7 @@ impl Clone for Route {
     }
 }
 
-/// Reusable buffers for checking a candidate sequence of a vehicle with a break.
-#[derive(Debug, Default)]
-pub struct Scratch {
-    jobs: Vec<u32>,
-    latest: Vec<f64>,
-}
-
-/// The search's random stream, its blinks and the buffers insertion tests reuse.
+/// The search's random stream and its blinks.
 #[derive(Debug)]
 pub struct Workspace {
     pub rng: Rng,
@@ -93,7 +179,6 @@ pub struct Workspace {
     /// Gaps still to scan before the next blink; scans continue the count from one route
     /// to the next.
     until_blink: usize,
-    scratch: Scratch,
 }
 
 impl Workspace {
@@ -105,7 +190,6 @@ impl Workspace {
             rng,
             blink,
             until_blink,
-            scratch: Scratch::default(),
         }
     }
 
@@ -117,8 +201,8 @@ impl Workspace {
     /// on from route to route and from job to job).
     ///
     /// Runs [`scan_insertions`], which calls nothing, and does for it what needs a call or
-    /// a loop: the next blink's draw, the exact test of a job with several windows, and a
-    /// break's O(n) check.
+    /// a loop: the next blink's draw, the exact test of a job with several windows, and the
+    /// test of a break.
     pub fn cheapest_insertion(
         &mut self,
         routes: &[Route],
@@ -135,7 +219,9 @@ impl Workspace {
                 ScanStop::Check { gap, delta } => {
                     let route = &routes[scan.route];
                     if (probe.one_window || route.fits_windows(probe, gap))
-                        && (!route.rests || route.rest_fits_with(probe, gap, &mut self.scratch))
+                        && route
+                            .rest
+                            .is_none_or(|rest| route.rest_fits_with(rest, probe, gap))
                     {
                         scan.accept(gap, delta);
                     }
@@ -272,7 +358,7 @@ fn scan_insertions(
                     }
                     // SAFETY: both point into `nodes`.
                     let this = unsafe { here_ptr.offset_from(first) } as usize;
-                    if route.rests || !probe.one_window {
+                    if route.rest.is_some() || !probe.one_window {
                         (scan.gap, scan.bound) = (this + 1, bound);
                         return ScanStop::Check { gap: this, delta };
                     }
@@ -335,7 +421,6 @@ fn scan_insertions(
 /// asserted where they are built), so the scan reads them without bounds checks: in the
 /// module build each check is two more loads and a branch per gap.
 pub struct Probe<'a> {
-    instance: &'a Instance,
     job: usize,
     service: f64,
     windows: &'a [(f64, f64)],
@@ -356,7 +441,6 @@ impl<'a> Probe<'a> {
         let matrix = &instance.matrix;
         let windows = instance.windows_of(job);
         let probe = Self {
-            instance,
             job,
             service: instance.jobs[job].service,
             windows,
@@ -408,7 +492,8 @@ impl Route {
             vehicle,
             jobs: Vec::new(),
             nodes: Vec::new(),
-            rests: false,
+            rest: None,
+            rest_nodes: Vec::new(),
             matrix_size: 0,
             load: 0,
             distance: 0.0,
@@ -465,49 +550,107 @@ impl Route {
             self.nodes[k].next_distance = matrix.distance(self.location(k), self.location(k + 1));
         }
         self.distance = self.nodes.iter().map(|node| node.next_distance).sum();
-        self.rests = vehicle.rest.is_some();
-
-        let mut feasible = self.load <= vehicle.capacity;
+        self.rest = vehicle.rest.map(Rest::new);
 
         self.nodes[0].departure = vehicle.shift_start;
-        for k in 0..n {
-            let job = self.jobs[k] as usize;
-            let arrival =
-                self.nodes[k].departure + matrix.duration(self.location(k), self.location(k + 1));
-            self.nodes[k + 1].departure = match instance.earliest_start(job, arrival) {
-                Some(start) => start + instance.jobs[job].service,
-                None => {
-                    feasible = false;
-                    f64::INFINITY
-                }
-            };
+        for k in 1..=n + 1 {
+            self.nodes[k].departure = self.departure_at(instance, k);
         }
-        let end_arrival =
-            self.nodes[n].departure + matrix.duration(self.location(n), self.location(n + 1));
-        self.nodes[n + 1].departure = end_arrival;
-        feasible &= end_arrival <= vehicle.shift_end + TIME_EPS;
-
         self.nodes[n + 1].latest_start = vehicle.shift_end;
-        for k in (1..=n).rev() {
-            let job = self.jobs[k - 1] as usize;
-            let bound = self.nodes[k + 1].latest_start
-                - matrix.duration(self.location(k), self.location(k + 1))
-                - instance.jobs[job].service;
-            self.nodes[k].latest_start = instance
-                .latest_start(job, bound)
-                .unwrap_or(f64::NEG_INFINITY);
+        for k in (0..=n).rev() {
+            self.nodes[k].latest_start = self.latest_start_at(instance, k);
         }
-        self.nodes[0].latest_start =
-            self.nodes[1].latest_start - matrix.duration(self.location(0), self.location(1));
+        // A job whose window was missed leaves +inf departures from there on.
+        let mut arrival = self.nodes[n + 1].departure;
 
-        if feasible && vehicle.rest.is_some() && n > 0 {
-            let nodes = &self.nodes;
-            feasible = rest_gap_from_latest(instance, self.vehicle, &self.jobs, |k| {
-                nodes[k].latest_start
-            })
-            .is_some();
+        self.rest_nodes.clear();
+        if let Some(rest) = self.rest {
+            self.rest_nodes.resize(n + 2, RestNode::UNREACHABLE);
+            for k in 1..=n + 1 {
+                self.rest_nodes[k].rested_departure = self.rested_departure_at(instance, rest, k);
+            }
+            for k in (0..=n).rev() {
+                self.rest_nodes[k].latest_start_to_rest =
+                    self.latest_start_to_rest_at(instance, rest, k);
+            }
+            // A technician with no jobs takes no break: the route is not worked.
+            if n > 0 {
+                arrival = self.rest_nodes[n + 1].rested_departure;
+            }
         }
-        self.feasible = feasible;
+        self.feasible = self.load <= vehicle.capacity && arrival <= vehicle.shift_end + TIME_EPS;
+    }
+
+    /// Earliest departure from node `k` (k > 0; at the end node: arrival) from the node
+    /// before it: arrive, wait for the first window that is still open, serve.
+    #[inline]
+    fn departure_at(&self, instance: &Instance, k: usize) -> f64 {
+        let arrival = self.nodes[k - 1].departure
+            + instance
+                .matrix
+                .duration(self.location(k - 1), self.location(k));
+        match self.jobs.get(k - 1) {
+            Some(&job) => instance
+                .earliest_start(job as usize, arrival)
+                .map_or(f64::INFINITY, |start| {
+                    start + instance.jobs[job as usize].service
+                }),
+            None => arrival,
+        }
+    }
+
+    /// Latest service start at node `k` (k <= jobs; at the start node: departure) from the
+    /// node after it: leave in time to reach it by its latest start, within a window.
+    #[inline]
+    fn latest_start_at(&self, instance: &Instance, k: usize) -> f64 {
+        let departure = self.nodes[k + 1].latest_start
+            - instance
+                .matrix
+                .duration(self.location(k), self.location(k + 1));
+        match k.checked_sub(1).map(|index| self.jobs[index] as usize) {
+            Some(job) => instance
+                .latest_start(job, departure - instance.jobs[job].service)
+                .unwrap_or(f64::NEG_INFINITY),
+            None => departure,
+        }
+    }
+
+    /// [`RestNode::rested_departure`] of node `k` (k > 0) from the nodes before it.
+    fn rested_departure_at(&self, instance: &Instance, rest: Rest, k: usize) -> f64 {
+        let before = k - 1;
+        let arrival = rest.rested_arrival(
+            self.nodes[before].departure,
+            self.rest_nodes[before].rested_departure,
+            instance
+                .matrix
+                .duration(self.location(before), self.location(k)),
+        );
+        match self.jobs.get(k - 1) {
+            Some(&job) => instance
+                .earliest_start(job as usize, arrival)
+                .map_or(f64::INFINITY, |start| {
+                    start + instance.jobs[job as usize].service
+                }),
+            None => arrival,
+        }
+    }
+
+    /// [`RestNode::latest_start_to_rest`] of node `k` (k <= jobs) from the nodes after it.
+    fn latest_start_to_rest_at(&self, instance: &Instance, rest: Rest, k: usize) -> f64 {
+        let after = k + 1;
+        let departure = rest.latest_departure_to_rest(
+            instance
+                .matrix
+                .duration(self.location(k), self.location(after)),
+            self.nodes[after].latest_start,
+            self.rest_nodes[after].latest_start_to_rest,
+        );
+        match k.checked_sub(1).map(|index| self.jobs[index] as usize) {
+            Some(job) => instance
+                .latest_start(job, departure - instance.jobs[job].service)
+                .unwrap_or(f64::NEG_INFINITY),
+            None => departure,
+        }
     }
 
     /// For a job with several windows, whether inserting it at `gap` keeps every time
@@ -522,16 +665,28 @@ impl Route {
     }
 
     /// For a vehicle with a break: whether the route with the probed job inserted at `gap`
-    /// still has a place for the break (an O(n) pass; the O(1) test of [`scan_insertions`]
-    /// is only necessary).
-    #[inline(never)]
-    fn rest_fits_with(&self, probe: &Probe, gap: usize, scratch: &mut Scratch) -> bool {
-        let sequence = &mut scratch.jobs;
-        sequence.clear();
-        sequence.extend_from_slice(&self.jobs[..gap]);
-        sequence.push(probe.job as u32);
-        sequence.extend_from_slice(&self.jobs[gap..]);
-        break_gap_in(probe.instance, self.vehicle, sequence, &mut scratch.latest).is_some()
+    /// still has a place for the break (the test of [`scan_insertions`] leaves it out).
+    /// Rest before the job (arrive at it rested, then reach the next node by its latest
+    /// start) or after it (leave it by the latest departure that still rests). O(1).
+    fn rest_fits_with(&self, rest: Rest, probe: &Probe, gap: usize) -> bool {
+        let (here, next) = (&self.nodes[gap], &self.nodes[gap + 1]);
+        let (here_rest, next_rest) = (&self.rest_nodes[gap], &self.rest_nodes[gap + 1]);
+        let to_job = probe.legs_to[here.location as usize].duration;
+        let from_job = probe.legs_from[next.location as usize].duration;
+        let departure_from =
+            |arrival| earliest_start_in(probe.windows, arrival).map(|start| start + probe.service);
+        let rested_first =
+            departure_from(rest.rested_arrival(here.departure, here_rest.rested_departure, to_job))
+                .is_some_and(|departure| departure + from_job <= next.latest_start + TIME_EPS);
+        rested_first
+            || departure_from(here.departure + to_job).is_some_and(|departure| {
+                departure
+                    <= rest.latest_departure_to_rest(
+                        from_job,
+                        next.latest_start,
+                        next_rest.latest_start_to_rest,
+                    ) + TIME_EPS
+            })
     }
 
     /// Whether the route can take `demand` more without exceeding capacity.
@@ -569,41 +724,49 @@ impl Route {
         );
         let n = self.jobs.len();
 
+        if self.rest.is_some() {
+            self.rest_nodes.insert(node, RestNode::UNREACHABLE);
+        }
+        // Outward from the new node, until both states' times are the old ones again.
         for k in node..=n + 1 {
-            let arrival = self.nodes[k - 1].departure
-                + matrix.duration(self.location(k - 1), self.location(k));
-            let departure = if k == n + 1 {
-                arrival
-            } else {
-                let j = self.jobs[k - 1] as usize;
-                instance
-                    .earliest_start(j, arrival)
-                    .map_or(f64::INFINITY, |s| s + instance.jobs[j].service)
-            };
-            if k > node && departure == self.nodes[k].departure {
+            let departure = self.departure_at(instance, k);
+            let rested = self
+                .rest
+                .map(|rest| self.rested_departure_at(instance, rest, k));
+            if k > node
+                && departure == self.nodes[k].departure
+                && rested.is_none_or(|rested| rested == self.rest_nodes[k].rested_departure)
+            {
                 break;
             }
             self.nodes[k].departure = departure;
+            if let Some(rested) = rested {
+                self.rest_nodes[k].rested_departure = rested;
+            }
         }
-
-        for k in (1..=node).rev() {
-            let j = self.jobs[k - 1] as usize;
-            let bound = self.nodes[k + 1].latest_start
-                - matrix.duration(self.location(k), self.location(k + 1))
-                - instance.jobs[j].service;
-            let latest = instance.latest_start(j, bound).unwrap_or(f64::NEG_INFINITY);
-            if k < node && latest == self.nodes[k].latest_start {
+        for k in (0..=node).rev() {
+            let latest = self.latest_start_at(instance, k);
+            let to_rest = self
+                .rest
+                .map(|rest| self.latest_start_to_rest_at(instance, rest, k));
+            if k < node
+                && latest == self.nodes[k].latest_start
+                && to_rest.is_none_or(|to_rest| to_rest == self.rest_nodes[k].latest_start_to_rest)
+            {
                 break;
             }
             self.nodes[k].latest_start = latest;
+            if let Some(to_rest) = to_rest {
+                self.rest_nodes[k].latest_start_to_rest = to_rest;
+            }
         }
-        self.nodes[0].latest_start =
-            self.nodes[1].latest_start - matrix.duration(self.location(0), self.location(1));
         debug_assert!(self.feasible);
         debug_assert!({
             let mut fresh = self.clone();
             fresh.update(instance);
-            fresh.nodes == self.nodes && fresh.load == self.load
+            fresh.nodes == self.nodes
+                && fresh.rest_nodes == self.rest_nodes
+                && fresh.load == self.load
         });
     }
 }
@@ -611,23 +774,15 @@ impl Route {
 /// The gap after which the vehicle rests (0 = before the first job), if the sequence is
 /// feasible with its break; `Some(None)` when there is no break to take. The break starts
 /// as early as possible at that gap; distance does not depend on the gap, so the first gap
-/// that works is as good as any. Allocates; the search uses [`break_gap_in`].
+/// that works is as good as any. O(n), for the answer; the search tests insertions with
+/// the cached [`RestNode`]s instead.
 pub fn break_gap(instance: &Instance, vehicle: usize, jobs: &[u32]) -> Option<Option<usize>> {
-    break_gap_in(instance, vehicle, jobs, &mut Vec::new())
-}
-
-/// [`break_gap`] with a reusable buffer for the latest service starts.
-pub fn break_gap_in(
-    instance: &Instance,
-    vehicle: usize,
-    jobs: &[u32],
-    latest: &mut Vec<f64>,
-) -> Option<Option<usize>> {
     if instance.vehicles[vehicle].rest.is_none() || jobs.is_empty() {
         return walk(instance, vehicle, jobs, None, |_| {}).then_some(None);
     }
-    fill_latest_starts(instance, vehicle, jobs, latest);
-    rest_gap_from_latest(instance, vehicle, jobs, |k| latest[k])
+    let mut latest = Vec::new();
+    fill_latest_starts(instance, vehicle, jobs, &mut latest);
+    rest_gap_from_latest(instance, vehicle, jobs, &latest)
 }
 
 /// Latest service start at every node (index k = node k; node 0 unused) such that the
@@ -659,7 +814,7 @@ fn rest_gap_from_latest(
     instance: &Instance,
     vehicle: usize,
     jobs: &[u32],
-    latest: impl Fn(usize) -> f64,
+    latest: &[f64],
 ) -> Option<Option<usize>> {
     let v = &instance.vehicles[vehicle];
     let (window_start, window_end, duration) = v.rest?;
@@ -674,7 +829,7 @@ fn rest_gap_from_latest(
             .get(gap)
             .map_or(v.end, |&j| instance.jobs[j as usize].location);
         if rest_start + duration + instance.matrix.duration(at, next_location)
-            <= latest(gap + 1) + TIME_EPS
+            <= latest[gap + 1] + TIME_EPS
         {
             return Some(Some(gap));
         }
@@ -766,4 +921,126 @@ pub fn walk(
         arrival,
     });
     arrival <= v.shift_end + TIME_EPS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Break, Job, Location, Problem, TimeWindow, TravelModel, Vehicle};
+
+    /// A day on a 10-unit grid with integer windows, services and break: many times land
+    /// exactly on window bounds, where an O(1) summary and a replay could part ways.
+    fn grid_day(seed: u64) -> Problem {
+        let mut rng = Rng::new(seed);
+        let mut grid = || (rng.between(0, 10) * 10) as f64;
+        let mut locations = vec![Location::Plane { x: 50.0, y: 50.0 }];
+        let mut jobs = Vec::new();
+        for i in 0..40 {
+            locations.push(Location::Plane {
+                x: grid(),
+                y: grid(),
+            });
+            let open = grid() * 3.0;
+            let mut time_windows = vec![TimeWindow::new(open, open + 30.0 + grid())];
+            if i % 4 == 0 {
+                time_windows.push(TimeWindow::new(open + 200.0, open + 240.0));
+            }
+            jobs.push(Job {
+                id: format!("job{i}"),
+                location: i + 1,
+                time_windows,
+                service: 10.0 + grid() / 5.0,
+                skills: vec![],
+                priority: 1.0,
+                demand: 1,
+                allowed_vehicles: vec![],
+            });
+        }
+        let vehicles = (0..3)
+            .map(|k| Vehicle {
+                id: format!("tech{k}"),
+                start_location: 0,
+                end_location: None,
+                shift: TimeWindow::new(0.0, 480.0),
+                break_: Some(Break {
+                    window: TimeWindow::new(180.0 + 20.0 * k as f64, 195.0 + 20.0 * k as f64),
+                    duration: 20.0 + 10.0 * k as f64,
+                }),
+                skills: vec![],
+                capacity: None,
+                fixed_cost: 0.0,
+            })
+            .collect();
+        Problem {
+            locations,
+            travel: TravelModel::Euclidean { speed: 1.0 },
+            vehicles,
+            jobs,
+        }
+    }
+
+    /// Grows random routes one insertion at a time and, before each, compares the O(1)
+    /// verdict on every job and gap with a replay of the candidate sequence that tries the
+    /// break at every gap ([`break_gap`]). Returns how many verdicts were compared, how
+    /// many were feasible, and how many the break alone made infeasible.
+    fn compare_with_replay(problem: &Problem, seed: u64) -> (usize, usize, usize) {
+        let instance = Instance::new(problem);
+        let mut rng = Rng::new(seed);
+        let (mut compared, mut feasible, mut break_only) = (0, 0, 0);
+        for vehicle in 0..instance.vehicles.len() {
+            let mut route = Route::new(&instance, vehicle);
+            let mut unrouted: Vec<usize> = (0..instance.jobs.len()).collect();
+            loop {
+                let mut fits = Vec::new();
+                for &job in &unrouted {
+                    let probe = Probe::new(&instance, job);
+                    for gap in 0..=route.len() {
+                        let without_break = route.fits_windows(&probe, gap);
+                        let summary = without_break
+                            && route
+                                .rest
+                                .is_none_or(|rest| route.rest_fits_with(rest, &probe, gap));
+                        let mut sequence = route.jobs.clone();
+                        sequence.insert(gap, job as u32);
+                        let replay = break_gap(&instance, vehicle, &sequence).is_some();
+                        assert_eq!(
+                            summary, replay,
+                            "vehicle {vehicle}, job {job} at gap {gap} of {:?}",
+                            route.jobs
+                        );
+                        compared += 1;
+                        feasible += usize::from(replay);
+                        break_only += usize::from(without_break && !replay);
+                        if replay {
+                            fits.push((job, gap));
+                        }
+                    }
+                }
+                if fits.is_empty() {
+                    break;
+                }
+                let (job, gap) = fits[rng.between(0, fits.len() - 1)];
+                route.insert(&instance, job, gap);
+                unrouted.retain(|&j| j != job);
+                let mut fresh = route.clone();
+                fresh.update(&instance);
+                assert!(fresh.feasible && fresh.rest_nodes == route.rest_nodes);
+            }
+        }
+        (compared, feasible, break_only)
+    }
+
+    #[test]
+    fn break_summary_agrees_with_replaying_every_gap() {
+        for seed in 1..=4 {
+            for problem in [grid_day(seed), crate::synthetic::city_day(40, 3)] {
+                let (compared, feasible, break_only) = compare_with_replay(&problem, seed);
+                // Enough of each verdict for the comparison to mean something.
+                assert!(
+                    feasible > 100 && compared - feasible > 100 && break_only > 10,
+                    "seed {seed}: {compared} compared, {feasible} feasible, {break_only} for the break alone"
+                );
+            }
+        }
+    }
 }
