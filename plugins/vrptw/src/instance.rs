@@ -42,6 +42,19 @@ pub fn earliest_start_in(windows: &[(f64, f64)], arrival: f64) -> Option<f64> {
         .map(|w| later(arrival, w.0))
 }
 
+/// [`Instance::latest_start`] over a job's windows already looked up.
+#[inline]
+pub fn latest_start_in(windows: &[(f64, f64)], bound: f64) -> Option<f64> {
+    if let [(open, close)] = *windows {
+        return (open <= bound + TIME_EPS).then(|| earlier(bound, close));
+    }
+    windows
+        .iter()
+        .rev()
+        .find(|w| w.0 <= bound + TIME_EPS)
+        .map(|w| earlier(bound, w.1))
+}
+
 #[derive(Clone, Debug)]
 pub struct JobData {
     pub location: usize,
@@ -223,14 +236,6 @@ impl Instance {
     /// number summarises the feasibility of the route's remainder.
     #[inline]
     pub fn latest_start(&self, job: usize, bound: f64) -> Option<f64> {
-        let windows = self.windows_of(job);
-        if let [(open, close)] = *windows {
-            return (open <= bound + TIME_EPS).then(|| earlier(bound, close));
-        }
-        windows
-            .iter()
-            .rev()
-            .find(|w| w.0 <= bound + TIME_EPS)
-            .map(|w| earlier(bound, w.1))
+        latest_start_in(self.windows_of(job), bound)
     }
 }

@@ -16,7 +16,7 @@
 //! gap after j or further on). The O(1) test without the break is run first; it is a
 //! necessary condition, since a break only delays.
 
-use crate::instance::{Instance, TIME_EPS, earlier, earliest_start_in, later};
+use crate::instance::{Instance, TIME_EPS, earlier, earliest_start_in, later, latest_start_in};
 use crate::matrix::Leg;
 use crate::rng::{Geometric, Rng};
 
@@ -552,104 +552,145 @@ impl Route {
         self.distance = self.nodes.iter().map(|node| node.next_distance).sum();
         self.rest = vehicle.rest.map(Rest::new);
 
-        self.nodes[0].departure = vehicle.shift_start;
-        for k in 1..=n + 1 {
-            self.nodes[k].departure = self.departure_at(instance, k);
-        }
-        self.nodes[n + 1].latest_start = vehicle.shift_end;
-        for k in (0..=n).rev() {
-            self.nodes[k].latest_start = self.latest_start_at(instance, k);
-        }
-        // A job whose window was missed leaves +inf departures from there on.
-        let mut arrival = self.nodes[n + 1].departure;
-
         self.rest_nodes.clear();
-        if let Some(rest) = self.rest {
+        if self.rest.is_some() {
             self.rest_nodes.resize(n + 2, RestNode::UNREACHABLE);
-            for k in 1..=n + 1 {
-                self.rest_nodes[k].rested_departure = self.rested_departure_at(instance, rest, k);
-            }
-            for k in (0..=n).rev() {
-                self.rest_nodes[k].latest_start_to_rest =
-                    self.latest_start_to_rest_at(instance, rest, k);
-            }
-            // A technician with no jobs takes no break: the route is not worked.
-            if n > 0 {
-                arrival = self.rest_nodes[n + 1].rested_departure;
-            }
         }
+        self.nodes[0].departure = vehicle.shift_start;
+        self.nodes[n + 1].latest_start = vehicle.shift_end;
+        self.propagate_times(instance, 1, n, false);
+        // A job whose window was missed leaves +inf departures from there on. A technician
+        // with no jobs takes no break: the route is not worked.
+        let arrival = match self.rest_nodes.last() {
+            Some(end) if n > 0 => end.rested_departure,
+            _ => self.nodes[n + 1].departure,
+        };
         self.feasible = self.load <= vehicle.capacity && arrival <= vehicle.shift_end + TIME_EPS;
     }
 
-    /// Earliest departure from node `k` (k > 0; at the end node: arrival) from the node
-    /// before it: arrive, wait for the first window that is still open, serve.
-    #[inline]
-    fn departure_at(&self, instance: &Instance, k: usize) -> f64 {
-        let arrival = self.nodes[k - 1].departure
-            + instance
-                .matrix
-                .duration(self.location(k - 1), self.location(k));
-        match self.jobs.get(k - 1) {
-            Some(&job) => instance
-                .earliest_start(job as usize, arrival)
-                .map_or(f64::INFINITY, |start| {
-                    start + instance.jobs[job as usize].service
-                }),
-            None => arrival,
+    /// Recomputes the departures from node `first` on and the latest starts from node
+    /// `last` back, in both states for a vehicle with a break. With `settle`, each pass
+    /// stops where the times are the old ones again (everything beyond is then unchanged,
+    /// as after an insertion).
+    fn propagate_times(&mut self, instance: &Instance, first: usize, last: usize, settle: bool) {
+        // Compiled twice: a vehicle without a break pays nothing for the second state.
+        if self.rest.is_some() {
+            self.propagate_departures::<true>(instance, first, settle);
+            self.propagate_latest_starts::<true>(instance, last, settle);
+        } else {
+            self.propagate_departures::<false>(instance, first, settle);
+            self.propagate_latest_starts::<false>(instance, last, settle);
         }
     }
 
-    /// Latest service start at node `k` (k <= jobs; at the start node: departure) from the
-    /// node after it: leave in time to reach it by its latest start, within a window.
-    #[inline]
-    fn latest_start_at(&self, instance: &Instance, k: usize) -> f64 {
-        let departure = self.nodes[k + 1].latest_start
-            - instance
+    /// Earliest departures (at the end node: arrivals) from node `first` to the end: arrive,
+    /// wait for the first window still open, serve; with `RESTS`, also having taken the
+    /// break. Both states in one pass, so each leg and job is looked up once.
+    #[inline(always)]
+    fn propagate_departures<const RESTS: bool>(
+        &mut self,
+        instance: &Instance,
+        first: usize,
+        settle: bool,
+    ) {
+        for k in first..self.nodes.len() {
+            let before = &self.nodes[k - 1];
+            let travel = instance
                 .matrix
-                .duration(self.location(k), self.location(k + 1));
-        match k.checked_sub(1).map(|index| self.jobs[index] as usize) {
-            Some(job) => instance
-                .latest_start(job, departure - instance.jobs[job].service)
-                .unwrap_or(f64::NEG_INFINITY),
-            None => departure,
+                .duration(before.location as usize, self.location(k));
+            let arrival = before.departure + travel;
+            let rested_arrival = match self.rest {
+                Some(rest) if RESTS => rest.rested_arrival(
+                    before.departure,
+                    self.rest_nodes[k - 1].rested_departure,
+                    travel,
+                ),
+                _ => f64::INFINITY,
+            };
+            let (departure, rested) = match self.jobs.get(k - 1) {
+                Some(&job) => {
+                    let (windows, service) = (
+                        instance.windows_of(job as usize),
+                        instance.jobs[job as usize].service,
+                    );
+                    let depart = |arrival| {
+                        earliest_start_in(windows, arrival)
+                            .map_or(f64::INFINITY, |start| start + service)
+                    };
+                    (
+                        depart(arrival),
+                        if RESTS { depart(rested_arrival) } else { 0.0 },
+                    )
+                }
+                None => (arrival, rested_arrival),
+            };
+            if settle
+                && k > first
+                && departure == self.nodes[k].departure
+                && (!RESTS || rested == self.rest_nodes[k].rested_departure)
+            {
+                break;
+            }
+            self.nodes[k].departure = departure;
+            if RESTS {
+                self.rest_nodes[k].rested_departure = rested;
+            }
         }
     }
 
-    /// [`RestNode::rested_departure`] of node `k` (k > 0) from the nodes before it.
-    fn rested_departure_at(&self, instance: &Instance, rest: Rest, k: usize) -> f64 {
-        let before = k - 1;
-        let arrival = rest.rested_arrival(
-            self.nodes[before].departure,
-            self.rest_nodes[before].rested_departure,
-            instance
+    /// Latest service starts (at the start node: departures) from node `last` back to the
+    /// start: leave in time to reach the next node by its latest start, within a window;
+    /// with `RESTS`, also with the break still to take.
+    #[inline(always)]
+    fn propagate_latest_starts<const RESTS: bool>(
+        &mut self,
+        instance: &Instance,
+        last: usize,
+        settle: bool,
+    ) {
+        for k in (0..=last).rev() {
+            let after = &self.nodes[k + 1];
+            let travel = instance
                 .matrix
-                .duration(self.location(before), self.location(k)),
-        );
-        match self.jobs.get(k - 1) {
-            Some(&job) => instance
-                .earliest_start(job as usize, arrival)
-                .map_or(f64::INFINITY, |start| {
-                    start + instance.jobs[job as usize].service
-                }),
-            None => arrival,
-        }
-    }
-
-    /// [`RestNode::latest_start_to_rest`] of node `k` (k <= jobs) from the nodes after it.
-    fn latest_start_to_rest_at(&self, instance: &Instance, rest: Rest, k: usize) -> f64 {
-        let after = k + 1;
-        let departure = rest.latest_departure_to_rest(
-            instance
-                .matrix
-                .duration(self.location(k), self.location(after)),
-            self.nodes[after].latest_start,
-            self.rest_nodes[after].latest_start_to_rest,
-        );
-        match k.checked_sub(1).map(|index| self.jobs[index] as usize) {
-            Some(job) => instance
-                .latest_start(job, departure - instance.jobs[job].service)
-                .unwrap_or(f64::NEG_INFINITY),
-            None => departure,
+                .duration(self.location(k), after.location as usize);
+            let departure = after.latest_start - travel;
+            let departure_to_rest = match self.rest {
+                Some(rest) if RESTS => rest.latest_departure_to_rest(
+                    travel,
+                    after.latest_start,
+                    self.rest_nodes[k + 1].latest_start_to_rest,
+                ),
+                _ => f64::NEG_INFINITY,
+            };
+            let (latest, to_rest) = match k.checked_sub(1) {
+                Some(index) => {
+                    let job = self.jobs[index] as usize;
+                    let (windows, service) = (instance.windows_of(job), instance.jobs[job].service);
+                    let latest = |departure: f64| {
+                        latest_start_in(windows, departure - service).unwrap_or(f64::NEG_INFINITY)
+                    };
+                    (
+                        latest(departure),
+                        if RESTS {
+                            latest(departure_to_rest)
+                        } else {
+                            0.0
+                        },
+                    )
+                }
+                None => (departure, departure_to_rest),
+            };
+            if settle
+                && k < last
+                && latest == self.nodes[k].latest_start
+                && (!RESTS || to_rest == self.rest_nodes[k].latest_start_to_rest)
+            {
+                break;
+            }
+            self.nodes[k].latest_start = latest;
+            if RESTS {
+                self.rest_nodes[k].latest_start_to_rest = to_rest;
+            }
         }
     }
 
@@ -722,44 +763,11 @@ impl Route {
                 ..Node::at(data.location)
             },
         );
-        let n = self.jobs.len();
-
         if self.rest.is_some() {
             self.rest_nodes.insert(node, RestNode::UNREACHABLE);
         }
-        // Outward from the new node, until both states' times are the old ones again.
-        for k in node..=n + 1 {
-            let departure = self.departure_at(instance, k);
-            let rested = self
-                .rest
-                .map(|rest| self.rested_departure_at(instance, rest, k));
-            if k > node
-                && departure == self.nodes[k].departure
-                && rested.is_none_or(|rested| rested == self.rest_nodes[k].rested_departure)
-            {
-                break;
-            }
-            self.nodes[k].departure = departure;
-            if let Some(rested) = rested {
-                self.rest_nodes[k].rested_departure = rested;
-            }
-        }
-        for k in (0..=node).rev() {
-            let latest = self.latest_start_at(instance, k);
-            let to_rest = self
-                .rest
-                .map(|rest| self.latest_start_to_rest_at(instance, rest, k));
-            if k < node
-                && latest == self.nodes[k].latest_start
-                && to_rest.is_none_or(|to_rest| to_rest == self.rest_nodes[k].latest_start_to_rest)
-            {
-                break;
-            }
-            self.nodes[k].latest_start = latest;
-            if let Some(to_rest) = to_rest {
-                self.rest_nodes[k].latest_start_to_rest = to_rest;
-            }
-        }
+        // Outward from the new node, until the times are the old ones again.
+        self.propagate_times(instance, node, node, true);
         debug_assert!(self.feasible);
         debug_assert!({
             let mut fresh = self.clone();
