@@ -17,7 +17,7 @@
 
 use crate::clock::{Clock, PacedClock};
 use crate::instance::Instance;
-use crate::route::{Probe, Route, Workspace};
+use crate::route::{Probe, Route, RouteFilter, Workspace};
 
 /// Fixed cost is the last tie-breaker: weighted so that it never outweighs distance in
 /// practice but still separates equal-distance plans.
@@ -494,29 +494,19 @@ impl<'a> Search<'a> {
                 }
             }
         }
-        let (route_stamps, profile_stamps) = (&self.route_stamps, &mut self.profile_stamps);
-        self.work
-            .cheapest_insertion(&plan.routes, probe, |r, route: &Route| {
-                let serves = || {
-                    instance.can_serve(route.vehicle, job) && route.has_room_for(instance, demand)
-                };
-                if !route.is_empty() {
-                    let near = !granular || route_stamps[r] == stamp;
-                    return (near && serves()).then_some(0.0);
-                }
-                // The first empty route of a profile that this job's scan meets stands for
-                // every empty route of the profile (skills, capacity and allow-lists are part
-                // of it, so they all answer alike): stamped before its tests, so the others
-                // are passed over with one lookup, whether it takes the job or not. Fleets
-                // are often mostly idle vehicles (Solomon: 25 for about 10 routes).
-                let vehicle = &instance.vehicles[route.vehicle];
-                let tried = &mut profile_stamps[vehicle.profile];
-                if *tried == stamp {
-                    return None;
-                }
-                *tried = stamp;
-                serves().then_some(FIXED_COST_WEIGHT * vehicle.fixed_cost)
-            })
+        self.work.cheapest_insertion(
+            &plan.routes,
+            probe,
+            Candidates {
+                instance,
+                job,
+                demand,
+                granular,
+                stamp,
+                route_stamps: &self.route_stamps,
+                profile_stamps: &mut self.profile_stamps,
+            },
+        )
     }
 
     /// SISR's insertion orders: random, decreasing demand, far-from-depot first,
@@ -544,5 +534,42 @@ impl<'a> Search<'a> {
         self.removed.clear();
         self.removed
             .extend(self.sort_keys.iter().map(|&(_, job)| job));
+    }
+}
+
+/// The routes [`Search::best_insertion`] tries for one job.
+struct Candidates<'s> {
+    instance: &'s Instance,
+    job: usize,
+    demand: u64,
+    granular: bool,
+    stamp: u64,
+    route_stamps: &'s [u64],
+    profile_stamps: &'s mut [u64],
+}
+
+impl RouteFilter for Candidates<'_> {
+    #[inline(always)]
+    fn admit(&mut self, r: usize, route: &Route) -> Option<f64> {
+        let instance = self.instance;
+        let serves = || {
+            instance.can_serve(route.vehicle, self.job) && route.has_room_for(instance, self.demand)
+        };
+        if !route.is_empty() {
+            let near = !self.granular || self.route_stamps[r] == self.stamp;
+            return (near && serves()).then_some(0.0);
+        }
+        // The first empty route of a profile that this job's scan meets stands for every
+        // empty route of the profile (skills, capacity and allow-lists are part of it, so
+        // they all answer alike): stamped before its tests, so the others are passed over
+        // with one lookup, whether it takes the job or not. Fleets are often mostly idle
+        // vehicles (Solomon: 25 for about 10 routes).
+        let vehicle = &instance.vehicles[route.vehicle];
+        let tried = &mut self.profile_stamps[vehicle.profile];
+        if *tried == self.stamp {
+            return None;
+        }
+        *tried = self.stamp;
+        serves().then_some(FIXED_COST_WEIGHT * vehicle.fixed_cost)
     }
 }
