@@ -182,26 +182,30 @@ impl Instance {
         let n = jobs.len();
         // Keyed by (symmetric distance, index) so ties are ordered deterministically; only
         // the nearest MAX_NEIGHBOURS are kept, so select them before sorting (O(n) per job).
-        let neighbours = (0..n)
-            .map(|a| {
-                let la = jobs[a].location;
-                let mut others: Vec<(f64, u32)> = (0..n as u32)
-                    .filter(|&b| b as usize != a)
-                    .map(|b| {
-                        let lb = jobs[b as usize].location;
-                        (matrix.distance(la, lb) + matrix.distance(lb, la), b)
-                    })
-                    .collect();
-                let order =
-                    |x: &(f64, u32), y: &(f64, u32)| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1));
-                if others.len() > MAX_NEIGHBOURS {
-                    others.select_nth_unstable_by(MAX_NEIGHBOURS, order);
-                    others.truncate(MAX_NEIGHBOURS);
-                }
-                others.sort_unstable_by(order);
-                others.into_iter().map(|(_, b)| b).collect()
-            })
-            .collect();
+        // Both directions are read from a job's own rows (contiguous), and one buffer
+        // serves every job.
+        let mut neighbours = Vec::with_capacity(n);
+        let mut others: Vec<(f64, u32)> = Vec::with_capacity(n);
+        for (a, job) in jobs.iter().enumerate() {
+            let (from_a, to_a) = (matrix.legs_from(job.location), matrix.legs_to(job.location));
+            others.clear();
+            others.extend(
+                jobs.iter()
+                    .enumerate()
+                    .filter(|&(b, _)| b != a)
+                    .map(|(b, other)| {
+                        let lb = other.location;
+                        (from_a[lb].distance + to_a[lb].distance, b as u32)
+                    }),
+            );
+            let order = |x: &(f64, u32), y: &(f64, u32)| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1));
+            if others.len() > MAX_NEIGHBOURS {
+                others.select_nth_unstable_by(MAX_NEIGHBOURS, order);
+                others.truncate(MAX_NEIGHBOURS);
+            }
+            others.sort_unstable_by(order);
+            neighbours.push(others.iter().map(|&(_, b)| b).collect());
+        }
 
         Self {
             matrix,

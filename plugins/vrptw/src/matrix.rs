@@ -7,6 +7,7 @@
 //! more loop state than the module build keeps in registers). The same builder serves the
 //! independent checker: the matrix is input data, not solver logic.
 
+use crate::instance::{earlier, later};
 use crate::model::{Location, TravelModel};
 
 /// Mean Earth radius (IUGG), metres.
@@ -34,6 +35,7 @@ impl TravelMatrix {
     pub fn build(locations: &[Location], travel: &TravelModel) -> Self {
         let size = locations.len();
         let mut legs = vec![Leg::default(); size * size];
+        let mut symmetric = true;
         match travel {
             TravelModel::Matrix {
                 distances,
@@ -47,6 +49,7 @@ impl TravelMatrix {
                         };
                     }
                 }
+                symmetric = is_symmetric(size, &legs);
             }
             // Both formulas are symmetric: compute each pair once.
             TravelModel::Euclidean { speed } => fill_symmetric(size, &mut legs, *speed, |a, b| {
@@ -70,7 +73,7 @@ impl TravelMatrix {
                 })
             }
         }
-        let transposed = (!is_symmetric(size, &legs)).then(|| transpose(size, &legs));
+        let transposed = (!symmetric).then(|| transpose(size, &legs));
         Self {
             size,
             legs,
@@ -115,7 +118,7 @@ impl TravelMatrix {
     }
 
     pub fn max_distance(&self) -> f64 {
-        self.legs.iter().map(|leg| leg.distance).fold(0.0, f64::max)
+        self.legs.iter().map(|leg| leg.distance).fold(0.0, later)
     }
 }
 
@@ -151,19 +154,27 @@ fn haversine_m(a: (f64, f64, f64), b: (f64, f64, f64)) -> f64 {
     let half_dphi = (b.0 - a.0) / 2.0;
     let half_dlambda = (b.1 - a.1) / 2.0;
     let h = libm::sin(half_dphi).powi(2) + a.2 * b.2 * libm::sin(half_dlambda).powi(2);
-    2.0 * EARTH_RADIUS_M * libm::asin(h.sqrt().min(1.0))
+    2.0 * EARTH_RADIUS_M * libm::asin(earlier(h.sqrt(), 1.0))
 }
 
+/// Computes each pair of locations once and writes both legs, a square tile and its mirror
+/// at a time: the mirrored writes then fill a few cache lines of each row they touch
+/// instead of one line per write (a 2,000-location matrix is 64 MB).
 fn fill_symmetric(size: usize, legs: &mut [Leg], speed: f64, metric: impl Fn(usize, usize) -> f64) {
-    for from in 0..size {
-        for to in from + 1..size {
-            let distance = metric(from, to);
-            let leg = Leg {
-                distance,
-                duration: distance / speed,
-            };
-            legs[from * size + to] = leg;
-            legs[to * size + from] = leg;
+    const TILE: usize = 32;
+    for row_tile in (0..size).step_by(TILE) {
+        for column_tile in (row_tile..size).step_by(TILE) {
+            for from in row_tile..(row_tile + TILE).min(size) {
+                for to in column_tile.max(from + 1)..(column_tile + TILE).min(size) {
+                    let distance = metric(from, to);
+                    let leg = Leg {
+                        distance,
+                        duration: distance / speed,
+                    };
+                    legs[from * size + to] = leg;
+                    legs[to * size + from] = leg;
+                }
+            }
         }
     }
 }
@@ -192,6 +203,30 @@ mod tests {
             m.distance(0, 1)
         );
         assert!((m.duration(0, 1) - m.distance(0, 1) / 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn symmetric_fill_covers_every_pair_across_tiles() {
+        // 70 locations: two full tiles and a partial one in each direction.
+        let locations: Vec<Location> = (0..70)
+            .map(|i| Location::Plane {
+                x: (i * 37 % 101) as f64,
+                y: (i * 53 % 89) as f64,
+            })
+            .collect();
+        let m = TravelMatrix::build(&locations, &TravelModel::Euclidean { speed: 2.0 });
+        for a in 0..70 {
+            for b in 0..70 {
+                let expected = if a == b {
+                    0.0
+                } else {
+                    planar_distance(locations[a], locations[b])
+                };
+                assert_eq!(m.distance(a, b), expected, "({a}, {b})");
+                assert_eq!(m.duration(a, b), expected / 2.0, "({a}, {b})");
+            }
+        }
+        assert!(m.transposed.is_none());
     }
 
     #[test]
