@@ -221,8 +221,9 @@ impl Workspace {
         }
     }
 
-    /// The cheapest feasible insertion of the probed job into the routes `filter` admits,
-    /// as (cost, route, gap). Gap g of a route is between node g and node
+    /// The cheapest feasible insertion of the probed job into the routes `filter` admits
+    /// among those listed in `order` (by index, increasing: ties go to the first), as
+    /// (cost, route, gap). Gap g of a route is between node g and node
     /// g + 1 (gap 0 is right after the start); gaps hit by a blink are skipped (SISR: each
     /// with the blink chance, drawn as the distance to the next blink, a count that goes
     /// on from route to route and from job to job).
@@ -232,6 +233,7 @@ impl Workspace {
     pub fn cheapest_insertion(
         &mut self,
         routes: &[Route],
+        order: &[u32],
         probe: &Probe,
         mut filter: impl RouteFilter,
     ) -> Option<(f64, usize, usize)> {
@@ -239,9 +241,9 @@ impl Workspace {
         let mut rests = false;
         loop {
             let stop = if rests {
-                scan_insertions::<true>(routes, probe, &mut filter, &mut scan)
+                scan_insertions::<true>(routes, order, probe, &mut filter, &mut scan)
             } else {
-                scan_insertions::<false>(routes, probe, &mut filter, &mut scan)
+                scan_insertions::<false>(routes, order, probe, &mut filter, &mut scan)
             };
             match stop {
                 ScanStop::Done => break,
@@ -268,11 +270,11 @@ impl Workspace {
 
 /// Which routes an insertion scan tries.
 pub trait RouteFilter {
-    /// `None` for route `r` not to try, else the fixed cost inserting into it adds. A
+    /// `None` for a route not to try, else the fixed cost inserting into it adds. A
     /// trait rather than a closure so that its implementation can be `#[inline(always)]`:
     /// called from both compilations of [`scan_insertions`], a closure was not inlined
     /// (a call per route).
-    fn admit(&mut self, r: usize, route: &Route) -> Option<f64>;
+    fn admit(&mut self, route: &Route) -> Option<f64>;
 }
 
 /// Why [`scan_insertions`] returned.
@@ -292,6 +294,8 @@ enum ScanStop {
 
 /// Where a scan of one job's insertions stands between calls of [`scan_insertions`].
 struct InsertionScan {
+    /// Where the scan is in the order of routes, and that route's index once it is entered.
+    position: usize,
     route: usize,
     /// Whether `route` passed the filter (its scan has begun).
     entered: bool,
@@ -309,6 +313,7 @@ struct InsertionScan {
 impl InsertionScan {
     fn new(next_blink: usize) -> Self {
         Self {
+            position: 0,
             route: 0,
             entered: false,
             gap: 0,
@@ -347,22 +352,25 @@ impl InsertionScan {
 #[inline(never)]
 fn scan_insertions<const RESTS: bool>(
     routes: &[Route],
+    order: &[u32],
     probe: &Probe,
     filter: &mut impl RouteFilter,
     scan: &mut InsertionScan,
 ) -> ScanStop {
     let mut best_cost = scan.best.map_or(f64::INFINITY, |(cost, _, _)| cost);
-    while let Some(route) = routes.get(scan.route) {
+    while let Some(&r) = order.get(scan.position) {
+        let route = &routes[r as usize];
         if route.rest.is_some() != RESTS {
             return ScanStop::Switch;
         }
         let gaps = route.jobs.len() + 1;
         if !scan.entered {
-            let Some(opening_cost) = filter.admit(scan.route, route) else {
-                scan.route += 1;
+            let Some(opening_cost) = filter.admit(route) else {
+                scan.position += 1;
                 continue;
             };
             *scan = InsertionScan {
+                route: r as usize,
                 entered: true,
                 gap: 0,
                 opening_cost,
@@ -480,7 +488,7 @@ fn scan_insertions<const RESTS: bool>(
         }
         // The loop passed every gap up to next_blink - 1.
         scan.next_blink = next_blink - gaps;
-        scan.route += 1;
+        scan.position += 1;
         scan.entered = false;
     }
     ScanStop::Done

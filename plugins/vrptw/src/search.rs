@@ -185,8 +185,18 @@ pub struct Search<'a> {
     // Reused buffers: the loop allocates nothing once they have grown.
     removed: Vec<u32>,
     ruined_routes: Vec<usize>,
-    /// Per vehicle profile, the last `stamp` at which an empty route of it was tried.
-    profile_stamps: Vec<u64>,
+    /// The routes an insertion tries, by index: on small instances every route with jobs
+    /// and the first empty route of each vehicle profile (vehicles of a profile are
+    /// interchangeable: skills, capacity and allow-lists are part of it), kept from one
+    /// insertion to the next; on large ones the routes near the job and those empty routes,
+    /// listed per job. Fleets are often mostly idle vehicles (Solomon: 25 for about 10
+    /// routes), and on a large day most routes are far from the job, so listing them once
+    /// costs less than passing over them at every insertion.
+    routes_to_try: Vec<u32>,
+    /// The first empty route of each vehicle profile, by index.
+    idle_routes: Vec<u32>,
+    /// Per vehicle profile, whether `idle_routes` has one of its routes (a reused buffer).
+    profile_listed: Vec<bool>,
     sort_keys: Vec<(f64, u32)>,
     /// Per route, the last `stamp` at which it held a neighbour of the job being inserted.
     route_stamps: Vec<u64>,
@@ -225,7 +235,9 @@ impl<'a> Search<'a> {
             route_changed: vec![false; instance.vehicles.len()],
             removed: Vec::new(),
             ruined_routes: Vec::new(),
-            profile_stamps: vec![0; instance.vehicles.len()],
+            routes_to_try: Vec::new(),
+            idle_routes: Vec::new(),
+            profile_listed: vec![false; instance.vehicles.len()],
             sort_keys: Vec::new(),
             route_stamps: vec![0; instance.vehicles.len()],
             stamp: 0,
@@ -454,6 +466,7 @@ impl<'a> Search<'a> {
     fn recreate(&mut self, plan: &mut Plan) {
         let instance = self.instance;
         self.order_removed();
+        self.index_routes(plan);
         for index in 0..self.removed.len() {
             let job = self.removed[index] as usize;
             let demand = instance.jobs[job].demand;
@@ -464,6 +477,10 @@ impl<'a> Search<'a> {
                     self.mark_changed(r);
                     plan.routes[r].insert(instance, job, gap);
                     plan.route_of[job] = r as u32;
+                    if plan.routes[r].len() == 1 {
+                        // Opened: it has jobs now, and its profile may have another idle route.
+                        self.index_routes(plan);
+                    }
                 }
                 None => plan.unserved.push(job as u32),
             }
@@ -483,30 +500,55 @@ impl<'a> Search<'a> {
     ) -> Option<(f64, usize, usize)> {
         let instance = self.instance;
         let job = probe.job();
-        self.stamp += 1;
-        let stamp = self.stamp;
-        let granular = instance.jobs.len() >= GRANULAR_FROM_JOBS;
-        if granular {
+        if self.granular() {
+            self.stamp += 1;
+            self.routes_to_try.clear();
             for &other in instance.neighbours[job].iter().take(GRANULAR_NEIGHBOURS) {
                 let r = plan.route_of[other as usize];
-                if r != NOT_ROUTED {
-                    self.route_stamps[r as usize] = stamp;
+                if r != NOT_ROUTED && self.route_stamps[r as usize] != self.stamp {
+                    self.route_stamps[r as usize] = self.stamp;
+                    self.routes_to_try.push(r);
                 }
             }
+            self.routes_to_try.extend_from_slice(&self.idle_routes);
+            self.routes_to_try.sort_unstable();
         }
         self.work.cheapest_insertion(
             &plan.routes,
+            &self.routes_to_try,
             probe,
             Candidates {
                 instance,
                 job,
                 demand,
-                granular,
-                stamp,
-                route_stamps: &self.route_stamps,
-                profile_stamps: &mut self.profile_stamps,
             },
         )
+    }
+
+    /// Whether insertions only try the routes near the job.
+    fn granular(&self) -> bool {
+        self.instance.jobs.len() >= GRANULAR_FROM_JOBS
+    }
+
+    /// Lists the first empty route of each vehicle profile in `idle_routes` and, on small
+    /// instances, every route an insertion tries in `routes_to_try`. A recreate only adds
+    /// jobs, so the lists hold until it opens a route.
+    fn index_routes(&mut self, plan: &Plan) {
+        let granular = self.granular();
+        self.idle_routes.clear();
+        self.routes_to_try.clear();
+        self.profile_listed.fill(false);
+        for (r, route) in plan.routes.iter().enumerate() {
+            let listed = &mut self.profile_listed[self.instance.vehicles[route.vehicle].profile];
+            let first_idle = route.is_empty() && !*listed;
+            if first_idle {
+                *listed = true;
+                self.idle_routes.push(r as u32);
+            }
+            if !granular && (first_idle || !route.is_empty()) {
+                self.routes_to_try.push(r as u32);
+            }
+        }
     }
 
     /// SISR's insertion orders: random, decreasing demand, far-from-depot first,
@@ -537,39 +579,26 @@ impl<'a> Search<'a> {
     }
 }
 
-/// The routes [`Search::best_insertion`] tries for one job.
+/// Which of the routes [`Search::best_insertion`] lists can take one job: skills, allow-list
+/// and room; opening an empty one adds its fixed cost.
 struct Candidates<'s> {
     instance: &'s Instance,
     job: usize,
     demand: u64,
-    granular: bool,
-    stamp: u64,
-    route_stamps: &'s [u64],
-    profile_stamps: &'s mut [u64],
 }
 
 impl RouteFilter for Candidates<'_> {
     #[inline(always)]
-    fn admit(&mut self, r: usize, route: &Route) -> Option<f64> {
+    fn admit(&mut self, route: &Route) -> Option<f64> {
         let instance = self.instance;
-        let serves = || {
-            instance.can_serve(route.vehicle, self.job) && route.has_room_for(instance, self.demand)
-        };
-        if !route.is_empty() {
-            let near = !self.granular || self.route_stamps[r] == self.stamp;
-            return (near && serves()).then_some(0.0);
-        }
-        // The first empty route of a profile that this job's scan meets stands for every
-        // empty route of the profile (skills, capacity and allow-lists are part of it, so
-        // they all answer alike): stamped before its tests, so the others are passed over
-        // with one lookup, whether it takes the job or not. Fleets are often mostly idle
-        // vehicles (Solomon: 25 for about 10 routes).
         let vehicle = &instance.vehicles[route.vehicle];
-        let tried = &mut self.profile_stamps[vehicle.profile];
-        if *tried == self.stamp {
-            return None;
-        }
-        *tried = self.stamp;
-        serves().then_some(FIXED_COST_WEIGHT * vehicle.fixed_cost)
+        let serves = instance.can_serve(route.vehicle, self.job)
+            && route.has_room_for(instance, self.demand);
+        let opening_cost = if route.is_empty() {
+            FIXED_COST_WEIGHT * vehicle.fixed_cost
+        } else {
+            0.0
+        };
+        serves.then_some(opening_cost)
     }
 }
