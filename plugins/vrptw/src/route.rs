@@ -235,15 +235,15 @@ impl Workspace {
         routes: &[Route],
         order: &[u32],
         probe: &Probe,
-        mut filter: impl RouteFilter,
+        filter: impl RouteFilter,
     ) -> Option<(f64, usize, usize)> {
         let mut scan = InsertionScan::new(self.until_blink);
         let mut rests = false;
         loop {
             let stop = if rests {
-                scan_insertions::<true>(routes, order, probe, &mut filter, &mut scan)
+                scan_insertions::<true>(routes, order, probe, &filter, &mut scan)
             } else {
-                scan_insertions::<false>(routes, order, probe, &mut filter, &mut scan)
+                scan_insertions::<false>(routes, order, probe, &filter, &mut scan)
             };
             match stop {
                 ScanStop::Done => break,
@@ -274,7 +274,7 @@ pub trait RouteFilter {
     /// trait rather than a closure so that its implementation can be `#[inline(always)]`:
     /// called from both compilations of [`scan_insertions`], a closure was not inlined
     /// (a call per route).
-    fn admit(&mut self, route: &Route) -> Option<f64>;
+    fn admit(&self, route: &Route) -> Option<f64>;
 }
 
 /// Why [`scan_insertions`] returned.
@@ -354,7 +354,7 @@ fn scan_insertions<const RESTS: bool>(
     routes: &[Route],
     order: &[u32],
     probe: &Probe,
-    filter: &mut impl RouteFilter,
+    filter: &impl RouteFilter,
     scan: &mut InsertionScan,
 ) -> ScanStop {
     let mut best_cost = scan.best.map_or(f64::INFINITY, |(cost, _, _)| cost);

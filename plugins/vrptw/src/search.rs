@@ -200,7 +200,7 @@ pub struct Search<'a> {
     sort_keys: Vec<(f64, u32)>,
     /// Per route, the last `stamp` at which it held a neighbour of the job being inserted.
     route_stamps: Vec<u64>,
-    /// Counts the jobs inserted: one stamp per insertion scan.
+    /// Counts the granular insertions (one stamp per job whose near routes are listed).
     stamp: u64,
 }
 
@@ -517,7 +517,7 @@ impl<'a> Search<'a> {
             &plan.routes,
             &self.routes_to_try,
             probe,
-            Candidates {
+            CanTake {
                 instance,
                 job,
                 demand,
@@ -581,15 +581,15 @@ impl<'a> Search<'a> {
 
 /// Which of the routes [`Search::best_insertion`] lists can take one job: skills, allow-list
 /// and room; opening an empty one adds its fixed cost.
-struct Candidates<'s> {
+struct CanTake<'s> {
     instance: &'s Instance,
     job: usize,
     demand: u64,
 }
 
-impl RouteFilter for Candidates<'_> {
+impl RouteFilter for CanTake<'_> {
     #[inline(always)]
-    fn admit(&mut self, route: &Route) -> Option<f64> {
+    fn admit(&self, route: &Route) -> Option<f64> {
         let instance = self.instance;
         let vehicle = &instance.vehicles[route.vehicle];
         let serves = instance.can_serve(route.vehicle, self.job)
