@@ -67,14 +67,8 @@ struct Args {
     budget_ms: Option<u64>,
     /// Instead of Solomon files, the generated product-size day (`vrptw::synthetic`) of
     /// JOBS jobs and VEHICLES technicians, as `JOBS,VEHICLES`.
-    #[arg(long, value_parser = jobs_and_vehicles, conflicts_with = "budget_ms")]
+    #[arg(long, value_parser = vrptw::synthetic::parse_size, conflicts_with = "budget_ms")]
     synthetic: Option<(usize, usize)>,
-}
-
-fn jobs_and_vehicles(text: &str) -> Result<(usize, usize), String> {
-    let (jobs, vehicles) = text.split_once(',').ok_or("expected JOBS,VEHICLES")?;
-    let count = |n: &str| n.trim().parse::<usize>().map_err(|e| format!("{n}: {e}"));
-    Ok((count(jobs)?, count(vehicles)?))
 }
 
 /// Rows kept in memory: the module stores its plan; nothing else is asked of the store.

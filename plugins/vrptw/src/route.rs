@@ -775,6 +775,21 @@ impl Route {
         }
     }
 
+    /// The first gap where the break fits: taken as early as its window allows after
+    /// leaving the gap's node, the next node is still reached by its latest start. Every
+    /// gap is tested on its own (O(n)), without the [`RestNode`] summaries, which the
+    /// search's test uses instead.
+    fn first_rest_gap(&self, instance: &Instance) -> Option<usize> {
+        let rest = self.rest?;
+        (0..=self.jobs.len()).find(|&gap| {
+            let (here, next) = (&self.nodes[gap], &self.nodes[gap + 1]);
+            let travel = instance
+                .matrix
+                .duration(here.location as usize, next.location as usize);
+            rest.end_after(here.departure) + travel <= next.latest_start + TIME_EPS
+        })
+    }
+
     /// For a job with several windows, whether inserting it at `gap` keeps every time
     /// constraint (the scan tested the windows' hull).
     fn fits_windows(&self, probe: &Probe, gap: usize) -> bool {
@@ -861,66 +876,10 @@ pub fn break_gap(instance: &Instance, vehicle: usize, jobs: &[u32]) -> Option<Op
     if instance.vehicles[vehicle].rest.is_none() || jobs.is_empty() {
         return walk(instance, vehicle, jobs, None, |_| {}).then_some(None);
     }
-    let mut latest = Vec::new();
-    fill_latest_starts(instance, vehicle, jobs, &mut latest);
-    rest_gap_from_latest(instance, vehicle, jobs, &latest)
-}
-
-/// Latest service start at every node (index k = node k; node 0 unused) such that the
-/// rest of the route, without a break, stays feasible. Same quantity as
-/// `Route::latest_start`, for a sequence that is not a route yet.
-fn fill_latest_starts(instance: &Instance, vehicle: usize, jobs: &[u32], latest: &mut Vec<f64>) {
-    let v = &instance.vehicles[vehicle];
-    let n = jobs.len();
-    latest.clear();
-    latest.resize(n + 2, f64::NEG_INFINITY);
-    latest[n + 1] = v.shift_end;
-    let mut next_location = v.end;
-    for k in (1..=n).rev() {
-        let job = jobs[k - 1] as usize;
-        let data = &instance.jobs[job];
-        let bound =
-            latest[k + 1] - instance.matrix.duration(data.location, next_location) - data.service;
-        latest[k] = instance
-            .latest_start(job, bound)
-            .unwrap_or(f64::NEG_INFINITY);
-        next_location = data.location;
-    }
-}
-
-/// One forward pass: at each gap, resting as early as the window allows is feasible iff
-/// the next node can still be reached by its latest start. Departures only grow along
-/// the route, so once the break window has closed no later gap can work. O(n).
-fn rest_gap_from_latest(
-    instance: &Instance,
-    vehicle: usize,
-    jobs: &[u32],
-    latest: &[f64],
-) -> Option<Option<usize>> {
-    let v = &instance.vehicles[vehicle];
-    let (window_start, window_end, duration) = v.rest?;
-    let mut time = v.shift_start;
-    let mut at = v.start;
-    for gap in 0..=jobs.len() {
-        let rest_start = later(time, window_start);
-        if rest_start > window_end + TIME_EPS {
-            return None;
-        }
-        let next_location = jobs
-            .get(gap)
-            .map_or(v.end, |&j| instance.jobs[j as usize].location);
-        if rest_start + duration + instance.matrix.duration(at, next_location)
-            <= latest[gap + 1] + TIME_EPS
-        {
-            return Some(Some(gap));
-        }
-        let Some(&job) = jobs.get(gap) else { break };
-        let job = job as usize;
-        let arrival = time + instance.matrix.duration(at, next_location);
-        time = instance.earliest_start(job, arrival)? + instance.jobs[job].service;
-        at = next_location;
-    }
-    None
+    let mut route = Route::empty(vehicle);
+    route.jobs.extend_from_slice(jobs);
+    route.update(instance);
+    route.first_rest_gap(instance).map(Some)
 }
 
 /// One step of a route's timeline, as produced by [`walk`].

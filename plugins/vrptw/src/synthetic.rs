@@ -6,6 +6,13 @@
 
 use crate::{Break, Job, Location, Problem, TimeWindow, TravelModel, Vehicle};
 
+/// The day's size as the benchmark commands take it: `JOBS,VEHICLES`.
+pub fn parse_size(text: &str) -> Result<(usize, usize), String> {
+    let (jobs, vehicles) = text.split_once(',').ok_or("expected JOBS,VEHICLES")?;
+    let count = |n: &str| n.trim().parse::<usize>().map_err(|e| format!("{n}: {e}"));
+    Ok((count(jobs)?, count(vehicles)?))
+}
+
 /// A reproducible field-service day of `n_jobs` jobs and `n_vehicles` technicians (the
 /// generator's seed is fixed; a search's seed is the caller's).
 pub fn city_day(n_jobs: usize, n_vehicles: usize) -> Problem {

@@ -65,14 +65,8 @@ fn parse_args() -> Result<Args, String> {
             "--out" => args.out = Some(value()?.into()),
             "--label" => args.label = Some(value()?),
             "--synthetic" => {
-                let text = value()?;
-                let (jobs, vehicles) = text.split_once(',').ok_or("--synthetic JOBS,VEHICLES")?;
-                let parse = |t: &str| {
-                    t.trim()
-                        .parse::<usize>()
-                        .map_err(|e| format!("--synthetic: {e}"))
-                };
-                args.synthetic = Some((parse(jobs)?, parse(vehicles)?));
+                let size = synthetic::parse_size(&value()?);
+                args.synthetic = Some(size.map_err(|e| format!("--synthetic: {e}"))?);
             }
             // Search tuning, for experiments; the defaults are what the results report.
             "--start-temperature" => args.params.start_temperature = number(&flag, value()?)?,
