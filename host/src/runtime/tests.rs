@@ -466,9 +466,9 @@ async fn refuses_what_is_not_a_component_of_the_world() {
     assert_eq!(code_of(&error), (422, "module_invalid"));
 }
 
-/// The vendored compiler's rewrite of `i32.eqz` of a float comparison into the complementary
-/// comparison (vendor/README.md) keeps wasm's semantics: for every comparison, both as a
-/// value and as a branch condition, the engine the host runs (its own configuration, epoch
+/// Negated float comparisons keep wasm's semantics in the engine the host runs (a guard for
+/// the `i32.eqz` rewrite proposed upstream in docs/upstream/README.md): for every comparison,
+/// both as a value and as a branch condition, the engine the host runs (its own configuration, epoch
 /// checks on) answers what Rust's `!(a op b)` does, NaNs, signed zeros and infinities included.
 #[test]
 #[expect(

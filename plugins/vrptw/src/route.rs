@@ -341,9 +341,9 @@ impl InsertionScan {
 /// but its own: it returns to its caller for a blink's draw and for the exact test of
 /// several windows (see [`ScanStop`]), and the loop over routes is in it
 /// too (a call per route cost more than the scan of a short route). (The module's
-/// deadline check at every loop header is such a call too; the host's wasmtime makes it
-/// preserve every register, see vendor/README.md.) Everything per job comes in one
-/// `Probe` whose rows are read without bounds checks; the time test (arrive after leaving
+/// deadline check at every loop header is such a call too, on a cold path; stock wasmtime
+/// makes it with the wasm calling convention, see docs/upstream/README.md.) Everything per
+/// job comes in one `Probe` whose rows are read without bounds checks; the time test (arrive after leaving
 /// `gap` at its earliest departure, start within the windows' hull, reach `gap + 1` by its
 /// latest start) is inline, and so is a break's, on the gaps that pass it (a return per
 /// such gap cost more). Compiled twice, for routes with a break (`RESTS`) and without:
