@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde::{Deserialize, Serialize};
@@ -246,7 +246,10 @@ async fn call_module(
         .ok_or_else(|| Error::not_found("route"))?;
     let module = state.registry.module(&digest).await?;
     let path = format!("/{rest}");
-    let (route, params) = match_route(&module.manifest, method.as_str(), &path)?;
+    let (route, params) = match match_route(&module.manifest, method.as_str(), &path) {
+        Ok(found) => found,
+        Err(no_route) => return Ok(no_route.into_response()),
+    };
     ctx.require(&route.permission)?;
     let idempotency_key = match IdempotencyKey::from_request(
         method.as_str(),
@@ -369,15 +372,46 @@ fn respond(status: StatusCode, answer: StoredAnswer) -> Response {
     response
 }
 
-/// Finds the manifest route for a method and path: 404 when no pattern matches the path,
-/// 405 when patterns match but not for this method.
+/// A manifest route and the values of its path parameters.
+type RouteMatch<'m> = (&'m Route, Vec<(String, String)>);
+
+/// Why no manifest route serves a request.
+#[derive(Debug, PartialEq, Eq)]
+enum NoRoute {
+    /// No pattern matches the path (404).
+    NotFound,
+    /// Patterns match the path, for these methods only (405 with `Allow`, RFC 9110 15.5.6).
+    MethodNotAllowed(Vec<String>),
+}
+
+impl IntoResponse for NoRoute {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NotFound => Error::not_found("route").into_response(),
+            Self::MethodNotAllowed(methods) => {
+                let mut response = Error::problem(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "this route does not accept that method",
+                )
+                .into_response();
+                if let Ok(allow) = HeaderValue::try_from(methods.join(", ")) {
+                    response.headers_mut().insert(header::ALLOW, allow);
+                }
+                response
+            }
+        }
+    }
+}
+
+/// Finds the manifest route for a method and path, or says why there is none.
 fn match_route<'m>(
     manifest: &'m Manifest,
     method: &str,
     path: &str,
-) -> Result<(&'m Route, Vec<(String, String)>)> {
+) -> Result<RouteMatch<'m>, NoRoute> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let mut path_matched = false;
+    let mut allowed: Vec<String> = Vec::new();
     for route in &manifest.routes {
         let pattern: Vec<&str> = route.path.trim_end_matches('/').split('/').collect();
         if pattern.len() != segments.len() {
@@ -397,19 +431,18 @@ fn match_route<'m>(
         if !matched {
             continue;
         }
-        path_matched = true;
         if route.method.eq_ignore_ascii_case(method) {
             return Ok((route, params));
         }
+        let route_method = route.method.to_ascii_uppercase();
+        if !allowed.contains(&route_method) {
+            allowed.push(route_method);
+        }
     }
-    if path_matched {
-        Err(Error::problem(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this route does not accept that method",
-        ))
+    if allowed.is_empty() {
+        Err(NoRoute::NotFound)
     } else {
-        Err(Error::not_found("route"))
+        Err(NoRoute::MethodNotAllowed(allowed))
     }
 }
 
@@ -451,16 +484,12 @@ mod tests {
             "/customers"
         );
         assert_eq!(
-            match_route(&manifest, "DELETE", "/customers/42")
-                .unwrap_err()
-                .code(),
-            "method_not_allowed"
+            match_route(&manifest, "DELETE", "/customers/42").unwrap_err(),
+            NoRoute::MethodNotAllowed(vec!["GET".into(), "PATCH".into()])
         );
         assert_eq!(
-            match_route(&manifest, "GET", "/customers/42/x")
-                .unwrap_err()
-                .code(),
-            "not_found"
+            match_route(&manifest, "GET", "/customers/42/x").unwrap_err(),
+            NoRoute::NotFound
         );
     }
 }
