@@ -14,6 +14,7 @@ pub mod etag;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod module_headers;
 pub mod modules;
 pub mod openapi;
 pub mod operator;

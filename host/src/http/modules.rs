@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,7 @@ use tokio::sync::Mutex;
 use super::AppState;
 use super::extract::{Json, Path, Tenant};
 use super::idempotency::{self, Claim, IdempotencyKey, REPLAYED_HEADER, StoredAnswer};
+use super::module_headers;
 use super::operator::Operator;
 use super::pagination::Page;
 use crate::auth::rbac::perm;
@@ -261,7 +262,9 @@ async fn call_module(
         None => None,
         Some(key) => match idempotency::claim(&mut ctx.tx, ctx.principal.user_id, key).await? {
             Claim::Fresh(key) => Some(key),
-            Claim::Replay(answer) => {
+            Claim::Replay(mut answer) => {
+                // Screened again: rows stored by older versions kept every header.
+                answer.headers = module_headers::screen(&slot, &answer.headers)?;
                 let mut response = respond(answer_status(answer.status)?, answer);
                 response
                     .headers_mut()
@@ -324,12 +327,13 @@ async fn call_module(
     metrics::counter!("module_rows_returned_total", &labels)
         .increment(u64::from(usage.rows_returned));
 
+    // Checked before the commit: a module that breaks the header caps fails its call.
+    let status = answer_status(response.status)?;
     let answer = StoredAnswer {
         status: response.status,
-        headers: response.headers,
+        headers: module_headers::screen(&slot, &response.headers)?,
         body: response.body,
     };
-    let status = answer_status(answer.status)?;
     if let Some(mut tx) = tx
         && status.as_u16() < 400
     {
@@ -345,30 +349,14 @@ fn answer_status(status: u16) -> Result<StatusCode> {
     StatusCode::from_u16(status)
         .ok()
         .filter(|s| !s.is_informational())
-        .ok_or_else(|| {
-            Error::problem(
-                StatusCode::BAD_GATEWAY,
-                "module_bad_response",
-                "the module answered an invalid status",
-            )
-        })
+        .ok_or_else(|| module_headers::bad_response("the module answered an invalid status"))
 }
 
-/// The HTTP response for a module's answer; the module's headers replace the defaults
-/// (content-type) rather than adding to them.
+/// The HTTP response for a module's answer, its headers already screened
+/// ([`module_headers::screen`]); they replace the defaults (content-type).
 fn respond(status: StatusCode, answer: StoredAnswer) -> Response {
     let mut response = (status, answer.body).into_response();
-    let headers = response.headers_mut();
-    let mut replaced = Vec::new();
-    for (name, value) in answer.headers {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            if !replaced.contains(&name) {
-                headers.remove(&name);
-                replaced.push(name.clone());
-            }
-            headers.append(name, value);
-        }
-    }
+    module_headers::apply(answer.headers, response.headers_mut());
     response
 }
 
