@@ -1170,3 +1170,32 @@ impl ServerOptions {
         )
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Modules
+// ---------------------------------------------------------------------------------------
+
+/// Publishes a component through the operator API and returns its digest.
+pub async fn publish(server: &TestServer, component: &[u8]) -> String {
+    let response = send(
+        server
+            .operator()
+            .request(Method::POST, "/v1/operator/modules")
+            .header("content-type", "application/wasm")
+            .body(component.to_vec()),
+    )
+    .await;
+    response.expect_status(201);
+    response.json["digest"].as_str().unwrap().to_owned()
+}
+
+/// Binds the tenant's `slot` to `version` (a digest or `name@version`).
+pub async fn bind(api: &Api, slot: &str, version: &str) {
+    api.request(Method::PUT, &format!("/v1/tenant/modules/{slot}"))
+        .json(&json!({ "version": version }))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap_or_else(|error| panic!("binding {slot} to {version}: {error}"));
+}

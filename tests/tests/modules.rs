@@ -7,35 +7,11 @@
 
 use serde_json::{Value, json};
 use verofield_tests::{
-    Api, Method, ServerOptions, TenantFixture, TestServer, fixture_component, send,
+    Api, Method, ServerOptions, TenantFixture, TestServer, bind, fixture_component, publish, send,
 };
 
 async fn server() -> TestServer {
     TestServer::start_with(ServerOptions::new().with_builtin_modules()).await
-}
-
-/// Publishes a component through the operator API and returns its digest.
-async fn publish(server: &TestServer, component: &[u8]) -> String {
-    let response = send(
-        server
-            .operator()
-            .request(Method::POST, "/v1/operator/modules")
-            .header("content-type", "application/wasm")
-            .body(component.to_vec()),
-    )
-    .await;
-    response.expect_status(201);
-    response.json["digest"].as_str().unwrap().to_owned()
-}
-
-async fn bind(api: &Api, slot: &str, version: &str) {
-    api.request(Method::PUT, &format!("/v1/tenant/modules/{slot}"))
-        .json(&json!({ "version": version }))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap_or_else(|error| panic!("binding {slot} to {version}: {error}"));
 }
 
 struct Tenant {

@@ -1,10 +1,11 @@
 //! The HTTP surface: shared state, the router with its middleware stack, and the server
 //! loop with graceful shutdown.
 //!
-//! Middleware, outermost first: request id (set, then propagated to the response), a
-//! tracing span per request, panic capture (a panic is a 500 problem, not a dropped
-//! connection), `Connection: close` after a body the handler did not read, the request
-//! timeout, the body size limit, and metrics (a route layer: it sees the route template).
+//! Middleware, outermost first: request id (a client's checked, then set, then propagated
+//! to the response), a tracing span per request, panic capture (a panic is a 500 problem,
+//! not a dropped connection), `Connection: close` after a body the handler did not read, the
+//! request timeout, the body size limit, and metrics (a route layer: it sees the route
+//! template).
 
 pub mod audit;
 pub mod auth;
@@ -13,11 +14,13 @@ pub mod etag;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod module_headers;
 pub mod modules;
 pub mod openapi;
 pub mod operator;
 pub mod pagination;
 pub mod problem;
+pub mod request_id;
 pub mod roles;
 pub mod server;
 pub mod unread_body;
@@ -117,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(request_id::drop_unacceptable))
         .with_state(state)
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,7 @@ use tokio::sync::Mutex;
 use super::AppState;
 use super::extract::{Json, Path, Tenant};
 use super::idempotency::{self, Claim, IdempotencyKey, REPLAYED_HEADER, StoredAnswer};
+use super::module_headers;
 use super::operator::Operator;
 use super::pagination::Page;
 use crate::auth::rbac::perm;
@@ -246,7 +247,10 @@ async fn call_module(
         .ok_or_else(|| Error::not_found("route"))?;
     let module = state.registry.module(&digest).await?;
     let path = format!("/{rest}");
-    let (route, params) = match_route(&module.manifest, method.as_str(), &path)?;
+    let (route, params) = match match_route(&module.manifest, method.as_str(), &path) {
+        Ok(found) => found,
+        Err(no_route) => return Ok(no_route.into_response()),
+    };
     ctx.require(&route.permission)?;
     let idempotency_key = match IdempotencyKey::from_request(
         method.as_str(),
@@ -258,7 +262,9 @@ async fn call_module(
         None => None,
         Some(key) => match idempotency::claim(&mut ctx.tx, ctx.principal.user_id, key).await? {
             Claim::Fresh(key) => Some(key),
-            Claim::Replay(answer) => {
+            Claim::Replay(mut answer) => {
+                // Screened again: rows stored by older versions kept every header.
+                answer.headers = module_headers::screen(&slot, &answer.headers)?;
                 let mut response = respond(answer_status(answer.status)?, answer);
                 response
                     .headers_mut()
@@ -321,12 +327,13 @@ async fn call_module(
     metrics::counter!("module_rows_returned_total", &labels)
         .increment(u64::from(usage.rows_returned));
 
+    // Checked before the commit: a module that breaks the header caps fails its call.
+    let status = answer_status(response.status)?;
     let answer = StoredAnswer {
         status: response.status,
-        headers: response.headers,
+        headers: module_headers::screen(&slot, &response.headers)?,
         body: response.body,
     };
-    let status = answer_status(answer.status)?;
     if let Some(mut tx) = tx
         && status.as_u16() < 400
     {
@@ -342,42 +349,57 @@ fn answer_status(status: u16) -> Result<StatusCode> {
     StatusCode::from_u16(status)
         .ok()
         .filter(|s| !s.is_informational())
-        .ok_or_else(|| {
-            Error::problem(
-                StatusCode::BAD_GATEWAY,
-                "module_bad_response",
-                "the module answered an invalid status",
-            )
-        })
+        .ok_or_else(|| module_headers::bad_response("the module answered an invalid status"))
 }
 
-/// The HTTP response for a module's answer; the module's headers replace the defaults
-/// (content-type) rather than adding to them.
+/// The HTTP response for a module's answer, its headers already screened
+/// ([`module_headers::screen`]); they replace the defaults (content-type).
 fn respond(status: StatusCode, answer: StoredAnswer) -> Response {
     let mut response = (status, answer.body).into_response();
-    let headers = response.headers_mut();
-    let mut replaced = Vec::new();
-    for (name, value) in answer.headers {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            if !replaced.contains(&name) {
-                headers.remove(&name);
-                replaced.push(name.clone());
-            }
-            headers.append(name, value);
-        }
-    }
+    module_headers::apply(answer.headers, response.headers_mut());
     response
 }
 
-/// Finds the manifest route for a method and path: 404 when no pattern matches the path,
-/// 405 when patterns match but not for this method.
+/// A manifest route and the values of its path parameters.
+type RouteMatch<'m> = (&'m Route, Vec<(String, String)>);
+
+/// Why no manifest route serves a request.
+#[derive(Debug, PartialEq, Eq)]
+enum NoRoute {
+    /// No pattern matches the path (404).
+    NotFound,
+    /// Patterns match the path, for these methods only (405 with `Allow`, RFC 9110 15.5.6).
+    MethodNotAllowed(Vec<String>),
+}
+
+impl IntoResponse for NoRoute {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NotFound => Error::not_found("route").into_response(),
+            Self::MethodNotAllowed(methods) => {
+                let mut response = Error::problem(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "this route does not accept that method",
+                )
+                .into_response();
+                if let Ok(allow) = HeaderValue::try_from(methods.join(", ")) {
+                    response.headers_mut().insert(header::ALLOW, allow);
+                }
+                response
+            }
+        }
+    }
+}
+
+/// Finds the manifest route for a method and path, or says why there is none.
 fn match_route<'m>(
     manifest: &'m Manifest,
     method: &str,
     path: &str,
-) -> Result<(&'m Route, Vec<(String, String)>)> {
+) -> Result<RouteMatch<'m>, NoRoute> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let mut path_matched = false;
+    let mut allowed: Vec<String> = Vec::new();
     for route in &manifest.routes {
         let pattern: Vec<&str> = route.path.trim_end_matches('/').split('/').collect();
         if pattern.len() != segments.len() {
@@ -397,19 +419,18 @@ fn match_route<'m>(
         if !matched {
             continue;
         }
-        path_matched = true;
         if route.method.eq_ignore_ascii_case(method) {
             return Ok((route, params));
         }
+        let route_method = route.method.to_ascii_uppercase();
+        if !allowed.contains(&route_method) {
+            allowed.push(route_method);
+        }
     }
-    if path_matched {
-        Err(Error::problem(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this route does not accept that method",
-        ))
+    if allowed.is_empty() {
+        Err(NoRoute::NotFound)
     } else {
-        Err(Error::not_found("route"))
+        Err(NoRoute::MethodNotAllowed(allowed))
     }
 }
 
@@ -451,16 +472,12 @@ mod tests {
             "/customers"
         );
         assert_eq!(
-            match_route(&manifest, "DELETE", "/customers/42")
-                .unwrap_err()
-                .code(),
-            "method_not_allowed"
+            match_route(&manifest, "DELETE", "/customers/42").unwrap_err(),
+            NoRoute::MethodNotAllowed(vec!["GET".into(), "PATCH".into()])
         );
         assert_eq!(
-            match_route(&manifest, "GET", "/customers/42/x")
-                .unwrap_err()
-                .code(),
-            "not_found"
+            match_route(&manifest, "GET", "/customers/42/x").unwrap_err(),
+            NoRoute::NotFound
         );
     }
 }

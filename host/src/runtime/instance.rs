@@ -24,7 +24,7 @@ use super::LoadedModule;
 use super::bindings::exports::verofield::platform::module::{Event, Request, Response};
 use super::capabilities::context::{Caller, ContextState};
 use super::capabilities::events::{EventError, EventSink, EventsState};
-use super::capabilities::log::ModuleLog;
+use super::capabilities::log::{ModuleLog, Origin as LogOrigin};
 use super::capabilities::store::{
     AggregateQuery, BoxFuture, JsonObject, Page, Row, SelectQuery, StoreBackend, StoreError,
     StoreResult, StoreState,
@@ -115,6 +115,7 @@ pub(super) async fn call(
     let limits = &module.limits;
     let log = ModuleLog::new(limits.log_bytes);
     let request_id = call.request_id.clone();
+    let tenant_id = call.tenant_id;
     let state = CallState {
         host_calls: HostCalls::new(limits.host_calls),
         context: ContextState::new(call.tenant_id, call.caller, call.request_id),
@@ -170,10 +171,13 @@ pub(super) async fn call(
 
     let state = store.into_data();
     let name = &module.manifest.name;
-    state.log.flush(
-        if name.is_empty() { "unpublished" } else { name },
-        &request_id,
-    );
+    state.log.flush(&LogOrigin {
+        tenant_id,
+        module: if name.is_empty() { "unpublished" } else { name },
+        version: &module.manifest.version,
+        digest: &module.digest.to_string(),
+        request_id: &request_id,
+    });
     let (log_bytes, log_truncated) = state.log.size();
     let usage = Usage {
         elapsed: started.elapsed(),
