@@ -1170,3 +1170,22 @@ impl ServerOptions {
         )
     }
 }
+
+impl TestServer {
+    /// Uploads a component as the operator, shared with these tenants (slugs), and returns
+    /// its digest. An upload is private: only tenants it is shared with may bind it.
+    pub async fn publish_module(&self, component: &[u8], share_with: &[&str]) -> String {
+        let response = send(
+            self.operator()
+                .request(
+                    Method::POST,
+                    &format!("/v1/operator/modules?share={}", share_with.join(",")),
+                )
+                .header("content-type", "application/wasm")
+                .body(component.to_vec()),
+        )
+        .await;
+        response.expect_status(201);
+        response.json["digest"].as_str().unwrap().to_owned()
+    }
+}
