@@ -87,7 +87,8 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     runtime_config.perf_map = settings.wasm_perf_map;
     let runtime = runtime::Runtime::new(runtime_config)?;
     let registry = Arc::new(registry::Registry::new(db.pool.clone(), Arc::new(runtime)));
-    let builtins_watch = registry.watch_builtins();
+    registry.load_catalog().await?;
+    let publish_watch = registry.watch_published();
     registry.publish_builtins(&settings.builtin_modules).await?;
     let catalog = Arc::new(storage::Catalog::load(&db.pool).await?);
 
@@ -113,7 +114,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     )
     .await?;
     pruner.abort();
-    builtins_watch.abort();
+    publish_watch.abort();
     db.close().await?;
     tracing::info!("stopped");
     Ok(())

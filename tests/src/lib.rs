@@ -1175,18 +1175,23 @@ impl ServerOptions {
 // Modules
 // ---------------------------------------------------------------------------------------
 
-/// Publishes a component through the operator API and returns its digest.
-pub async fn publish(server: &TestServer, component: &[u8]) -> String {
-    let response = send(
-        server
-            .operator()
-            .request(Method::POST, "/v1/operator/modules")
-            .header("content-type", "application/wasm")
-            .body(component.to_vec()),
-    )
-    .await;
-    response.expect_status(201);
-    response.json["digest"].as_str().unwrap().to_owned()
+impl TestServer {
+    /// Uploads a component as the operator, shared with these tenants (slugs), and returns
+    /// its digest. An upload is private: only tenants it is shared with may bind it.
+    pub async fn publish_module(&self, component: &[u8], share_with: &[&str]) -> String {
+        let response = send(
+            self.operator()
+                .request(
+                    Method::POST,
+                    &format!("/v1/operator/modules?share={}", share_with.join(",")),
+                )
+                .header("content-type", "application/wasm")
+                .body(component.to_vec()),
+        )
+        .await;
+        response.expect_status(201);
+        response.json["digest"].as_str().unwrap().to_owned()
+    }
 }
 
 /// Binds the tenant's `slot` to `version` (a digest or `name@version`).

@@ -32,7 +32,9 @@ async fn owner(server: &TestServer, slug: &str) -> Owner {
 /// A tenant with `hostile-headers` bound to slot `hostile`.
 async fn hostile_tenant(server: &TestServer, slug: &str) -> Owner {
     let owner = owner(server, slug).await;
-    let digest = publish(server, &fixture_component("hostile-headers")).await;
+    let digest = server
+        .publish_module(&fixture_component("hostile-headers"), &[slug])
+        .await;
     bind(&owner.api, "hostile", &digest).await;
     owner
 }
@@ -329,7 +331,9 @@ fn plain(line: &str) -> String {
 async fn module_log_lines_cannot_forge_the_hosts() {
     let server = server().await;
     let Owner { fixture, api, .. } = owner(&server, "log-a").await;
-    let digest = publish(&server, &fixture_component("hostile-log")).await;
+    let digest = server
+        .publish_module(&fixture_component("hostile-log"), &["log-a"])
+        .await;
     bind(&api, "hostile-log", &digest).await;
     let response = send(
         api.request(Method::GET, "/v1/hostile-log")

@@ -23,10 +23,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::AppState;
-use super::extract::{Json, Path, Tenant};
+use super::extract::{Json, Path, Query, Tenant};
 use super::idempotency::{self, Claim, IdempotencyKey, REPLAYED_HEADER, StoredAnswer};
 use super::module_headers;
-use super::operator::Operator;
+use super::operator::{self, Operator};
 use super::pagination::Page;
 use crate::auth::rbac::perm;
 use crate::error::{Error, Result, Validator};
@@ -55,10 +55,14 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/{slot}/{*rest}", any(dispatch))
 }
 
-async fn list_versions(ctx: Tenant, State(state): State<AppState>) -> Result<impl IntoResponse> {
+/// The versions the tenant may bind: the built-ins and the uploads shared with it.
+async fn list_versions(
+    mut ctx: Tenant,
+    State(state): State<AppState>,
+) -> Result<impl IntoResponse> {
     ctx.require(perm::MODULES_MANAGE)?;
     Ok(Json(Page {
-        items: state.registry.list().await?,
+        items: state.registry.bindable_versions(&mut ctx.tx).await?,
         next_cursor: None,
     }))
 }
@@ -85,15 +89,13 @@ pub async fn tenant_bindings(
     bindings: &HashMap<String, String>,
     registry: &registry::Registry,
 ) -> Result<Vec<Binding>> {
-    let mut slots: Vec<String> = registry.list().await?.into_iter().map(|v| v.slot).collect();
-    slots.dedup();
     let mut serving = Vec::new();
-    for slot in slots {
+    for slot in registry.slots(bindings) {
         let source = match bindings.contains_key(&slot) {
             true => "binding",
             false => "builtin",
         };
-        let Some(digest) = registry.serving(bindings, &slot).await? else {
+        let Some(digest) = registry.serving(bindings, &slot) else {
             continue;
         };
         let version = registry.find(&digest).await?;
@@ -120,12 +122,17 @@ async fn rebind(
     Json(body): Json<RebindRequest>,
 ) -> Result<impl IntoResponse> {
     ctx.require(perm::MODULES_MANAGE)?;
-    let version = state.registry.find(&body.version).await.map_err(|_| {
-        Error::validation(vec![crate::error::FieldError::new(
-            "version",
-            "no such published version",
-        )])
-    })?;
+    // An upload not shared with this tenant is answered exactly as one that does not exist.
+    let version = state
+        .registry
+        .bindable(&mut ctx.tx, &body.version)
+        .await?
+        .ok_or_else(|| {
+            Error::validation(vec![crate::error::FieldError::new(
+                "version",
+                "no such published version",
+            )])
+        })?;
     let mut check = Validator::new();
     check.check(
         version.slot == slot,
@@ -171,13 +178,23 @@ async fn rollback(
                 "the slot has no binding to roll back",
             ));
         }
-        [_] => state.registry.builtin(&slot).await?.ok_or_else(|| {
+        [_] => state.registry.builtin(&slot).ok_or_else(|| {
             Error::conflict(
                 "nothing_to_roll_back",
                 "there is no earlier version for this slot",
             )
         })?,
-        [_, previous, ..] => state.registry.find(previous).await?,
+        // Rolling back is a new bind: a version no longer shared with the tenant cannot be.
+        [_, previous, ..] => state
+            .registry
+            .bindable(&mut ctx.tx, previous)
+            .await?
+            .ok_or_else(|| {
+                Error::conflict(
+                    "nothing_to_roll_back",
+                    "the earlier version is no longer available to this tenant",
+                )
+            })?,
     };
     registry::bind(&mut ctx.tx, &previous).await?;
     ctx.audit(
@@ -195,13 +212,32 @@ async fn rollback(
     }))
 }
 
-/// The operator publishes a partner's component (body: the component bytes).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadParams {
+    /// Tenants (slugs, comma-separated) to share the new version with at once.
+    share: Option<String>,
+}
+
+/// The operator publishes a partner's component (body: the component bytes). The version is
+/// private: only the tenants in `?share=` (or shared with later) may see and bind it.
 async fn upload(
     _: Operator,
     State(state): State<AppState>,
+    Query(params): Query<UploadParams>,
     body: Bytes,
 ) -> Result<impl IntoResponse> {
+    let slugs: Vec<&str> = params
+        .share
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|slug| !slug.is_empty())
+        .collect();
+    // Every tenant is checked before anything is recorded.
+    let tenants = operator::tenant_ids(&state, &slugs, "share").await?;
     let version = state.registry.publish(&body, false, "operator").await?;
+    operator::share_with(&state, &version.digest, &tenants).await?;
     Ok((StatusCode::CREATED, Json(version)))
 }
 
@@ -240,10 +276,10 @@ async fn call_module(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
+    // A slot name that cannot be one is 404 before any look-up; nothing about it is kept.
     let digest = state
         .registry
         .serving(&ctx.principal.module_bindings, &slot)
-        .await?
         .ok_or_else(|| Error::not_found("route"))?;
     let module = state.registry.module(&digest).await?;
     let path = format!("/{rest}");

@@ -1,13 +1,13 @@
-//! `/v1/operator/*`: the platform operator's endpoints (tenants), behind a credential of
-//! their own that no tenant user can hold. The operator token is compared by sha256 digest
-//! in constant time.
+//! `/v1/operator/*`: the platform operator's endpoints (tenants, and which tenants an
+//! uploaded module is shared with), behind a credential of their own that no tenant user can
+//! hold. The operator token is compared by sha256 digest in constant time.
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -17,7 +17,8 @@ use uuid::Uuid;
 use super::AppState;
 use super::extract::{Json, Path, Query, bearer};
 use super::pagination::{Page, PageParams};
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldError, Result};
+use crate::registry::shares;
 use crate::tenancy::provision::{NewTenant, create_tenant};
 
 pub fn routes() -> Router<AppState> {
@@ -25,6 +26,11 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/operator/tenants", get(list).post(create))
         .route("/v1/operator/tenants/{id}/suspend", post(suspend))
         .route("/v1/operator/tenants/{id}/activate", post(activate))
+        .route("/v1/operator/modules/{version}/shares", post(share))
+        .route(
+            "/v1/operator/modules/{version}/shares/{tenant}",
+            delete(unshare),
+        )
 }
 
 /// Proof that the request carries the operator token.
@@ -133,4 +139,103 @@ async fn set_status(state: &AppState, id: Uuid, status: &str) -> Result<Json<Ten
     .fetch_optional(&state.pool)
     .await?;
     row.map(Json).ok_or_else(|| Error::not_found("tenant"))
+}
+
+/// The tenants named by these slugs; 422 naming `field` when one does not exist.
+pub async fn tenant_ids(state: &AppState, slugs: &[&str], field: &str) -> Result<Vec<Uuid>> {
+    let mut ids = Vec::with_capacity(slugs.len());
+    for slug in slugs {
+        ids.push(tenant_id(state, slug).await?.ok_or_else(|| {
+            Error::validation(vec![FieldError::new(field, format!("no tenant `{slug}`"))])
+        })?);
+    }
+    Ok(ids)
+}
+
+/// Shares a version with these tenants on the operator's behalf.
+pub async fn share_with(state: &AppState, digest: &str, tenants: &[Uuid]) -> Result<()> {
+    shares::share(
+        &state.pool,
+        digest,
+        tenants,
+        "operator",
+        state.limits.statement_timeout,
+    )
+    .await
+}
+
+async fn tenant_id(state: &AppState, slug: &str) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(&state.pool)
+        .await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShareRequest {
+    /// The tenant's slug.
+    tenant: String,
+}
+
+#[derive(Serialize)]
+struct Share {
+    digest: String,
+    tenant: String,
+}
+
+/// An uploaded version the operator may share (by digest or `name@version`). Built-ins are
+/// every tenant's already.
+async fn uploaded_version(state: &AppState, reference: &str) -> Result<crate::registry::Version> {
+    let version = state.registry.find(reference).await?;
+    if version.builtin {
+        return Err(Error::conflict(
+            "module_builtin",
+            "built-in modules are available to every tenant",
+        ));
+    }
+    Ok(version)
+}
+
+/// Lets a tenant see and bind an uploaded version; sharing again changes nothing.
+async fn share(
+    _: Operator,
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+    Json(body): Json<ShareRequest>,
+) -> Result<impl IntoResponse> {
+    let version = uploaded_version(&state, &reference).await?;
+    let tenants = tenant_ids(&state, &[body.tenant.as_str()], "tenant").await?;
+    share_with(&state, &version.digest, &tenants).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Share {
+            digest: version.digest,
+            tenant: body.tenant,
+        }),
+    ))
+}
+
+/// Stops a tenant from binding the version anew; a binding made before keeps serving
+/// (`registry::shares`).
+async fn unshare(
+    _: Operator,
+    State(state): State<AppState>,
+    Path((reference, tenant)): Path<(String, String)>,
+) -> Result<impl IntoResponse> {
+    let version = uploaded_version(&state, &reference).await?;
+    let tenant_id = tenant_id(&state, &tenant)
+        .await?
+        .ok_or_else(|| Error::not_found("share"))?;
+    match shares::unshare(
+        &state.pool,
+        &version.digest,
+        tenant_id,
+        state.limits.statement_timeout,
+    )
+    .await?
+    {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(Error::not_found("share")),
+    }
 }

@@ -6,19 +6,32 @@
 //! directory at start-up. A tenant with no binding for a slot is served by the newest
 //! built-in for it (so every tenant, new or old, has the built-ins, and platform upgrades
 //! reach them); an explicit binding pins a version until the tenant rebinds or rolls back.
-//! Any host can serve any module: a version missing from this host's runtime is read from
-//! PostgreSQL and loaded (compiled once, then from the disk cache).
+//! Uploaded versions are private to the tenants the operator shares them with ([`shares`]).
+//!
+//! Serving a request never takes a second connection from the request pool while the
+//! request's transaction holds one (with a small pool that waits forever): version metadata
+//! comes from the [`catalog`], read at start-up and kept current through `NOTIFY`, tenant
+//! data through the request's own transaction, and the rare read of a version this host has
+//! not seen yet (a component to load, a version another host published a moment ago) goes
+//! through the registry's own small pool, which never waits on the request pool.
+
+mod catalog;
+mod discovery;
+pub mod shares;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
+use self::catalog::Catalog;
 use crate::error::{Error, Result, is_unique_violation};
+use crate::runtime::manifest::is_identifier;
 use crate::runtime::{Digest, ModuleHandle, Runtime};
 use crate::tenancy::TenantTx;
 
@@ -33,27 +46,42 @@ pub struct Version {
 }
 
 pub struct Registry {
+    /// The request pool: used only where no tenant transaction is open (publishing).
     pool: PgPool,
+    /// The registry's own connections, for what it must read while a request holds its
+    /// transaction: they never wait on the request pool, so no request can wait on itself.
+    reader: PgPool,
     runtime: Arc<Runtime>,
-    /// The newest built-in per slot, as last read, and when. Built-ins change only when a
-    /// host publishes them at start-up, yet every request of a tenant without a binding needs
-    /// one: reading it from PostgreSQL each time cost a second pooled connection per request.
-    /// Forgotten whenever any host publishes a built-in ([`Registry::watch_builtins`]).
-    builtins: RwLock<HashMap<String, (Instant, Option<Version>)>>,
+    catalog: RwLock<Catalog>,
 }
 
-/// How long a cached built-in look-up is trusted at most. Hosts forget their caches as soon
-/// as any host publishes a built-in (`LISTEN`/`NOTIFY` on [`BUILTINS_CHANNEL`]); the TTL is
-/// only a backstop.
-const BUILTIN_TTL: Duration = Duration::from_secs(60);
-const BUILTINS_CHANNEL: &str = "verofield_builtins_published";
+/// Every host that publishes a version sends its digest here; every host adds it to its
+/// catalog (`LISTEN` on a connection of its own).
+const PUBLISHED_CHANNEL: &str = "verofield_module_published";
+/// Connections of the registry's own pool: reads of versions this host has not seen yet.
+const READER_CONNECTIONS: u32 = 2;
+const SELECT_VERSION: &str =
+    "SELECT digest, name, version, slot, builtin, published_at FROM module_versions";
+
+/// Whether a slot name from a URL can name a slot at all (the manifest's rule): anything else
+/// is answered 404 before any look-up.
+pub fn is_slot(slot: &str) -> bool {
+    is_identifier(slot)
+}
 
 impl Registry {
     pub fn new(pool: PgPool, runtime: Arc<Runtime>) -> Self {
+        let options = (*pool.connect_options()).clone();
+        let reader = PgPoolOptions::new()
+            .max_connections(READER_CONNECTIONS)
+            .min_connections(0)
+            .acquire_timeout(pool.options().get_acquire_timeout())
+            .connect_lazy_with(options);
         Self {
             pool,
+            reader,
             runtime,
-            builtins: RwLock::default(),
+            catalog: RwLock::default(),
         }
     }
 
@@ -61,15 +89,32 @@ impl Registry {
         &self.runtime
     }
 
+    /// Reads every published version's metadata into the catalog (at start-up, and after the
+    /// listener lost its connection and may have missed notices).
+    pub async fn load_catalog(&self) -> Result<()> {
+        let versions: Vec<Version> = sqlx::query_as(SELECT_VERSION)
+            .fetch_all(&self.reader)
+            .await?;
+        versions.into_iter().for_each(|v| self.remember(v));
+        Ok(())
+    }
+
+    fn remember(&self, version: Version) {
+        let mut catalog = self.catalog.write().expect("catalog poisoned");
+        catalog.add(version);
+        metrics::gauge!("module_registry_versions").set(catalog.len() as f64);
+    }
+
     /// Validates and records a component; publishing the same bytes again is a no-op.
     pub async fn publish(&self, component: &[u8], builtin: bool, by: &str) -> Result<Version> {
         let module = self.load(component, builtin).await?;
         let manifest = &module.manifest;
+        let digest = module.digest.to_string();
         let inserted = sqlx::query(
             "INSERT INTO module_versions (digest, name, version, slot, manifest, component, builtin, published_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (digest) DO NOTHING",
         )
-        .bind(module.digest.to_string())
+        .bind(&digest)
         .bind(&manifest.name)
         .bind(&manifest.version)
         .bind(&manifest.slot)
@@ -91,67 +136,60 @@ impl Registry {
             }
             other => other?,
         };
-        if builtin && inserted.rows_affected() == 1 {
-            self.forget_builtins();
-            // Every other host forgets its cached built-ins too (see `watch_builtins`).
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(BUILTINS_CHANNEL)
+        let version: Version = sqlx::query_as(&format!("{SELECT_VERSION} WHERE digest = $1"))
+            .bind(&digest)
+            .fetch_one(&self.pool)
+            .await?;
+        self.remember(version.clone());
+        if inserted.rows_affected() == 1 {
+            // Every other host adds it to its catalog too (see `watch_published`).
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(PUBLISHED_CHANNEL)
+                .bind(&digest)
                 .execute(&self.pool)
                 .await?;
         }
-        self.version(&module.digest.to_string()).await
+        Ok(version)
     }
 
-    fn forget_builtins(&self) {
-        self.builtins.write().unwrap().clear();
-    }
-
-    /// Listens for built-ins published by any host (including this one) and forgets the
-    /// cached ones, so that hosts coordinate through PostgreSQL rather than by waiting out
-    /// the cache. A lost listening connection may have missed a notice: the cache is
-    /// forgotten then too. Runs until the task is aborted.
-    pub fn watch_builtins(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    /// Listens for versions published by any host (including this one) and adds them to the
+    /// catalog, so that hosts coordinate through PostgreSQL. A lost listening connection may
+    /// have missed a notice: the whole catalog is read again then. Runs until aborted.
+    pub fn watch_published(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let registry = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(error) = registry.listen_for_builtins().await {
-                    tracing::warn!(%error, "listening for published built-ins failed; retrying");
+                if let Err(error) = registry.listen_for_published().await {
+                    tracing::warn!(%error, "listening for published modules failed; retrying");
                 }
-                registry.forget_builtins();
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         })
     }
 
-    async fn listen_for_builtins(&self) -> sqlx::Result<()> {
+    async fn listen_for_published(&self) -> Result<()> {
         // A connection of its own: a listener holds its connection for good, which must not
         // come out of the request pool.
         let options = (*self.pool.connect_options()).clone();
-        let pool = sqlx::postgres::PgPoolOptions::new()
+        let pool = PgPoolOptions::new()
             .max_connections(1)
             .connect_with(options)
             .await?;
         let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
-        listener.listen(BUILTINS_CHANNEL).await?;
-        self.forget_builtins();
+        listener.listen(PUBLISHED_CHANNEL).await?;
+        self.load_catalog().await?;
         loop {
-            // None: the connection was lost and re-established; notices may have been missed.
-            listener.try_recv().await?;
-            self.forget_builtins();
+            match listener.try_recv().await? {
+                Some(notice) => {
+                    self.find(notice.payload()).await?;
+                }
+                // The connection was lost and re-established; notices may have been missed.
+                None => self.load_catalog().await?,
+            }
         }
     }
 
-    async fn version(&self, digest: &str) -> Result<Version> {
-        sqlx::query_as(
-            "SELECT digest, name, version, slot, builtin, published_at FROM module_versions WHERE digest = $1",
-        )
-        .bind(digest)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| Error::not_found("module version"))
-    }
-
-    /// Publishes every `*.wasm` in `dir` as a built-in.
+    /// Publishes every built-in module artifact in `dir` (see [`discovery`]).
     pub async fn publish_builtins(&self, dir: &Path) -> anyhow::Result<Vec<Version>> {
         let mut published = Vec::new();
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -166,6 +204,17 @@ impl Registry {
         paths.sort();
         for path in paths {
             let bytes = std::fs::read(&path)?;
+            match discovery::classify(&bytes) {
+                discovery::Artifact::Module => {}
+                discovery::Artifact::NotAModule => {
+                    tracing::debug!(path = %path.display(), "not a module; passed over");
+                    continue;
+                }
+                discovery::Artifact::Unreadable(error) => {
+                    tracing::warn!(path = %path.display(), %error, "skipping an unreadable built-in module");
+                    continue;
+                }
+            }
             match self.publish(&bytes, true, "builtin").await {
                 Ok(version) => {
                     tracing::info!(name = %version.name, version = %version.version, slot = %version.slot, "built-in module published");
@@ -179,61 +228,104 @@ impl Registry {
         Ok(published)
     }
 
-    pub async fn list(&self) -> Result<Vec<Version>> {
-        Ok(sqlx::query_as(
-            "SELECT digest, name, version, slot, builtin, published_at FROM module_versions ORDER BY slot, published_at",
-        )
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// Finds a version by digest, or by `name@version`.
+    /// Finds a version by digest, or by `name@version`, whoever may bind it: the catalog
+    /// first, then PostgreSQL (through the registry's own pool) for a version another host
+    /// published a moment ago. A reference that names nothing is not remembered.
     pub async fn find(&self, reference: &str) -> Result<Version> {
-        let found: Option<Version> = sqlx::query_as(
-            "SELECT digest, name, version, slot, builtin, published_at FROM module_versions
-             WHERE digest = $1 OR name || '@' || version = $1",
-        )
-        .bind(reference)
-        .fetch_optional(&self.pool)
-        .await?;
-        found.ok_or_else(|| Error::not_found("module version"))
-    }
-
-    /// The newest built-in version for `slot`: what serves a tenant without a binding.
-    pub async fn builtin(&self, slot: &str) -> Result<Option<Version>> {
-        if let Some((read_at, version)) = self.builtins.read().unwrap().get(slot)
-            && read_at.elapsed() < BUILTIN_TTL
+        if let Some(version) = self
+            .catalog
+            .read()
+            .expect("catalog poisoned")
+            .find(reference)
         {
             return Ok(version.clone());
         }
-        let version: Option<Version> = sqlx::query_as(
-            "SELECT digest, name, version, slot, builtin, published_at FROM module_versions
-             WHERE slot = $1 AND builtin ORDER BY published_at DESC, digest LIMIT 1",
-        )
-        .bind(slot)
-        .fetch_optional(&self.pool)
+        let found: Option<Version> = sqlx::query_as(&format!(
+            "{SELECT_VERSION} WHERE digest = $1 OR name || '@' || version = $1"
+        ))
+        .bind(reference)
+        .fetch_optional(&self.reader)
         .await?;
-        self.builtins
-            .write()
-            .unwrap()
-            .insert(slot.to_owned(), (Instant::now(), version.clone()));
+        let version = found.ok_or_else(|| Error::not_found("module version"))?;
+        self.remember(version.clone());
         Ok(version)
     }
 
-    /// The version serving `slot` for a tenant with these bindings (slot -> digest, as the
-    /// principal carries them): its binding, else the built-in. None: no module fills it.
-    pub async fn serving(
-        &self,
-        bindings: &HashMap<String, String>,
-        slot: &str,
-    ) -> Result<Option<String>> {
-        match bindings.get(slot) {
-            Some(digest) => Ok(Some(digest.clone())),
-            None => Ok(self.builtin(slot).await?.map(|v| v.digest)),
+    /// The version `reference` names if this tenant may bind it: a built-in, or an upload
+    /// shared with the tenant. None for anything else, whether it exists or not, so that
+    /// callers answer both alike.
+    pub async fn bindable(&self, tx: &mut TenantTx, reference: &str) -> Result<Option<Version>> {
+        let version = match self.find(reference).await {
+            Ok(version) => version,
+            Err(Error::Problem {
+                code: "not_found", ..
+            }) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        if version.builtin || shares::is_shared(tx, &version.digest).await? {
+            Ok(Some(version))
+        } else {
+            Ok(None)
         }
     }
 
-    /// The loaded module for a digest, loading it from PostgreSQL if this host has not yet.
+    /// The versions this tenant may bind: every built-in and the uploads shared with it,
+    /// by slot, oldest first.
+    pub async fn bindable_versions(&self, tx: &mut TenantTx) -> Result<Vec<Version>> {
+        let mut versions: Vec<Version> = self
+            .catalog
+            .read()
+            .expect("catalog poisoned")
+            .versions()
+            .filter(|v| v.builtin)
+            .cloned()
+            .collect();
+        for digest in shares::shared_digests(tx).await? {
+            versions.push(self.find(&digest).await?);
+        }
+        versions.sort_by(|a, b| (&a.slot, a.published_at).cmp(&(&b.slot, b.published_at)));
+        Ok(versions)
+    }
+
+    /// The newest built-in version for `slot`: what serves a tenant without a binding.
+    pub fn builtin(&self, slot: &str) -> Option<Version> {
+        self.catalog
+            .read()
+            .expect("catalog poisoned")
+            .builtin(slot)
+            .cloned()
+    }
+
+    /// The slots a tenant with these bindings has a module for.
+    pub fn slots(&self, bindings: &HashMap<String, String>) -> Vec<String> {
+        let mut slots: Vec<String> = self
+            .catalog
+            .read()
+            .expect("catalog poisoned")
+            .builtins()
+            .map(|v| v.slot.clone())
+            .chain(bindings.keys().cloned())
+            .collect();
+        slots.sort();
+        slots.dedup();
+        slots
+    }
+
+    /// The version serving `slot` for a tenant with these bindings (slot -> digest, as the
+    /// principal carries them): its binding, else the built-in. None: no module fills it,
+    /// or the name cannot be a slot.
+    pub fn serving(&self, bindings: &HashMap<String, String>, slot: &str) -> Option<String> {
+        if !is_slot(slot) {
+            return None;
+        }
+        match bindings.get(slot) {
+            Some(digest) => Some(digest.clone()),
+            None => self.builtin(slot).map(|v| v.digest),
+        }
+    }
+
+    /// The loaded module for a digest, loading it from PostgreSQL (through the registry's own
+    /// pool) if this host has not yet.
     pub async fn module(&self, digest: &str) -> Result<ModuleHandle> {
         if let Some(module) = parse_digest(digest).and_then(|d| self.runtime.loaded(&d)) {
             return Ok(module);
@@ -241,7 +333,7 @@ impl Registry {
         let (bytes, builtin): (Vec<u8>, bool) =
             sqlx::query_as("SELECT component, builtin FROM module_versions WHERE digest = $1")
                 .bind(digest)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reader)
                 .await?
                 .ok_or_else(|| Error::not_found("module version"))?;
         self.load(&bytes, builtin).await

@@ -122,7 +122,9 @@ fn rejected(detail: String) -> Error {
     )
 }
 
-fn is_identifier(name: &str) -> bool {
+/// A name, or a slot: lower-case letters, digits and dashes, starting with a letter, at most
+/// 64 characters. Slot names in URLs are checked with it before any look-up.
+pub fn is_identifier(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name

@@ -34,7 +34,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::http::StatusCode;
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, ModuleVersionStrategy, PoolingAllocationConfig,
+};
 
 pub use self::bindings::exports::verofield::platform::module::{Event, Request, Response};
 pub use self::capabilities::context::Caller;
@@ -137,7 +139,14 @@ pub struct RuntimeConfig {
     /// Write `/tmp/perf-<pid>.map` so that `perf` names the functions of module code
     /// (profiling a module in production conditions; off by default).
     pub perf_map: bool,
+    /// The host build, recorded in precompiled code: code another build compiled is never
+    /// loaded. [`HOST_BUILD`] but in tests.
+    pub build: String,
 }
+
+/// This host's build: crate version and the build id `build.rs` made (git commit and build
+/// time, or `VEROFIELD_BUILD_ID` when the packager sets one).
+pub const HOST_BUILD: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("VEROFIELD_BUILD_ID"));
 
 impl RuntimeConfig {
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
@@ -155,6 +164,7 @@ impl RuntimeConfig {
             max_instances: 1_000,
             pooling: true,
             perf_map: false,
+            build: HOST_BUILD.to_owned(),
         }
     }
 }
@@ -199,7 +209,7 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
-        let engine = Engine::new(&engine_config(&config))
+        let engine = Engine::new(&engine_config(&config)?)
             .map_err(|error| anyhow::anyhow!("creating the wasmtime engine: {error}"))?;
         let mut linker = Linker::new(&engine);
         capabilities::add_to_linker(&mut linker)
@@ -209,6 +219,7 @@ impl Runtime {
             .mode(0o700)
             .create(&config.cache_dir)
             .with_context(|| format!("creating {}", config.cache_dir.display()))?;
+        compile::check_private_dir(&config.cache_dir)?;
         Ok(Self {
             _ticker: start_epoch_ticker(engine.clone()),
             engine,
@@ -359,7 +370,7 @@ impl Runtime {
     }
 }
 
-fn engine_config(config: &RuntimeConfig) -> Config {
+fn engine_config(config: &RuntimeConfig) -> anyhow::Result<Config> {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(config.max_instances)
         .total_core_instances(config.max_instances * 4)
@@ -385,7 +396,14 @@ fn engine_config(config: &RuntimeConfig) -> Config {
     if config.perf_map {
         engine.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
+    // Precompiled code names the build that made it; wasmtime refuses any other build's.
     engine
+        .module_version(ModuleVersionStrategy::Custom(format!(
+            "verofield {}",
+            config.build
+        )))
+        .map_err(|error| anyhow::anyhow!("setting the module version: {error}"))?;
+    Ok(engine)
 }
 
 fn start_epoch_ticker(engine: Engine) -> mpsc::Sender<()> {

@@ -491,7 +491,7 @@ fn negated_float_comparisons_keep_nan_semantics() {
     }
     text.push(')');
     let cache = CacheDir::new();
-    let engine = Engine::new(&engine_config(&RuntimeConfig::new(&cache.0))).unwrap();
+    let engine = Engine::new(&engine_config(&RuntimeConfig::new(&cache.0)).unwrap()).unwrap();
     let module = wasmtime::Module::new(&engine, wat::parse_str(&text).unwrap()).unwrap();
     let mut store = wasmtime::Store::new(&engine, ());
     store.set_epoch_deadline(u64::MAX / 2);
@@ -537,4 +537,126 @@ fn negated_float_comparisons_keep_nan_semantics() {
             }
         }
     }
+}
+
+/// A secret one tenant's call plants in linear memory (static data, heap, shadow stack) is
+/// gone for the next call in the same pooled slot (a pool of one: every call reuses it), even
+/// when that call grows its memory as far as the first one had.
+#[tokio::test]
+async fn a_reused_instance_slot_shows_nothing_of_the_previous_call() {
+    let cache = CacheDir::new();
+    let mut config = RuntimeConfig::new(&cache.0);
+    config.max_instances = 1;
+    let runtime = Runtime::new(config).unwrap();
+    let module = runtime.load(&fixture("memory-snoop")).await.unwrap();
+    let masked: String = b"tenant-a secret 7f3c9e21d0b4a8"
+        .iter()
+        .map(|b| format!("{:02x}", b ^ 0x5a))
+        .collect();
+    let snoop = |tenant: Uuid, path: &str, pages: u64| {
+        let request = Request {
+            method: "POST".into(),
+            path: path.into(),
+            query: vec![("pages".into(), pages.to_string())],
+            headers: Vec::new(),
+            body: masked.clone().into_bytes(),
+            route: path.into(),
+            params: Vec::new(),
+        };
+        let runtime = &runtime;
+        let module = &module;
+        async move {
+            let (response, _) = runtime
+                .handle(module, call_for(tenant, &Memory::default()), request)
+                .await
+                .expect("the snoop answers");
+            assert_eq!(response.status, 200);
+            serde_json::from_slice::<Value>(&response.body).unwrap()
+        }
+    };
+
+    // The scan finds every planted copy when there is one to find.
+    let control = snoop(Uuid::now_v7(), "/plant-and-scan", 0).await;
+    let found = control["scan"]["found"].as_array().unwrap();
+    for place in ["static", "heap", "stack"] {
+        assert!(
+            found.contains(&control["planted"][place]),
+            "{place} copy not found by the scan: {control}"
+        );
+    }
+
+    let tenant_a = Uuid::now_v7();
+    let planted = snoop(tenant_a, "/plant", 0).await;
+    let pages = planted["pages"].as_u64().unwrap();
+    for _ in 0..3 {
+        let scan = snoop(Uuid::now_v7(), "/scan", pages).await;
+        assert_eq!(scan["found"], serde_json::json!([]), "{scan}");
+        assert!(scan["scanned_bytes"].as_u64().unwrap() >= pages * 65536);
+    }
+}
+
+/// Flip one byte of a cached artifact, or put another module's artifact in its place: the
+/// next runtime recompiles from the component instead of loading either as native code.
+#[tokio::test]
+async fn a_tampered_precompiled_module_is_recompiled_not_loaded() {
+    let cache = CacheDir::new();
+    let component = fixture("echo");
+    let compiled = runtime(&cache).load(&component).await.unwrap();
+    let artifact = cache.0.join(format!("{}.cwasm", compiled.digest));
+    assert!(
+        cache
+            .0
+            .join(format!("{}.cwasm.sha256", compiled.digest))
+            .is_file()
+    );
+
+    let mut code = std::fs::read(&artifact).unwrap();
+    let middle = code.len() / 2;
+    code[middle] ^= 0xff;
+    std::fs::write(&artifact, &code).unwrap();
+    let reloaded = runtime(&cache).load(&component).await.unwrap();
+    assert_eq!(reloaded.origin, Origin::Compiled);
+
+    let spin = runtime(&cache).load(&fixture("spin")).await.unwrap();
+    std::fs::copy(cache.0.join(format!("{}.cwasm", spin.digest)), &artifact).unwrap();
+    let fresh = runtime(&cache);
+    let reloaded = fresh.load(&component).await.unwrap();
+    assert_eq!(reloaded.origin, Origin::Compiled);
+    assert_eq!(reloaded.manifest, compiled.manifest);
+    echo(&fresh, &reloaded, Uuid::now_v7(), "/echo/1").await;
+    assert_eq!(
+        runtime(&cache).load(&component).await.unwrap().origin,
+        Origin::DiskCache,
+        "the recompiled artifact is used again"
+    );
+}
+
+/// Code another host build compiled (same wasmtime, same settings) is recompiled.
+#[tokio::test]
+async fn code_compiled_by_another_build_is_not_loaded() {
+    let cache = CacheDir::new();
+    let component = fixture("echo");
+    let mut other = RuntimeConfig::new(&cache.0);
+    other.build = "0.0.0+another-build".into();
+    Runtime::new(other).unwrap().load(&component).await.unwrap();
+    let ours = runtime(&cache);
+    let loaded = ours.load(&component).await.unwrap();
+    assert_eq!(loaded.origin, Origin::Compiled);
+    echo(&ours, &loaded, Uuid::now_v7(), "/echo/1").await;
+}
+
+#[test]
+fn a_cache_directory_other_users_can_reach_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let cache = CacheDir::new();
+    std::fs::create_dir_all(&cache.0).unwrap();
+    std::fs::set_permissions(&cache.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let error = Runtime::new(RuntimeConfig::new(&cache.0))
+        .err()
+        .expect("a 0755 cache directory is refused")
+        .to_string();
+    assert!(error.contains("mode 0755"), "{error}");
+    assert!(error.contains("private to this server's user"), "{error}");
+    std::fs::set_permissions(&cache.0, std::fs::Permissions::from_mode(0o700)).unwrap();
+    Runtime::new(RuntimeConfig::new(&cache.0)).expect("a 0700 directory is used");
 }

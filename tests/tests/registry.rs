@@ -1,0 +1,236 @@
+//! The module registry through the real server: uploads are private to the tenants the
+//! operator shares them with, module requests never take a second pooled connection (they
+//! succeed with a pool of one), slot names from URLs are checked and leave nothing cached, the
+//! module cache directory must be private, and built-in discovery passes over non-modules.
+
+use serde_json::json;
+use verofield_tests::{
+    Api, Method, ServerOptions, TempDir, TenantFixture, TestServer, fixture_component, send,
+};
+
+async fn owner_api(server: &TestServer, tenant: &TenantFixture) -> Api {
+    server.client_for(&server.login_owner(tenant).await.access)
+}
+
+fn bind(api: &Api, version: &str) -> reqwest::RequestBuilder {
+    api.request(Method::PUT, "/v1/tenant/modules/echo")
+        .json(&json!({ "version": version }))
+}
+
+fn listed(versions: &verofield_tests::Resp, digest: &str) -> bool {
+    versions.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["digest"] == digest)
+}
+
+#[tokio::test]
+async fn an_upload_is_seen_and_bound_only_by_the_tenants_it_is_shared_with() {
+    let server = TestServer::start_with(ServerOptions::new().with_builtin_modules()).await;
+    let a_tenant = server.create_tenant("share-a").await;
+    let b_tenant = server.create_tenant("share-b").await;
+    let (a, b) = (
+        owner_api(&server, &a_tenant).await,
+        owner_api(&server, &b_tenant).await,
+    );
+    let echo = server
+        .publish_module(&fixture_component("echo"), &["share-a"])
+        .await;
+
+    let a_versions = a.get("/v1/modules").await;
+    a_versions.expect_status(200);
+    assert!(listed(&a_versions, &echo), "{}", a_versions.text);
+    let b_versions = b.get("/v1/modules").await;
+    b_versions.expect_status(200);
+    assert!(!listed(&b_versions, &echo), "{}", b_versions.text);
+    assert!(
+        b_versions.text.contains("\"crm\""),
+        "built-ins stay visible"
+    );
+
+    // B binding A's version answers exactly as a version that does not exist.
+    let missing = send(bind(&b, &"f".repeat(64))).await;
+    missing.expect_problem(422, "validation_failed");
+    for reference in [echo.as_str(), "echo@0.1.0"] {
+        let refused = send(bind(&b, reference)).await;
+        refused.expect_problem(422, "validation_failed");
+        assert_eq!(refused.json["fields"], missing.json["fields"]);
+        assert_eq!(refused.json["detail"], missing.json["detail"]);
+    }
+    b.get("/v1/echo/echo/1")
+        .await
+        .expect_problem(404, "not_found");
+
+    send(bind(&a, &echo)).await.expect_status(200);
+    a.get("/v1/echo/echo/1").await.expect_status(200);
+
+    // Shared with B too: B binds it. Unshared again: B's binding keeps serving, but B can
+    // neither list nor bind it anew.
+    let shares = format!("/v1/operator/modules/{echo}/shares");
+    server
+        .operator()
+        .post(&shares, &json!({"tenant": "share-b"}))
+        .await
+        .expect_status(201);
+    send(bind(&b, "echo@0.1.0")).await.expect_status(200);
+    server
+        .operator()
+        .delete(&format!("{shares}/share-b"))
+        .await
+        .expect_status(204);
+    server
+        .operator()
+        .delete(&format!("{shares}/share-b"))
+        .await
+        .expect_problem(404, "not_found");
+    b.get("/v1/echo/echo/1").await.expect_status(200);
+    assert!(!listed(&b.get("/v1/modules").await, &echo));
+    send(bind(&b, &echo))
+        .await
+        .expect_problem(422, "validation_failed");
+    a.get("/v1/echo/echo/1").await.expect_status(200);
+
+    // Only the operator shares; unknown tenants and versions, and built-ins, are refused.
+    b.post(&shares, &json!({"tenant": "share-b"}))
+        .await
+        .expect_problem(401, "invalid_token");
+    server
+        .operator()
+        .post(&shares, &json!({"tenant": "no-such-tenant"}))
+        .await
+        .expect_problem(422, "validation_failed");
+    server
+        .operator()
+        .post(
+            &format!("/v1/operator/modules/{}/shares", "e".repeat(64)),
+            &json!({"tenant": "share-b"}),
+        )
+        .await
+        .expect_problem(404, "not_found");
+    server
+        .operator()
+        .post(
+            "/v1/operator/modules/crm@1.0.0/shares",
+            &json!({"tenant": "share-b"}),
+        )
+        .await
+        .expect_problem(409, "module_builtin");
+    // An upload shared with an unknown tenant records nothing.
+    let refused = send(
+        server
+            .operator()
+            .request(Method::POST, "/v1/operator/modules?share=share-a,nobody")
+            .body(fixture_component("spin")),
+    )
+    .await;
+    refused.expect_problem(422, "validation_failed");
+    let spin_versions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM module_versions WHERE name = 'spin'")
+            .fetch_one(&mut server.db().await)
+            .await
+            .unwrap();
+    assert_eq!(spin_versions, 0);
+}
+
+/// With a pool of one connection, every module request holds the only connection in its
+/// transaction: a second one would wait until the pool's timeout and fail. The second host
+/// has loaded neither the upload's metadata nor its code before the requests need them.
+#[tokio::test]
+async fn module_requests_succeed_with_a_pool_of_one_connection() {
+    let first = TestServer::start_with(ServerOptions::new().with_builtin_modules()).await;
+    let tenant = first.create_tenant("pool-one").await;
+    let second = TestServer::start_with(
+        ServerOptions::new()
+            .with_builtin_modules()
+            .env("DATABASE_URL", &first.test_db().url)
+            .env("VEROFIELD_DB_MAX_CONNECTIONS", "1"),
+    )
+    .await;
+    let echo = first
+        .publish_module(&fixture_component("echo"), &["pool-one"])
+        .await;
+    let api = owner_api(&second, &tenant).await;
+
+    api.get("/v1/crm/customers").await.expect_status(200);
+    api.post("/v1/crm/customers", &json!({"name": "Ada"}))
+        .await
+        .expect_status(201);
+    let versions = api.get("/v1/modules").await;
+    versions.expect_status(200);
+    assert!(listed(&versions, &echo), "{}", versions.text);
+    send(bind(&api, &echo)).await.expect_status(200);
+    api.get("/v1/echo/echo/1").await.expect_status(200);
+    api.get("/v1/tenant/modules").await.expect_status(200);
+    api.get("/v1/openapi.json").await.expect_status(200);
+    api.get("/v1/no-such-slot")
+        .await
+        .expect_problem(404, "not_found");
+}
+
+fn registry_versions(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("module_registry_versions "))
+        .unwrap_or_else(|| panic!("no module_registry_versions in\n{metrics}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn unknown_and_invalid_slots_are_404_and_leave_nothing_cached() {
+    let server = TestServer::start_with(ServerOptions::new().with_builtin_modules()).await;
+    let tenant = server.create_tenant("slots").await;
+    let api = owner_api(&server, &tenant).await;
+    let before = registry_versions(&server.anon().get("/metrics").await.text);
+    for i in 0..300 {
+        api.get(&format!("/v1/unknown-slot-{i}/x"))
+            .await
+            .expect_problem(404, "not_found");
+    }
+    let too_long = "a".repeat(65);
+    for slot in ["Crm", "crm_x", "1crm", "-crm", too_long.as_str(), "%00crm"] {
+        api.get(&format!("/v1/{slot}"))
+            .await
+            .expect_problem(404, "not_found");
+    }
+    let after = registry_versions(&server.anon().get("/metrics").await.text);
+    assert_eq!(after, before);
+    api.get("/v1/crm/customers").await.expect_status(200);
+}
+
+#[tokio::test]
+async fn a_module_cache_directory_others_can_reach_is_refused_at_start_up() {
+    // TempDir makes its directory 0755 (traversable by others).
+    let cache = TempDir::new("open-cache");
+    let Err(failure) = TestServer::try_start(
+        ServerOptions::new().env("VEROFIELD_MODULE_CACHE_DIR", cache.path().to_str().unwrap()),
+    )
+    .await
+    else {
+        panic!("the server started with an open cache directory");
+    };
+    assert!(
+        failure
+            .stderr
+            .contains("must be a directory private to this server's user")
+            && failure.stderr.contains("mode 0755"),
+        "{}",
+        failure.stderr
+    );
+}
+
+/// The built-ins directory is cargo's target directory: it also holds the routing
+/// benchmark (`vrptw-bench.wasm`, a WASI command), which is no module and no cause for a
+/// warning.
+#[tokio::test]
+async fn built_in_discovery_passes_over_non_modules_without_a_warning() {
+    let builtins = verofield_tests::builtin_modules_dir();
+    assert!(builtins.join("vrptw-bench.wasm").is_file());
+    let server = TestServer::start_with(ServerOptions::new().with_builtin_modules()).await;
+    let stderr = server.stderr();
+    assert!(!stderr.contains("skipping"), "{stderr}");
+    assert!(!stderr.contains("vrptw-bench"), "{stderr}");
+    assert!(stderr.contains("built-in module published"), "{stderr}");
+}
