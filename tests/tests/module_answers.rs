@@ -33,7 +33,10 @@ async fn owner(server: &TestServer, slug: &str) -> Owner {
 async fn hostile_tenant(server: &TestServer, slug: &str) -> Owner {
     let owner = owner(server, slug).await;
     let digest = server
-        .publish_module(&fixture_component("hostile-headers"), &[slug])
+        .publish_module(
+            &fixture_component("hostile-headers"),
+            &[&owner.fixture.slug],
+        )
         .await;
     bind(&owner.api, "hostile", &digest).await;
     owner
@@ -332,7 +335,7 @@ async fn module_log_lines_cannot_forge_the_hosts() {
     let server = server().await;
     let Owner { fixture, api, .. } = owner(&server, "log-a").await;
     let digest = server
-        .publish_module(&fixture_component("hostile-log"), &["log-a"])
+        .publish_module(&fixture_component("hostile-log"), &[&fixture.slug])
         .await;
     bind(&api, "hostile-log", &digest).await;
     let response = send(
