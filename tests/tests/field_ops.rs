@@ -1893,12 +1893,15 @@ async fn a_long_horizon_is_generated_over_several_calls_without_duplicates() {
 
 #[tokio::test]
 async fn a_generation_short_of_time_stops_at_its_deadline_and_the_next_call_goes_on() {
-    // 600 ms leaves a module about 290 ms of work per call: fewer than 200 inserts.
-    let server = TestServer::start_with(
-        ServerOptions::new()
-            .with_builtin_modules()
-            .args(["--module-deadline-ms", "600"]),
-    )
+    // 600 ms leaves a module about 290 ms of work per call. Every store statement waits 4 ms
+    // first (a debug-build test setting), so at most about 72 inserts fit in a call on any
+    // machine, idle or loaded: fewer than the batch limit of 200.
+    let server = TestServer::start_with(ServerOptions::new().with_builtin_modules().args([
+        "--module-deadline-ms",
+        "600",
+        "--test-store-delay-ms",
+        "4",
+    ]))
     .await;
     let calls = fill_a_long_horizon(&server, "fo-deadline").await;
     assert!(
