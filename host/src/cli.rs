@@ -205,6 +205,15 @@ pub struct ServeArgs {
     /// benchmark compares the CRM module with (scripts/bench-http.sh). Off in production.
     #[arg(long, env = "VEROFIELD_BENCH_BASELINE")]
     pub bench_baseline: bool,
+    /// Tests only, debug builds only: every store statement waits this long first, so that
+    /// what fits in a module's deadline does not depend on the machine's speed.
+    #[arg(
+        long,
+        env = "VEROFIELD_TEST_STORE_DELAY_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    pub test_store_delay_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -400,6 +409,9 @@ fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> 
 }
 
 fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
+    if args.test_store_delay_ms > 0 && !cfg!(debug_assertions) {
+        bail!("--test-store-delay-ms is a test setting: only debug builds accept it");
+    }
     let key_source = match args.jwt_algorithm {
         JwtAlgorithm::Hs256 => KeySource::GeneratedHs256 {
             data_dir: cli.data_dir.clone(),
@@ -453,5 +465,6 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
         module_max_deadline: Duration::from_millis(args.module_max_deadline_ms),
         wasm_perf_map: args.wasm_perf_map,
         bench_baseline: args.bench_baseline,
+        test_store_delay: Duration::from_millis(args.test_store_delay_ms),
     })
 }

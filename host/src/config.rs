@@ -41,4 +41,6 @@ pub struct ServerSettings {
     pub wasm_perf_map: bool,
     /// Mount the benchmark's native reference route (`http::baseline`).
     pub bench_baseline: bool,
+    /// A pause before every store statement (tests only; zero otherwise).
+    pub test_store_delay: Duration,
 }

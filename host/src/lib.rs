@@ -91,6 +91,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     let publish_watch = registry.watch_published();
     registry.publish_builtins(&settings.builtin_modules).await?;
     let catalog = Arc::new(storage::Catalog::load(&db.pool).await?);
+    storage::test_delay::install(settings.test_store_delay);
 
     let state = AppState::new(Shared {
         pool: db.pool.clone(),

@@ -668,6 +668,16 @@ impl TestServer {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
+    /// Asserts that the server logged no ERROR line: client mistakes are not server failures.
+    #[track_caller]
+    pub fn assert_no_error_logged(&self) {
+        let log = self.stderr();
+        assert!(
+            !log.lines().any(|line| line.contains(" ERROR ")),
+            "an ERROR was logged:\n{log}"
+        );
+    }
+
     pub fn stdout(&self) -> String {
         self.stdout.lock().unwrap().clone()
     }

@@ -222,6 +222,56 @@ async fn store_calls_outside_the_grants_or_carrying_sql_change_nothing() {
     assert_eq!(names, ["A's customer", "B's customer", "written and kept"]);
 }
 
+/// Issue 19, item 15: a module learns what kind of refusal the database made and which
+/// columns it is about, never PostgreSQL's own message (which names relations and constraints
+/// and can quote other rows' values). Another tenant's row id is no duplicate: the refusal
+/// cannot reveal another tenant's rows.
+#[tokio::test]
+async fn a_module_sees_store_error_kinds_naming_columns_never_postgresql_messages() {
+    let server = server().await;
+    let a = tenant(&server, "refused-a").await;
+    let b = tenant(&server, "refused-b").await;
+    let own = create_customer(&a.api, "A's customer").await;
+    let others = create_customer(&b.api, "B's customer").await;
+    let digest = publish(&server, &fixture_component("store-probe")).await;
+    bind(&a.api, "probe", &digest).await;
+    let insert = |values: Value| {
+        let api = a.api.clone();
+        async move {
+            let response = api.post("/v1/probe/insert-as-given", &values).await;
+            response.expect_status(200);
+            response.json["outcomes"][0].as_str().unwrap().to_owned()
+        }
+    };
+    for (values, expected) in [
+        (
+            json!({"id": own, "name": "Twin"}),
+            r#"Err(StoreError::Duplicate("id"))"#,
+        ),
+        (
+            json!({"name": ""}),
+            r#"Err(StoreError::Invalid("column `name`: breaks the column's rule"))"#,
+        ),
+        (
+            json!({"name": "Nameless kind", "kind": null}),
+            r#"Err(StoreError::Invalid("column `kind`: may not be null"))"#,
+        ),
+        (
+            json!({"name": "Nul\u{0}"}),
+            r#"Err(StoreError::Invalid("column `name`: may not contain the NUL character"))"#,
+        ),
+    ] {
+        assert_eq!(insert(values.clone()).await, expected, "{values}");
+    }
+    // B's id is free in A's rows: the insert succeeds, as A's own row, and B's is untouched.
+    let outcome = insert(json!({"id": others, "name": "Not B's"})).await;
+    assert_eq!(outcome, format!("Ok(\"{others}\")"));
+    let fetched = b.api.get(&format!("/v1/crm/customers/{others}")).await;
+    fetched.expect_status(200);
+    assert_eq!(fetched.json["name"], "B's customer");
+    server.assert_no_error_logged();
+}
+
 #[tokio::test]
 async fn a_tenant_hot_swaps_its_crm_and_rolls_back_without_a_restart() {
     let server = server().await;

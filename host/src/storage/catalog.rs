@@ -1,5 +1,5 @@
-//! The store catalog: which tables modules may name, and each column's type, read from
-//! pg_catalog at start-up (schema `store`). Every identifier that reaches SQL is one of these
+//! The store catalog: which tables modules may name, each column's type and the columns of
+//! each constraint, read from pg_catalog at start-up (schema `store`). Every identifier that reaches SQL is one of these
 //! names, never a module's string; values are checked against the column type in Rust before
 //! they are bound, so a bad value is a store error, not an aborted transaction.
 
@@ -19,7 +19,10 @@ pub const HIDDEN_COLUMNS: &[&str] = &["scope_user_ids"];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
     Text,
-    Integer,
+    /// `smallint`, `integer` or `bigint`: the width in bits bounds the values a column takes.
+    Integer {
+        bits: u8,
+    },
     Float,
     Numeric,
     Boolean,
@@ -34,7 +37,9 @@ impl ColumnType {
     fn from_udt(udt: &str) -> Option<Self> {
         Some(match udt {
             "text" | "varchar" | "bpchar" | "citext" => Self::Text,
-            "int2" | "int4" | "int8" => Self::Integer,
+            "int2" => Self::Integer { bits: 16 },
+            "int4" => Self::Integer { bits: 32 },
+            "int8" => Self::Integer { bits: 64 },
             "float4" | "float8" => Self::Float,
             "numeric" => Self::Numeric,
             "bool" => Self::Boolean,
@@ -51,7 +56,7 @@ impl ColumnType {
     pub fn sql_cast(self) -> &'static str {
         match self {
             Self::Text => "text",
-            Self::Integer => "bigint",
+            Self::Integer { .. } => "bigint",
             Self::Float => "double precision",
             Self::Numeric => "numeric",
             Self::Boolean => "boolean",
@@ -68,7 +73,19 @@ impl ColumnType {
     }
 
     pub fn is_numeric(self) -> bool {
-        matches!(self, Self::Integer | Self::Float | Self::Numeric)
+        matches!(self, Self::Integer { .. } | Self::Float | Self::Numeric)
+    }
+
+    /// Whether an integer fits the column (always false for a column of another type).
+    pub fn holds_integer(self, value: i64) -> bool {
+        match self {
+            Self::Integer { bits: 64 } => true,
+            Self::Integer { bits } => {
+                let bound = 1i64 << (bits - 1);
+                (-bound..bound).contains(&value)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -76,6 +93,9 @@ impl ColumnType {
 pub struct Table {
     pub name: String,
     pub columns: BTreeMap<String, ColumnType>,
+    /// The columns of each unique, foreign-key and check constraint (and unique index), by
+    /// the name PostgreSQL reports in an error; `tenant_id` is left out (every one has it).
+    pub constraints: BTreeMap<String, Vec<String>>,
 }
 
 impl Table {
@@ -120,9 +140,16 @@ impl Catalog {
                 .or_insert_with(|| Table {
                     name: table,
                     columns: BTreeMap::new(),
+                    constraints: BTreeMap::new(),
                 })
                 .columns
                 .insert(column, kind);
+        }
+        for (table, name, columns) in load_constraints(pool).await? {
+            let columns = columns.into_iter().filter(|c| c != "tenant_id").collect();
+            if let Some(table) = tables.get_mut(&table) {
+                table.constraints.insert(name, columns);
+            }
         }
         for table in tables.values() {
             for required in HOST_COLUMNS {
@@ -137,4 +164,42 @@ impl Catalog {
     pub fn table(&self, name: &str) -> Option<&Table> {
         self.tables.get(name)
     }
+
+    #[cfg(test)]
+    pub fn from_tables(tables: impl IntoIterator<Item = Table>) -> Self {
+        Self {
+            tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect(),
+        }
+    }
+}
+
+/// Unique, primary-key, foreign-key and check constraints of the store's tables, and unique
+/// indexes that are no constraint: (table, name, columns in order).
+async fn load_constraints(pool: &PgPool) -> Result<Vec<(String, String, Vec<String>)>> {
+    Ok(sqlx::query_as(
+        "SELECT c.relname::text, k.conname::text,
+                array(SELECT a.attname::text
+                      FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)
+                      JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum
+                      ORDER BY u.ord)
+         FROM pg_constraint k
+         JOIN pg_class c ON c.oid = k.conrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'store' AND k.contype IN ('u', 'p', 'f', 'c')
+         UNION ALL
+         SELECT t.relname::text, i.relname::text,
+                array(SELECT a.attname::text
+                      FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS u(attnum, ord)
+                      JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = u.attnum
+                      ORDER BY u.ord)
+         FROM pg_index x
+         JOIN pg_class i ON i.oid = x.indexrelid
+         JOIN pg_class t ON t.oid = x.indrelid
+         JOIN pg_namespace n ON n.oid = t.relnamespace
+         WHERE n.nspname = 'store' AND x.indisunique
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint k
+                           WHERE k.conindid = x.indexrelid AND k.contype IN ('u', 'p'))",
+    )
+    .fetch_all(pool)
+    .await?)
 }

@@ -6,10 +6,13 @@
 //! also filters `tenant_id = $1` (Citus routing; RLS is the wall behind it). Writes run under
 //! a savepoint, so a constraint violation becomes a store error the module can answer (409,
 //! 422) while the transaction stays usable; only a lost connection or a timeout makes the
-//! backend `unavailable`, which fails the whole call.
+//! backend `unavailable`, which fails the whole call. PostgreSQL's messages never reach a
+//! module ([`errors`]).
 
 pub mod catalog;
+mod errors;
 mod sql;
+pub mod test_delay;
 
 use std::sync::Arc;
 
@@ -50,18 +53,20 @@ impl PgStore {
     }
 
     async fn fetch(&self, statement: Statement) -> StoreResult<Vec<PgRow>> {
+        test_delay::wait().await;
         let mut guard = self.tx.lock().await;
         let tx = guard.as_mut().ok_or_else(gone)?;
         statement
             .query()
             .fetch_all(tx.conn())
             .await
-            .map_err(unavailable)
+            .map_err(|error| self.failed(&error, None))
     }
 
     /// Runs a write under a savepoint: a failed statement rolls back to it and becomes a
     /// store error, leaving the transaction usable.
-    async fn write(&self, statement: Statement) -> StoreResult<Vec<PgRow>> {
+    async fn write(&self, table: &Table, statement: Statement) -> StoreResult<Vec<PgRow>> {
+        test_delay::wait().await;
         let mut guard = self.tx.lock().await;
         let tx = guard.as_mut().ok_or_else(gone)?;
         let conn = tx.conn();
@@ -79,9 +84,19 @@ impl PgStore {
                 sqlx::Executor::execute(&mut *conn, "ROLLBACK TO SAVEPOINT store_write")
                     .await
                     .map_err(unavailable)?;
-                Err(constraint_error(error))
+                Err(self.failed(&error, Some(&table.name)))
             }
         }
+    }
+
+    /// The store error for a failed statement; PostgreSQL's own words go to the log only.
+    fn failed(&self, error: &sqlx::Error, written: Option<&str>) -> StoreError {
+        let kind = errors::classify(&errors::Fault::of(error), &self.catalog, written);
+        match &kind {
+            StoreError::Unavailable(_) => tracing::warn!(%error, "store statement failed"),
+            _ => tracing::debug!(%error, "store statement refused"),
+        }
+        kind
     }
 
     async fn tenant_id(&self) -> StoreResult<Uuid> {
@@ -114,23 +129,6 @@ fn gone() -> StoreError {
 fn unavailable(error: sqlx::Error) -> StoreError {
     tracing::warn!(%error, "store statement failed");
     StoreError::Unavailable("the database did not complete the statement".into())
-}
-
-fn constraint_error(error: sqlx::Error) -> StoreError {
-    let sqlx::Error::Database(db) = &error else {
-        return unavailable(error);
-    };
-    let constraint = db.constraint().unwrap_or("").to_owned();
-    match db.code().as_deref() {
-        Some("23505") => StoreError::Duplicate(constraint),
-        Some("23503") => {
-            StoreError::Invalid(format!("a referenced row does not exist ({constraint})"))
-        }
-        Some("23514") => StoreError::Invalid(format!("a value breaks the rule {constraint}")),
-        Some("23502") => StoreError::Invalid(db.message().to_owned()),
-        Some(code) if code.starts_with("22") => StoreError::Invalid(db.message().to_owned()),
-        _ => unavailable(error),
-    }
 }
 
 fn to_row(row: &PgRow) -> StoreResult<Row> {
@@ -183,7 +181,9 @@ impl StoreBackend for PgStore {
         Box::pin(async move {
             let table = self.table(table)?;
             let tenant = self.tenant_id().await?;
-            let rows = self.write(sql::insert(table, tenant, values)?).await?;
+            let rows = self
+                .write(table, sql::insert(table, tenant, values)?)
+                .await?;
             rows.first().map(to_row).transpose()?.ok_or_else(gone)
         })
     }
@@ -199,7 +199,10 @@ impl StoreBackend for PgStore {
             let table = self.table(table)?;
             let tenant = self.tenant_id().await?;
             let rows = self
-                .write(sql::update(table, tenant, id, expected_version, values)?)
+                .write(
+                    table,
+                    sql::update(table, tenant, id, expected_version, values)?,
+                )
                 .await?;
             match rows.first() {
                 Some(row) => to_row(row),
@@ -218,7 +221,7 @@ impl StoreBackend for PgStore {
             let table = self.table(table)?;
             let tenant = self.tenant_id().await?;
             let rows = self
-                .write(sql::delete(table, tenant, id, expected_version))
+                .write(table, sql::delete(table, tenant, id, expected_version))
                 .await?;
             match rows.is_empty() {
                 false => Ok(()),

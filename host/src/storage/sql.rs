@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Datelike;
 use serde_json::Value;
 use sqlx::Postgres;
 use sqlx::postgres::PgArguments;
@@ -13,8 +14,12 @@ use uuid::Uuid;
 use super::catalog::{ColumnType, Table};
 use crate::runtime::capabilities::store::{
     AggregateFunction, AggregateQuery, CompareOp, DateBucket, Direction, Filter, JsonObject, Row,
-    SelectQuery, StoreError, StoreResult,
+    SelectQuery, StoreError, StoreResult, invalid_column,
 };
+
+/// What a column is told when its text holds a NUL, which PostgreSQL cannot store in `text`
+/// nor in `jsonb` (and which would fail the statement, aborting the transaction).
+const NUL_TEXT: &str = "may not contain the NUL character";
 
 /// The columns every row-returning statement selects: the row as JSON, minus the columns a
 /// [`Row`] carries separately, the tenant and the [`HIDDEN_COLUMNS`](super::catalog::HIDDEN_COLUMNS),
@@ -89,26 +94,57 @@ pub fn get(table: &Table, tenant: Uuid, id: Uuid) -> Statement {
     )
 }
 
+/// Text PostgreSQL can store, or an `invalid` error naming the column.
+fn storable<'a>(name: &str, text: &'a str) -> StoreResult<&'a str> {
+    match text.contains('\0') {
+        true => Err(invalid_column(name, NUL_TEXT)),
+        false => Ok(text),
+    }
+}
+
+/// A JSON value PostgreSQL can store as `jsonb`: no NUL in any string or key.
+fn storable_json(name: &str, value: &Value) -> StoreResult<()> {
+    match value {
+        Value::String(text) => storable(name, text).map(|_| ()),
+        Value::Array(items) => items.iter().try_for_each(|item| storable_json(name, item)),
+        Value::Object(object) => object.iter().try_for_each(|(key, item)| {
+            storable(name, key)?;
+            storable_json(name, item)
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// A scalar value checked against its column type, as text to bind and cast.
 fn scalar(kind: ColumnType, name: &str, value: &Value) -> StoreResult<Option<String>> {
-    let wrong = || invalid(format!("`{name}` expects {}", kind.sql_cast()));
+    let wrong = || invalid_column(name, format!("expects {}", kind.sql_cast()));
     let text = match (kind, value) {
         (_, Value::Null) => return Ok(None),
-        (ColumnType::Text, Value::String(s)) => s.clone(),
-        (ColumnType::Integer, Value::Number(n)) if n.is_i64() => n.to_string(),
+        (ColumnType::Text, Value::String(s)) => storable(name, s)?.to_owned(),
+        (ColumnType::Integer { .. }, Value::Number(n)) if n.is_i64() || n.is_u64() => {
+            match n.as_i64().filter(|v| kind.holds_integer(*v)) {
+                Some(v) => v.to_string(),
+                None => return Err(invalid_column(name, "is out of range for the column")),
+            }
+        }
         (ColumnType::Float | ColumnType::Numeric, Value::Number(n)) => n.to_string(),
         (ColumnType::Boolean, Value::Bool(b)) => b.to_string(),
-        (ColumnType::Uuid, Value::String(s)) if Uuid::parse_str(s).is_ok() => s.clone(),
-        (ColumnType::Timestamp, Value::String(s))
-            if chrono::DateTime::parse_from_rfc3339(s).is_ok() =>
-        {
-            s.clone()
+        // Bound in the canonical form PostgreSQL parses (uuid's parser also takes `urn:uuid:`
+        // and braces, chrono's dates year 0 and five-digit years, which PostgreSQL refuses).
+        (ColumnType::Uuid, Value::String(s)) => {
+            Uuid::parse_str(s).map_err(|_| wrong())?.to_string()
         }
-        (ColumnType::Date, Value::String(s))
-            if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() =>
-        {
-            s.clone()
-        }
+        (ColumnType::Timestamp, Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .filter(|t| (1..=9999).contains(&t.year()))
+            .ok_or_else(wrong)?
+            .to_rfc3339(),
+        (ColumnType::Date, Value::String(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .filter(|d| (1..=9999).contains(&d.year()))
+            .ok_or_else(wrong)?
+            .format("%Y-%m-%d")
+            .to_string(),
         _ => return Err(wrong()),
     };
     Ok(Some(text))
@@ -117,12 +153,12 @@ fn scalar(kind: ColumnType, name: &str, value: &Value) -> StoreResult<Option<Str
 /// Checks a value for insert or update.
 fn writable_value(kind: ColumnType, name: &str, value: &Value) -> StoreResult<()> {
     match (kind, value) {
-        (ColumnType::Json, _) => Ok(()),
+        (ColumnType::Json, _) => storable_json(name, value),
         (ColumnType::TextArray, Value::Array(items)) if items.iter().all(Value::is_string) => {
-            Ok(())
+            storable_json(name, value)
         }
         (ColumnType::TextArray, Value::Null) => Ok(()),
-        (ColumnType::TextArray, _) => Err(invalid(format!("`{name}` expects an array of strings"))),
+        (ColumnType::TextArray, _) => Err(invalid_column(name, "expects an array of strings")),
         _ => scalar(kind, name, value).map(|_| ()),
     }
 }
@@ -185,8 +221,8 @@ fn compare(
         ColumnType::Json => Err(invalid(format!("`{name}` is JSON: only `is-null` applies"))),
         ColumnType::TextArray => {
             let element = |value: &Value| match value {
-                Value::String(s) => Ok(s.clone()),
-                _ => Err(invalid(format!("`{name}` holds strings"))),
+                Value::String(s) => Ok(storable(name, s)?.to_owned()),
+                _ => Err(invalid_column(name, "holds strings")),
             };
             match op {
                 CompareOp::Eq => Ok(format!(
@@ -216,7 +252,7 @@ fn compare(
             CompareOp::Like => match (kind, value) {
                 (ColumnType::Text, Value::String(pattern)) => Ok(format!(
                     "{col} ILIKE {}",
-                    statement.param(Arg::Text(Some(pattern.clone())))
+                    statement.param(Arg::Text(Some(storable(name, pattern)?.to_owned())))
                 )),
                 _ => Err(invalid(format!(
                     "`like` needs a text column and a string pattern (`{name}`)"
@@ -573,6 +609,101 @@ pub fn aggregate(table: &Table, tenant: Uuid, query: &AggregateQuery) -> StoreRe
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn customers() -> Table {
+        let columns = [
+            ("name", ColumnType::Text),
+            ("tags", ColumnType::TextArray),
+            ("notes", ColumnType::Json),
+            ("priority", ColumnType::Integer { bits: 32 }),
+            ("balance", ColumnType::Integer { bits: 64 }),
+            ("since", ColumnType::Date),
+        ];
+        Table {
+            name: "customers".into(),
+            columns: columns
+                .into_iter()
+                .map(|(name, kind)| (name.to_owned(), kind))
+                .chain(
+                    super::super::catalog::HOST_COLUMNS
+                        .iter()
+                        .map(|c| (c.to_string(), ColumnType::Text)),
+                )
+                .collect(),
+            constraints: BTreeMap::new(),
+        }
+    }
+
+    fn refusal(values: Value) -> String {
+        let Value::Object(values) = values else {
+            panic!()
+        };
+        match insert(&customers(), Uuid::nil(), values) {
+            Err(StoreError::Invalid(why)) => why,
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn text_postgresql_cannot_store_is_invalid_naming_the_column() {
+        assert_eq!(
+            refusal(json!({"name": "ab\0c"})),
+            "column `name`: may not contain the NUL character"
+        );
+        assert_eq!(
+            refusal(json!({"tags": ["ok", "\0"]})),
+            "column `tags`: may not contain the NUL character"
+        );
+        assert_eq!(
+            refusal(json!({"notes": {"deep": ["x", {"k\0": 1}]}})),
+            "column `notes`: may not contain the NUL character"
+        );
+        let filter = Filter::Compare {
+            column: "name".into(),
+            op: CompareOp::Like,
+            value: json!("%\0%"),
+        };
+        let query = SelectQuery {
+            table: "customers".into(),
+            filter: Some(filter),
+            order: vec![],
+            cursor: None,
+            limit: 10,
+        };
+        assert!(matches!(
+            select(&customers(), Uuid::nil(), &query),
+            Err(StoreError::Invalid(why)) if why.starts_with("column `name`:")
+        ));
+    }
+
+    #[test]
+    fn numbers_and_dates_postgresql_would_refuse_are_invalid_naming_the_column() {
+        assert_eq!(
+            refusal(json!({"priority": 2_147_483_648i64})),
+            "column `priority`: is out of range for the column"
+        );
+        assert_eq!(
+            refusal(json!({"balance": u64::MAX})),
+            "column `balance`: is out of range for the column"
+        );
+        assert_eq!(
+            refusal(json!({"since": "0000-01-01"})),
+            "column `since`: expects date"
+        );
+        let Value::Object(fits) = json!({"priority": -2_147_483_648i64, "balance": i64::MIN,
+                                         "since": "2026-01-31"})
+        else {
+            panic!()
+        };
+        assert!(insert(&customers(), Uuid::nil(), fits).is_ok());
+    }
+
     #[test]
     fn rows_leave_out_every_hidden_column() {
         for column in super::super::catalog::HIDDEN_COLUMNS {

@@ -11,7 +11,9 @@ use verofield_field_ops::{
 };
 use verofield_sdk::http::{Request, is_uuid};
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
-use verofield_sdk::{Deadline, Patch, Problem, Response, Validator, etag, events};
+use verofield_sdk::{
+    Deadline, FieldError, Patch, Problem, Response, Validator, etag, events, money,
+};
 
 const PRICING: [&str; 2] = ["per_visit", "per_period"];
 const BILLING: [&str; 5] = [
@@ -221,7 +223,8 @@ pub fn visits_in_first_year(rule: &Rule, starts_on: NaiveDate) -> usize {
 
 /// The annual recurring value in minor units: per visit, the price times the first year's
 /// visits; per period, the price times the periods in a year; times the locations served.
-pub fn annual_value(columns: &Columns) -> i64 {
+/// A value past `i64` is the price's fault (422 naming `price_minor`).
+pub fn annual_value(columns: &Columns) -> Result<i64, FieldError> {
     let price = columns
         .get("price_minor")
         .and_then(Value::as_i64)
@@ -239,12 +242,13 @@ pub fn annual_value(columns: &Columns) -> i64 {
                 Rule::parse(text(columns, "recurrence")),
                 time::parse_date(text(columns, "starts_on")),
             ) else {
-                return 0;
+                return Ok(0);
             };
-            visits_in_first_year(&rule, start) as i64
+            i64::try_from(visits_in_first_year(&rule, start)).unwrap_or(i64::MAX)
         }
     };
-    price.saturating_mul(per_year).saturating_mul(locations)
+    let per_location = money::product("price_minor", price, per_year)?;
+    money::product("price_minor", per_location, locations)
 }
 
 fn existing(id: &str) -> Result<Record<Columns>, Problem> {
@@ -267,7 +271,7 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
     if let Some(rule) = rule {
         fields.recurrence = Patch::Value(rule);
     }
-    fields.annual_value_minor = Patch::Value(annual_value(&merged(&defaults, &fields)));
+    fields.annual_value_minor = Patch::Value(annual_value(&merged(&defaults, &fields))?);
     let agreement: Record<Columns> = store::insert(AGREEMENTS, &fields)?;
     Ok(Response::created(
         &format!("/v1/agreements/{}", agreement.id),
@@ -334,7 +338,7 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
     {
         fields.recurrence = Patch::Value(rule);
     }
-    fields.annual_value_minor = Patch::Value(annual_value(&merged(&current.values, &fields)));
+    fields.annual_value_minor = Patch::Value(annual_value(&merged(&current.values, &fields))?);
     let agreement: Record<Columns> = etag::update(request, AGREEMENTS, id, "agreement", &fields)?;
     if !fields.ends_on.is_absent() {
         // The work orders stop where the agreement does.
@@ -669,11 +673,19 @@ mod tests {
             "pricing": "per_visit", "price_minor": 5000, "recurrence": "FREQ=WEEKLY;BYDAY=MO",
             "starts_on": "2030-01-07", "location_ids": ["a", "b"]
         }));
-        assert_eq!(annual_value(&weekly), 5000 * 53 * 2);
+        assert_eq!(annual_value(&weekly), Ok(5000 * 53 * 2));
         let quarterly = columns(json!({
             "pricing": "per_period", "billing_frequency": "quarterly", "price_minor": 12000,
             "recurrence": "FREQ=MONTHLY", "starts_on": "2030-01-07", "location_ids": ["a"]
         }));
-        assert_eq!(annual_value(&quarterly), 48000);
+        assert_eq!(annual_value(&quarterly), Ok(48000));
+        let priceless = columns(json!({
+            "pricing": "per_period", "billing_frequency": "monthly",
+            "price_minor": i64::MAX / 12 + 1, "location_ids": ["a"]
+        }));
+        assert_eq!(
+            annual_value(&priceless),
+            Err(FieldError::new("price_minor", money::TOO_LARGE))
+        );
     }
 }

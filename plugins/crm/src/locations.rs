@@ -122,15 +122,16 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
         ));
     }
     // The cursor of a "near" search is the offset of the next item in distance order.
+    let invalid_cursor =
+        || Problem::bad_request("invalid_cursor", "the cursor is not one this API issued");
     let offset = match &paging.cursor {
         None => 0,
-        Some(cursor) => cursor.parse::<usize>().map_err(|_| {
-            Problem::bad_request("invalid_cursor", "the cursor is not one this API issued")
-        })?,
+        Some(cursor) => cursor.parse::<usize>().map_err(|_| invalid_cursor())?,
     };
     let nearby = within(centre, radius_km)?;
     let limit = paging.limit as usize;
-    let next_cursor = (nearby.len() > offset + limit).then(|| (offset + limit).to_string());
+    let next = offset.checked_add(limit).ok_or_else(invalid_cursor)?;
+    let next_cursor = (nearby.len() > next).then(|| next.to_string());
     let items: Vec<Record<Columns>> = nearby.into_iter().skip(offset).take(limit).collect();
     Ok(Response::json(
         200,

@@ -99,11 +99,13 @@ pub fn service_types(
                         found.required_skills.push(skill);
                     }
                 }
-                found.default_minutes += row
-                    .values
-                    .get("default_duration_minutes")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
+                // Saturating: callers clamp the sum to a day.
+                found.default_minutes = found.default_minutes.saturating_add(
+                    row.values
+                        .get("default_duration_minutes")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0),
+                );
                 found.rows.push(row);
             }
         }

@@ -11,6 +11,7 @@ use crate::bindings::exports::verofield::platform::module as wit;
 use crate::etag;
 use crate::problem::{FieldError, Problem};
 use crate::store::Record;
+use crate::validate;
 
 /// Columns the host maintains on every store row: a body that sets them is refused.
 pub const HOST_MAINTAINED: &[&str] = &["id", "version", "created_at", "updated_at"];
@@ -122,6 +123,24 @@ impl Request {
         }
     }
 
+    /// 422 naming every query and path parameter whose name or value holds text PostgreSQL
+    /// cannot store (a NUL): the router refuses such a request before any handler runs, so
+    /// a search term never reaches the store as something the database fails on.
+    pub fn unstorable_parameters(&self) -> Result<(), Problem> {
+        let refused: Vec<FieldError> = self
+            .query
+            .iter()
+            .chain(&self.params)
+            .filter(|(name, value)| !validate::is_storable(name) || !validate::is_storable(value))
+            .map(|(name, _)| FieldError::new(name.replace('\0', "\u{fffd}"), validate::UNSTORABLE))
+            .collect();
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(Problem::validation(refused))
+        }
+    }
+
     /// `limit` (1..=200, default 50) and `cursor` for a paged list.
     pub fn paging(&self) -> Result<Paging, Problem> {
         let expected = "an integer from 1 to 200";
@@ -181,6 +200,10 @@ impl Request {
             .collect();
         if !refused.is_empty() {
             return Err(Problem::validation(refused));
+        }
+        let unstorable = validate::unstorable_fields(&value);
+        if !unstorable.is_empty() {
+            return Err(Problem::validation(unstorable));
         }
         serde_path_to_error::deserialize(value).map_err(|error| {
             let path = error.path().to_string();
@@ -417,6 +440,24 @@ mod tests {
             refusal(r#"{"name": "a", "version": 3}"#).errors,
             vec![FieldError::new("version", "is read-only")]
         );
+    }
+
+    #[test]
+    fn nul_characters_are_refused_naming_the_field() {
+        assert_eq!(
+            refusal(r#"{"name": "a\u0000b"}"#).errors,
+            vec![FieldError::new("name", validate::UNSTORABLE)]
+        );
+        let request = Request {
+            query: vec![("q".into(), "ab\0c".into()), ("limit".into(), "5".into())],
+            params: vec![("id".into(), "\0".into())],
+            ..Request::default()
+        };
+        let problem = request.unstorable_parameters().unwrap_err();
+        assert_eq!((problem.status, problem.code), (422, "validation_failed"));
+        let fields: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["q", "id"]);
+        assert!(Request::default().unstorable_parameters().is_ok());
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub mod events;
 pub mod http;
 pub mod log;
 pub mod manifest;
+pub mod money;
 pub mod patch;
 pub mod problem;
 pub mod router;

@@ -24,6 +24,13 @@ impl FieldError {
     }
 }
 
+impl From<FieldError> for Problem {
+    /// One invalid field: 422 `validation_failed` naming it.
+    fn from(error: FieldError) -> Self {
+        Problem::validation(vec![error])
+    }
+}
+
 /// A client-visible failure: a handler returns `Err(problem)` and the router renders it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {

@@ -14,6 +14,9 @@ pub fn dispatch(manifest: &Manifest, mut request: Request) -> Response {
         Ok(route) => route,
         Err(problem) => return problem.into_response(),
     };
+    if let Err(problem) = request.unstorable_parameters() {
+        return problem.into_response();
+    }
     match (route.handler)(&request) {
         Ok(response) => response,
         Err(problem) => problem.into_response(),

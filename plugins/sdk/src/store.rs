@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::bindings::verofield::platform::store as wit;
-use crate::problem::Problem;
+use crate::problem::{FieldError, Problem};
 
 pub use wit::{AggregateFunction, Aggregation, DateBucket, Direction, GroupKey};
 
@@ -76,8 +76,14 @@ impl From<StoreError> for Problem {
                 format!("another row already has these values ({columns})"),
             ),
             // Values are validated before they are stored, so what reaches the store's own
-            // checks (constraints, types) is still the client's data.
-            StoreError::Invalid(why) => Problem::new(422, "validation_failed", why),
+            // checks (constraints, types) is still the client's data; when the store names
+            // the column, the answer names it as the field.
+            StoreError::Invalid(why) => match column_fault(&why) {
+                Some((column, reason)) => {
+                    Problem::validation(vec![FieldError::new(column, reason)])
+                }
+                None => Problem::new(422, "validation_failed", why),
+            },
             StoreError::LimitExceeded(limit) => Problem::new(
                 400,
                 "limit_exceeded",
@@ -94,6 +100,14 @@ impl From<StoreError> for Problem {
             StoreError::Decode(why) => Problem::internal(&format!("stored row unreadable: {why}")),
         }
     }
+}
+
+/// The column and reason of an `invalid` store error about one column's value, which the
+/// host words ``column `name`: reason`` (see `store-error` in the WIT).
+fn column_fault(why: &str) -> Option<(&str, &str)> {
+    let rest = why.strip_prefix("column `")?;
+    let (column, reason) = rest.split_once("`: ")?;
+    Some((column, reason))
 }
 
 /// A filter tree, rendered to the store's JSON grammar.
@@ -394,6 +408,20 @@ mod tests {
         assert_eq!(status(StoreError::Duplicate("email".into())), 409);
         assert_eq!(status(StoreError::Invalid("bad".into())), 422);
         assert_eq!(status(StoreError::Unavailable("down".into())), 503);
+    }
+
+    #[test]
+    fn an_invalid_column_becomes_a_field_error() {
+        let problem = Problem::from(StoreError::Invalid(
+            "column `name`: may not contain the NUL character".into(),
+        ));
+        assert_eq!((problem.status, problem.code), (422, "validation_failed"));
+        assert_eq!(
+            problem.errors,
+            vec![FieldError::new("name", "may not contain the NUL character")]
+        );
+        let general = Problem::from(StoreError::Invalid("a value breaks a rule".into()));
+        assert_eq!((general.status, general.errors.len()), (422, 0));
     }
 
     #[test]

@@ -28,6 +28,12 @@ impl Validator {
         self
     }
 
+    /// The value of a computation that may fail on one field (a [`crate::money`] product,
+    /// say); its error is recorded and `None` returned.
+    pub fn accept<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        result.map_err(|error| self.errors.push(error)).ok()
+    }
+
     /// A column that may not be null: never `null`, and present when `creating`.
     pub fn required<T>(&mut self, value: &Patch<T>, field: &str, creating: bool) -> &mut Self {
         match value {
@@ -100,6 +106,55 @@ impl Validator {
         } else {
             Err(Problem::validation(self.errors))
         }
+    }
+}
+
+/// What a field holding text PostgreSQL cannot store is told.
+pub const UNSTORABLE: &str = "may not contain the NUL character";
+
+/// Whether PostgreSQL can store `text`: a `text` value cannot hold a NUL character and a
+/// `jsonb` one refuses `\u0000`; every other UTF-8 character is fine. Client text is
+/// checked up front so that it is refused as the client's error (422 naming the field)
+/// rather than failing in the database.
+pub fn is_storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
+/// The fields of a JSON document that hold text PostgreSQL cannot store, by their path
+/// (`name`, `address.city`, `tags[2]`, as the body's other field errors name them). A key
+/// that cannot be stored is named too.
+pub fn unstorable_fields(value: &serde_json::Value) -> Vec<FieldError> {
+    let mut found = Vec::new();
+    collect_unstorable(value, "", &mut found);
+    found
+}
+
+fn collect_unstorable(value: &serde_json::Value, path: &str, found: &mut Vec<FieldError>) {
+    use serde_json::Value;
+    let field = |path: &str| if path.is_empty() { "body" } else { path }.to_owned();
+    match value {
+        Value::String(text) if !is_storable(text) => {
+            found.push(FieldError::new(field(path), UNSTORABLE));
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                collect_unstorable(item, &format!("{path}[{i}]"), found);
+            }
+        }
+        Value::Object(object) => {
+            for (key, item) in object {
+                let key_text = key.replace('\0', "\u{fffd}");
+                let child = match path {
+                    "" => key_text,
+                    parent => format!("{parent}.{key_text}"),
+                };
+                if !is_storable(key) {
+                    found.push(FieldError::new(child.clone(), UNSTORABLE));
+                }
+                collect_unstorable(item, &child, found);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -212,6 +267,23 @@ mod tests {
         assert!(phone("+44 20 7946 0958"));
         assert!(!phone("1234"));
         assert!(!phone("call me"));
+    }
+
+    #[test]
+    fn names_every_field_holding_a_nul() {
+        let body = serde_json::json!({
+            "name": "ab\0c",
+            "ok": "fine",
+            "address": {"city": "\0"},
+            "tags": ["vip", "x\0"],
+            "key\0": 1,
+        });
+        let fields: Vec<String> = unstorable_fields(&body)
+            .into_iter()
+            .map(|error| error.field)
+            .collect();
+        assert_eq!(fields, ["address.city", "key\u{fffd}", "name", "tags[1]"]);
+        assert!(unstorable_fields(&serde_json::json!({"name": "é ✓ \u{1}"})).is_empty());
     }
 
     #[test]

@@ -156,6 +156,9 @@ impl Problem {
         }
 
         let mut job_ids = BTreeSet::new();
+        // A route's load is a sum of demands: if the sum of all of them fits, no load
+        // overflows, and the search adds loads unchecked.
+        let mut total_demand = Some(0u64);
         for (i, job) in self.jobs.iter().enumerate() {
             let field = format!("jobs[{i}]");
             if !job_ids.insert(job.id.as_str()) {
@@ -172,6 +175,15 @@ impl Problem {
             );
             non_negative(&mut errors, format!("{field}.service"), job.service);
             non_negative(&mut errors, format!("{field}.priority"), job.priority);
+            if let Some(total) = total_demand {
+                total_demand = total.checked_add(job.demand);
+                if total_demand.is_none() {
+                    errors.push(
+                        format!("{field}.demand"),
+                        "makes the jobs' total demand too large",
+                    );
+                }
+            }
             for (k, w) in job.time_windows.iter().enumerate() {
                 window(&mut errors, format!("{field}.time_windows[{k}]"), *w);
             }

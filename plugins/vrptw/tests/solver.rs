@@ -557,6 +557,15 @@ fn validation_names_the_offending_fields() {
 }
 
 #[test]
+fn a_total_demand_past_u64_is_rejected_once_at_the_job_that_overflows() {
+    let mut p = small_problem(0);
+    p.jobs[0].demand = u64::MAX - 1;
+    p.jobs[1].demand = 2;
+    p.jobs[2].demand = 3;
+    assert_eq!(fields(&p), ["jobs[1].demand"]);
+}
+
+#[test]
 fn empty_fleet_and_size_caps_are_rejected() {
     let mut p = small_problem(0);
     p.vehicles.clear();

@@ -7,7 +7,7 @@ use verofield_field_ops::plan::{self, VisitChecks, today};
 use verofield_field_ops::{Columns, WORK_ORDERS, text};
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
-use verofield_sdk::{Deadline, Patch, Problem, Response, Validator, etag};
+use verofield_sdk::{Deadline, Patch, Problem, Response, Validator, etag, money};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +69,7 @@ fn price_lines(
     );
     let types = plan::service_types(check, "line_items", &ids)?;
     let mut priced = Vec::new();
+    let mut totals = Vec::new();
     let mut unique = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         check
@@ -94,6 +95,12 @@ fn price_lines(
                     .and_then(Value::as_i64)
                     .unwrap_or(0)
             });
+            let price_field = format!("line_items[{i}].unit_price_minor");
+            let total = (1..=1000)
+                .contains(&line.quantity)
+                .then(|| check.accept(money::product(&price_field, unit, line.quantity)))
+                .flatten();
+            totals.extend(total);
             priced.push(json!({
                 "service_type_id": row.id,
                 "name": text(&row.values, "name"),
@@ -101,13 +108,15 @@ fn price_lines(
                 "quantity": line.quantity,
                 "unit_price_minor": unit,
                 "currency": text(&row.values, "currency"),
-                "total_minor": unit * line.quantity,
+                "total_minor": total,
             }));
         }
         if !unique.contains(&line.service_type_id) {
             unique.push(line.service_type_id.clone());
         }
     }
+    // The order's total is what it will be billed: it must be an amount too.
+    check.accept(money::sum("line_items", totals));
     Ok((priced, types, unique))
 }
 

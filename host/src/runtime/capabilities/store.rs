@@ -189,6 +189,12 @@ fn invalid(reason: impl Into<String>) -> StoreError {
     StoreError::Invalid(reason.into())
 }
 
+/// An `invalid` error about one column's value, worded ``column `name`: reason`` (the
+/// convention of `store-error` in the WIT) so that a module can name the client's field.
+pub fn invalid_column(column: &str, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(format!("column `{column}`: {reason}"))
+}
+
 fn parse_object(json: &str) -> StoreResult<JsonObject> {
     match serde_json::from_str(json) {
         Ok(Value::Object(object)) => Ok(object),
