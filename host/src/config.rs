@@ -15,6 +15,8 @@ pub struct DatabaseSettings {
     pub embedded_root: PathBuf,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// PostgreSQL ends a session left idle inside a transaction this long.
+    pub idle_in_transaction_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -41,4 +43,10 @@ pub struct ServerSettings {
     pub wasm_perf_map: bool,
     /// Mount the benchmark's native reference route (`http::baseline`).
     pub bench_baseline: bool,
+    /// Open tenant transactions per tenant.
+    pub tenant_max_transactions: usize,
+    /// Module calls per tenant, and the long-call pool.
+    pub call_shares: crate::runtime::CallShares,
+    /// Concurrent argon2 computations, and how many more may wait for one.
+    pub password_hashing: crate::auth::password::HashingLimits,
 }
