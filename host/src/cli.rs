@@ -47,6 +47,15 @@ pub struct Cli {
         global = true
     )]
     pub db_max_connections: u32,
+    /// PostgreSQL ends a session idle inside a transaction for this long (a backstop: no
+    /// request holds a transaction longer than its timeout).
+    #[arg(
+        long,
+        env = "VEROFIELD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub db_idle_in_transaction_timeout_ms: u64,
     #[arg(long, env = "VEROFIELD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
     #[command(subcommand)]
@@ -62,7 +71,7 @@ pub enum LogFormat {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the HTTP server (migrations run first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Bring the database schema up to date and check the RLS rules.
     Migrate,
     /// Manage tenants.
@@ -164,6 +173,14 @@ pub struct ServeArgs {
     pub login_max_failures_per_address: i32,
     #[arg(long, env = "VEROFIELD_LOGIN_LOCKOUT_SECS", default_value_t = 900)]
     pub login_lockout_secs: u64,
+    /// The longest wait between attempts on an account past `--login-max-failures` (the
+    /// wait doubles with each further failure up to this).
+    #[arg(long, env = "VEROFIELD_LOGIN_MAX_DELAY_SECS", default_value_t = 300)]
+    pub login_max_delay_secs: u64,
+    /// Proxies (CIDR blocks, comma-separated) whose `X-Forwarded-For` names the client;
+    /// from any other peer the header is ignored.
+    #[arg(long, env = "VEROFIELD_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<crate::auth::client_address::Cidr>,
     /// Where compiled modules are cached (default `<data-dir>/cache/modules`). Hosts running
     /// the same binary may share it: entries are named by component digest and written
     /// atomically, and wasmtime refuses code compiled with other engine settings.
@@ -214,6 +231,23 @@ pub struct ServeArgs {
         hide = true
     )]
     pub test_store_delay_ms: u64,
+    /// Tenant transactions (pooled connections) one tenant may hold at once; past it 429
+    /// `tenant_busy`. Default: half of `--db-max-connections`.
+    #[arg(long, env = "VEROFIELD_TENANT_MAX_TRANSACTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub tenant_max_transactions: Option<u32>,
+    /// Module calls one tenant may have in flight; past it 429 `tenant_busy`.
+    #[arg(long, env = "VEROFIELD_TENANT_MAX_MODULE_CALLS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub tenant_max_module_calls: u32,
+    /// Long module calls (deadline above `--module-deadline-ms`, e.g. routing solves) one
+    /// tenant may have in flight; they run on low-priority threads of their own.
+    #[arg(long, env = "VEROFIELD_TENANT_MAX_LONG_CALLS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub tenant_max_long_calls: u32,
+    /// argon2 computations at once (default: the number of cores).
+    #[arg(long, env = "VEROFIELD_PASSWORD_HASH_CONCURRENCY", value_parser = clap::value_parser!(u32).range(1..))]
+    pub password_hash_concurrency: Option<u32>,
+    /// Logins and password changes that may wait for an argon2 slot; past it 503 `server_busy`.
+    #[arg(long, env = "VEROFIELD_PASSWORD_HASH_QUEUE", default_value_t = 32)]
+    pub password_hash_queue: u32,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -233,6 +267,9 @@ impl Cli {
             embedded_root: self.data_dir.join("pg"),
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_secs(10),
+            idle_in_transaction_timeout: Duration::from_millis(
+                self.db_idle_in_transaction_timeout_ms,
+            ),
         }
     }
 
@@ -453,6 +490,8 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
             address_max_failures: args.login_max_failures_per_address,
             window: Duration::from_secs(args.login_lockout_secs.max(60)),
             lockout: Duration::from_secs(args.login_lockout_secs),
+            account_max_delay: Duration::from_secs(args.login_max_delay_secs.max(1)),
+            trusted_proxies: args.trusted_proxies.clone(),
         },
         operator_token: args.operator_token.clone(),
         log_json: matches!(cli.log_format, LogFormat::Json),
@@ -466,5 +505,21 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
         wasm_perf_map: args.wasm_perf_map,
         bench_baseline: args.bench_baseline,
         test_store_delay: Duration::from_millis(args.test_store_delay_ms),
+        tenant_max_transactions: args
+            .tenant_max_transactions
+            .unwrap_or((cli.db_max_connections / 2).max(1))
+            as usize,
+        call_shares: crate::runtime::CallShares {
+            calls_per_tenant: args.tenant_max_module_calls as usize,
+            long_calls_per_tenant: args.tenant_max_long_calls as usize,
+            long_above: Duration::from_millis(args.module_deadline_ms),
+            ..crate::runtime::CallShares::default()
+        },
+        password_hashing: crate::auth::password::HashingLimits {
+            concurrency: args
+                .password_hash_concurrency
+                .map_or_else(crate::auth::password::HashingLimits::cores, |n| n as usize),
+            queue: args.password_hash_queue as usize,
+        },
     })
 }

@@ -15,6 +15,8 @@ pub struct DatabaseSettings {
     pub embedded_root: PathBuf,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// PostgreSQL ends a session left idle inside a transaction this long.
+    pub idle_in_transaction_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -43,4 +45,10 @@ pub struct ServerSettings {
     pub bench_baseline: bool,
     /// A pause before every store statement (tests only; zero otherwise).
     pub test_store_delay: Duration,
+    /// Open tenant transactions per tenant.
+    pub tenant_max_transactions: usize,
+    /// Module calls per tenant, and the long-call pool.
+    pub call_shares: crate::runtime::CallShares,
+    /// Concurrent argon2 computations, and how many more may wait for one.
+    pub password_hashing: crate::auth::password::HashingLimits,
 }

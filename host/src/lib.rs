@@ -43,6 +43,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
         )?
         .install_recorder()
         .context("installing the metrics recorder")?;
+    auth::password::configure(settings.password_hashing);
     let tokens = TokenKeys::load(&settings.key_source, settings.token.clone())?;
     let operator_token = match &settings.operator_token {
         Some(token) => token.clone(),
@@ -85,6 +86,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     runtime_config.limits.deadline = settings.module_deadline;
     runtime_config.trusted_max.deadline = settings.module_max_deadline;
     runtime_config.perf_map = settings.wasm_perf_map;
+    runtime_config.shares = settings.call_shares.clone();
     let runtime = runtime::Runtime::new(runtime_config)?;
     let registry = Arc::new(registry::Registry::new(db.pool.clone(), Arc::new(runtime)));
     registry.load_catalog().await?;
@@ -103,6 +105,10 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
         registry,
         catalog,
         bench_baseline: settings.bench_baseline,
+        tenant_transactions: tenancy::share::TenantShare::new(
+            "database transactions",
+            settings.tenant_max_transactions,
+        ),
     });
     // Scripts and the test harness wait for this exact line.
     println!("verofield listening on http://{address}");

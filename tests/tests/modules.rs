@@ -222,7 +222,7 @@ async fn store_calls_outside_the_grants_or_carrying_sql_change_nothing() {
     assert_eq!(names, ["A's customer", "B's customer", "written and kept"]);
 }
 
-/// Issue 19, item 15: a module learns what kind of refusal the database made and which
+/// A module learns what kind of refusal the database made and which
 /// columns it is about, never PostgreSQL's own message (which names relations and constraints
 /// and can quote other rows' values). Another tenant's row id is no duplicate: the refusal
 /// cannot reveal another tenant's rows.
@@ -233,7 +233,7 @@ async fn a_module_sees_store_error_kinds_naming_columns_never_postgresql_message
     let b = tenant(&server, "refused-b").await;
     let own = create_customer(&a.api, "A's customer").await;
     let others = create_customer(&b.api, "B's customer").await;
-    let digest = publish(&server, &fixture_component("store-probe")).await;
+    let digest = publish(&server, &fixture_component("store-probe"), &a).await;
     bind(&a.api, "probe", &digest).await;
     let insert = |values: Value| {
         let api = a.api.clone();

@@ -1,6 +1,7 @@
 //! Identity: passwords, access tokens, refresh-token families, login throttling and the
 //! permission model. HTTP lives in `http::auth`; this module knows nothing of requests.
 
+pub mod client_address;
 pub mod jwt;
 pub mod password;
 pub mod principal;

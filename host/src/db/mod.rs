@@ -37,7 +37,15 @@ impl Database {
             }
         };
         let options: PgConnectOptions = url.parse().context("parsing the database URL")?;
+        // A session option rather than a role setting: the requests' role is entered with
+        // `SET LOCAL ROLE`, which does not apply role settings; `RESET ALL` keeps it too.
+        let idle = settings
+            .idle_in_transaction_timeout
+            .as_millis()
+            .max(1)
+            .to_string();
         let options = options
+            .options([("idle_in_transaction_session_timeout", idle.as_str())])
             .application_name("verofield")
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
         let pool = PgPoolOptions::new()

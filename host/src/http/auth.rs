@@ -99,7 +99,7 @@ async fn login(
     };
     // Verify even when there is no such user, so timing reveals nothing.
     let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
-    let password_ok = password::verify_blocking(stored, request.password).await;
+    let password_ok = password::verify_blocking(stored, request.password).await?;
     let user = credentials.filter(|c| password_ok && c.status == "active");
     let (Some(tenant_id), Some(user)) = (tenant_id, user) else {
         return Err(Error::unauthorized("invalid_credentials"));
@@ -263,11 +263,29 @@ async fn accept_invite(
         .and_then(|rest| rest.split_once('_'))
         .and_then(|(tenant, _)| Uuid::try_parse(tenant).ok())
         .ok_or_else(|| Error::unauthorized("invalid_invite"))?;
-    let hash = password::hash_blocking(request.password).await?;
     let scope = TenantScope {
         tenant_id,
         user_id: None,
     };
+    let token_hash = Sha256::digest(request.token.as_bytes());
+    // The token first, in a short transaction of its own: an unknown, used or expired one is
+    // answered without any argon2 work, and argon2 runs with no pooled connection held.
+    let mut tx = TenantTx::begin(&state.pool, scope, state.limits.statement_timeout).await?;
+    let pending: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE tenant_id = $1 AND invite_token_hash = $2
+           AND status = 'invited' AND invite_expires_at > now()",
+    )
+    .bind(tenant_id)
+    .bind(&token_hash[..])
+    .fetch_optional(tx.conn())
+    .await?;
+    tx.commit().await?;
+    if pending.is_none() {
+        return Err(Error::unauthorized("invalid_invite"));
+    }
+    let hash = password::hash_blocking(request.password).await?;
+    // The same conditions again, atomically with the change: the invitation may have been
+    // used or revoked while the password was hashed.
     let mut tx = TenantTx::begin(&state.pool, scope, state.limits.statement_timeout).await?;
     let accepted: Option<Uuid> = sqlx::query_scalar(
         "UPDATE users SET password_hash = $3, status = 'active', invite_token_hash = NULL,
@@ -277,7 +295,7 @@ async fn accept_invite(
          RETURNING id",
     )
     .bind(tenant_id)
-    .bind(&Sha256::digest(request.token.as_bytes())[..])
+    .bind(&token_hash[..])
     .bind(hash)
     .fetch_optional(tx.conn())
     .await?;

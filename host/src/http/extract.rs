@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
+use crate::auth::client_address::client_address;
 use crate::auth::principal::{Lookup, Principal};
 use crate::error::{Error, FieldError};
 use crate::tenancy::{TenantScope, TenantTx};
@@ -120,19 +121,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
-/// The client's address (the TCP peer).
+/// The client's address: the TCP peer, or behind a trusted proxy the address it forwarded
+/// (`auth::client_address`).
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        Ok(Self(peer))
+        let forwarded_for = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok());
+        Ok(Self(client_address(
+            peer,
+            forwarded_for,
+            &state.throttle.trusted_proxies,
+        )))
     }
 }
 
@@ -157,7 +171,9 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
 }
 
 /// An authenticated tenant request: the caller, loaded fresh, and the tenant transaction
-/// every query of the request runs in. Dropped without `commit`, it rolls back.
+/// every query of the request runs in. Dropped without `commit`, it rolls back. The
+/// transaction counts against the tenant's share (429 `tenant_busy` past it) and begins only
+/// once the body has been read (`body_first`).
 pub struct Tenant {
     pub principal: Principal,
     pub tx: TenantTx,
@@ -225,7 +241,10 @@ impl FromRequestParts<AppState> for Tenant {
             tenant_id: claims.tid,
             user_id: Some(claims.sub),
         };
+        // The tenant's share first, so that a tenant over it holds no pooled connection.
+        let share = state.tenant_transactions.try_acquire(claims.tid)?;
         let mut tx = TenantTx::begin(&state.pool, scope, state.limits.statement_timeout).await?;
+        tx.hold(share);
         match Principal::load(&mut tx, claims.sub).await? {
             Lookup::Found(principal) => {
                 scope_jobs(&mut tx, &principal).await?;

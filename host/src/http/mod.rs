@@ -4,12 +4,13 @@
 //! Middleware, outermost first: request id (a client's checked, then set, then propagated
 //! to the response), a tracing span per request, panic capture (a panic is a 500 problem,
 //! not a dropped connection), `Connection: close` after a body the handler did not read, the
-//! request timeout, the body size limit, and metrics (a route layer: it sees the route
-//! template).
+//! request timeout, the body size limit, reading the body before the handler, and metrics (a
+//! route layer: it sees the route template).
 
 pub mod audit;
 pub mod auth;
 pub mod baseline;
+pub mod body_first;
 pub mod etag;
 pub mod extract;
 pub mod health;
@@ -45,6 +46,7 @@ use crate::auth::jwt::TokenKeys;
 use crate::auth::throttle::ThrottleSettings;
 use crate::registry::Registry;
 use crate::storage::Catalog;
+use crate::tenancy::share::TenantShare;
 
 /// Per-request limits.
 #[derive(Debug, Clone)]
@@ -66,6 +68,8 @@ pub struct Shared {
     pub catalog: Arc<Catalog>,
     /// Serve the benchmark's native reference route (`serve --bench-baseline`).
     pub bench_baseline: bool,
+    /// Each tenant's share of open tenant transactions (`serve --tenant-max-transactions`).
+    pub tenant_transactions: TenantShare,
 }
 
 #[derive(Clone)]
@@ -103,6 +107,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn(record_metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Bodies are read before any handler opens a tenant transaction (`body_first`).
+        .layer(middleware::from_fn_with_state(limits.body_limit, body_first::read_body_first))
         .layer(DefaultBodyLimit::max(limits.body_limit))
         .layer(middleware::from_fn_with_state(limits.body_limit, refuse_oversized))
         .layer(middleware::from_fn_with_state(limits.request_timeout, request_timeout))

@@ -21,6 +21,7 @@ pub mod capabilities;
 mod compile;
 mod instance;
 pub mod manifest;
+mod schedule;
 #[cfg(test)]
 mod tests;
 
@@ -45,9 +46,11 @@ pub use self::capabilities::store::StoreBackend;
 pub use self::compile::{Digest, Origin};
 pub use self::instance::{CallContext, DEADLINE_HEADER, Usage};
 pub use self::manifest::{Manifest, RequestedLimits};
+pub use self::schedule::CallShares;
 
 use self::bindings::DomainModulePre;
 use self::instance::{CallState, Export, Returned};
+use self::schedule::Scheduler;
 use crate::error::{Error, Result};
 
 /// How often the epoch ticks: the granularity of deadlines and of yielding to the executor.
@@ -142,6 +145,8 @@ pub struct RuntimeConfig {
     /// The host build, recorded in precompiled code: code another build compiled is never
     /// loaded. [`HOST_BUILD`] but in tests.
     pub build: String,
+    /// Calls in flight per tenant, and where long calls run ([`schedule`]).
+    pub shares: CallShares,
 }
 
 /// This host's build: crate version and the build id `build.rs` made (git commit and build
@@ -165,6 +170,7 @@ impl RuntimeConfig {
             pooling: true,
             perf_map: false,
             build: HOST_BUILD.to_owned(),
+            shares: CallShares::default(),
         }
     }
 }
@@ -196,6 +202,16 @@ impl LoadedModule {
     pub fn limits(&self) -> &ModuleLimits {
         &self.limits
     }
+
+    /// An owned handle sharing this module's code, for a call that runs on another thread.
+    fn detached(&self) -> ModuleHandle {
+        Arc::new(Self {
+            manifest: self.manifest.clone(),
+            limits: self.limits.clone(),
+            pre: self.pre.clone(),
+            ..*self
+        })
+    }
 }
 
 pub struct Runtime {
@@ -203,6 +219,7 @@ pub struct Runtime {
     linker: Linker<CallState>,
     config: RuntimeConfig,
     modules: RwLock<HashMap<Digest, ModuleHandle>>,
+    scheduler: Scheduler,
     /// Dropping it stops the epoch ticker.
     _ticker: mpsc::Sender<()>,
 }
@@ -224,6 +241,7 @@ impl Runtime {
             _ticker: start_epoch_ticker(engine.clone()),
             engine,
             linker,
+            scheduler: Scheduler::new(config.shares.clone()),
             config,
             modules: RwLock::default(),
         })
@@ -350,7 +368,7 @@ impl Runtime {
         call: CallContext,
         request: Request,
     ) -> Result<(Response, Usage)> {
-        match instance::call(&self.engine, module, call, Export::Handle(request)).await? {
+        match self.run(module, call, Export::Handle(request)).await? {
             (Returned::Handle(response), usage) => Ok((response, usage)),
             _ => unreachable!("handle() returns a response"),
         }
@@ -363,10 +381,29 @@ impl Runtime {
         call: CallContext,
         event: Event,
     ) -> Result<(Result<(), String>, Usage)> {
-        match instance::call(&self.engine, module, call, Export::OnEvent(event)).await? {
+        match self.run(module, call, Export::OnEvent(event)).await? {
             (Returned::OnEvent(outcome), usage) => Ok((outcome, usage)),
             _ => unreachable!("on-event() returns a result"),
         }
+    }
+
+    /// One call of a tenant, within the tenant's share; a long one on the long-call pool.
+    async fn run(
+        &self,
+        module: &LoadedModule,
+        call: CallContext,
+        export: Export,
+    ) -> Result<(Returned, Usage)> {
+        let admission = self
+            .scheduler
+            .admit(call.tenant_id, module.limits.deadline)?;
+        if !admission.is_long() {
+            return instance::call(&self.engine, module, call, export).await;
+        }
+        let (engine, module) = (self.engine.clone(), module.detached());
+        self.scheduler
+            .run_long(async move { instance::call(&engine, &module, call, export).await })
+            .await
     }
 }
 

@@ -660,3 +660,35 @@ fn a_cache_directory_other_users_can_reach_is_refused() {
     std::fs::set_permissions(&cache.0, std::fs::Permissions::from_mode(0o700)).unwrap();
     Runtime::new(RuntimeConfig::new(&cache.0)).expect("a 0700 directory is used");
 }
+
+/// A call whose deadline is above the ordinary one is long: it counts against its tenant's
+/// share of long calls (429 `tenant_busy` past it) and runs on the long-call pool, while
+/// another tenant's long call runs beside it.
+#[tokio::test]
+async fn long_calls_count_against_their_tenants_share_only() {
+    let cache = CacheDir::new();
+    let mut config = RuntimeConfig::new(&cache.0);
+    config.max_instances = 16;
+    config.shares.long_above = Duration::from_millis(100);
+    config.shares.long_calls_per_tenant = 1;
+    let runtime = Runtime::new(config).unwrap();
+    let spin = runtime
+        .load_with_limits(&fixture("spin"), impatient())
+        .await
+        .unwrap();
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let call = |tenant| {
+        runtime.handle(
+            &spin,
+            call_for(tenant, &Memory::default()),
+            request("GET", "/", &[]),
+        )
+    };
+    // Admission happens at a call's first poll, and `join!` polls in order.
+    let (first, second, other) = tokio::join!(call(a), call(a), call(b));
+    assert_eq!(code_of(&first.unwrap_err()).1, "module_timeout");
+    assert_eq!(code_of(&second.unwrap_err()), (429, "tenant_busy"));
+    assert_eq!(code_of(&other.unwrap_err()).1, "module_timeout");
+    // The share is given back when the call ends.
+    assert_eq!(code_of(&call(a).await.unwrap_err()).1, "module_timeout");
+}

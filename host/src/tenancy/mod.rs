@@ -11,6 +11,7 @@
 //! settings into the next request.
 
 pub mod provision;
+pub mod share;
 
 use std::time::Duration;
 
@@ -28,6 +29,9 @@ pub struct TenantScope {
 pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
     scope: TenantScope,
+    /// The tenant's share of transactions this one counts against, given back when the
+    /// transaction ends (including inside a module call, which takes the transaction over).
+    _share: Option<share::SharePermit>,
 }
 
 impl TenantTx {
@@ -38,7 +42,11 @@ impl TenantTx {
     ) -> Result<Self, sqlx::Error> {
         let statement = format!("BEGIN; {}", scope_statement(scope, statement_timeout));
         let tx = pool.begin_with(statement).await?;
-        Ok(Self { tx, scope })
+        Ok(Self {
+            tx,
+            scope,
+            _share: None,
+        })
     }
 
     /// Enters a tenant scope inside a transaction that has already done global work as the
@@ -50,7 +58,16 @@ impl TenantTx {
     ) -> Result<Self, sqlx::Error> {
         let statement = scope_statement(scope, statement_timeout);
         sqlx::Executor::execute(&mut *tx, statement.as_str()).await?;
-        Ok(Self { tx, scope })
+        Ok(Self {
+            tx,
+            scope,
+            _share: None,
+        })
+    }
+
+    /// Counts this transaction against its tenant's share until it ends.
+    pub fn hold(&mut self, permit: share::SharePermit) {
+        self._share = Some(permit);
     }
 
     pub fn tenant_id(&self) -> Uuid {
