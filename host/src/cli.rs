@@ -222,6 +222,7 @@ impl Cli {
         DatabaseSettings {
             url: self.database_url.clone(),
             embedded_root: self.data_dir.join("pg"),
+            secrets_dir: self.data_dir.join("secrets"),
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_secs(10),
         }

@@ -13,6 +13,8 @@ pub struct DatabaseSettings {
     /// None: the embedded cluster under `embedded_root`.
     pub url: Option<String>,
     pub embedded_root: PathBuf,
+    /// Where the embedded cluster's passwords are kept (`<data-dir>/secrets`).
+    pub secrets_dir: PathBuf,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
 }
