@@ -73,6 +73,29 @@ pub enum Command {
     User(UserCommand),
     /// Create the demo tenant (once) and print its credentials.
     Demo(JsonFlag),
+    /// Delete expired idempotency keys and refresh tokens and old delivered events now
+    /// (`serve` does it every `--prune-interval-secs`).
+    Prune {
+        #[command(flatten)]
+        retention: RetentionArgs,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RetentionArgs {
+    /// How long delivered outbox events are kept before pruning.
+    #[arg(long, env = "VEROFIELD_OUTBOX_RETENTION_HOURS", default_value_t = 7 * 24)]
+    pub outbox_retention_hours: u64,
+}
+
+impl RetentionArgs {
+    fn settings(&self) -> crate::db::prune::PruneSettings {
+        crate::db::prune::PruneSettings {
+            outbox_retention: Duration::from_secs(self.outbox_retention_hours * 3600),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -205,6 +228,17 @@ pub struct ServeArgs {
     /// benchmark compares the CRM module with (scripts/bench-http.sh). Off in production.
     #[arg(long, env = "VEROFIELD_BENCH_BASELINE")]
     pub bench_baseline: bool,
+    /// Seconds between pruning passes (expired idempotency keys and refresh tokens, old
+    /// delivered events); one host prunes at a time.
+    #[arg(
+        long,
+        env = "VEROFIELD_PRUNE_INTERVAL_SECS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub prune_interval_secs: u64,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -342,6 +376,20 @@ impl Cli {
                 })?;
                 db.close().await
             }
+            Command::Prune { retention, output } => {
+                let db = open_checked(&self.database()).await?;
+                let pruned = crate::db::prune::prune_once(&db.pool, &retention.settings()).await?;
+                match pruned {
+                    Some(pruned) => print(output.json, &pruned, || {
+                        format!(
+                            "pruned {} idempotency keys, {} refresh tokens, {} delivered events",
+                            pruned.idempotency_keys, pruned.refresh_tokens, pruned.outbox_events
+                        )
+                    })?,
+                    None => bail!("another host is pruning; try again later"),
+                }
+                db.close().await
+            }
             Command::Demo(output) => {
                 let db = open_checked(&self.database()).await?;
                 let demo = crate::demo::ensure(&db.pool, &self.data_dir).await?;
@@ -454,5 +502,7 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
         module_max_deadline: Duration::from_millis(args.module_max_deadline_ms),
         wasm_perf_map: args.wasm_perf_map,
         bench_baseline: args.bench_baseline,
+        prune: args.retention.settings(),
+        prune_interval: Duration::from_secs(args.prune_interval_secs),
     })
 }

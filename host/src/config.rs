@@ -43,4 +43,7 @@ pub struct ServerSettings {
     pub wasm_perf_map: bool,
     /// Mount the benchmark's native reference route (`http::baseline`).
     pub bench_baseline: bool,
+    /// What pruning keeps, and how often it runs (`db::prune`).
+    pub prune: crate::db::prune::PruneSettings,
+    pub prune_interval: std::time::Duration,
 }

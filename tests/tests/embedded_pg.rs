@@ -248,3 +248,67 @@ async fn a_superuser_database_url_is_served_with_a_warning() {
         "{stderr}"
     );
 }
+
+/// `verofield prune` on the embedded cluster (its login role owns the FORCEd tables, so it must
+/// work tenant by tenant): rows past their retention go, rows within it stay, in every tenant.
+#[tokio::test]
+async fn prune_deletes_what_is_past_its_retention_and_keeps_the_rest() {
+    let server = TestServer::start_with(ServerOptions::new().embedded()).await;
+    let tenants = [
+        server.create_tenant("prune-a").await,
+        server.create_tenant("prune-b").await,
+    ];
+    let socket = server.data_dir().join("pg").join("sock");
+    let password = superuser_password(server.data_dir());
+    let sql = |statement: &str| {
+        stdout_of(&psql_in(
+            "verofield",
+            &socket,
+            "postgres",
+            Some(&password),
+            statement,
+        ))
+    };
+    // Per tenant: an idempotency key 25 h old and one 23 h old; an expired refresh token and
+    // a live one; an event delivered 8 days ago, one delivered an hour ago, one undelivered
+    // from long ago. Each old row has `old` in its key, id or type.
+    for tenant in &tenants {
+        let (t, u) = (tenant.id, tenant.owner_id);
+        sql(&format!(
+            "INSERT INTO idempotency_keys (tenant_id, user_id, key, method, path, request_hash, created_at)
+             VALUES ('{t}', '{u}', 'old', 'POST', '/x', '\\x00', now() - interval '25 hours'),
+                    ('{t}', '{u}', 'recent', 'POST', '/x', '\\x00', now() - interval '23 hours');
+             INSERT INTO refresh_tokens (tenant_id, id, family_id, user_id, token_hash, issued_at, expires_at, rotated_at)
+             VALUES ('{t}', gen_random_uuid(), gen_random_uuid(), '{u}', decode(md5(random()::text), 'hex'),
+                     now() - interval '31 days', now() - interval '1 day', now() - interval '30 days'),
+                    ('{t}', gen_random_uuid(), gen_random_uuid(), '{u}', decode(md5(random()::text), 'hex'),
+                     now(), now() + interval '1 day', NULL);
+             INSERT INTO event_outbox (tenant_id, id, event_type, payload, source, occurred_at, delivered_at)
+             VALUES ('{t}', gen_random_uuid(), 'old.delivered', '{{}}', 'test', now() - interval '9 days', now() - interval '8 days'),
+                    ('{t}', gen_random_uuid(), 'recent.delivered', '{{}}', 'test', now() - interval '2 hours', now() - interval '1 hour'),
+                    ('{t}', gen_random_uuid(), 'old.pending', '{{}}', 'test', now() - interval '9 days', NULL);"
+        ));
+    }
+    let counts = || {
+        sql("SELECT (SELECT count(*) FROM idempotency_keys) || ' ' ||
+                    (SELECT count(*) FROM refresh_tokens WHERE expires_at < now()) || ' ' ||
+                    (SELECT count(*) FROM refresh_tokens WHERE expires_at >= now()) || ' ' ||
+                    (SELECT string_agg(event_type, ',' ORDER BY event_type) FROM event_outbox)")
+    };
+    let before = counts();
+    let live_tokens: i64 = before.split(' ').nth(2).unwrap().parse().unwrap();
+
+    let pruned = run_cli(server.data_dir(), None, &["prune", "--json"], &[]).await;
+    assert!(pruned.status.success(), "{pruned:#?}");
+    let report: Value = serde_json::from_str(pruned.stdout.trim()).unwrap();
+    assert_eq!(
+        report,
+        json!({"idempotency_keys": 2, "refresh_tokens": 2, "outbox_events": 2})
+    );
+    assert_eq!(
+        counts(),
+        format!("2 0 {live_tokens} old.pending,old.pending,recent.delivered,recent.delivered")
+    );
+    let remaining_keys = sql("SELECT string_agg(key, ',') FROM idempotency_keys");
+    assert_eq!(remaining_keys, "recent,recent");
+}

@@ -32,13 +32,10 @@ pub async fn prepare(
     secrets_dir: &Path,
     database: &str,
 ) -> Result<String> {
-    let password =
-        crate::secrets::load_or_generate(&secrets_dir.join(LOGIN_PASSWORD_FILE), || {
-            rand::random::<[u8; 32]>()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        })?;
+    let password = crate::secrets::load_or_generate(
+        &secrets_dir.join(LOGIN_PASSWORD_FILE),
+        crate::pg::generate_password,
+    )?;
     anyhow::ensure!(
         password.chars().all(|c| c.is_ascii_hexdigit()),
         "{LOGIN_PASSWORD_FILE} must hold a hex password"

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod embedded;
+pub mod prune;
 
 use std::time::Duration;
 

@@ -23,7 +23,7 @@ local all all scram-sha-256
 ";
 
 /// 32 random bytes as hex: safe inside a URL and an SQL string literal as they are.
-pub(super) fn generate_password() -> String {
+pub fn generate_password() -> String {
     rand::random::<[u8; 32]>()
         .iter()
         .map(|b| format!("{b:02x}"))

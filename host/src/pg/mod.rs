@@ -23,6 +23,8 @@ use tokio::process::Command;
 
 mod access;
 
+pub use access::generate_password;
+
 /// The socket file is named after the port; the socket directory is private, so any fixed
 /// port works and never collides with another cluster.
 const SOCKET_PORT: u16 = 5432;
