@@ -82,6 +82,29 @@ pub enum Command {
     User(UserCommand),
     /// Create the demo tenant (once) and print its credentials.
     Demo(JsonFlag),
+    /// Delete expired idempotency keys and refresh tokens and old delivered events now
+    /// (`serve` does it every `--prune-interval-secs`).
+    Prune {
+        #[command(flatten)]
+        retention: RetentionArgs,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RetentionArgs {
+    /// How long delivered outbox events are kept before pruning.
+    #[arg(long, env = "VEROFIELD_OUTBOX_RETENTION_HOURS", default_value_t = 7 * 24)]
+    pub outbox_retention_hours: u64,
+}
+
+impl RetentionArgs {
+    fn settings(&self) -> crate::db::prune::PruneSettings {
+        crate::db::prune::PruneSettings {
+            outbox_retention: Duration::from_secs(self.outbox_retention_hours * 3600),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -248,6 +271,17 @@ pub struct ServeArgs {
     /// Logins and password changes that may wait for an argon2 slot; past it 503 `server_busy`.
     #[arg(long, env = "VEROFIELD_PASSWORD_HASH_QUEUE", default_value_t = 32)]
     pub password_hash_queue: u32,
+    /// Seconds between pruning passes (expired idempotency keys and refresh tokens, old
+    /// delivered events); one host prunes at a time.
+    #[arg(
+        long,
+        env = "VEROFIELD_PRUNE_INTERVAL_SECS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub prune_interval_secs: u64,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -265,6 +299,7 @@ impl Cli {
         DatabaseSettings {
             url: self.database_url.clone(),
             embedded_root: self.data_dir.join("pg"),
+            secrets_dir: self.data_dir.join("secrets"),
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_secs(10),
             idle_in_transaction_timeout: Duration::from_millis(
@@ -385,6 +420,20 @@ impl Cli {
                     ),
                     None => format!("created user {} ({})", out.email, out.user_id),
                 })?;
+                db.close().await
+            }
+            Command::Prune { retention, output } => {
+                let db = open_checked(&self.database()).await?;
+                let pruned = crate::db::prune::prune_once(&db.pool, &retention.settings()).await?;
+                match pruned {
+                    Some(pruned) => print(output.json, &pruned, || {
+                        format!(
+                            "pruned {} idempotency keys, {} refresh tokens, {} delivered events",
+                            pruned.idempotency_keys, pruned.refresh_tokens, pruned.outbox_events
+                        )
+                    })?,
+                    None => bail!("another host is pruning; try again later"),
+                }
                 db.close().await
             }
             Command::Demo(output) => {
@@ -521,5 +570,7 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
                 .map_or_else(crate::auth::password::HashingLimits::cores, |n| n as usize),
             queue: args.password_hash_queue as usize,
         },
+        prune: args.retention.settings(),
+        prune_interval: Duration::from_secs(args.prune_interval_secs),
     })
 }

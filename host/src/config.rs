@@ -13,6 +13,8 @@ pub struct DatabaseSettings {
     /// None: the embedded cluster under `embedded_root`.
     pub url: Option<String>,
     pub embedded_root: PathBuf,
+    /// Where the embedded cluster's passwords are kept (`<data-dir>/secrets`).
+    pub secrets_dir: PathBuf,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
     /// PostgreSQL ends a session left idle inside a transaction this long.
@@ -51,4 +53,7 @@ pub struct ServerSettings {
     pub call_shares: crate::runtime::CallShares,
     /// Concurrent argon2 computations, and how many more may wait for one.
     pub password_hashing: crate::auth::password::HashingLimits,
+    /// What pruning keeps, and how often it runs (`db::prune`).
+    pub prune: crate::db::prune::PruneSettings,
+    pub prune_interval: std::time::Duration,
 }

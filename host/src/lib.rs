@@ -82,6 +82,12 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
         }
     });
 
+    let growth_pruner = db::prune::spawn(
+        db.pool.clone(),
+        settings.prune.clone(),
+        settings.prune_interval,
+    );
+
     let mut runtime_config = runtime::RuntimeConfig::new(settings.module_cache_dir.clone());
     runtime_config.limits.deadline = settings.module_deadline;
     runtime_config.trusted_max.deadline = settings.module_max_deadline;
@@ -121,6 +127,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     )
     .await?;
     pruner.abort();
+    growth_pruner.abort();
     publish_watch.abort();
     db.close().await?;
     tracing::info!("stopped");

@@ -155,14 +155,17 @@ fn start_shared_cluster(root: &Path) -> String {
         .build()
         .expect("a runtime for the cluster start");
     let cluster = runtime
-        .block_on(verofield::pg::EmbeddedPostgres::start(root))
+        .block_on(verofield::pg::EmbeddedPostgres::start(
+            root,
+            &root.join("secrets"),
+        ))
         .unwrap_or_else(|error| {
             panic!(
                 "starting the embedded PostgreSQL under {}: {error:#}",
                 root.display()
             )
         });
-    let url = cluster.url("postgres");
+    let url = cluster.superuser_url("postgres");
     // Dropping it would stop the cluster; keep it running for the other test binaries.
     std::mem::forget(cluster);
     runtime.block_on(drop_stale_databases(&url));

@@ -1027,3 +1027,78 @@ async fn me_is(server: &TestServer, token: &str, status: u16) {
         .await
         .expect_status(status);
 }
+
+/// Two owners demoting (or deactivating) each other at the same moment: one change may win,
+/// never both, so the tenant always keeps an active owner.
+#[tokio::test]
+async fn owners_removing_each_other_at_once_always_leave_one_owner() {
+    let server = TestServer::start().await;
+    let tenant = server.create_tenant("two-owners").await;
+    let a_tokens = server.login_owner(&tenant).await;
+    let b = server
+        .create_user(
+            &a_tokens.access,
+            "b@two-owners.test",
+            &["owner"],
+            Some("pw-b-0123456789"),
+        )
+        .await;
+    let b_id = json_uuid(&b["id"]).unwrap();
+    let b_tokens = server
+        .login(&tenant.slug, "b@two-owners.test", "pw-b-0123456789")
+        .await;
+    let (a_api, b_api) = (
+        server.client_for(&a_tokens.access),
+        server.client_for(&b_tokens.access),
+    );
+    let mut db = server.db().await;
+    let active_owners = "SELECT count(*) FROM users u
+         JOIN user_roles ur ON ur.tenant_id = u.tenant_id AND ur.user_id = u.id
+         JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id
+         WHERE u.tenant_id = $1 AND u.status = 'active' AND r.name = 'owner'";
+    for round in 0..30 {
+        let (to_a, to_b) = (
+            format!("/v1/users/{}", tenant.owner_id),
+            format!("/v1/users/{b_id}"),
+        );
+        let (first, second) = if round % 2 == 0 {
+            let demote = json!({ "roles": ["viewer"] });
+            tokio::join!(b_api.patch(&to_a, &demote), a_api.patch(&to_b, &demote))
+        } else {
+            tokio::join!(b_api.delete(&to_a), a_api.delete(&to_b))
+        };
+        // The loser finds itself demoted (403) or deactivated (401) when the other change
+        // committed before its request began, or the last owner (409) when during it.
+        for response in [&first, &second] {
+            assert!(
+                response.status.is_success()
+                    || [401, 403].contains(&response.status.as_u16())
+                    || response.code() == "last_owner",
+                "round {round}: {} {}",
+                response.status,
+                response.text
+            );
+        }
+        let owners: i64 = sqlx::query_scalar(active_owners)
+            .bind(tenant.id)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        assert!(owners >= 1, "round {round}: no active owner left");
+        // Both owners again (as the admin: RLS does not apply) for the next round.
+        sqlx::raw_sql(&format!(
+            "UPDATE users SET status = 'active' WHERE tenant_id = '{t}';
+             INSERT INTO user_roles (tenant_id, user_id, role_id)
+             SELECT u.tenant_id, u.id, r.id FROM users u JOIN roles r ON r.tenant_id = u.tenant_id
+             WHERE u.tenant_id = '{t}' AND r.name = 'owner'
+             ON CONFLICT DO NOTHING;
+             DELETE FROM user_roles ur USING roles r
+             WHERE ur.tenant_id = '{t}' AND r.tenant_id = ur.tenant_id AND r.id = ur.role_id
+               AND r.name = 'viewer'",
+            t = tenant.id
+        ))
+        .execute(&mut db)
+        .await
+        .unwrap();
+    }
+}

@@ -149,3 +149,29 @@ async fn a_table_owned_by_the_app_role_is_refused() {
             .await;
     assert_refused(outcome, &["scratch", "owned by the app role"]);
 }
+
+#[tokio::test]
+async fn a_tenant_policy_widened_with_or_true_is_refused() {
+    // It still holds the tenant comparison, so a pattern match on the text lets it through.
+    let outcome = serve_after(
+        "DROP POLICY tenant_isolation ON users;
+         CREATE POLICY tenant_isolation ON users
+             USING (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid OR true)
+             WITH CHECK (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid OR true)",
+    )
+    .await;
+    assert_refused(outcome, &["users", "policy"]);
+}
+
+#[tokio::test]
+async fn an_extra_policy_with_the_tenant_check_or_true_is_refused() {
+    let outcome = serve_after(
+        "CREATE POLICY also_open ON roles FOR SELECT
+             USING ((tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid AND builtin) OR true)",
+    )
+    .await;
+    assert_refused(
+        outcome,
+        &["roles", "a permissive policy other than the tenant policy"],
+    );
+}

@@ -186,6 +186,7 @@ async fn a_transaction_left_idle_is_ended_by_the_server() {
     let database = verofield::db::Database::open(&verofield::config::DatabaseSettings {
         url: Some(db.url.clone()),
         embedded_root: std::path::PathBuf::from("/nonexistent"),
+        secrets_dir: std::path::PathBuf::from("/nonexistent"),
         max_connections: 1,
         acquire_timeout: Duration::from_secs(10),
         idle_in_transaction_timeout: Duration::from_millis(200),

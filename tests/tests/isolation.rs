@@ -748,6 +748,7 @@ async fn a_connection_returned_inside_a_transaction_is_closed_not_reused() {
     let database = verofield::db::Database::open(&verofield::config::DatabaseSettings {
         url: Some(db.url.clone()),
         embedded_root: std::path::PathBuf::from("/nonexistent"),
+        secrets_dir: std::path::PathBuf::from("/nonexistent"),
         max_connections: 1,
         acquire_timeout: std::time::Duration::from_secs(10),
         idle_in_transaction_timeout: std::time::Duration::from_secs(30),

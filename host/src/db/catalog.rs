@@ -99,7 +99,11 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>> {
         violate(&view, "a view without security_invoker");
     }
 
-    let tables: Vec<TenantTable> = sqlx::query_as(TENANT_TABLES).fetch_all(pool).await?;
+    let tables: Vec<TenantTable> = sqlx::query_as(TENANT_TABLES)
+        .bind(TENANT_PREDICATE)
+        .bind(format!("({TENANT_PREDICATE} AND "))
+        .fetch_all(pool)
+        .await?;
     for table in tables {
         let name = table.name.as_str();
         if !table.tenant_id_not_null {
@@ -145,6 +149,14 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>> {
     Ok(violations)
 }
 
+/// The tenant predicate as PostgreSQL prints it back (`pg_get_expr`), compared exactly: a
+/// pattern match would accept `tenant_id = ... OR true`. A permissive policy may also be this
+/// predicate AND-ed with a narrower condition, printed as `(<predicate> AND ...)`: the
+/// deparser parenthesises every boolean node, so that prefix means the whole expression is a
+/// conjunction whose first term is the tenant check.
+const TENANT_PREDICATE: &str =
+    "(tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)";
+
 #[derive(sqlx::FromRow)]
 struct TenantTable {
     name: String,
@@ -167,14 +179,18 @@ SELECT c.relname::text AS name,
            SELECT 1 FROM pg_policy p
            WHERE p.polrelid = c.oid AND p.polcmd = '*' AND p.polpermissive
              AND p.polroles = '{0}'
-             AND pg_get_expr(p.polqual, p.polrelid) LIKE '%tenant_id = (NULLIF(current_setting(''app.tenant_id''::text, true), ''''::text))::uuid%'
-             AND pg_get_expr(p.polwithcheck, p.polrelid) LIKE '%tenant_id = (NULLIF(current_setting(''app.tenant_id''::text, true), ''''::text))::uuid%'
+             AND pg_get_expr(p.polqual, p.polrelid) = $1
+             AND pg_get_expr(p.polwithcheck, p.polrelid) = $1
        ) AS has_tenant_policy,
        (SELECT count(*) FROM pg_policy p
+        CROSS JOIN LATERAL (
+            SELECT coalesce(pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)) AS qual,
+                   coalesce(pg_get_expr(p.polwithcheck, p.polrelid), pg_get_expr(p.polqual, p.polrelid)) AS checks
+        ) e
         WHERE p.polrelid = c.oid AND p.polpermissive
-          AND NOT (coalesce(pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid), '') LIKE '%tenant_id = (NULLIF(current_setting(''app.tenant_id''::text, true), ''''::text))::uuid%'
-                   AND coalesce(pg_get_expr(p.polwithcheck, p.polrelid), pg_get_expr(p.polqual, p.polrelid), '')
-                       LIKE '%tenant_id = (NULLIF(current_setting(''app.tenant_id''::text, true), ''''::text))::uuid%')
+          AND NOT (e.qual IS NOT NULL
+                   AND (e.qual = $1 OR starts_with(e.qual, $2))
+                   AND (e.checks = $1 OR starts_with(e.checks, $2)))
        ) AS other_permissive_policies,
        (SELECT count(*) FROM pg_policy p
         WHERE p.polrelid = c.oid

@@ -2,9 +2,12 @@
 //!
 //! [`Database::open`] is the one way every command reaches the database: with a URL it
 //! connects to that server; without one it starts (or attaches to) the embedded cluster in
-//! the data directory and creates the `verofield` database on first use.
+//! the data directory and creates the `verofield` database on first use, served through a
+//! login role that is not a superuser ([`embedded`]).
 
 pub mod catalog;
+pub mod embedded;
+pub mod prune;
 
 use std::time::Duration;
 
@@ -31,9 +34,11 @@ impl Database {
         let (url, embedded) = match &settings.url {
             Some(url) => (url.clone(), None),
             None => {
-                let cluster = EmbeddedPostgres::start(&settings.embedded_root).await?;
-                create_database_if_missing(&cluster.url("postgres"), EMBEDDED_DATABASE).await?;
-                (cluster.url(EMBEDDED_DATABASE), Some(cluster))
+                let cluster =
+                    EmbeddedPostgres::start(&settings.embedded_root, &settings.secrets_dir).await?;
+                let url =
+                    embedded::prepare(&cluster, &settings.secrets_dir, EMBEDDED_DATABASE).await?;
+                (url, Some(cluster))
             }
         };
         let options: PgConnectOptions = url.parse().context("parsing the database URL")?;
@@ -56,11 +61,17 @@ impl Database {
             .connect_with(options)
             .await
             .context("connecting to PostgreSQL")?;
+        check_pool_role(&pool, embedded.is_some()).await?;
         Ok(Self { pool, embedded })
     }
 
+    /// Brings the schema up to date: through the pool on an external server (the operator's
+    /// role), as the superuser on the embedded cluster ([`embedded::migrate`]).
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await.context("running migrations")
+        match &self.embedded {
+            Some(cluster) => embedded::migrate(cluster, EMBEDDED_DATABASE).await,
+            None => MIGRATOR.run(&self.pool).await.context("running migrations"),
+        }
     }
 
     /// Closes the pool, then stops the embedded cluster if this process started it.
@@ -73,22 +84,37 @@ impl Database {
     }
 }
 
-async fn create_database_if_missing(admin_url: &str, name: &str) -> Result<()> {
-    let mut conn = admin_url
-        .parse::<PgConnectOptions>()?
-        .connect()
-        .await
-        .context("connecting to the embedded cluster")?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(name)
-            .fetch_one(&mut conn)
-            .await?;
-    if !exists {
-        // `name` is a constant of ours, never input.
-        conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
-            .await?;
+/// The pool's role should be neither a superuser nor BYPASSRLS: row-level security does not
+/// apply to such a role, so whatever the host does as the login role (outside
+/// `SET LOCAL ROLE verofield_app`) would see every tenant. The embedded cluster's login role
+/// never is one, so there it is a bug and refused. With `DATABASE_URL` the operator chose the
+/// role (often the one that also runs migrations, which need CREATEROLE in 0001): the host
+/// serves, but says so loudly at every start.
+async fn check_pool_role(pool: &PgPool, embedded: bool) -> Result<()> {
+    let (role, superuser, bypass_rls): (String, bool, bool) = sqlx::query_as(
+        "SELECT rolname::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(pool)
+    .await
+    .context("reading the database role")?;
+    if !superuser && !bypass_rls {
+        return Ok(());
     }
+    let what = if superuser {
+        "a superuser"
+    } else {
+        "BYPASSRLS"
+    };
+    anyhow::ensure!(
+        !embedded,
+        "the embedded login role `{role}` is {what}: refusing to serve"
+    );
+    tracing::warn!(
+        role,
+        "DATABASE_URL logs in as `{role}`, which is {what}: row-level security does not apply \
+         to it, so a host query made outside the tenant role is not confined to one tenant. \
+         Serve through a role without SUPERUSER and BYPASSRLS (it may own the tables)."
+    );
     Ok(())
 }
 

@@ -18,7 +18,7 @@ use crate::tenancy::TenantTx;
 pub const HEADER: &str = "idempotency-key";
 /// Set on a replayed answer.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
-const RETENTION: &str = "24 hours";
+pub const RETENTION: &str = "24 hours";
 const MAX_KEY_LEN: usize = 255;
 
 /// `request_hash, status, headers, body` of a stored key.

@@ -249,8 +249,10 @@ async fn finish_change(
     ctx.audit(action, "user", id, details).await
 }
 
-/// Locks the target row and checks the caller may change this user at all.
+/// Locks the tenant's owner set and the target row, and checks the caller may change this user
+/// at all.
 async fn lock_for_change(ctx: &mut Tenant, id: Uuid) -> Result<User> {
+    lock_owner_set(&mut ctx.tx).await?;
     sqlx::query("SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
         .bind(ctx.tx.tenant_id())
         .bind(id)
@@ -282,6 +284,21 @@ async fn set_deactivated(ctx: &mut Tenant, user: &User) -> Result<()> {
     refresh::revoke_user(&mut ctx.tx, user.id)
         .await
         .map_err(Error::from)
+}
+
+/// Serialises every change that could remove an owner, per tenant, until commit. Row locks
+/// alone do not: two owners demoting (or deactivating) each other lock different rows, each
+/// counts the other as the remaining owner, and both commit. Under this lock the second change
+/// waits, and its count (a new statement, so a new snapshot) sees the first one's result.
+/// Taken before the row lock, in every such change, so the order is always the same.
+async fn lock_owner_set(tx: &mut TenantTx) -> Result<()> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('verofield.owners.' || $1::text, 0))",
+    )
+    .bind(tx.tenant_id())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 /// A tenant without an active owner could never be administered again.

@@ -6,6 +6,11 @@
 //! run as root, so when this process is root every server command runs as the `postgres`
 //! user through `runuser`, and the directories are created for that user.
 //!
+//! The cluster is private to the server's OS user (see [`access`]): its socket directory and
+//! socket are 0700, and every connection needs a password (`scram-sha-256`) generated into the
+//! secrets directory. A cluster made by an earlier version (`trust`, no password) is converted
+//! when it is first started here.
+//!
 //! A second `verofield` process on the same data directory (say `tenant create` while
 //! `serve` runs) finds the cluster already running and attaches to it without owning it:
 //! only the process that started the cluster stops it.
@@ -16,10 +21,16 @@ use std::process::Stdio;
 use anyhow::{Context, Result, bail};
 use tokio::process::Command;
 
+mod access;
+
+pub use access::generate_password;
+
 /// The socket file is named after the port; the socket directory is private, so any fixed
 /// port works and never collides with another cluster.
 const SOCKET_PORT: u16 = 5432;
 const SUPERUSER: &str = "postgres";
+/// The file in the secrets directory that holds the cluster superuser's password.
+pub const SUPERUSER_PASSWORD_FILE: &str = "postgres-superuser";
 
 /// A running private cluster. Dropping it without [`EmbeddedPostgres::stop`] stops it too
 /// (synchronously), so a panic or an early return does not leave a server behind.
@@ -29,13 +40,18 @@ pub struct EmbeddedPostgres {
     bin_dir: PathBuf,
     run_as_postgres: bool,
     owned: bool,
+    superuser_password: String,
 }
 
 impl EmbeddedPostgres {
     /// Starts (initialising on first use) the cluster under `root`, or attaches to it when
-    /// another process already runs it.
-    pub async fn start(root: &Path) -> Result<Self> {
+    /// another process already runs it. The superuser's password is kept in `secrets_dir`.
+    pub async fn start(root: &Path, secrets_dir: &Path) -> Result<Self> {
         let bin_dir = find_bin_dir()?;
+        let superuser_password = crate::secrets::load_or_generate(
+            &secrets_dir.join(SUPERUSER_PASSWORD_FILE),
+            access::generate_password,
+        )?;
         let run_as_postgres = nix::unistd::geteuid().is_root();
         std::fs::create_dir_all(root)
             .with_context(|| format!("creating the PostgreSQL directory {}", root.display()))?;
@@ -47,6 +63,7 @@ impl EmbeddedPostgres {
             bin_dir,
             run_as_postgres,
             owned: false,
+            superuser_password,
         };
         cluster.prepare_dirs()?;
         if !cluster.data_dir().join("PG_VERSION").exists() {
@@ -54,18 +71,27 @@ impl EmbeddedPostgres {
         }
         if cluster.is_running().await? {
             tracing::info!(root = %cluster.root.display(), "attached to a running embedded PostgreSQL");
-            return Ok(cluster);
+        } else {
+            cluster.pg_ctl_start().await?;
+            cluster.owned = true;
+            tracing::info!(root = %cluster.root.display(), "embedded PostgreSQL started");
         }
-        cluster.pg_ctl_start().await?;
-        cluster.owned = true;
-        tracing::info!(root = %cluster.root.display(), "embedded PostgreSQL started");
+        access::require_passwords(&cluster).await?;
         Ok(cluster)
     }
 
-    /// The connection URL for `database` over the cluster's unix socket.
-    pub fn url(&self, database: &str) -> String {
+    /// The superuser's connection URL for `database` over the cluster's unix socket. Only
+    /// for administration (roles, databases, migrations): the server's pool logs in as a role
+    /// without superuser rights ([`EmbeddedPostgres::url_as`]).
+    pub fn superuser_url(&self, database: &str) -> String {
+        self.url_as(SUPERUSER, &self.superuser_password, database)
+    }
+
+    /// The connection URL for `role` (with its password) and `database`. Passwords are
+    /// generated as hex and role and database names are ours, so nothing needs escaping.
+    pub fn url_as(&self, role: &str, password: &str, database: &str) -> String {
         format!(
-            "postgres://{SUPERUSER}@localhost/{database}?host={}&port={SOCKET_PORT}",
+            "postgres://{role}:{password}@localhost/{database}?host={}&port={SOCKET_PORT}",
             self.socket_dir().display()
         )
     }
@@ -74,7 +100,7 @@ impl EmbeddedPostgres {
         self.root.join("sock")
     }
 
-    fn data_dir(&self) -> PathBuf {
+    pub fn data_dir(&self) -> PathBuf {
         self.root.join("data")
     }
 
@@ -105,7 +131,7 @@ impl EmbeddedPostgres {
     }
 
     fn prepare_dirs(&self) -> Result<()> {
-        for (dir, mode) in [(self.data_dir(), 0o700), (self.socket_dir(), 0o755)] {
+        for (dir, mode) in [(self.data_dir(), 0o700), (self.socket_dir(), 0o700)] {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))?;
@@ -119,6 +145,10 @@ impl EmbeddedPostgres {
         Ok(())
     }
 
+    /// `initdb` trusts local connections at first (it cannot read a password file kept by
+    /// root when it runs as `postgres`); [`access::require_passwords`] sets the password and
+    /// replaces that rule before anyone else could connect: the socket directory is already
+    /// private.
     async fn initdb(&self) -> Result<()> {
         let output = self
             .command("initdb")
@@ -163,7 +193,8 @@ impl EmbeddedPostgres {
 
     async fn pg_ctl_start(&self) -> Result<()> {
         let options = format!(
-            "-k {} -p {SOCKET_PORT} -c listen_addresses='' -c max_connections=200",
+            "-k {} -p {SOCKET_PORT} -c listen_addresses='' -c unix_socket_permissions=0700 \
+             -c max_connections=200",
             self.socket_dir().display()
         );
         let output = self
