@@ -27,6 +27,13 @@ stop_test_cluster() {
 }
 trap stop_test_cluster EXIT
 
+# Style gates first: formatting of every workspace, clippy with warnings as errors.
+cargo fmt --all --check
+cargo fmt --manifest-path plugins/Cargo.toml --all --check
+cargo fmt --manifest-path plugins/fixtures/Cargo.toml --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --manifest-path plugins/Cargo.toml --workspace --all-targets -- -D warnings
+
 # The built-in modules the end-to-end suites serve (the server publishes them at start-up).
 # Every component crate in plugins/ (the libraries build too, and are not published).
 cargo build --manifest-path plugins/Cargo.toml --workspace --target wasm32-wasip2 --release
