@@ -38,6 +38,9 @@ cargo clippy --manifest-path plugins/Cargo.toml --workspace --all-targets -- -D 
 # Every component crate in plugins/ (the libraries build too, and are not published).
 cargo build --manifest-path plugins/Cargo.toml --workspace --target wasm32-wasip2 --release
 export VEROFIELD_BUILTIN_MODULES="$PWD/plugins/target/wasm32-wasip2/release"
+# The test fixtures too, before any test starts a server (the harness would otherwise build
+# them inside the first test that needs one).
+cargo build --manifest-path plugins/fixtures/Cargo.toml --workspace --target wasm32-wasip2 --release
 cargo build --workspace --all-targets
 # The suites run this binary rather than building `-p verofield` again (alone, its features
 # unify differently from the workspace's and would rebuild wasmtime).

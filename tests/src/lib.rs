@@ -769,9 +769,16 @@ fn clean_env(command: &mut Command) {
     }
 }
 
+/// The server closes a kept-alive connection that sends no request within 30 s (its header
+/// read timeout); the client forgets idle connections sooner, so it never writes a request
+/// into one the server is closing (a test that blocks on a fixture build meanwhile saw
+/// `IncompleteMessage`).
+const CLIENT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
+        .pool_idle_timeout(CLIENT_POOL_IDLE_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .build()
         .expect("building the HTTP client")

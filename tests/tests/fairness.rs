@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use verofield_tests::{
-    Api, Method, Resp, ServerOptions, TestDb, TestServer, fixture_component, json, send,
+    Api, Method, Resp, ServerOptions, TestDb, TestServer, bind, fixture_component, json, send,
 };
 
 async fn owner_api(server: &TestServer, slug: &str) -> (Api, String) {
@@ -17,24 +17,13 @@ async fn owner_api(server: &TestServer, slug: &str) -> (Api, String) {
     (server.client_for(&token), token)
 }
 
-/// Publishes the `spin` fixture (it loops until its deadline) and binds it for `api`'s tenant.
-async fn bind_spin(server: &TestServer, api: &Api) {
-    let published = send(
-        server
-            .operator()
-            .request(Method::POST, "/v1/operator/modules")
-            .header("content-type", "application/wasm")
-            .body(fixture_component("spin")),
-    )
-    .await;
-    published.expect_status(201);
-    api.request(Method::PUT, "/v1/tenant/modules/spin")
-        .json(&json!({ "version": published.json["digest"] }))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
+/// Publishes the `spin` fixture (it loops until its deadline), shared with tenant `slug`,
+/// and binds it for that tenant's `api`.
+async fn bind_spin(server: &TestServer, api: &Api, slug: &str) {
+    let digest = server
+        .publish_module(&fixture_component("spin"), &[slug])
+        .await;
+    bind(api, "spin", &digest).await;
 }
 
 fn spin(api: &Api) -> JoinHandle<Resp> {
@@ -138,7 +127,7 @@ async fn a_tenant_over_its_transaction_share_is_refused_and_another_is_served() 
     .await;
     let (a, _) = owner_api(&server, "busy-a").await;
     let (b, _) = owner_api(&server, "busy-b").await;
-    bind_spin(&server, &a).await;
+    bind_spin(&server, &a, "busy-a").await;
 
     let (refused, spinning) = until_busy(&a, "/v1/me").await;
     expect_tenant_busy(&refused);
@@ -164,7 +153,7 @@ async fn a_tenant_over_its_module_call_share_is_refused_and_another_is_served() 
     .await;
     let (a, _) = owner_api(&server, "calls-a").await;
     let (b, _) = owner_api(&server, "calls-b").await;
-    bind_spin(&server, &a).await;
+    bind_spin(&server, &a, "calls-a").await;
 
     let (refused, spinning) = until_busy(&a, "/v1/crm/customers").await;
     expect_tenant_busy(&refused);
