@@ -1,6 +1,20 @@
-//! VeroField host: identity, tenancy, RLS-guarded storage, and (next) the WebAssembly module
-//! runtime. `main.rs` only parses the command line; everything else is here so that tests
-//! and tools can reuse it (the embedded PostgreSQL launcher in particular).
+//! VeroField host: identity, tenancy, RLS-guarded storage and the WebAssembly module runtime.
+//! `main.rs` only parses the command line; everything else is here so that tests and tools
+//! can reuse it (the embedded PostgreSQL launcher in particular).
+//!
+//! The map, one line a module (docs/ARCHITECTURE.md says why each is shaped as it is):
+//! - [`cli`], [`config`]: the command line and the settings it resolves to.
+//! - [`pg`]: the embedded PostgreSQL launcher (private socket, generated passwords).
+//! - [`db`]: the pool, migrations, the RLS self-check at start-up, pruning of expired rows.
+//! - [`tenancy`]: `TenantTx`, the one door to tenant data; provisioning; per-tenant shares.
+//! - [`auth`]: passwords (argon2 behind one gate), JWTs, refresh tokens, throttling, RBAC.
+//! - [`http`]: router, middleware, extractors, problem+json, one handler file per resource.
+//! - [`registry`]: module versions by digest, tenant bindings and shares, built-in discovery.
+//! - [`runtime`]: the wasmtime engine, limits, compiled-code cache, one file per capability.
+//! - [`storage`]: store calls compiled to SQL over the column catalog; database errors mapped.
+//! - [`events`]: the outbox modules write their events into.
+//! - [`error`]: the one error type, rendered as problem+json.
+//! - [`demo`], [`secrets`]: the demo tenant; generated secrets under the data directory.
 
 pub mod auth;
 pub mod cli;

@@ -7,9 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
-use verofield_tests::{
-    Api, Method, Resp, ServerOptions, TestDb, TestServer, bind, fixture_component, json, send,
-};
+use verofield_tests::{Api, Resp, ServerOptions, TestDb, TestServer, bind, fixture_component};
 
 async fn owner_api(server: &TestServer, slug: &str) -> (Api, String) {
     let tenant = server.create_tenant(slug).await;
