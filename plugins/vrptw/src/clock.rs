@@ -43,9 +43,9 @@ impl Clock for MonotonicClock {
 /// time of the latest read.
 ///
 /// Why: the search checks its budget at every iteration, and in the module build a clock
-/// read is a call out of the sandbox into the host (WASI's monotonic clock): on Solomon-size
-/// instances, reading it at every iteration cost the module about 2 % of its time (natively a
-/// vDSO call, a tenth of that). A budget then ends at most about `interval` late while calls
+/// read is a call out of the sandbox into the host (WASI's monotonic clock), many times the
+/// cost of the native vDSO call: on Solomon-size instances an iteration is short enough for
+/// a read at every one to show in the module's time. A budget then ends at most about `interval` late while calls
 /// take about as long as the ones before (after a sudden slowdown by a factor k, k times
 /// that once, while the stride comes down). A clock whose reads are already `interval` or
 /// more apart (slow iterations, or [`StepClock`] with a large step) is read at every call.

@@ -179,8 +179,8 @@ pub struct Search<'a> {
     /// Copying every route every iteration cost more than the ruin itself on small
     /// instances, and in the module each copy is a call out of the sandbox (`memory.copy`).
     changed_routes: Vec<usize>,
-    /// Membership in `changed_routes` per route (a `contains` on the list measured 1 %
-    /// more instructions in the module).
+    /// Membership in `changed_routes` per route: one load per test, where a `contains` on
+    /// the list would walk it.
     route_changed: Vec<bool>,
     // Reused buffers: the loop allocates nothing once they have grown.
     removed: Vec<u32>,
