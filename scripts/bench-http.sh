@@ -12,8 +12,8 @@
 # The server (and its embedded PostgreSQL) is stopped on exit, whatever happens.
 #
 # Settings (environment): ROUNDS (3), DURATION (10s), CONNECTIONS (16), THREADS (2),
-# WARMUP (5s, per route, before the first round), VEROFIELD_BIN (a built server: skip the
-# release build), CRM_WASM (a built CRM component: skip building it), BIND_TENANT (1: bind the
+# WARMUP (5s, per route, before the first round), VEROFIELD_BIN (a server built with
+# `--features bench-baseline`: skip the release build), CRM_WASM (a built CRM component: skip building it), BIND_TENANT (1: bind the
 # tenant's `crm` slot to the built-in explicitly first, so that each module request finds its
 # binding and skips the per-request look-up of the built-in on a second pool connection).
 set -euo pipefail
@@ -37,7 +37,8 @@ done
 
 # --- build ------------------------------------------------------------------------------
 if [ -z "${VEROFIELD_BIN:-}" ]; then
-  cargo build --release -p verofield --bin verofield >&2
+  # The native reference route exists only with this feature.
+  cargo build --release -p verofield --bin verofield --features bench-baseline >&2
   VEROFIELD_BIN=target/release/verofield
 fi
 if [ -z "${CRM_WASM:-}" ]; then

@@ -242,7 +242,9 @@ pub struct ServeArgs {
     #[arg(long, env = "VEROFIELD_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
     /// Also serve `GET /v1/baseline/crm/customers/{id}`, the native handler the HTTP
-    /// benchmark compares the CRM module with (scripts/bench-http.sh). Off in production.
+    /// benchmark compares the CRM module with (scripts/bench-http.sh). Exists only in builds
+    /// with the cargo feature `bench-baseline`.
+    #[cfg(feature = "bench-baseline")]
     #[arg(long, env = "VEROFIELD_BENCH_BASELINE")]
     pub bench_baseline: bool,
     /// Tests only, debug builds only: every store statement waits this long first, so that
@@ -552,6 +554,7 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
         module_deadline: Duration::from_millis(args.module_deadline_ms),
         module_max_deadline: Duration::from_millis(args.module_max_deadline_ms),
         wasm_perf_map: args.wasm_perf_map,
+        #[cfg(feature = "bench-baseline")]
         bench_baseline: args.bench_baseline,
         test_store_delay: Duration::from_millis(args.test_store_delay_ms),
         tenant_max_transactions: args

@@ -44,6 +44,7 @@ pub struct ServerSettings {
     /// Name module functions for `perf` (`serve --wasm-perf-map`).
     pub wasm_perf_map: bool,
     /// Mount the benchmark's native reference route (`http::baseline`).
+    #[cfg(feature = "bench-baseline")]
     pub bench_baseline: bool,
     /// A pause before every store statement (tests only; zero otherwise).
     pub test_store_delay: Duration,

@@ -124,6 +124,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
         metrics,
         registry,
         catalog,
+        #[cfg(feature = "bench-baseline")]
         bench_baseline: settings.bench_baseline,
         tenant_transactions: tenancy::share::TenantShare::new(
             "database transactions",

@@ -1,6 +1,7 @@
 //! `GET /v1/baseline/crm/customers/{id}`: a native handler that exists only as the reference
 //! for the HTTP benchmark (`scripts/bench-http.sh`, BENCHMARKS.md "Module request vs native
-//! handler"). It is mounted only with `serve --bench-baseline`; no client should use it.
+//! handler"). It is compiled only with the cargo feature `bench-baseline` and mounted only with
+//! `serve --bench-baseline`; no client should use it.
 //!
 //! It does, in Rust in the host, the work the CRM component does for
 //! `GET /v1/crm/customers/{id}`: the same [`Tenant`] extractor (bearer token, principal and

@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod auth;
+#[cfg(feature = "bench-baseline")]
 pub mod baseline;
 pub mod body_first;
 pub mod etag;
@@ -67,6 +68,7 @@ pub struct Shared {
     pub registry: Arc<Registry>,
     pub catalog: Arc<Catalog>,
     /// Serve the benchmark's native reference route (`serve --bench-baseline`).
+    #[cfg(feature = "bench-baseline")]
     pub bench_baseline: bool,
     /// Each tenant's share of open tenant transactions (`serve --tenant-max-transactions`).
     pub tenant_transactions: TenantShare,
@@ -91,7 +93,7 @@ impl std::ops::Deref for AppState {
 
 pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
@@ -101,8 +103,11 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(operator::routes())
         .merge(openapi::routes())
-        .merge(modules::routes())
-        .merge(baseline::routes(state.bench_baseline))
+        .merge(modules::routes());
+    // Benchmark-only code stays out of the production server unless the build asks for it.
+    #[cfg(feature = "bench-baseline")]
+    let routes = routes.merge(baseline::routes(state.bench_baseline));
+    routes
         // A route layer sees the matched route template, so metrics label by route.
         .route_layer(middleware::from_fn(record_metrics))
         .fallback(not_found)
