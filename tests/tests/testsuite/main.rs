@@ -1,0 +1,26 @@
+//! The black-box suites, one module each, linked into one test binary (as rust-lang/cargo's
+//! `tests/testsuite/main.rs`). Each suite used to be a binary of its own that linked wasmtime
+//! and the host again; one binary links them once, and one process shares the harness's
+//! set-up (the server binary, the PostgreSQL cluster, the built fixtures) across suites.
+//!
+//! Run one suite with a name filter: `cargo test -p verofield-tests --test testsuite routing::`.
+
+mod auth_abuse;
+mod auth_flows;
+mod bad_input;
+mod baseline;
+mod catalog;
+mod cli;
+mod crm;
+mod embedded_pg;
+mod fairness;
+mod field_ops;
+mod isolation;
+mod jwt;
+mod lifecycle;
+mod module_answers;
+mod modules;
+mod registry;
+mod routing;
+mod routing_day;
+mod storage;
