@@ -50,6 +50,7 @@ impl Module for Agreements {
             ],
             subscribe: &[],
         },
+        ..Manifest::EMPTY
     };
 }
 

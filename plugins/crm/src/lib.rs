@@ -71,6 +71,7 @@ impl Module for Crm {
             emit: &[customers::CREATED, customers::UPDATED, customers::DELETED],
             subscribe: &[],
         },
+        ..Manifest::EMPTY
     };
 }
 

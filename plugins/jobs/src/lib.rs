@@ -79,6 +79,7 @@ impl Module for Jobs {
             ],
             subscribe: &[],
         },
+        ..Manifest::EMPTY
     };
 }
 

@@ -38,6 +38,7 @@ impl Module for Technicians {
             emit: &[],
             subscribe: &[],
         },
+        ..Manifest::EMPTY
     };
 }
 

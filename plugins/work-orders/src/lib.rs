@@ -36,6 +36,7 @@ impl Module for WorkOrders {
             emit: &[ops::JOB_STATUS_CHANGED],
             subscribe: &[],
         },
+        ..Manifest::EMPTY
     };
 }
 
