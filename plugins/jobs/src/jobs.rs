@@ -18,18 +18,6 @@ use verofield_sdk::{Patch, Problem, Response, Validator, etag, events};
 
 use crate::conflicts::{self, Conflict};
 
-fn problem_json(status: u16, code: &'static str, detail: &str, extra: Value) -> Response {
-    let mut body = Problem::new(status, code, detail).body();
-    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        for (key, value) in extra {
-            body.insert(key.clone(), value.clone());
-        }
-    }
-    let mut response = Response::json(status, &body);
-    response.set_header("content-type", verofield_sdk::problem::CONTENT_TYPE);
-    response
-}
-
 fn invalid_transition(from: &str, to: &str) -> Problem {
     Problem::new(
         409,
@@ -467,12 +455,12 @@ pub fn schedule_job(request: &Request) -> Result<Response, Problem> {
             }
         }
         if !found.is_empty() {
-            return Ok(problem_json(
+            return Err(Problem::new(
                 409,
                 "assignment_conflict",
                 "the new time conflicts with the assigned technicians' schedules",
-                json!({"conflicts": found}),
-            ));
+            )
+            .with("conflicts", found));
         }
     }
     let from = text(&job.values, "status").to_owned();
@@ -843,12 +831,12 @@ fn assign_technicians(request: &Request, overriding: bool) -> Result<Response, P
         added.push(tech.id.clone());
     }
     if !conflicts.is_empty() && !overriding {
-        return Ok(problem_json(
+        return Err(Problem::new(
             409,
             "assignment_conflict",
             "the assignment conflicts with the technicians' schedules or skills",
-            json!({"conflicts": conflicts}),
-        ));
+        )
+        .with("conflicts", conflicts));
     }
     for tech_id in &added {
         store::insert::<serde::de::IgnoredAny>(

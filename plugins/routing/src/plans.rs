@@ -128,7 +128,7 @@ pub fn apply(request: &Request) -> Result<Response, Problem> {
         }
     }
     if !changed.is_empty() {
-        return Ok(stale(&changed));
+        return Err(stale(&changed));
     }
 
     let mut applied = Vec::new();
@@ -163,7 +163,7 @@ pub fn apply(request: &Request) -> Result<Response, Problem> {
             if let Err(problem) = written {
                 // Changed since it was read above (a concurrent write): the plan is stale.
                 if matches!(problem.code, "conflict" | "not_found") {
-                    return Ok(stale(std::slice::from_ref(job_id)));
+                    return Err(stale(std::slice::from_ref(job_id)));
                 }
                 return Err(problem);
             }
@@ -234,15 +234,11 @@ fn replace_assignments(job_id: &str, technician_id: &str) -> Result<(), Problem>
 }
 
 /// 409 `plan_stale` with the ids of the jobs that changed since the plan was made.
-fn stale(job_ids: &[String]) -> Response {
-    let problem = Problem::new(
+fn stale(job_ids: &[String]) -> Problem {
+    Problem::new(
         409,
         "plan_stale",
         "jobs changed since the plan was made; optimise again",
-    );
-    let mut body = problem.body();
-    body["changed_job_ids"] = json!(job_ids);
-    let mut response = Response::json(409, &body);
-    response.set_header("content-type", verofield_sdk::problem::CONTENT_TYPE);
-    response
+    )
+    .with("changed_job_ids", job_ids)
 }
