@@ -67,10 +67,7 @@ impl Module for Crm {
             read: &[],
             write: &[CUSTOMERS, LOCATIONS, CONTACTS],
         },
-        events: Events {
-            emit: &[customers::CREATED, customers::UPDATED, customers::DELETED],
-            subscribe: &[],
-        },
+        events: Events::emitting(&[customers::CREATED, customers::UPDATED, customers::DELETED]),
         ..Manifest::EMPTY
     };
 }

@@ -57,10 +57,7 @@ impl Module for Routing {
             read: &[LOCATIONS, TECHNICIANS, TIME_OFF],
             write: &[JOBS, ASSIGNMENTS, HISTORY, PLANS],
         },
-        events: Events {
-            emit: &[JOB_ASSIGNED, JOB_STATUS_CHANGED],
-            subscribe: &[],
-        },
+        events: Events::emitting(&[JOB_ASSIGNED, JOB_STATUS_CHANGED]),
         // A solve may use a budget of several seconds and a 2,000-job travel matrix (about
         // 90 MiB of doubles).
         limits: Limits {

@@ -84,7 +84,9 @@ pub use bindings::exports::verofield::platform::module::Event;
 pub trait Module {
     const MANIFEST: Manifest;
 
-    /// Handles one subscribed event; an error makes the host retry later.
+    /// Handles one subscribed event; an error makes the host retry later. The default accepts
+    /// every delivery, so a module that subscribes to nothing (see [`Events::emitting`])
+    /// writes no `on_event`.
     fn on_event(event: Event) -> Result<(), String> {
         let _ = event;
         Ok(())

@@ -36,10 +36,7 @@ impl Manifest {
             read: &[],
             write: &[],
         },
-        events: Events {
-            emit: &[],
-            subscribe: &[],
-        },
+        events: Events::NONE,
         limits: Limits::DEFAULT,
     };
 
@@ -111,6 +108,24 @@ pub struct Tables {
 pub struct Events {
     pub emit: &'static [&'static str],
     pub subscribe: &'static [&'static str],
+}
+
+impl Events {
+    /// Neither emits nor subscribes.
+    pub const NONE: Self = Self {
+        emit: &[],
+        subscribe: &[],
+    };
+
+    /// Emits these events and subscribes to none: what most modules do, so that they need
+    /// neither an empty `subscribe` list nor an `on_event` ([`crate::Module`]'s default
+    /// accepts every delivery).
+    pub const fn emitting(emit: &'static [&'static str]) -> Self {
+        Self {
+            emit,
+            subscribe: &[],
+        }
+    }
 }
 
 /// Limits a module requests beyond the host's defaults. Only a request: the operator's
