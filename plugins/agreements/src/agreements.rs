@@ -24,46 +24,29 @@ const BILLING: [&str; 5] = [
     "annually",
 ];
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct AgreementFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     customer_id: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     name: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     location_ids: Patch<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     service_type_ids: Patch<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     recurrence: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     start_time: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     end_time: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     time_zone: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     duration_minutes: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pricing: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     price_minor: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     currency: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     billing_frequency: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     starts_on: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     ends_on: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     auto_renew: Patch<bool>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     horizon_days: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     notes: Patch<String>,
-    #[serde(skip_deserializing, skip_serializing_if = "Patch::is_absent")]
+    #[serde(skip_deserializing)]
     annual_value_minor: Patch<i64>,
 }
 

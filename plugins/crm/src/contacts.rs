@@ -11,20 +11,16 @@ use crate::{CONTACTS, Columns, customers, public_path};
 /// Set by the module from the route, never by the client.
 const READ_ONLY: &[&str] = &["customer_id"];
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct ContactFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     name: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     email: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     phone: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     role: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     is_primary: Patch<bool>,
-    #[serde(skip_deserializing, skip_serializing_if = "Patch::is_absent")]
+    #[serde(skip_deserializing)]
     customer_id: Patch<String>,
 }
 

@@ -39,24 +39,17 @@ enum Status {
 }
 
 /// The writable columns; absent ones keep their value (or the column default on create).
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct CustomerFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     kind: Patch<Kind>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     name: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     email: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     phone: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     status: Patch<Status>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     tags: Patch<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     notes: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     billing_address: Patch<Address>,
 }
 

@@ -22,24 +22,19 @@ const MAX_RADIUS_KM: f64 = 500.0;
 const SCAN_PAGE: u32 = 200;
 const MAX_CANDIDATES: usize = 5_000;
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct LocationFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     label: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     address: Patch<Address>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     latitude: Patch<f64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     longitude: Patch<f64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     access_notes: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     property: Patch<Columns>,
-    #[serde(skip_deserializing, skip_serializing_if = "Patch::is_absent")]
+    #[serde(skip_deserializing)]
     address_text: Patch<String>,
-    #[serde(skip_deserializing, skip_serializing_if = "Patch::is_absent")]
+    #[serde(skip_deserializing)]
     customer_id: Patch<String>,
 }
 

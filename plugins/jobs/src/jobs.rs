@@ -350,18 +350,15 @@ pub fn show(request: &Request) -> Result<Response, Problem> {
     with_assignments(existing(request.id_param("id")?)?)
 }
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct JobFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     service_type_ids: Patch<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     duration_minutes: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     priority: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     notes: Patch<String>,
-    #[serde(skip_deserializing, skip_serializing_if = "Patch::is_absent")]
+    #[serde(skip_deserializing)]
     required_skills: Patch<Vec<String>>,
 }
 

@@ -9,22 +9,16 @@ use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Patch, Problem, Response, Validator, etag};
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct ServiceTypeFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     name: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     description: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     default_duration_minutes: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     default_price_minor: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     currency: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     required_skills: Patch<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     active: Patch<bool>,
 }
 

@@ -58,6 +58,8 @@ pub use patch::Patch;
 pub use problem::{FieldError, Problem};
 pub use store::{Filter, Page, Record};
 pub use validate::Validator;
+/// Gives every `Patch` field of a body struct its serde attribute (see [`patch`]).
+pub use verofield_sdk_macros::patch_fields;
 
 /// Re-exported so that modules name one version of them.
 pub use serde;

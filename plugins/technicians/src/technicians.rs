@@ -17,28 +17,19 @@ pub struct Interval {
     pub end: String,
 }
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct TechnicianFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     user_id: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     name: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     email: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     phone: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     skills: Patch<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     working_hours: Patch<BTreeMap<String, Vec<Interval>>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     time_zone: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     home_latitude: Patch<f64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     home_longitude: Patch<f64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     active: Patch<bool>,
 }
 

@@ -244,30 +244,20 @@ pub fn show(request: &Request) -> Result<Response, Problem> {
     Ok(answer(200, &work_order, None))
 }
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct WorkOrderFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     title: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     notes: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     recurrence: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     starts_on: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     ends_on: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     start_time: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     end_time: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     time_zone: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     duration_minutes: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     priority: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     horizon_days: Patch<i64>,
 }
 
