@@ -10,7 +10,7 @@ use verofield_sdk::validate::is_rfc3339;
 use verofield_sdk::{Patch, Problem, Response, Validator, etag, events};
 
 use crate::address::Address;
-use crate::{CUSTOMERS, Columns, public_path};
+use crate::{CUSTOMER, CUSTOMERS, Columns, public_path};
 
 pub const CREATED: &str = "customer.created";
 pub const UPDATED: &str = "customer.updated";
@@ -111,11 +111,6 @@ fn non_blank(text: &str) -> Option<&str> {
     Some(text.trim()).filter(|text| !text.is_empty())
 }
 
-/// The customer, or 404.
-pub fn existing(id: &str) -> Result<Record<Columns>, Problem> {
-    etag::existing(CUSTOMERS, id, "customer")
-}
-
 /// What every `customer.*` event carries.
 fn emit(event_type: &str, customer: &Record<Columns>) -> Result<(), Problem> {
     events::emit(
@@ -195,7 +190,7 @@ fn sort(request: &Request) -> Result<&str, Problem> {
 
 /// `GET /customers/{id}`
 pub fn show(request: &Request) -> Result<Response, Problem> {
-    let customer = existing(request.id_param("id")?)?;
+    let customer = CUSTOMER.existing(request.id_param("id")?)?;
     Ok(Response::record(200, &customer))
 }
 

@@ -13,7 +13,7 @@ mod customers;
 mod geo;
 mod locations;
 
-use verofield_sdk::{Events, Manifest, Module, Route, Tables};
+use verofield_sdk::{Events, Manifest, Module, Resource, Route, Tables};
 
 const READ: &str = "crm.customers.read";
 const WRITE: &str = "crm.customers.write";
@@ -21,6 +21,11 @@ const WRITE: &str = "crm.customers.write";
 const CUSTOMERS: &str = "crm_customers";
 const LOCATIONS: &str = "crm_locations";
 const CONTACTS: &str = "crm_contacts";
+
+/// The tables read by id, with the noun their 404 names.
+const CUSTOMER: Resource = Resource::new(CUSTOMERS, "customer");
+const LOCATION: Resource = Resource::new(LOCATIONS, "location");
+const CONTACT: Resource = Resource::new(CONTACTS, "contact");
 
 /// A stored row's columns, answered as they are (all columns and the timestamps).
 type Columns = serde_json::Map<String, serde_json::Value>;

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use verofield_field_ops::plan::VisitChecks;
-use verofield_field_ops::{Columns, SERVICE_TYPES, check_skills, normalize_skills};
+use verofield_field_ops::{Columns, SERVICE_TYPE, SERVICE_TYPES, check_skills, normalize_skills};
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Patch, Problem, Response, Validator, etag};
@@ -61,10 +61,6 @@ impl ServiceTypeFields {
     }
 }
 
-pub fn existing(id: &str) -> Result<Record<Columns>, Problem> {
-    etag::existing(SERVICE_TYPES, id, "service type")
-}
-
 /// `POST /service-types`
 pub fn create(request: &Request) -> Result<Response, Problem> {
     let fields = ServiceTypeFields::from_request(request, true)?;
@@ -91,7 +87,10 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
 
 /// `GET /service-types/{id}`
 pub fn show(request: &Request) -> Result<Response, Problem> {
-    Ok(Response::record(200, &existing(request.id_param("id")?)?))
+    Ok(Response::record(
+        200,
+        &SERVICE_TYPE.existing(request.id_param("id")?)?,
+    ))
 }
 
 /// `PATCH /service-types/{id}`

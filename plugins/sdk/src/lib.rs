@@ -47,6 +47,7 @@ pub mod manifest;
 pub mod money;
 pub mod patch;
 pub mod problem;
+pub mod resource;
 pub mod router;
 pub mod store;
 pub mod validate;
@@ -56,6 +57,7 @@ pub use http::{Request, Response};
 pub use manifest::{Events, Limits, Manifest, Route, Tables};
 pub use patch::Patch;
 pub use problem::{FieldError, Problem};
+pub use resource::Resource;
 pub use store::{Filter, Page, Record};
 pub use validate::Validator;
 /// Gives every `Patch` field of a body struct its serde attribute (see [`patch`]).

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use verofield_field_ops::generate::{self, WorkOrder};
 use verofield_field_ops::plan::{self, VisitChecks, today};
-use verofield_field_ops::{Columns, WORK_ORDERS, text};
+use verofield_field_ops::{Columns, WORK_ORDER, WORK_ORDERS, text};
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Deadline, Patch, Problem, Response, Validator, etag, money};
@@ -143,9 +143,9 @@ fn generate_for(
     id: &str,
     deadline: &Deadline,
 ) -> Result<(Record<Columns>, generate::Generated), Problem> {
-    let work_order: Record<WorkOrder> = etag::existing(WORK_ORDERS, id, "work order")?;
+    let work_order: Record<WorkOrder> = WORK_ORDER.existing_as(id)?;
     let generated = generate::generate(&work_order, today(&work_order.values.time_zone), deadline)?;
-    let fresh: Record<Columns> = etag::existing(WORK_ORDERS, id, "work order")?;
+    let fresh = WORK_ORDER.existing(id)?;
     Ok((fresh, generated))
 }
 
@@ -239,8 +239,7 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
 
 /// `GET /{id}`
 pub fn show(request: &Request) -> Result<Response, Problem> {
-    let work_order: Record<Columns> =
-        etag::existing(WORK_ORDERS, request.id_param("id")?, "work order")?;
+    let work_order = WORK_ORDER.existing(request.id_param("id")?)?;
     Ok(answer(200, &work_order, None))
 }
 
@@ -290,7 +289,7 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
         "required_skills",
         "generated_until",
     ])?;
-    let current: Record<Columns> = etag::existing(WORK_ORDERS, id, "work order")?;
+    let current = WORK_ORDER.existing(id)?;
     let v = &current.values;
     let merged = |patch: &Patch<String>, column: &str| -> Option<String> {
         match patch {
@@ -364,7 +363,7 @@ pub fn generate(request: &Request) -> Result<Response, Problem> {
 /// ones not started are canceled. Done and started work stays.
 pub fn close(request: &Request) -> Result<Response, Problem> {
     let id = request.id_param("id")?;
-    let current: Record<Columns> = etag::existing(WORK_ORDERS, id, "work order")?;
+    let current = WORK_ORDER.existing(id)?;
     etag::check_if_match(request, current.version)?;
     if text(&current.values, "status") != "open" && text(&current.values, "status") != "paused" {
         return Err(Problem::new(
