@@ -13,13 +13,14 @@ mod customers;
 mod geo;
 mod locations;
 
+use verofield_field_ops::{CUSTOMERS, LOCATIONS};
 use verofield_sdk::{Events, Manifest, Module, Resource, Route, Tables};
 
 const READ: &str = "crm.customers.read";
 const WRITE: &str = "crm.customers.write";
 
-const CUSTOMERS: &str = "crm_customers";
-const LOCATIONS: &str = "crm_locations";
+/// This module's own table; customers and locations, which the field-operations modules
+/// read too, are named in field-ops.
 const CONTACTS: &str = "crm_contacts";
 
 /// The tables read by id, with the noun their 404 names.

@@ -25,15 +25,12 @@ use verofield_sdk::{Events, Limits, Manifest, Module, Route, Tables};
 
 pub const PERMISSION: &str = "routing.optimize";
 
+/// This module's own table; the others it reads and writes are named in field-ops.
 pub const PLANS: &str = "routing_plans";
-pub const TECHNICIANS: &str = "technicians";
-pub const TIME_OFF: &str = "technician_time_off";
-pub const JOBS: &str = "jobs";
-pub const ASSIGNMENTS: &str = "job_assignments";
-pub const LOCATIONS: &str = "crm_locations";
 
-pub const JOB_ASSIGNED: &str = "job.assigned";
-pub use verofield_field_ops::{HISTORY, JOB_STATUS_CHANGED};
+pub use verofield_field_ops::{
+    ASSIGNMENTS, HISTORY, JOB_ASSIGNED, JOB_STATUS_CHANGED, JOBS, LOCATIONS, TECHNICIANS, TIME_OFF,
+};
 
 /// The public path of a resource, for `Location` headers.
 fn public_path(path: &str) -> String {
