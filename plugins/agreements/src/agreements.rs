@@ -7,7 +7,8 @@ use verofield_field_ops::generate::{self, WorkOrder};
 use verofield_field_ops::plan::{self, VisitChecks, today};
 use verofield_field_ops::rrule::Rule;
 use verofield_field_ops::{
-    AGREEMENT_ACTIVATED, AGREEMENT_CANCELED, AGREEMENTS, Columns, WORK_ORDERS, text, texts, time,
+    AGREEMENT, AGREEMENT_ACTIVATED, AGREEMENT_CANCELED, AGREEMENTS, Columns, WORK_ORDER,
+    WORK_ORDERS, text, texts, time,
 };
 use verofield_sdk::http::{Request, is_uuid};
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
@@ -24,46 +25,29 @@ const BILLING: [&str; 5] = [
     "annually",
 ];
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct AgreementFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     customer_id: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     name: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     location_ids: Patch<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     service_type_ids: Patch<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     recurrence: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     start_time: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     end_time: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     time_zone: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     duration_minutes: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pricing: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     price_minor: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     currency: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     billing_frequency: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     starts_on: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     ends_on: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     auto_renew: Patch<bool>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     horizon_days: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     notes: Patch<String>,
-    #[serde(skip_deserializing, skip_serializing_if = "Patch::is_absent")]
+    #[serde(skip_deserializing)]
     annual_value_minor: Patch<i64>,
 }
 
@@ -251,10 +235,6 @@ pub fn annual_value(columns: &Columns) -> Result<i64, FieldError> {
     money::product("price_minor", per_location, locations)
 }
 
-fn existing(id: &str) -> Result<Record<Columns>, Problem> {
-    etag::existing(AGREEMENTS, id, "agreement")
-}
-
 /// `POST /`: a draft.
 pub fn create(request: &Request) -> Result<Response, Problem> {
     let mut fields: AgreementFields = request.json_with_read_only(READ_ONLY)?;
@@ -304,7 +284,10 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
 
 /// `GET /{id}`
 pub fn show(request: &Request) -> Result<Response, Problem> {
-    Ok(Response::record(200, &existing(request.id_param("id")?)?))
+    Ok(Response::record(
+        200,
+        &AGREEMENT.existing(request.id_param("id")?)?,
+    ))
 }
 
 /// `PATCH /{id}`: the plan changes while a draft; afterwards only `name`, `notes`,
@@ -313,7 +296,7 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
     let id = request.id_param("id")?;
     let mut fields: AgreementFields = request.json_with_read_only(READ_ONLY)?;
     normalize(&mut fields);
-    let current = existing(id)?;
+    let current = AGREEMENT.existing(id)?;
     let state = text(&current.values, "status");
     if state != "draft" {
         let plan_change = serde_json::to_value(&fields)
@@ -363,7 +346,7 @@ fn invalid_transition(from: &str, to: &str) -> Problem {
 /// The agreement of the request, matching its `If-Match`, in one of the statuses it can go
 /// `to` from.
 fn leaving(request: &Request, from: &[&str], to: &str) -> Result<Record<Columns>, Problem> {
-    let agreement = existing(request.id_param("id")?)?;
+    let agreement = AGREEMENT.existing(request.id_param("id")?)?;
     etag::check_if_match(request, agreement.version)?;
     let status = text(&agreement.values, "status");
     if !from.contains(&status) {
@@ -403,7 +386,7 @@ fn set_status(
 /// generates the jobs of the horizon.
 pub fn activate(request: &Request) -> Result<Response, Problem> {
     let deadline = Deadline::of(request);
-    let agreement = existing(request.id_param("id")?)?;
+    let agreement = AGREEMENT.existing(request.id_param("id")?)?;
     etag::check_if_match(request, agreement.version)?;
     let v = &agreement.values;
     let from = text(v, "status").to_owned();
@@ -510,7 +493,7 @@ pub fn activate(request: &Request) -> Result<Response, Problem> {
 
 /// Writes `values` to the agreement's work order `id` (at its current version).
 fn update_work_order(id: &str, values: &Value) -> Result<(), Problem> {
-    let work_order: Record<Columns> = etag::existing(WORK_ORDERS, id, "work order")?;
+    let work_order = WORK_ORDER.existing(id)?;
     store::update::<serde::de::IgnoredAny>(WORK_ORDERS, id, work_order.version, values)?;
     Ok(())
 }
@@ -526,7 +509,7 @@ fn generate_jobs(
 ) -> Result<(usize, bool), Problem> {
     let (mut created, mut complete) = (0, true);
     for id in ids {
-        let work_order: Record<WorkOrder> = etag::existing(WORK_ORDERS, id, "work order")?;
+        let work_order: Record<WorkOrder> = WORK_ORDER.existing_as(id)?;
         let budget = generate::MAX_CREATED.saturating_sub(created);
         let generated = generate::generate_up_to(&work_order, today(zone), budget, deadline)?;
         created += generated.created.len();

@@ -42,14 +42,12 @@ impl Module for Agreements {
             read: &[ops::CUSTOMERS, ops::LOCATIONS, ops::SERVICE_TYPES],
             write: &[ops::AGREEMENTS, ops::WORK_ORDERS, ops::JOBS, ops::HISTORY],
         },
-        events: Events {
-            emit: &[
-                ops::AGREEMENT_ACTIVATED,
-                ops::AGREEMENT_CANCELED,
-                ops::JOB_STATUS_CHANGED,
-            ],
-            subscribe: &[],
-        },
+        events: Events::emitting(&[
+            ops::AGREEMENT_ACTIVATED,
+            ops::AGREEMENT_CANCELED,
+            ops::JOB_STATUS_CHANGED,
+        ]),
+        ..Manifest::EMPTY
     };
 }
 

@@ -6,25 +6,21 @@ use verofield_sdk::http::Request;
 use verofield_sdk::store::{Filter, Record, Select};
 use verofield_sdk::{Patch, Problem, Response, Validator, etag};
 
-use crate::{CONTACTS, Columns, customers, public_path};
+use crate::{CONTACT, CONTACTS, CUSTOMER, Columns, public_path};
 
 /// Set by the module from the route, never by the client.
 const READ_ONLY: &[&str] = &["customer_id"];
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct ContactFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     name: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     email: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     phone: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     role: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     is_primary: Patch<bool>,
-    #[serde(skip_deserializing, skip_serializing_if = "Patch::is_absent")]
+    #[serde(skip_deserializing)]
     customer_id: Patch<String>,
 }
 
@@ -51,7 +47,7 @@ impl ContactFields {
 
 /// `POST /customers/{id}/contacts`
 pub fn create(request: &Request) -> Result<Response, Problem> {
-    let customer = customers::existing(request.id_param("id")?)?;
+    let customer = CUSTOMER.existing(request.id_param("id")?)?;
     let mut fields = ContactFields::from_request(request, true)?;
     fields.customer_id = Patch::Value(customer.id);
     let contact: Record<Columns> = verofield_sdk::store::insert(CONTACTS, &fields)?;
@@ -63,7 +59,7 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
 
 /// `GET /customers/{id}/contacts`
 pub fn list_for_customer(request: &Request) -> Result<Response, Problem> {
-    let customer = customers::existing(request.id_param("id")?)?;
+    let customer = CUSTOMER.existing(request.id_param("id")?)?;
     let page = Select::from(CONTACTS)
         .filter(Filter::eq("customer_id", customer.id))
         .page(request.paging()?)
@@ -73,7 +69,7 @@ pub fn list_for_customer(request: &Request) -> Result<Response, Problem> {
 
 /// `GET /contacts/{id}`
 pub fn show(request: &Request) -> Result<Response, Problem> {
-    let contact: Record<Columns> = etag::existing(CONTACTS, request.id_param("id")?, "contact")?;
+    let contact = CONTACT.existing(request.id_param("id")?)?;
     Ok(Response::record(200, &contact))
 }
 

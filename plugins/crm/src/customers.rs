@@ -10,7 +10,7 @@ use verofield_sdk::validate::is_rfc3339;
 use verofield_sdk::{Patch, Problem, Response, Validator, etag, events};
 
 use crate::address::Address;
-use crate::{CUSTOMERS, Columns, public_path};
+use crate::{CUSTOMER, CUSTOMERS, Columns, public_path};
 
 pub const CREATED: &str = "customer.created";
 pub const UPDATED: &str = "customer.updated";
@@ -39,24 +39,17 @@ enum Status {
 }
 
 /// The writable columns; absent ones keep their value (or the column default on create).
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct CustomerFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     kind: Patch<Kind>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     name: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     email: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     phone: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     status: Patch<Status>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     tags: Patch<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     notes: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     billing_address: Patch<Address>,
 }
 
@@ -116,11 +109,6 @@ impl CustomerFields {
 
 fn non_blank(text: &str) -> Option<&str> {
     Some(text.trim()).filter(|text| !text.is_empty())
-}
-
-/// The customer, or 404.
-pub fn existing(id: &str) -> Result<Record<Columns>, Problem> {
-    etag::existing(CUSTOMERS, id, "customer")
 }
 
 /// What every `customer.*` event carries.
@@ -202,7 +190,7 @@ fn sort(request: &Request) -> Result<&str, Problem> {
 
 /// `GET /customers/{id}`
 pub fn show(request: &Request) -> Result<Response, Problem> {
-    let customer = existing(request.id_param("id")?)?;
+    let customer = CUSTOMER.existing(request.id_param("id")?)?;
     Ok(Response::record(200, &customer))
 }
 

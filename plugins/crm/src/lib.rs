@@ -13,14 +13,20 @@ mod customers;
 mod geo;
 mod locations;
 
-use verofield_sdk::{Events, Manifest, Module, Route, Tables};
+use verofield_field_ops::{CUSTOMERS, LOCATIONS};
+use verofield_sdk::{Events, Manifest, Module, Resource, Route, Tables};
 
 const READ: &str = "crm.customers.read";
 const WRITE: &str = "crm.customers.write";
 
-const CUSTOMERS: &str = "crm_customers";
-const LOCATIONS: &str = "crm_locations";
+/// This module's own table; customers and locations, which the field-operations modules
+/// read too, are named in field-ops.
 const CONTACTS: &str = "crm_contacts";
+
+/// The tables read by id, with the noun their 404 names.
+const CUSTOMER: Resource = Resource::new(CUSTOMERS, "customer");
+const LOCATION: Resource = Resource::new(LOCATIONS, "location");
+const CONTACT: Resource = Resource::new(CONTACTS, "contact");
 
 /// A stored row's columns, answered as they are (all columns and the timestamps).
 type Columns = serde_json::Map<String, serde_json::Value>;
@@ -67,10 +73,8 @@ impl Module for Crm {
             read: &[],
             write: &[CUSTOMERS, LOCATIONS, CONTACTS],
         },
-        events: Events {
-            emit: &[customers::CREATED, customers::UPDATED, customers::DELETED],
-            subscribe: &[],
-        },
+        events: Events::emitting(&[customers::CREATED, customers::UPDATED, customers::DELETED]),
+        ..Manifest::EMPTY
     };
 }
 

@@ -10,7 +10,7 @@ use verofield_sdk::{Patch, Problem, Response, Validator, etag};
 
 use crate::address::Address;
 use crate::geo::{self, BoundingBox, Point};
-use crate::{Columns, LOCATIONS, customers, public_path};
+use crate::{CUSTOMER, Columns, LOCATION, LOCATIONS, public_path};
 
 /// Set by the module from the route and the address, never by the client.
 const READ_ONLY: &[&str] = &["customer_id", "address_text"];
@@ -22,24 +22,19 @@ const MAX_RADIUS_KM: f64 = 500.0;
 const SCAN_PAGE: u32 = 200;
 const MAX_CANDIDATES: usize = 5_000;
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct LocationFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     label: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     address: Patch<Address>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     latitude: Patch<f64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     longitude: Patch<f64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     access_notes: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     property: Patch<Columns>,
-    #[serde(skip_deserializing, skip_serializing_if = "Patch::is_absent")]
+    #[serde(skip_deserializing)]
     address_text: Patch<String>,
-    #[serde(skip_deserializing, skip_serializing_if = "Patch::is_absent")]
+    #[serde(skip_deserializing)]
     customer_id: Patch<String>,
 }
 
@@ -82,7 +77,7 @@ impl LocationFields {
 
 /// `POST /customers/{id}/locations`
 pub fn create(request: &Request) -> Result<Response, Problem> {
-    let customer = customers::existing(request.id_param("id")?)?;
+    let customer = CUSTOMER.existing(request.id_param("id")?)?;
     let mut fields = LocationFields::from_request(request)?;
     fields.customer_id = Patch::Value(customer.id);
     let location: Record<Columns> = verofield_sdk::store::insert(LOCATIONS, &fields)?;
@@ -94,7 +89,7 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
 
 /// `GET /customers/{id}/locations`
 pub fn list_for_customer(request: &Request) -> Result<Response, Problem> {
-    let customer = customers::existing(request.id_param("id")?)?;
+    let customer = CUSTOMER.existing(request.id_param("id")?)?;
     let page = Select::from(LOCATIONS)
         .filter(Filter::eq("customer_id", customer.id))
         .page(request.paging()?)
@@ -210,7 +205,7 @@ fn parse_point(text: &str) -> Option<Point> {
 
 /// `GET /locations/{id}`
 pub fn show(request: &Request) -> Result<Response, Problem> {
-    let location: Record<Columns> = etag::existing(LOCATIONS, request.id_param("id")?, "location")?;
+    let location = LOCATION.existing(request.id_param("id")?)?;
     Ok(Response::record(200, &location))
 }
 

@@ -1,9 +1,10 @@
 //! Shared code of the field-operations modules (`technicians`, `jobs`, `work-orders`,
-//! `agreements`): table and event names, local time in IANA zones ([`time`]), the RRULE
-//! subset ([`rrule`]), job statuses ([`status`]), and generating a recurring work order's
-//! jobs ([`generate`]), which both the work-orders and the agreements modules run (an
-//! agreement's activation creates its work orders and their first jobs in the same
-//! transaction).
+//! `agreements`, `routing`; `crm` for its table names): the names of the tables more than
+//! one module touches, defined here once (a table only its own module touches is named
+//! there), event names, local time in IANA zones ([`time`]), the RRULE subset ([`rrule`]),
+//! job statuses ([`status`]), and generating a recurring work order's jobs ([`generate`]),
+//! which both the work-orders and the agreements modules run (an agreement's activation
+//! creates its work orders and their first jobs in the same transaction).
 
 pub mod generate;
 pub mod plan;
@@ -11,7 +12,7 @@ pub mod rrule;
 pub mod status;
 pub mod time;
 
-use verofield_sdk::Problem;
+use verofield_sdk::{Problem, Resource};
 
 pub const TECHNICIANS: &str = "technicians";
 pub const TIME_OFF: &str = "technician_time_off";
@@ -23,6 +24,16 @@ pub const WORK_ORDERS: &str = "work_orders";
 pub const AGREEMENTS: &str = "service_agreements";
 pub const CUSTOMERS: &str = "crm_customers";
 pub const LOCATIONS: &str = "crm_locations";
+
+/// The tables read by id, with the noun their 404 names (`JOB.existing(id)`).
+/// Under the technician scope the host's row-level security hides other technicians' jobs,
+/// so `JOB.existing` answers 404 for them too.
+pub const JOB: Resource = Resource::new(JOBS, "job");
+pub const TECHNICIAN: Resource = Resource::new(TECHNICIANS, "technician");
+pub const TECHNICIAN_TIME_OFF: Resource = Resource::new(TIME_OFF, "time off");
+pub const SERVICE_TYPE: Resource = Resource::new(SERVICE_TYPES, "service type");
+pub const WORK_ORDER: Resource = Resource::new(WORK_ORDERS, "work order");
+pub const AGREEMENT: Resource = Resource::new(AGREEMENTS, "agreement");
 
 pub const JOB_SCHEDULED: &str = "job.scheduled";
 pub const JOB_ASSIGNED: &str = "job.assigned";

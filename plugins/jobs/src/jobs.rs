@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use verofield_field_ops::generate::{record_created, transition};
 use verofield_field_ops::plan::{self, VisitChecks, reference};
 use verofield_field_ops::{
-    ASSIGNMENTS, CUSTOMERS, Columns, HISTORY, JOB_ASSIGNED, JOB_COMPLETED, JOB_SCHEDULED, JOBS,
-    LOCATIONS, SERVICE_TYPES, TECHNICIANS, WORK_ORDERS, select_all, status, text, texts, time,
+    ASSIGNMENTS, CUSTOMERS, Columns, HISTORY, JOB, JOB_ASSIGNED, JOB_COMPLETED, JOB_SCHEDULED,
+    JOBS, LOCATIONS, SERVICE_TYPES, TECHNICIAN, TECHNICIANS, WORK_ORDERS, select_all, status, text,
+    texts, time,
 };
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
@@ -18,30 +19,12 @@ use verofield_sdk::{Patch, Problem, Response, Validator, etag, events};
 
 use crate::conflicts::{self, Conflict};
 
-fn problem_json(status: u16, code: &'static str, detail: &str, extra: Value) -> Response {
-    let mut body = Problem::new(status, code, detail).body();
-    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        for (key, value) in extra {
-            body.insert(key.clone(), value.clone());
-        }
-    }
-    let mut response = Response::json(status, &body);
-    response.set_header("content-type", verofield_sdk::problem::CONTENT_TYPE);
-    response
-}
-
 fn invalid_transition(from: &str, to: &str) -> Problem {
     Problem::new(
         409,
         "invalid_transition",
         format!("a job cannot go from `{from}` to `{to}`"),
     )
-}
-
-/// The job, or 404. Under the technician scope the host's row-level security hides other
-/// technicians' jobs, so they are 404 here too.
-pub fn existing(id: &str) -> Result<Record<Columns>, Problem> {
-    etag::existing(JOBS, id, "job")
 }
 
 /// The local schedule of a job: date, arrival window and zone, with the UTC instants.
@@ -359,21 +342,18 @@ fn technician_ids(job_id: &str) -> Result<Vec<String>, Problem> {
 
 /// `GET /{id}`
 pub fn show(request: &Request) -> Result<Response, Problem> {
-    with_assignments(existing(request.id_param("id")?)?)
+    with_assignments(JOB.existing(request.id_param("id")?)?)
 }
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct JobFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     service_type_ids: Patch<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     duration_minutes: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     priority: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     notes: Patch<String>,
-    #[serde(skip_deserializing, skip_serializing_if = "Patch::is_absent")]
+    #[serde(skip_deserializing)]
     required_skills: Patch<Vec<String>>,
 }
 
@@ -407,7 +387,7 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
         fields.required_skills = Patch::Value(skills);
     }
     check.finish()?;
-    let current = existing(id)?;
+    let current = JOB.existing(id)?;
     let state = text(&current.values, "status");
     if state == status::COMPLETED || state == status::CANCELED {
         return Err(Problem::new(
@@ -435,7 +415,7 @@ struct ScheduleBody {
 pub fn schedule_job(request: &Request) -> Result<Response, Problem> {
     let id = request.id_param("id")?;
     let body: ScheduleBody = request.json()?;
-    let job = existing(id)?;
+    let job = JOB.existing(id)?;
     let zone = body
         .time_zone
         .clone()
@@ -467,12 +447,12 @@ pub fn schedule_job(request: &Request) -> Result<Response, Problem> {
             }
         }
         if !found.is_empty() {
-            return Ok(problem_json(
+            return Err(Problem::new(
                 409,
                 "assignment_conflict",
                 "the new time conflicts with the assigned technicians' schedules",
-                json!({"conflicts": found}),
-            ));
+            )
+            .with("conflicts", found));
         }
     }
     let from = text(&job.values, "status").to_owned();
@@ -585,7 +565,7 @@ fn move_job(request: &Request, from_the_field: bool) -> Result<Response, Problem
         None => {}
     }
     check.finish()?;
-    let job = existing(id)?;
+    let job = JOB.existing(id)?;
     if from_the_field {
         own_job(&job)?;
     }
@@ -697,7 +677,7 @@ fn own_job(job: &Record<Columns>) -> Result<(), Problem> {
 
 /// `GET /mine/{id}`
 pub fn show_own(request: &Request) -> Result<Response, Problem> {
-    let job = existing(request.id_param("id")?)?;
+    let job = JOB.existing(request.id_param("id")?)?;
     own_job(&job)?;
     with_assignments(job)
 }
@@ -711,7 +691,7 @@ pub fn my_day(request: &Request) -> Result<Response, Problem> {
 /// `GET /technicians/{technician_id}/day?date=`
 pub fn technician_day(request: &Request) -> Result<Response, Problem> {
     let id = request.id_param("technician_id")?;
-    let technician: Record<Columns> = etag::existing(TECHNICIANS, id, "technician")?;
+    let technician = TECHNICIAN.existing(id)?;
     day_of(request, &technician)
 }
 
@@ -757,7 +737,7 @@ fn day_of(request: &Request, technician: &Record<Columns>) -> Result<Response, P
 
 /// `GET /{id}/history`
 pub fn history(request: &Request) -> Result<Response, Problem> {
-    let job = existing(request.id_param("id")?)?;
+    let job = JOB.existing(request.id_param("id")?)?;
     let rows = select_all(
         HISTORY,
         Filter::eq("job_id", job.id.as_str()),
@@ -806,7 +786,7 @@ fn assign_technicians(request: &Request, overriding: bool) -> Result<Response, P
             "may name at most 10 technicians",
         )
         .length("reason", body.reason.as_ref(), 0..=500);
-    let job = existing(id)?;
+    let job = JOB.existing(id)?;
     let mut technicians = Vec::new();
     for (i, tech_id) in body.technician_ids.iter().enumerate() {
         if let Some(tech) = reference(
@@ -843,12 +823,12 @@ fn assign_technicians(request: &Request, overriding: bool) -> Result<Response, P
         added.push(tech.id.clone());
     }
     if !conflicts.is_empty() && !overriding {
-        return Ok(problem_json(
+        return Err(Problem::new(
             409,
             "assignment_conflict",
             "the assignment conflicts with the technicians' schedules or skills",
-            json!({"conflicts": conflicts}),
-        ));
+        )
+        .with("conflicts", conflicts));
     }
     for tech_id in &added {
         store::insert::<serde::de::IgnoredAny>(
@@ -888,7 +868,7 @@ fn assign_technicians(request: &Request, overriding: bool) -> Result<Response, P
 
 /// `DELETE /{id}/assignments/{technician_id}`
 pub fn unassign(request: &Request) -> Result<Response, Problem> {
-    let job = existing(request.id_param("id")?)?;
+    let job = JOB.existing(request.id_param("id")?)?;
     let tech_id = request.id_param("technician_id")?;
     let rows = select_all(
         ASSIGNMENTS,

@@ -70,15 +70,13 @@ impl Module for Jobs {
                 ops::TECHNICIANS,
             ],
         },
-        events: Events {
-            emit: &[
-                ops::JOB_SCHEDULED,
-                ops::JOB_ASSIGNED,
-                ops::JOB_STATUS_CHANGED,
-                ops::JOB_COMPLETED,
-            ],
-            subscribe: &[],
-        },
+        events: Events::emitting(&[
+            ops::JOB_SCHEDULED,
+            ops::JOB_ASSIGNED,
+            ops::JOB_STATUS_CHANGED,
+            ops::JOB_COMPLETED,
+        ]),
+        ..Manifest::EMPTY
     };
 }
 

@@ -4,27 +4,21 @@
 
 use serde::{Deserialize, Serialize};
 use verofield_field_ops::plan::VisitChecks;
-use verofield_field_ops::{Columns, SERVICE_TYPES, check_skills, normalize_skills};
+use verofield_field_ops::{Columns, SERVICE_TYPE, SERVICE_TYPES, check_skills, normalize_skills};
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Patch, Problem, Response, Validator, etag};
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct ServiceTypeFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     name: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     description: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     default_duration_minutes: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     default_price_minor: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     currency: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     required_skills: Patch<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     active: Patch<bool>,
 }
 
@@ -67,10 +61,6 @@ impl ServiceTypeFields {
     }
 }
 
-pub fn existing(id: &str) -> Result<Record<Columns>, Problem> {
-    etag::existing(SERVICE_TYPES, id, "service type")
-}
-
 /// `POST /service-types`
 pub fn create(request: &Request) -> Result<Response, Problem> {
     let fields = ServiceTypeFields::from_request(request, true)?;
@@ -97,7 +87,10 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
 
 /// `GET /service-types/{id}`
 pub fn show(request: &Request) -> Result<Response, Problem> {
-    Ok(Response::record(200, &existing(request.id_param("id")?)?))
+    Ok(Response::record(
+        200,
+        &SERVICE_TYPE.existing(request.id_param("id")?)?,
+    ))
 }
 
 /// `PATCH /service-types/{id}`

@@ -21,24 +21,16 @@ mod optimize;
 mod plans;
 mod time;
 
-use verofield_sdk::{Events, Manifest, Module, Route, Tables};
+use verofield_sdk::{Events, Limits, Manifest, Module, Route, Tables};
 
 pub const PERMISSION: &str = "routing.optimize";
 
+/// This module's own table; the others it reads and writes are named in field-ops.
 pub const PLANS: &str = "routing_plans";
-pub const TECHNICIANS: &str = "technicians";
-pub const TIME_OFF: &str = "technician_time_off";
-pub const JOBS: &str = "jobs";
-pub const ASSIGNMENTS: &str = "job_assignments";
-pub const LOCATIONS: &str = "crm_locations";
 
-pub const JOB_ASSIGNED: &str = "job.assigned";
-pub use verofield_field_ops::{HISTORY, JOB_STATUS_CHANGED};
-
-/// Limits this module asks the operator for: a solve may use a budget of several seconds
-/// and a 2,000-job travel matrix (about 90 MiB of doubles).
-const LIMITS: &str =
-    r#"{"deadline_ms": 30000, "memory_mib": 256, "host_calls": 50000, "rows_returned": 50000}"#;
+pub use verofield_field_ops::{
+    ASSIGNMENTS, HISTORY, JOB_ASSIGNED, JOB_STATUS_CHANGED, JOBS, LOCATIONS, TECHNICIANS, TIME_OFF,
+};
 
 /// The public path of a resource, for `Location` headers.
 fn public_path(path: &str) -> String {
@@ -62,38 +54,19 @@ impl Module for Routing {
             read: &[LOCATIONS, TECHNICIANS, TIME_OFF],
             write: &[JOBS, ASSIGNMENTS, HISTORY, PLANS],
         },
-        events: Events {
-            emit: &[JOB_ASSIGNED, JOB_STATUS_CHANGED],
-            subscribe: &[],
+        events: Events::emitting(&[JOB_ASSIGNED, JOB_STATUS_CHANGED]),
+        // A solve may use a budget of several seconds and a 2,000-job travel matrix (about
+        // 90 MiB of doubles).
+        limits: Limits {
+            deadline_ms: Some(30_000),
+            memory_mib: Some(256),
+            host_calls: Some(50_000),
+            rows_returned: Some(50_000),
         },
     };
 }
 
-/// The manifest with the limits this module requests (the SDK's manifest has no limits).
-fn manifest_json() -> String {
-    let mut manifest: serde_json::Value =
-        serde_json::from_str(&Routing::MANIFEST.to_json()).unwrap_or_default();
-    manifest["limits"] = serde_json::from_str(LIMITS).unwrap_or_default();
-    manifest.to_string()
-}
-
-use verofield_sdk::bindings::exports::verofield::platform::module as wit;
-
-impl wit::Guest for Routing {
-    fn manifest() -> String {
-        manifest_json()
-    }
-
-    fn handle(request: wit::Request) -> wit::Response {
-        verofield_sdk::router::dispatch(&Routing::MANIFEST, request.into()).into()
-    }
-
-    fn on_event(_event: wit::Event) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-verofield_sdk::bindings::export!(Routing with_types_in verofield_sdk::bindings);
+verofield_sdk::export_module!(Routing);
 
 #[cfg(test)]
 mod tests {
@@ -101,7 +74,8 @@ mod tests {
 
     #[test]
     fn manifest_requests_limits_and_grants() {
-        let manifest: serde_json::Value = serde_json::from_str(&manifest_json()).unwrap();
+        let manifest: serde_json::Value =
+            serde_json::from_str(&Routing::MANIFEST.to_json()).unwrap();
         assert_eq!(manifest["slot"], "routing");
         assert_eq!(manifest["limits"]["deadline_ms"], 30000);
         assert_eq!(manifest["limits"]["memory_mib"], 256);

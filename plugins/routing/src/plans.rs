@@ -14,15 +14,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use verofield_field_ops::generate::transition;
 use verofield_field_ops::{Columns, status, text};
-use verofield_sdk::store::{Filter, Record, Select, StoreError};
-use verofield_sdk::{Problem, Request, Response, context, etag, events, store};
+use verofield_sdk::store::{Filter, Select, StoreError};
+use verofield_sdk::{Problem, Request, Resource, Response, context, etag, events, store};
 
 use crate::optimize::PlanColumns;
 use crate::{ASSIGNMENTS, JOB_ASSIGNED, JOBS, PLANS};
 
-fn existing(request: &Request) -> Result<Record<PlanColumns>, Problem> {
-    etag::existing(PLANS, request.id_param("id")?, "plan")
-}
+const PLAN: Resource<PlanColumns> = Resource::new(PLANS, "plan");
 
 /// A plan in a listing: everything but the routes, unassigned jobs and job versions, which
 /// can run to megabytes for a large day (`GET /plans/{id}` has them).
@@ -91,7 +89,10 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
 
 /// `GET /plans/{id}`
 pub fn show(request: &Request) -> Result<Response, Problem> {
-    Ok(Response::record(200, &existing(request)?))
+    Ok(Response::record(
+        200,
+        &PLAN.existing(request.id_param("id")?)?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,7 +100,7 @@ struct AssignmentColumns {}
 
 /// `POST /plans/{id}/apply`
 pub fn apply(request: &Request) -> Result<Response, Problem> {
-    let plan = existing(request)?;
+    let plan = PLAN.existing(request.id_param("id")?)?;
     etag::check_if_match(request, plan.version)?;
     if plan.values.status == "applied" {
         return Err(Problem::new(
@@ -128,7 +129,7 @@ pub fn apply(request: &Request) -> Result<Response, Problem> {
         }
     }
     if !changed.is_empty() {
-        return Ok(stale(&changed));
+        return Err(stale(&changed));
     }
 
     let mut applied = Vec::new();
@@ -163,7 +164,7 @@ pub fn apply(request: &Request) -> Result<Response, Problem> {
             if let Err(problem) = written {
                 // Changed since it was read above (a concurrent write): the plan is stale.
                 if matches!(problem.code, "conflict" | "not_found") {
-                    return Ok(stale(std::slice::from_ref(job_id)));
+                    return Err(stale(std::slice::from_ref(job_id)));
                 }
                 return Err(problem);
             }
@@ -234,15 +235,11 @@ fn replace_assignments(job_id: &str, technician_id: &str) -> Result<(), Problem>
 }
 
 /// 409 `plan_stale` with the ids of the jobs that changed since the plan was made.
-fn stale(job_ids: &[String]) -> Response {
-    let problem = Problem::new(
+fn stale(job_ids: &[String]) -> Problem {
+    Problem::new(
         409,
         "plan_stale",
         "jobs changed since the plan was made; optimise again",
-    );
-    let mut body = problem.body();
-    body["changed_job_ids"] = json!(job_ids);
-    let mut response = Response::json(409, &body);
-    response.set_header("content-type", verofield_sdk::problem::CONTENT_TYPE);
-    response
+    )
+    .with("changed_job_ids", job_ids)
 }

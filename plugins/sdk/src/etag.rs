@@ -44,8 +44,9 @@ fn write_problem(request: &Request, error: StoreError) -> Problem {
     }
 }
 
-/// The row, or 404 naming `what` (`"customer"`).
-pub fn existing<T: DeserializeOwned>(
+/// The row, or 404 naming `what` (`"customer"`). Modules call it through
+/// [`crate::Resource::existing`], which names the table and the noun once.
+pub(crate) fn existing<T: DeserializeOwned>(
     table: &str,
     id: &str,
     what: &str,

@@ -47,17 +47,21 @@ pub mod manifest;
 pub mod money;
 pub mod patch;
 pub mod problem;
+pub mod resource;
 pub mod router;
 pub mod store;
 pub mod validate;
 
 pub use deadline::Deadline;
 pub use http::{Request, Response};
-pub use manifest::{Events, Manifest, Route, Tables};
+pub use manifest::{Events, Limits, Manifest, Route, Tables};
 pub use patch::Patch;
 pub use problem::{FieldError, Problem};
+pub use resource::Resource;
 pub use store::{Filter, Page, Record};
 pub use validate::Validator;
+/// Gives every `Patch` field of a body struct its serde attribute (see [`patch`]).
+pub use verofield_sdk_macros::patch_fields;
 
 /// Re-exported so that modules name one version of them.
 pub use serde;
@@ -84,7 +88,9 @@ pub use bindings::exports::verofield::platform::module::Event;
 pub trait Module {
     const MANIFEST: Manifest;
 
-    /// Handles one subscribed event; an error makes the host retry later.
+    /// Handles one subscribed event; an error makes the host retry later. The default accepts
+    /// every delivery, so a module that subscribes to nothing (see [`Events::emitting`])
+    /// writes no `on_event`.
     fn on_event(event: Event) -> Result<(), String> {
         let _ = event;
         Ok(())

@@ -1,6 +1,7 @@
 //! The manifest a module declares, as a `const`: identity, the route table (which also
-//! dispatches requests, see [`crate::router`]), the tables and events it may touch. Rendered
-//! to the JSON the host parses strictly (unknown fields are refused there).
+//! dispatches requests, see [`crate::router`]), the tables and events it may touch, and the
+//! limits it asks the operator for. Rendered to the JSON the host parses strictly (unknown
+//! fields are refused there).
 
 use serde::Serialize;
 
@@ -19,6 +20,9 @@ pub struct Manifest {
     pub routes: &'static [Route],
     pub tables: Tables,
     pub events: Events,
+    /// Left out of the JSON when nothing is requested, so most manifests stay as they were.
+    #[serde(skip_serializing_if = "Limits::is_default")]
+    pub limits: Limits,
 }
 
 impl Manifest {
@@ -32,10 +36,8 @@ impl Manifest {
             read: &[],
             write: &[],
         },
-        events: Events {
-            emit: &[],
-            subscribe: &[],
-        },
+        events: Events::NONE,
+        limits: Limits::DEFAULT,
     };
 
     /// The JSON `manifest()` returns.
@@ -108,6 +110,56 @@ pub struct Events {
     pub subscribe: &'static [&'static str],
 }
 
+impl Events {
+    /// Neither emits nor subscribes.
+    pub const NONE: Self = Self {
+        emit: &[],
+        subscribe: &[],
+    };
+
+    /// Emits these events and subscribes to none: what most modules do, so that they need
+    /// neither an empty `subscribe` list nor an `on_event` ([`crate::Module`]'s default
+    /// accepts every delivery).
+    pub const fn emitting(emit: &'static [&'static str]) -> Self {
+        Self {
+            emit,
+            subscribe: &[],
+        }
+    }
+}
+
+/// Limits a module requests beyond the host's defaults. Only a request: the operator's
+/// maximum clamps each value, and uploaded modules keep the defaults whatever they ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Wall-clock time of one call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
+    /// Linear memory of the instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u32>,
+    /// Calls into the host's imports during one call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_calls: Option<u32>,
+    /// Rows and groups the store returns in one call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_returned: Option<u32>,
+}
+
+impl Limits {
+    /// Nothing requested: every limit stays at the host's default.
+    pub const DEFAULT: Self = Self {
+        deadline_ms: None,
+        memory_mib: None,
+        host_calls: None,
+        rows_returned: None,
+    };
+
+    fn is_default(&self) -> bool {
+        *self == Self::DEFAULT
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +193,25 @@ mod tests {
                 "events": {"emit": [], "subscribe": []},
                 "capabilities": [],
             })
+        );
+    }
+
+    #[test]
+    fn renders_only_the_requested_limits() {
+        const MANIFEST: Manifest = Manifest {
+            name: "solver",
+            slot: "solver",
+            limits: Limits {
+                deadline_ms: Some(30_000),
+                memory_mib: Some(256),
+                ..Limits::DEFAULT
+            },
+            ..Manifest::EMPTY
+        };
+        let json: serde_json::Value = serde_json::from_str(&MANIFEST.to_json()).unwrap();
+        assert_eq!(
+            json["limits"],
+            serde_json::json!({"deadline_ms": 30000, "memory_mib": 256})
         );
     }
 }

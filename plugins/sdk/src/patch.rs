@@ -1,11 +1,13 @@
 //! [`Patch<T>`]: a body field that tells "absent" from "null" from a value, which PATCH
 //! semantics need (absent leaves the column alone, null clears it). A body struct of
-//! `Patch` fields serializes straight into store values, absent fields left out:
+//! `Patch` fields serializes straight into store values, absent fields left out; the
+//! [`patch_fields`](crate::patch_fields) attribute gives every `Patch` field the serde
+//! attribute this takes (`default, skip_serializing_if = "Patch::is_absent"`):
 //!
 //! ```ignore
-//! #[derive(Deserialize, Serialize)]
+//! #[verofield_sdk::patch_fields]
+//! #[derive(Default, Deserialize, Serialize)]
 //! struct CustomerFields {
-//!     #[serde(default, skip_serializing_if = "Patch::is_absent")]
 //!     email: Patch<String>,
 //! }
 //! ```
@@ -81,13 +83,11 @@ impl<T: Serialize> Serialize for Patch<T> {
 mod tests {
     use super::*;
 
+    #[crate::patch_fields]
     #[derive(Debug, Default, Deserialize, Serialize)]
     struct Fields {
-        #[serde(default, skip_serializing_if = "Patch::is_absent")]
         email: Patch<String>,
-        #[serde(default, skip_serializing_if = "Patch::is_absent")]
         phone: Patch<String>,
-        #[serde(default, skip_serializing_if = "Patch::is_absent")]
         name: Patch<String>,
     }
 
@@ -125,5 +125,31 @@ mod tests {
         let mut phone = Patch::Value(" 555 ".to_owned());
         phone.trim_or_null();
         assert_eq!(phone, Patch::Value("555".to_owned()));
+    }
+
+    #[crate::patch_fields]
+    #[derive(Debug, Default, Deserialize, Serialize)]
+    struct ServerSet {
+        count: crate::patch::Patch<u8>,
+        #[serde(skip_deserializing)]
+        created_by: Patch<String>,
+        untouched: Option<u8>,
+    }
+
+    #[test]
+    fn patch_fields_covers_qualified_and_server_set_fields() {
+        let mut fields: ServerSet = serde_json::from_str(r#"{"created_by": "x"}"#).unwrap();
+        assert!(fields.count.is_absent());
+        assert!(fields.created_by.is_absent());
+        assert_eq!(
+            serde_json::to_value(&fields).unwrap(),
+            serde_json::json!({"untouched": null})
+        );
+        fields.created_by = Patch::Value("me".to_owned());
+        fields.count = Patch::Null;
+        assert_eq!(
+            serde_json::to_value(&fields).unwrap(),
+            serde_json::json!({"count": null, "created_by": "me", "untouched": null})
+        );
     }
 }

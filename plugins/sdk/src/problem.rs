@@ -1,6 +1,8 @@
 //! Failures as RFC 9457 problem+json, in exactly the host's shape:
 //! `{"type", "title", "status", "detail", "code", "errors"?}` with a stable, machine-readable
-//! `code`. Clients handle module errors and host errors with the same code.
+//! `code`. Clients handle module errors and host errors with the same code. A problem may carry
+//! extension members (RFC 9457 §3.2), such as the `conflicts` of an assignment, added with
+//! [`Problem::with`].
 
 use serde::Serialize;
 
@@ -38,6 +40,8 @@ pub struct Problem {
     pub code: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// Extension members, rendered beside the standard ones.
+    pub members: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -47,7 +51,20 @@ impl Problem {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            members: serde_json::Map::new(),
         }
+    }
+
+    /// Adds an extension member, for example `.with("conflicts", &found)`, so that a client
+    /// gets the details it needs to act without a second request. The standard members
+    /// (`type`, `status`, `code`, ...) cannot be overridden: a same-named member is ignored.
+    pub fn with(mut self, name: &str, value: impl Serialize) -> Self {
+        let value = serde_json::to_value(value).unwrap_or_else(|error| {
+            crate::error!("problem member `{name}` does not serialise: {error}");
+            serde_json::Value::Null
+        });
+        self.members.insert(name.to_owned(), value);
+        self
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
@@ -101,6 +118,13 @@ impl Problem {
         });
         if !self.errors.is_empty() {
             body["errors"] = serde_json::json!(self.errors);
+        }
+        if let Some(standard) = body.as_object_mut() {
+            for (name, value) in &self.members {
+                standard
+                    .entry(name.as_str())
+                    .or_insert_with(|| value.clone());
+            }
         }
         body
     }
@@ -166,5 +190,16 @@ mod tests {
             body["errors"],
             serde_json::json!([{"field": "name", "message": "is required"}])
         );
+    }
+
+    #[test]
+    fn extension_members_sit_beside_the_standard_ones() {
+        let problem = Problem::new(409, "plan_stale", "jobs changed")
+            .with("changed_job_ids", ["a", "b"])
+            .with("code", "overridden");
+        let body = body_of(&problem.into_response());
+        assert_eq!(body["changed_job_ids"], serde_json::json!(["a", "b"]));
+        assert_eq!(body["code"], "plan_stale");
+        assert_eq!(body["status"], 409);
     }
 }

@@ -5,7 +5,7 @@
 mod technicians;
 mod time_off;
 
-use verofield_sdk::{Events, Manifest, Module, Route, Tables};
+use verofield_sdk::{Manifest, Module, Route, Tables};
 
 const READ: &str = "technicians.read";
 const MANAGE: &str = "technicians.manage";
@@ -34,10 +34,7 @@ impl Module for Technicians {
                 verofield_field_ops::TIME_OFF,
             ],
         },
-        events: Events {
-            emit: &[],
-            subscribe: &[],
-        },
+        ..Manifest::EMPTY
     };
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use verofield_field_ops::{Columns, TECHNICIANS, check_skills, normalize_skills, time};
+use verofield_field_ops::{Columns, TECHNICIAN, TECHNICIANS, check_skills, normalize_skills, time};
 use verofield_sdk::http::{Request, is_uuid};
 use verofield_sdk::store::{self, Filter, Record, Select, StoreError};
 use verofield_sdk::{FieldError, Patch, Problem, Response, Validator, etag};
@@ -17,28 +17,19 @@ pub struct Interval {
     pub end: String,
 }
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct TechnicianFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     user_id: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     name: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     email: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     phone: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     skills: Patch<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     working_hours: Patch<BTreeMap<String, Vec<Interval>>>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     time_zone: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     home_latitude: Patch<f64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     home_longitude: Patch<f64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     active: Patch<bool>,
 }
 
@@ -139,11 +130,6 @@ fn check_working_hours(check: &mut Validator, hours: &BTreeMap<String, Vec<Inter
     }
 }
 
-/// The technician, or 404.
-pub fn existing(id: &str) -> Result<Record<Columns>, Problem> {
-    etag::existing(TECHNICIANS, id, "technician")
-}
-
 /// A store error on writing a technician, with `user_id` named when it is the cause.
 fn write_problem(error: StoreError, linked: bool) -> Problem {
     match error {
@@ -195,7 +181,10 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
 
 /// `GET /technicians/{id}`
 pub fn show(request: &Request) -> Result<Response, Problem> {
-    Ok(Response::record(200, &existing(request.id_param("id")?)?))
+    Ok(Response::record(
+        200,
+        &TECHNICIAN.existing(request.id_param("id")?)?,
+    ))
 }
 
 /// `PATCH /technicians/{id}`
@@ -203,7 +192,7 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
     let id = request.id_param("id")?;
     let fields = TechnicianFields::from_request(request, false)?;
     let linked = fields.user_id.value().is_some();
-    let current = existing(id)?;
+    let current = TECHNICIAN.existing(id)?;
     etag::check_if_match(request, current.version)?;
     let technician: Record<Columns> = store::update(TECHNICIANS, id, current.version, &fields)
         .map_err(|e| match e {
@@ -218,7 +207,7 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
 /// `DELETE /technicians/{id}`: only a technician never assigned (deactivate the others).
 pub fn delete(request: &Request) -> Result<Response, Problem> {
     let id = request.id_param("id")?;
-    let current = existing(id)?;
+    let current = TECHNICIAN.existing(id)?;
     etag::check_if_match(request, current.version)?;
     store::delete(TECHNICIANS, id, Some(current.version)).map_err(|e| match e {
         StoreError::Invalid(_) => Problem::new(

@@ -2,12 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use verofield_field_ops::{Columns, TIME_OFF, time};
+use verofield_field_ops::{Columns, TECHNICIAN, TECHNICIAN_TIME_OFF, TIME_OFF, time};
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Problem, Response, Validator, etag};
-
-use crate::technicians;
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -20,7 +18,7 @@ struct TimeOffFields {
 
 /// `POST /technicians/{id}/time-off`
 pub fn create(request: &Request) -> Result<Response, Problem> {
-    let technician = technicians::existing(request.id_param("id")?)?;
+    let technician = TECHNICIAN.existing(request.id_param("id")?)?;
     let fields: TimeOffFields = request.json()?;
     let starts = time::parse_instant(&fields.starts_at);
     let ends = time::parse_instant(&fields.ends_at);
@@ -57,7 +55,7 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
 
 /// `GET /technicians/{id}/time-off`
 pub fn list(request: &Request) -> Result<Response, Problem> {
-    let technician = technicians::existing(request.id_param("id")?)?;
+    let technician = TECHNICIAN.existing(request.id_param("id")?)?;
     let page = Select::from(TIME_OFF)
         .filter(Filter::eq("technician_id", technician.id))
         .order_by("starts_at", Direction::Asc)
@@ -68,9 +66,9 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
 
 /// `DELETE /technicians/{id}/time-off/{time_off_id}`
 pub fn delete(request: &Request) -> Result<Response, Problem> {
-    let technician = technicians::existing(request.id_param("id")?)?;
+    let technician = TECHNICIAN.existing(request.id_param("id")?)?;
     let id = request.id_param("time_off_id")?;
-    let row: Record<Columns> = etag::existing(TIME_OFF, id, "time off")?;
+    let row = TECHNICIAN_TIME_OFF.existing(id)?;
     if verofield_field_ops::text(&row.values, "technician_id") != technician.id {
         return Err(Problem::not_found("time off"));
     }

@@ -32,10 +32,8 @@ impl Module for WorkOrders {
             read: &[ops::CUSTOMERS, ops::LOCATIONS, ops::SERVICE_TYPES],
             write: &[ops::WORK_ORDERS, ops::JOBS, ops::HISTORY],
         },
-        events: Events {
-            emit: &[ops::JOB_STATUS_CHANGED],
-            subscribe: &[],
-        },
+        events: Events::emitting(&[ops::JOB_STATUS_CHANGED]),
+        ..Manifest::EMPTY
     };
 }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use verofield_field_ops::generate::{self, WorkOrder};
 use verofield_field_ops::plan::{self, VisitChecks, today};
-use verofield_field_ops::{Columns, WORK_ORDERS, text};
+use verofield_field_ops::{Columns, WORK_ORDER, WORK_ORDERS, text};
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Deadline, Patch, Problem, Response, Validator, etag, money};
@@ -143,9 +143,9 @@ fn generate_for(
     id: &str,
     deadline: &Deadline,
 ) -> Result<(Record<Columns>, generate::Generated), Problem> {
-    let work_order: Record<WorkOrder> = etag::existing(WORK_ORDERS, id, "work order")?;
+    let work_order: Record<WorkOrder> = WORK_ORDER.existing_as(id)?;
     let generated = generate::generate(&work_order, today(&work_order.values.time_zone), deadline)?;
-    let fresh: Record<Columns> = etag::existing(WORK_ORDERS, id, "work order")?;
+    let fresh = WORK_ORDER.existing(id)?;
     Ok((fresh, generated))
 }
 
@@ -239,35 +239,24 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
 
 /// `GET /{id}`
 pub fn show(request: &Request) -> Result<Response, Problem> {
-    let work_order: Record<Columns> =
-        etag::existing(WORK_ORDERS, request.id_param("id")?, "work order")?;
+    let work_order = WORK_ORDER.existing(request.id_param("id")?)?;
     Ok(answer(200, &work_order, None))
 }
 
+#[verofield_sdk::patch_fields]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct WorkOrderFields {
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     title: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     notes: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     recurrence: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     starts_on: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     ends_on: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     start_time: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     end_time: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     time_zone: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     duration_minutes: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     priority: Patch<i64>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     horizon_days: Patch<i64>,
 }
 
@@ -300,7 +289,7 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
         "required_skills",
         "generated_until",
     ])?;
-    let current: Record<Columns> = etag::existing(WORK_ORDERS, id, "work order")?;
+    let current = WORK_ORDER.existing(id)?;
     let v = &current.values;
     let merged = |patch: &Patch<String>, column: &str| -> Option<String> {
         match patch {
@@ -374,7 +363,7 @@ pub fn generate(request: &Request) -> Result<Response, Problem> {
 /// ones not started are canceled. Done and started work stays.
 pub fn close(request: &Request) -> Result<Response, Problem> {
     let id = request.id_param("id")?;
-    let current: Record<Columns> = etag::existing(WORK_ORDERS, id, "work order")?;
+    let current = WORK_ORDER.existing(id)?;
     etag::check_if_match(request, current.version)?;
     if text(&current.values, "status") != "open" && text(&current.values, "status") != "paused" {
         return Err(Problem::new(
