@@ -452,7 +452,7 @@ impl Cli {
 pub async fn open_checked(settings: &DatabaseSettings) -> Result<Database> {
     let db = Database::open(settings).await?;
     db.migrate().await?;
-    let violations = crate::db::catalog::check(&db.pool).await?;
+    let violations = crate::db::rls_check::check(&db.pool).await?;
     if !violations.is_empty() {
         let list: Vec<String> = violations.iter().map(|v| format!("  - {v}")).collect();
         db.close().await?;

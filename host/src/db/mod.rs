@@ -5,9 +5,9 @@
 //! the data directory and creates the `verofield` database on first use, served through a
 //! login role that is not a superuser ([`embedded`]).
 
-pub mod catalog;
 pub mod embedded;
 pub mod prune;
+pub mod rls_check;
 
 use std::time::Duration;
 

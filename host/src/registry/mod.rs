@@ -15,8 +15,8 @@
 //! not seen yet (a component to load, a version another host published a moment ago) goes
 //! through the registry's own small pool, which never waits on the request pool.
 
-mod catalog;
 mod discovery;
+mod published;
 pub mod shares;
 
 use std::collections::HashMap;
@@ -29,7 +29,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
-use self::catalog::Catalog;
+use self::published::Catalog;
 use crate::error::{Error, Result, is_unique_violation};
 use crate::runtime::manifest::is_identifier;
 use crate::runtime::{Digest, ModuleHandle, Runtime};

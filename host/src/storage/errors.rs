@@ -9,7 +9,7 @@
 
 use sqlx::postgres::PgDatabaseError;
 
-use super::catalog::Catalog;
+use super::columns::Catalog;
 use crate::runtime::capabilities::store::{StoreError, invalid_column};
 
 /// What the host keeps of a failed statement to classify it: no message text.
@@ -103,7 +103,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::storage::catalog::{ColumnType, Table};
+    use crate::storage::columns::{ColumnType, Table};
 
     fn catalog() -> Catalog {
         let columns = |names: &[&str]| names.iter().map(|c| c.to_string()).collect();

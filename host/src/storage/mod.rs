@@ -9,7 +9,7 @@
 //! backend `unavailable`, which fails the whole call. PostgreSQL's messages never reach a
 //! module ([`errors`]).
 
-pub mod catalog;
+pub mod columns;
 mod errors;
 mod sql;
 pub mod test_delay;
@@ -22,8 +22,8 @@ use sqlx::postgres::PgRow;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-pub use catalog::Catalog;
-use catalog::Table;
+pub use columns::Catalog;
+use columns::Table;
 use sql::{Arg, Statement};
 
 use crate::runtime::capabilities::store::{

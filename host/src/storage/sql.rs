@@ -11,7 +11,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use uuid::Uuid;
 
-use super::catalog::{ColumnType, Table};
+use super::columns::{ColumnType, Table};
 use crate::runtime::capabilities::store::{
     AggregateFunction, AggregateQuery, CompareOp, DateBucket, Direction, Filter, JsonObject, Row,
     SelectQuery, StoreError, StoreResult, invalid_column,
@@ -22,7 +22,7 @@ use crate::runtime::capabilities::store::{
 const NUL_TEXT: &str = "may not contain the NUL character";
 
 /// The columns every row-returning statement selects: the row as JSON, minus the columns a
-/// [`Row`] carries separately, the tenant and the [`HIDDEN_COLUMNS`](super::catalog::HIDDEN_COLUMNS),
+/// [`Row`] carries separately, the tenant and the [`HIDDEN_COLUMNS`](super::columns::HIDDEN_COLUMNS),
 /// which a module never sees.
 const ROW_COLUMNS: &str = "t.id, t.version, \
      (to_jsonb(t.*) - 'tenant_id' - 'id' - 'version' - 'scope_user_ids') AS \"values\"";
@@ -630,7 +630,7 @@ mod tests {
                 .into_iter()
                 .map(|(name, kind)| (name.to_owned(), kind))
                 .chain(
-                    super::super::catalog::HOST_COLUMNS
+                    super::super::columns::HOST_COLUMNS
                         .iter()
                         .map(|c| (c.to_string(), ColumnType::Text)),
                 )
@@ -706,7 +706,7 @@ mod tests {
 
     #[test]
     fn rows_leave_out_every_hidden_column() {
-        for column in super::super::catalog::HIDDEN_COLUMNS {
+        for column in super::super::columns::HIDDEN_COLUMNS {
             assert!(
                 super::ROW_COLUMNS.contains(&format!("- '{column}'")),
                 "{column}"
