@@ -63,12 +63,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
         Some(token) => token.clone(),
         None => secrets::load_or_generate(
             &settings.data_dir.join("secrets").join("operator-token"),
-            || {
-                rand::random::<[u8; 32]>()
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect()
-            },
+            secrets::random_hex,
         )?,
     };
 

@@ -7,6 +7,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+/// 32 random bytes as hex: a secret that is safe as it is inside a URL, a header and an SQL
+/// string literal.
+pub fn random_hex() -> String {
+    rand::random::<[u8; 32]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Reads the secret at `path`, or writes `generate()` there first. Creation is exclusive,
 /// so two processes starting at once agree on one secret.
 pub fn load_or_generate(path: &Path, generate: impl FnOnce() -> String) -> Result<String> {

@@ -34,7 +34,7 @@ pub async fn prepare(
 ) -> Result<String> {
     let password = crate::secrets::load_or_generate(
         &secrets_dir.join(LOGIN_PASSWORD_FILE),
-        crate::pg::generate_password,
+        crate::secrets::random_hex,
     )?;
     anyhow::ensure!(
         password.chars().all(|c| c.is_ascii_hexdigit()),

@@ -22,14 +22,6 @@ const PRIVATE_HBA: &str = "\
 local all all scram-sha-256
 ";
 
-/// 32 random bytes as hex: safe inside a URL and an SQL string literal as they are.
-pub fn generate_password() -> String {
-    rand::random::<[u8; 32]>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Makes sure the cluster asks every connection for a password.
 pub(super) async fn require_passwords(cluster: &EmbeddedPostgres) -> Result<()> {
     let hba = cluster.data_dir().join("pg_hba.conf");

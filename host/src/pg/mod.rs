@@ -23,8 +23,6 @@ use tokio::process::Command;
 
 mod access;
 
-pub use access::generate_password;
-
 /// The socket file is named after the port; the socket directory is private, so any fixed
 /// port works and never collides with another cluster.
 const SOCKET_PORT: u16 = 5432;
@@ -50,7 +48,7 @@ impl EmbeddedPostgres {
         let bin_dir = find_bin_dir()?;
         let superuser_password = crate::secrets::load_or_generate(
             &secrets_dir.join(SUPERUSER_PASSWORD_FILE),
-            access::generate_password,
+            crate::secrets::random_hex,
         )?;
         let run_as_postgres = nix::unistd::geteuid().is_root();
         std::fs::create_dir_all(root)
