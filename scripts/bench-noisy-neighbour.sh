@@ -17,6 +17,8 @@
 # "--tenant-max-long-calls 4").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 DURATION=${DURATION:-10}
 CONNECTIONS_B=${CONNECTIONS_B:-4}
@@ -73,14 +75,7 @@ VEROFIELD_OPERATOR_TOKEN="$operator_token" "$VEROFIELD_BIN" --data-dir "$work/da
   ${SERVE_ARGS:-} >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 
-base=""
-for _ in $(seq 1 360); do
-  base=$(grep -o 'verofield listening on http://[0-9.:]*' "$work/server.out" 2>/dev/null | sed 's/.* on //' || true)
-  [ -n "$base" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { log "the server exited:"; tail -n 30 "$work/server.err" >&2; exit 1; }
-  sleep 0.5
-done
-[ -n "$base" ] || { log "the server did not start within 180 s"; exit 1; }
+base=$(wait_for_listening "$work/server.out" "$work/server.err" "$server_pid")
 log "server at $base (pid $server_pid)"
 
 # --- tenants ----------------------------------------------------------------------------
