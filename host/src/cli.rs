@@ -317,7 +317,7 @@ impl Cli {
                 crate::serve(settings, args.demo).await
             }
             Command::Migrate => {
-                let db = open_checked(&self.database()).await?;
+                let db = Database::open_checked(&self.database()).await?;
                 println!("migrations applied; RLS self-check passed");
                 db.close().await
             }
@@ -329,7 +329,7 @@ impl Cli {
                 time_zone,
                 output,
             }) => {
-                let db = open_checked(&self.database()).await?;
+                let db = Database::open_checked(&self.database()).await?;
                 let created = provision::create_tenant(
                     &db.pool,
                     NewTenant {
@@ -352,7 +352,7 @@ impl Cli {
                 db.close().await
             }
             Command::Tenant(TenantCommand::List(output)) => {
-                let db = open_checked(&self.database()).await?;
+                let db = Database::open_checked(&self.database()).await?;
                 let rows: Vec<(uuid::Uuid, String, String, String)> =
                     sqlx::query_as("SELECT id, slug, name, status FROM tenants ORDER BY id")
                         .fetch_all(&db.pool)
@@ -378,7 +378,7 @@ impl Cli {
                 display_name,
                 output,
             }) => {
-                let db = open_checked(&self.database()).await?;
+                let db = Database::open_checked(&self.database()).await?;
                 let tenant_id: uuid::Uuid =
                     sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
                         .bind(tenant)
@@ -425,7 +425,7 @@ impl Cli {
                 db.close().await
             }
             Command::Prune { retention, output } => {
-                let db = open_checked(&self.database()).await?;
+                let db = Database::open_checked(&self.database()).await?;
                 let pruned = crate::db::prune::prune_once(&db.pool, &retention.settings()).await?;
                 match pruned {
                     Some(pruned) => print(output.json, &pruned, || {
@@ -439,29 +439,13 @@ impl Cli {
                 db.close().await
             }
             Command::Demo(output) => {
-                let db = open_checked(&self.database()).await?;
+                let db = Database::open_checked(&self.database()).await?;
                 let demo = crate::demo::ensure(&db.pool, &self.data_dir).await?;
                 print(output.json, &demo, || demo.describe())?;
                 db.close().await
             }
         }
     }
-}
-
-/// Opens the database, runs migrations and the RLS self-check.
-pub async fn open_checked(settings: &DatabaseSettings) -> Result<Database> {
-    let db = Database::open(settings).await?;
-    db.migrate().await?;
-    let violations = crate::db::rls_check::check(&db.pool).await?;
-    if !violations.is_empty() {
-        let list: Vec<String> = violations.iter().map(|v| format!("  - {v}")).collect();
-        db.close().await?;
-        bail!(
-            "refusing to serve: the database breaks the tenant-isolation rules:\n{}",
-            list.join("\n")
-        );
-    }
-    Ok(db)
 }
 
 /// A readable message from a provisioning error (validation fields included).

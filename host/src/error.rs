@@ -33,6 +33,8 @@ pub enum Error {
         detail: String,
         fields: Vec<FieldError>,
         retry_after: Option<u64>,
+        /// The methods a 405 answer lists in `Allow`.
+        allow: Vec<String>,
     },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -48,6 +50,7 @@ impl Error {
             detail: detail.into(),
             fields: Vec::new(),
             retry_after: None,
+            allow: Vec::new(),
         }
     }
 
@@ -91,6 +94,7 @@ impl Error {
             detail: "the request has invalid fields".into(),
             fields,
             retry_after: None,
+            allow: Vec::new(),
         }
     }
 
@@ -99,12 +103,26 @@ impl Error {
         detail: impl Into<String>,
         retry_after: u64,
     ) -> Self {
+        Self::problem(StatusCode::TOO_MANY_REQUESTS, code, detail).with_retry_after(retry_after)
+    }
+
+    /// The same problem, telling the client when to retry (`Retry-After`, in seconds).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        if let Self::Problem { retry_after, .. } = &mut self {
+            *retry_after = Some(seconds);
+        }
+        self
+    }
+
+    /// 405: the resource exists, for these methods only (RFC 9110 15.5.6).
+    pub fn method_not_allowed(allow: Vec<String>) -> Self {
         Self::Problem {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            code,
-            detail: detail.into(),
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "method_not_allowed",
+            detail: "this route does not accept that method".into(),
             fields: Vec::new(),
-            retry_after: Some(retry_after),
+            retry_after: None,
+            allow,
         }
     }
 

@@ -9,8 +9,10 @@
 //! - [`tenancy`]: `TenantTx`, the one door to tenant data; provisioning; per-tenant shares.
 //! - [`auth`]: passwords (argon2 behind one gate), JWTs, refresh tokens, throttling, RBAC.
 //! - [`http`]: router, middleware, extractors, problem+json, one handler file per resource.
-//! - [`registry`]: module versions by digest, tenant bindings and shares, built-in discovery.
-//! - [`runtime`]: the wasmtime engine, limits, compiled-code cache, one file per capability.
+//! - [`registry`]: module versions by digest, tenant bindings and shares, built-in discovery,
+//!   and the one home of a module call (route it, run it in the tenant transaction).
+//! - [`runtime`]: the wasmtime engine, limits, compiled-code cache, route matching, one file
+//!   per capability.
 //! - [`storage`]: store calls compiled to SQL over the column catalog; database errors mapped.
 //! - [`events`]: the outbox modules write their events into.
 //! - [`error`]: the one error type, rendered as problem+json.
@@ -67,7 +69,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
         )?,
     };
 
-    let db = cli::open_checked(&settings.database).await?;
+    let db = db::Database::open_checked(&settings.database).await?;
     if demo {
         println!(
             "{}",
@@ -103,11 +105,15 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     runtime_config.perf_map = settings.wasm_perf_map;
     runtime_config.shares = settings.call_shares.clone();
     let runtime = runtime::Runtime::new(runtime_config)?;
-    let registry = Arc::new(registry::Registry::new(db.pool.clone(), Arc::new(runtime)));
+    let columns = Arc::new(storage::Catalog::load(&db.pool).await?);
+    let registry = Arc::new(registry::Registry::new(
+        db.pool.clone(),
+        Arc::new(runtime),
+        columns,
+    ));
     registry.load_catalog().await?;
     let publish_watch = registry.watch_published();
     registry.publish_builtins(&settings.builtin_modules).await?;
-    let catalog = Arc::new(storage::Catalog::load(&db.pool).await?);
     storage::test_delay::install(settings.test_store_delay);
 
     let state = AppState::new(Shared {
@@ -118,7 +124,6 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
         operator_token_digest: Sha256::digest(operator_token.as_bytes()).into(),
         metrics,
         registry,
-        catalog,
         #[cfg(feature = "bench-baseline")]
         bench_baseline: settings.bench_baseline,
         tenant_transactions: tenancy::share::TenantShare::new(

@@ -136,13 +136,12 @@ impl Gate {
 }
 
 fn server_busy() -> Error {
-    Error::Problem {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "server_busy",
-        detail: "the server is busy checking passwords; retry shortly".into(),
-        fields: Vec::new(),
-        retry_after: Some(1),
-    }
+    Error::problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "server_busy",
+        "the server is busy checking passwords; retry shortly",
+    )
+    .with_retry_after(1)
 }
 
 /// Hashes on the blocking pool, through the gate.

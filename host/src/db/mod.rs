@@ -65,6 +65,24 @@ impl Database {
         Ok(Self { pool, embedded })
     }
 
+    /// Opens the database, brings the schema up to date and runs the RLS self-check: what
+    /// every command that touches tenant data starts with. A database that breaks the
+    /// tenant-isolation rules is closed and refused.
+    pub async fn open_checked(settings: &DatabaseSettings) -> Result<Self> {
+        let db = Self::open(settings).await?;
+        db.migrate().await?;
+        let violations = rls_check::check(&db.pool).await?;
+        if !violations.is_empty() {
+            let list: Vec<String> = violations.iter().map(|v| format!("  - {v}")).collect();
+            db.close().await?;
+            anyhow::bail!(
+                "refusing to serve: the database breaks the tenant-isolation rules:\n{}",
+                list.join("\n")
+            );
+        }
+        Ok(db)
+    }
+
     /// Brings the schema up to date: through the pool on an external server (the operator's
     /// role), as the superuser on the embedded cluster ([`embedded::migrate`]).
     pub async fn migrate(&self) -> Result<()> {

@@ -46,7 +46,6 @@ use tower_http::trace::TraceLayer;
 use crate::auth::jwt::TokenKeys;
 use crate::auth::throttle::ThrottleSettings;
 use crate::registry::Registry;
-use crate::storage::Catalog;
 use crate::tenancy::share::TenantShare;
 
 /// Per-request limits.
@@ -66,7 +65,6 @@ pub struct Shared {
     pub operator_token_digest: [u8; 32],
     pub metrics: PrometheusHandle,
     pub registry: Arc<Registry>,
-    pub catalog: Arc<Catalog>,
     /// Serve the benchmark's native reference route (`serve --bench-baseline`).
     #[cfg(feature = "bench-baseline")]
     pub bench_baseline: bool,

@@ -11,16 +11,14 @@
 //! requests in flight finish on the version they started with.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
 
 use super::AppState;
 use super::extract::{Json, Path, Query, Tenant};
@@ -30,11 +28,8 @@ use super::operator::{self, Operator};
 use super::pagination::Page;
 use crate::auth::rbac::perm;
 use crate::error::{Error, Result, Validator};
-use crate::events::OutboxSink;
-use crate::registry::{self, Version};
-use crate::runtime::manifest::{Manifest, Route};
-use crate::runtime::{CallContext, Caller, Request};
-use crate::storage::{PgStore, SharedTx};
+use crate::registry::{self, ModuleRequest, Version};
+use crate::runtime::Caller;
 
 /// Where the operator uploads components.
 pub const UPLOAD_PATH: &str = "/v1/operator/modules";
@@ -51,7 +46,7 @@ pub fn routes() -> Router<AppState> {
             UPLOAD_PATH,
             post(upload).layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
         )
-        .route("/v1/{slot}", any(dispatch_root))
+        .route("/v1/{slot}", any(dispatch))
         .route("/v1/{slot}/{*rest}", any(dispatch))
 }
 
@@ -164,38 +159,7 @@ async fn rollback(
     Path(slot): Path<String>,
 ) -> Result<impl IntoResponse> {
     ctx.require(perm::MODULES_MANAGE)?;
-    let history: Vec<String> = sqlx::query_scalar(
-        "SELECT digest FROM module_bindings WHERE tenant_id = $1 AND slot = $2 ORDER BY id DESC LIMIT 2",
-    )
-    .bind(ctx.tx.tenant_id())
-    .bind(&slot)
-    .fetch_all(ctx.tx.conn())
-    .await?;
-    let previous = match history.as_slice() {
-        [] => {
-            return Err(Error::conflict(
-                "nothing_to_roll_back",
-                "the slot has no binding to roll back",
-            ));
-        }
-        [_] => state.registry.builtin(&slot).ok_or_else(|| {
-            Error::conflict(
-                "nothing_to_roll_back",
-                "there is no earlier version for this slot",
-            )
-        })?,
-        // Rolling back is a new bind: a version no longer shared with the tenant cannot be.
-        [_, previous, ..] => state
-            .registry
-            .bindable(&mut ctx.tx, previous)
-            .await?
-            .ok_or_else(|| {
-                Error::conflict(
-                    "nothing_to_roll_back",
-                    "the earlier version is no longer available to this tenant",
-                )
-            })?,
-    };
+    let previous = state.registry.previous(&mut ctx.tx, &slot).await?;
     registry::bind(&mut ctx.tx, &previous).await?;
     ctx.audit(
         "module.rolled_back",
@@ -241,144 +205,107 @@ async fn upload(
     Ok((StatusCode::CREATED, Json(version)))
 }
 
-async fn dispatch_root(
-    ctx: Tenant,
-    state: State<AppState>,
-    Path(slot): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    call_module(ctx, state, slot, String::new(), method, uri, headers, body).await
-}
-
+/// Extract, call, respond: the registry routes and runs the call ([`Registry::call`]); this
+/// handler adds what is HTTP's own, the permission check, the idempotent replay, the header
+/// screen and the commit.
+///
+/// [`Registry::call`]: crate::registry::Registry::call
+///
+/// Serves both `/v1/{slot}` and `/v1/{slot}/{*rest}`: the path the module sees is `/` and
+/// `/{rest}`.
 async fn dispatch(
-    ctx: Tenant,
-    state: State<AppState>,
-    Path((slot, rest)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    call_module(ctx, state, slot, rest, method, uri, headers, body).await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn call_module(
     mut ctx: Tenant,
     State(state): State<AppState>,
-    slot: String,
-    rest: String,
+    Path(segments): Path<HashMap<String, String>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    // A slot name that cannot be one is 404 before any look-up; nothing about it is kept.
-    let digest = state
+    let slot = segments.get("slot").cloned().unwrap_or_default();
+    let path = format!("/{}", segments.get("rest").map_or("", String::as_str));
+    let routed = state
         .registry
-        .serving(&ctx.principal.module_bindings, &slot)
-        .ok_or_else(|| Error::not_found("route"))?;
-    let module = state.registry.module(&digest).await?;
-    let path = format!("/{rest}");
-    let (route, params) = match match_route(&module.manifest, method.as_str(), &path) {
-        Ok(found) => found,
-        Err(no_route) => return Ok(no_route.into_response()),
-    };
-    ctx.require(&route.permission)?;
-    let idempotency_key = match IdempotencyKey::from_request(
-        method.as_str(),
-        uri.path(),
-        uri.query(),
-        &headers,
-        &body,
-    )? {
+        .route(
+            &ctx.principal.module_bindings,
+            &slot,
+            method.as_str(),
+            &path,
+        )
+        .await?;
+    ctx.require(routed.permission())?;
+    let key =
+        IdempotencyKey::from_request(method.as_str(), uri.path(), uri.query(), &headers, &body)?;
+    let idempotency_key = match key {
         None => None,
         Some(key) => match idempotency::claim(&mut ctx.tx, ctx.principal.user_id, key).await? {
             Claim::Fresh(key) => Some(key),
-            Claim::Replay(mut answer) => {
-                // Screened again: rows stored by older versions kept every header.
-                answer.headers = module_headers::screen(&slot, &answer.headers)?;
-                let mut response = respond(answer_status(answer.status)?, answer);
-                response
-                    .headers_mut()
-                    .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-                return Ok(response);
-            }
+            Claim::Replay(answer) => return replay(&slot, answer),
         },
     };
-
-    let request_id = ctx.request_id.clone().unwrap_or_default();
-    let query: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
-        .map_err(|_| {
-            Error::bad_request("invalid_query_parameter", "the query string is malformed")
-        })?;
-    let request = Request {
+    let request = ModuleRequest {
         method: method.as_str().to_owned(),
         path,
-        query,
-        headers: headers
-            .iter()
-            .filter(|(name, _)| !matches!(name.as_str(), "authorization" | "cookie"))
-            .filter_map(|(name, value)| {
-                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-            })
-            .collect(),
+        query: serde_urlencoded::from_str(uri.query().unwrap_or("")).map_err(|_| {
+            Error::bad_request("invalid_query_parameter", "the query string is malformed")
+        })?,
+        headers: forwarded_headers(&headers),
         body: body.to_vec(),
-        route: route.path.clone(),
-        params,
     };
-    let Tenant { principal, tx, .. } = ctx;
-    let tenant_id = tx.tenant_id();
-    let shared: SharedTx = Arc::new(Mutex::new(Some(tx)));
-    let call = CallContext {
-        tenant_id,
-        caller: Caller {
-            user_id: principal.user_id,
-            roles: principal.roles.clone(),
-            permissions: principal.permissions.names().map(str::to_owned).collect(),
-        },
-        request_id: request_id.clone(),
-        store: Box::new(PgStore::new(shared.clone(), state.catalog.clone())),
-        events: Box::new(OutboxSink::new(
-            shared.clone(),
-            module.manifest.name.clone(),
-            request_id,
-        )),
+    let Tenant {
+        principal,
+        tx,
+        request_id,
+        ..
+    } = ctx;
+    let caller = Caller {
+        user_id: principal.user_id,
+        roles: principal.roles.clone(),
+        permissions: principal.permissions.names().map(str::to_owned).collect(),
     };
-    let outcome = state
+    let answer = state
         .registry
-        .runtime()
-        .handle(&module, call, request)
-        .await;
-    let tx = shared.lock().await.take();
-    let (response, usage) = outcome?;
-    // Labelled by module only: a label per tenant would make a series per tenant.
-    let labels = [("module", module.manifest.name.clone())];
-    metrics::histogram!("module_call_duration_seconds", &labels)
-        .record(usage.elapsed.as_secs_f64());
-    metrics::counter!("module_host_calls_total", &labels).increment(u64::from(usage.host_calls));
-    metrics::counter!("module_rows_returned_total", &labels)
-        .increment(u64::from(usage.rows_returned));
+        .call(routed, tx, caller, request_id.unwrap_or_default(), request)
+        .await?;
 
     // Checked before the commit: a module that breaks the header caps fails its call.
-    let status = answer_status(response.status)?;
-    let answer = StoredAnswer {
-        status: response.status,
-        headers: module_headers::screen(&slot, &response.headers)?,
-        body: response.body,
+    let status = answer_status(answer.response.status)?;
+    let stored = StoredAnswer {
+        status: answer.response.status,
+        headers: module_headers::screen(&slot, &answer.response.headers)?,
+        body: answer.response.body,
     };
-    if let Some(mut tx) = tx
+    if let Some(mut tx) = answer.tx
         && status.as_u16() < 400
     {
         if let Some(key) = &idempotency_key {
-            idempotency::record(&mut tx, principal.user_id, key, &answer).await?;
+            idempotency::record(&mut tx, principal.user_id, key, &stored).await?;
         }
         tx.commit().await?;
     }
-    Ok(respond(status, answer))
+    Ok(respond(status, stored))
+}
+
+/// The headers a module sees: all but the caller's credentials.
+fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "authorization" | "cookie"))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect()
+}
+
+/// The first answer to an idempotency key, again. Its headers are screened again: rows
+/// stored by older versions kept every header.
+fn replay(slot: &str, mut answer: StoredAnswer) -> Result<Response> {
+    answer.headers = module_headers::screen(slot, &answer.headers)?;
+    let mut response = respond(answer_status(answer.status)?, answer);
+    response
+        .headers_mut()
+        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    Ok(response)
 }
 
 fn answer_status(status: u16) -> Result<StatusCode> {
@@ -394,126 +321,4 @@ fn respond(status: StatusCode, answer: StoredAnswer) -> Response {
     let mut response = (status, answer.body).into_response();
     module_headers::apply(answer.headers, response.headers_mut());
     response
-}
-
-/// A manifest route and the values of its path parameters.
-type RouteMatch<'m> = (&'m Route, Vec<(String, String)>);
-
-/// Why no manifest route serves a request.
-#[derive(Debug, PartialEq, Eq)]
-enum NoRoute {
-    /// No pattern matches the path (404).
-    NotFound,
-    /// Patterns match the path, for these methods only (405 with `Allow`, RFC 9110 15.5.6).
-    MethodNotAllowed(Vec<String>),
-}
-
-impl IntoResponse for NoRoute {
-    fn into_response(self) -> Response {
-        match self {
-            Self::NotFound => Error::not_found("route").into_response(),
-            Self::MethodNotAllowed(methods) => {
-                let mut response = Error::problem(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    "this route does not accept that method",
-                )
-                .into_response();
-                if let Ok(allow) = HeaderValue::try_from(methods.join(", ")) {
-                    response.headers_mut().insert(header::ALLOW, allow);
-                }
-                response
-            }
-        }
-    }
-}
-
-/// Finds the manifest route for a method and path, or says why there is none.
-fn match_route<'m>(
-    manifest: &'m Manifest,
-    method: &str,
-    path: &str,
-) -> Result<RouteMatch<'m>, NoRoute> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let mut allowed: Vec<String> = Vec::new();
-    for route in &manifest.routes {
-        let pattern: Vec<&str> = route.path.trim_end_matches('/').split('/').collect();
-        if pattern.len() != segments.len() {
-            continue;
-        }
-        let mut params = Vec::new();
-        let matched = pattern.iter().zip(&segments).all(|(p, s)| {
-            match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                Some(name) if !s.is_empty() => {
-                    params.push((name.to_owned(), (*s).to_owned()));
-                    true
-                }
-                Some(_) => false,
-                None => p == s,
-            }
-        });
-        if !matched {
-            continue;
-        }
-        if route.method.eq_ignore_ascii_case(method) {
-            return Ok((route, params));
-        }
-        let route_method = route.method.to_ascii_uppercase();
-        if !allowed.contains(&route_method) {
-            allowed.push(route_method);
-        }
-    }
-    if allowed.is_empty() {
-        Err(NoRoute::NotFound)
-    } else {
-        Err(NoRoute::MethodNotAllowed(allowed))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn manifest() -> Manifest {
-        Manifest {
-            routes: vec![
-                Route {
-                    method: "GET".into(),
-                    path: "/customers".into(),
-                    permission: "crm.customers.read".into(),
-                },
-                Route {
-                    method: "GET".into(),
-                    path: "/customers/{id}".into(),
-                    permission: "crm.customers.read".into(),
-                },
-                Route {
-                    method: "PATCH".into(),
-                    path: "/customers/{id}".into(),
-                    permission: "crm.customers.write".into(),
-                },
-            ],
-            ..Manifest::default()
-        }
-    }
-
-    #[test]
-    fn routes_match_with_params_and_methods() {
-        let manifest = manifest();
-        let (route, params) = match_route(&manifest, "PATCH", "/customers/42").unwrap();
-        assert_eq!(route.permission, "crm.customers.write");
-        assert_eq!(params, [("id".to_owned(), "42".to_owned())]);
-        assert_eq!(
-            match_route(&manifest, "GET", "/customers/").unwrap().0.path,
-            "/customers"
-        );
-        assert_eq!(
-            match_route(&manifest, "DELETE", "/customers/42").unwrap_err(),
-            NoRoute::MethodNotAllowed(vec!["GET".into(), "PATCH".into()])
-        );
-        assert_eq!(
-            match_route(&manifest, "GET", "/customers/42/x").unwrap_err(),
-            NoRoute::NotFound
-        );
-    }
 }

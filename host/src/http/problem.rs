@@ -50,6 +50,7 @@ impl IntoResponse for Error {
                 detail,
                 fields,
                 retry_after,
+                allow,
                 ..
             } => {
                 let mut response = response(status, code, &detail, &fields);
@@ -57,6 +58,11 @@ impl IntoResponse for Error {
                     response
                         .headers_mut()
                         .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+                }
+                if !allow.is_empty()
+                    && let Ok(allow) = HeaderValue::try_from(allow.join(", "))
+                {
+                    response.headers_mut().insert(header::ALLOW, allow);
                 }
                 response
             }

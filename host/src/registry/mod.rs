@@ -15,6 +15,7 @@
 //! not seen yet (a component to load, a version another host published a moment ago) goes
 //! through the registry's own small pool, which never waits on the request pool.
 
+mod call;
 mod discovery;
 mod published;
 pub mod shares;
@@ -29,10 +30,12 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
+pub use self::call::{Answer, ModuleRequest, Routed};
 use self::published::Catalog;
 use crate::error::{Error, Result, is_unique_violation};
 use crate::runtime::manifest::is_identifier;
 use crate::runtime::{Digest, ModuleHandle, Runtime};
+use crate::storage;
 use crate::tenancy::TenantTx;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -53,6 +56,8 @@ pub struct Registry {
     reader: PgPool,
     runtime: Arc<Runtime>,
     catalog: RwLock<Catalog>,
+    /// The store's column catalog, for the calls' store backends.
+    columns: Arc<storage::Catalog>,
 }
 
 /// Every host that publishes a version sends its digest here; every host adds it to its
@@ -70,7 +75,7 @@ pub fn is_slot(slot: &str) -> bool {
 }
 
 impl Registry {
-    pub fn new(pool: PgPool, runtime: Arc<Runtime>) -> Self {
+    pub fn new(pool: PgPool, runtime: Arc<Runtime>, columns: Arc<storage::Catalog>) -> Self {
         let options = (*pool.connect_options()).clone();
         let reader = PgPoolOptions::new()
             .max_connections(READER_CONNECTIONS)
@@ -82,6 +87,7 @@ impl Registry {
             reader,
             runtime,
             catalog: RwLock::default(),
+            columns,
         }
     }
 
@@ -348,8 +354,33 @@ impl Registry {
             self.runtime.load(component).await
         }
     }
+
+    /// The version that served `slot` before the tenant's current binding: the one bound
+    /// before it, or the built-in when the tenant bound only once. Rolling back is a new bind,
+    /// so a version no longer shared with the tenant cannot be the answer (409
+    /// `nothing_to_roll_back`, as for a slot never bound).
+    pub async fn previous(&self, tx: &mut TenantTx, slot: &str) -> Result<Version> {
+        let history: Vec<String> = sqlx::query_scalar(
+            "SELECT digest FROM module_bindings WHERE tenant_id = $1 AND slot = $2 ORDER BY id DESC LIMIT 2",
+        )
+        .bind(tx.tenant_id())
+        .bind(slot)
+        .fetch_all(tx.conn())
+        .await?;
+        let nothing = |detail: &str| Error::conflict("nothing_to_roll_back", detail.to_owned());
+        match history.as_slice() {
+            [] => Err(nothing("the slot has no binding to roll back")),
+            [_] => self
+                .builtin(slot)
+                .ok_or_else(|| nothing("there is no earlier version for this slot")),
+            [_, previous, ..] => self.bindable(tx, previous).await?.ok_or_else(|| {
+                nothing("the earlier version is no longer available to this tenant")
+            }),
+        }
+    }
 }
 
+/// Records a new binding of the version's slot for the transaction's tenant.
 pub async fn bind(tx: &mut TenantTx, version: &Version) -> Result<()> {
     sqlx::query(
         "INSERT INTO module_bindings (tenant_id, id, slot, digest, bound_by) VALUES ($1, $2, $3, $4, $5)",

@@ -110,7 +110,7 @@ impl Manifest {
                 )));
             }
         }
-        Ok(())
+        super::routes::check_patterns(&self.routes).map_err(rejected)
     }
 }
 
@@ -163,6 +163,7 @@ mod tests {
             r#"{"name": "CRM", "version": "1.2.0", "slot": "crm", "routes": []}"#,
             r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [], "tabels": {}}"#,
             r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [{"method": "TRACE", "path": "/", "permission": "x"}]}"#,
+            r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [{"method": "GET", "path": "/{id}", "permission": "x"}, {"method": "GET", "path": "/{key}", "permission": "x"}]}"#,
         ] {
             assert!(Manifest::parse(bad).is_err(), "{bad}");
         }

@@ -21,6 +21,7 @@ pub mod capabilities;
 mod compile;
 mod instance;
 pub mod manifest;
+pub mod routes;
 mod schedule;
 #[cfg(test)]
 mod tests;
@@ -46,6 +47,7 @@ pub use self::capabilities::store::StoreBackend;
 pub use self::compile::{Digest, Origin};
 pub use self::instance::{CallContext, DEADLINE_HEADER, Usage};
 pub use self::manifest::{Manifest, RequestedLimits};
+pub use self::routes::{NoRoute, RouteMatch};
 pub use self::schedule::CallShares;
 
 use self::bindings::DomainModulePre;

@@ -25,7 +25,6 @@ impl Module for Jobs {
         name: "jobs",
         version: env!("CARGO_PKG_VERSION"),
         slot: "jobs",
-        // Literal segments come before `{id}`: the host takes the first pattern that matches.
         routes: &[
             Route::post("/service-types", WRITE, service_types::create),
             Route::get("/service-types", READ, service_types::list),
@@ -81,32 +80,3 @@ impl Module for Jobs {
 }
 
 verofield_sdk::export_module!(Jobs);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use verofield_sdk::router::match_pattern;
-
-    #[test]
-    fn literal_routes_come_before_parameters() {
-        let routes = Jobs::MANIFEST.routes;
-        let first = |method: &str, path: &str| {
-            routes
-                .iter()
-                .find(|r| r.method == method && match_pattern(r.path, path).is_some())
-                .map(|r| r.path)
-        };
-        assert_eq!(first("GET", "/service-types"), Some("/service-types"));
-        assert_eq!(first("GET", "/mine"), Some("/mine"));
-        assert_eq!(first("GET", "/mine/x"), Some("/mine/{id}"));
-        assert_eq!(
-            first("POST", "/x/assignments/override"),
-            Some("/{id}/assignments/override")
-        );
-        assert_eq!(
-            first("GET", "/technicians/x/day"),
-            Some("/technicians/{technician_id}/day")
-        );
-        assert_eq!(first("GET", "/x"), Some("/{id}"));
-    }
-}

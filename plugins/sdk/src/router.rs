@@ -1,18 +1,20 @@
-//! Dispatching a request to the manifest route that matches it.
+//! Dispatching a request to its handler.
 //!
-//! The host has already matched the route and sends its pattern (`route`) and parameters
-//! (`params`): those are used as given. Matching the path against the patterns here is the
-//! fallback for a request that does not carry them (older hosts, hand-built test requests).
+//! The host matches the request to a manifest route once (it must, to check the route's
+//! permission) and sends the route's pattern (`route`) and path parameters (`params`). The
+//! pattern and the method name exactly one entry of the route table, which is both the
+//! manifest and this dispatcher: no path is matched here, so the table's order never matters.
 
 use crate::http::{Request, Response};
 use crate::manifest::{Manifest, Route};
 use crate::problem::Problem;
 
-/// Runs the matching route's handler and renders a failure as problem+json.
-pub fn dispatch(manifest: &Manifest, mut request: Request) -> Response {
-    let route = match find(manifest.routes, &mut request) {
-        Ok(route) => route,
-        Err(problem) => return problem.into_response(),
+/// Runs the handler of the request's route and renders a failure as problem+json.
+pub fn dispatch(manifest: &Manifest, request: Request) -> Response {
+    let Some(route) = find(manifest.routes, &request) else {
+        // Only a host that did not route the request (or a route table that changed under
+        // it) gets here.
+        return Problem::new(404, "not_found", "no such route").into_response();
     };
     if let Err(problem) = request.unstorable_parameters() {
         return problem.into_response();
@@ -23,62 +25,11 @@ pub fn dispatch(manifest: &Manifest, mut request: Request) -> Response {
     }
 }
 
-/// The route for the request, filling in `route` and `params` when the host did not.
-fn find<'a>(routes: &'a [Route], request: &mut Request) -> Result<&'a Route, Problem> {
-    if !request.route.is_empty()
-        && let Some(route) = routes
-            .iter()
-            .find(|route| route.method == request.method && route.path == request.route)
-    {
-        return Ok(route);
-    }
-    let mut path_matched = false;
-    for route in routes {
-        let Some(params) = match_pattern(route.path, &request.path) else {
-            continue;
-        };
-        path_matched = true;
-        if route.method == request.method {
-            request.route = route.path.to_owned();
-            request.params = params;
-            return Ok(route);
-        }
-    }
-    Err(if path_matched {
-        Problem::new(
-            405,
-            "method_not_allowed",
-            "the route does not take this method",
-        )
-    } else {
-        Problem::new(404, "not_found", "no such route")
-    })
-}
-
-/// The parameters of `pattern` (`/customers/{id}`) in `path`, if the path matches it.
-pub fn match_pattern(pattern: &str, path: &str) -> Option<Vec<(String, String)>> {
-    let mut pattern_segments = pattern.split('/');
-    let mut path_segments = path.split('/');
-    let mut params = Vec::new();
-    loop {
-        match (pattern_segments.next(), path_segments.next()) {
-            (None, None) => return Some(params),
-            (Some(expected), Some(actual)) => {
-                match expected
-                    .strip_prefix('{')
-                    .and_then(|rest| rest.strip_suffix('}'))
-                {
-                    Some(name) if !actual.is_empty() => {
-                        params.push((name.to_owned(), actual.to_owned()));
-                    }
-                    Some(_) => return None,
-                    None if expected == actual => {}
-                    None => return None,
-                }
-            }
-            _ => return None,
-        }
-    }
+/// The route table's entry for the host's route and the request's method.
+fn find<'a>(routes: &'a [Route], request: &Request) -> Option<&'a Route> {
+    routes
+        .iter()
+        .find(|route| route.method == request.method && route.path == request.route)
 }
 
 #[cfg(test)]
@@ -103,10 +54,15 @@ mod tests {
         ..Manifest::EMPTY
     };
 
-    fn request(method: &str, path: &str) -> Request {
+    /// A request as the host sends it: routed, with its parameters.
+    fn routed(method: &str, route: &str, params: &[(&str, &str)]) -> Request {
         Request {
             method: method.into(),
-            path: path.into(),
+            route: route.into(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ..Request::default()
         }
     }
@@ -116,49 +72,34 @@ mod tests {
     }
 
     #[test]
-    fn matches_patterns() {
-        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
-        assert_eq!(match_pattern("/customers", "/customers"), Some(vec![]));
-        assert_eq!(
-            match_pattern("/customers/{id}", "/customers/42"),
-            Some(vec![pair("id", "42")])
-        );
-        assert_eq!(
-            match_pattern(
-                "/customers/{id}/locations/{location}",
-                "/customers/1/locations/2"
-            ),
-            Some(vec![pair("id", "1"), pair("location", "2")])
-        );
-        assert_eq!(match_pattern("/customers/{id}", "/customers/"), None);
-        assert_eq!(match_pattern("/customers/{id}", "/customers/1/x"), None);
-        assert_eq!(match_pattern("/customers", "/contacts"), None);
-    }
-
-    #[test]
-    fn prefers_the_hosts_route_and_params() {
-        let mut from_host = request("GET", "/customers/ignored");
-        from_host.route = "/customers/{id}".into();
-        from_host.params = vec![("id".into(), "from-host".into())];
-        let response = dispatch(&MANIFEST, from_host);
-        assert_eq!(params(&response), vec![("id".into(), "from-host".into())]);
-    }
-
-    #[test]
-    fn falls_back_to_matching_the_path() {
-        let response = dispatch(&MANIFEST, request("GET", "/customers/7"));
+    fn dispatches_on_the_hosts_route_and_params() {
+        let response = dispatch(&MANIFEST, routed("GET", "/customers/{id}", &[("id", "7")]));
         assert_eq!(response.status, 200);
         assert_eq!(params(&response), vec![("id".into(), "7".into())]);
+        let nested = routed(
+            "GET",
+            "/customers/{id}/locations/{location}",
+            &[("id", "1"), ("location", "2")],
+        );
+        assert_eq!(params(&dispatch(&MANIFEST, nested)).len(), 2);
     }
 
     #[test]
     fn renders_misses_and_handler_problems() {
-        assert_eq!(dispatch(&MANIFEST, request("GET", "/nope")).status, 404);
+        let unrouted = Request {
+            method: "GET".into(),
+            path: "/customers".into(),
+            ..Request::default()
+        };
+        assert_eq!(dispatch(&MANIFEST, unrouted).status, 404);
         assert_eq!(
-            dispatch(&MANIFEST, request("POST", "/customers/7")).status,
-            405
+            dispatch(&MANIFEST, routed("POST", "/customers/{id}", &[("id", "7")])).status,
+            404
         );
-        let failed = dispatch(&MANIFEST, request("DELETE", "/customers/7"));
+        let failed = dispatch(
+            &MANIFEST,
+            routed("DELETE", "/customers/{id}", &[("id", "7")]),
+        );
         assert_eq!(failed.status, 404);
         assert_eq!(
             failed.header("content-type"),

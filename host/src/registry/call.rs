@@ -1,0 +1,125 @@
+//! One module call, from a tenant's slot to the module's answer: the one place that knows how.
+//!
+//! [`Registry::route`] resolves the slot to the version serving the tenant and matches the
+//! manifest route once ([`Manifest::route`](crate::runtime::Manifest::route)); the caller checks
+//! the route's permission. [`Registry::call`] then runs the module inside the tenant's
+//! transaction, with the store and the outbox bound to that transaction, records the call's
+//! metrics, and hands the transaction back so that the caller decides to commit (an answer
+//! below 400) or to roll back (anything else: dropping it does). A trap or a broken limit is an
+//! error, and the transaction is dropped with it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+
+use super::Registry;
+use crate::error::{Error, Result};
+use crate::events::OutboxSink;
+use crate::runtime::{CallContext, Caller, ModuleHandle, Request, Response, RouteMatch, Usage};
+use crate::storage::{PgStore, SharedTx};
+use crate::tenancy::TenantTx;
+
+/// A request for a slot, routed: the module serving it and the manifest route that matched.
+pub struct Routed {
+    pub module: ModuleHandle,
+    route: RouteMatch,
+}
+
+impl Routed {
+    /// The permission the caller needs for the matched route.
+    pub fn permission(&self) -> &str {
+        &self.module.manifest.routes[self.route.index].permission
+    }
+}
+
+/// What the HTTP request gives the module, before routing adds the route and its parameters.
+pub struct ModuleRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The module's answer, what the call used, and the transaction to commit or drop.
+pub struct Answer {
+    pub response: Response,
+    pub usage: Usage,
+    /// None when the call's store gave the transaction up (it failed inside the database).
+    pub tx: Option<TenantTx>,
+}
+
+impl Registry {
+    /// The module serving `slot` for a tenant with these bindings (slot -> digest) and its
+    /// route for `method` and `path` (relative to the slot). 404 for an unknown slot or path,
+    /// 405 with the allowed methods when only the method is wrong.
+    pub async fn route(
+        &self,
+        bindings: &HashMap<String, String>,
+        slot: &str,
+        method: &str,
+        path: &str,
+    ) -> Result<Routed> {
+        let digest = self
+            .serving(bindings, slot)
+            .ok_or_else(|| Error::not_found("route"))?;
+        let module = self.module(&digest).await?;
+        let route = module.manifest.route(method, path)?;
+        Ok(Routed { module, route })
+    }
+
+    /// Runs a routed request in the tenant's transaction `tx` for `caller`.
+    pub async fn call(
+        &self,
+        routed: Routed,
+        tx: TenantTx,
+        caller: Caller,
+        request_id: String,
+        request: ModuleRequest,
+    ) -> Result<Answer> {
+        let Routed { module, route } = routed;
+        let request = Request {
+            method: request.method,
+            path: request.path,
+            query: request.query,
+            headers: request.headers,
+            body: request.body,
+            route: module.manifest.routes[route.index].path.clone(),
+            params: route.params,
+        };
+        let tenant_id = tx.tenant_id();
+        let shared: SharedTx = Arc::new(Mutex::new(Some(tx)));
+        let context = CallContext {
+            tenant_id,
+            caller,
+            request_id: request_id.clone(),
+            store: Box::new(PgStore::new(shared.clone(), self.columns.clone())),
+            events: Box::new(OutboxSink::new(
+                shared.clone(),
+                module.manifest.name.clone(),
+                request_id,
+            )),
+        };
+        let outcome = self.runtime.handle(&module, context, request).await;
+        let tx = shared.lock().await.take();
+        let (response, usage) = outcome?;
+        record_usage(&module.manifest.name, &usage);
+        Ok(Answer {
+            response,
+            usage,
+            tx,
+        })
+    }
+}
+
+/// The call's metrics, labelled by module only: a label per tenant would make a series per
+/// tenant.
+fn record_usage(module: &str, usage: &Usage) {
+    let labels = [("module", module.to_owned())];
+    metrics::histogram!("module_call_duration_seconds", &labels)
+        .record(usage.elapsed.as_secs_f64());
+    metrics::counter!("module_host_calls_total", &labels).increment(u64::from(usage.host_calls));
+    metrics::counter!("module_rows_returned_total", &labels)
+        .increment(u64::from(usage.rows_returned));
+}
