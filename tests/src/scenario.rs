@@ -10,6 +10,8 @@
 //!   each asserts its one expected status and returns the id it created, so set-up costs a
 //!   line per row.
 
+use std::fmt::Display;
+
 use serde_json::Value;
 
 use crate::*;
@@ -61,6 +63,16 @@ impl Api {
     /// A POST with an empty object: the actions (`/activate`, `/generate`, `/close`, ...).
     pub async fn action(&self, path: &str) -> Resp {
         self.post(path, &json!({})).await
+    }
+
+    /// `PATCH /v1/users/{user}`.
+    pub async fn patch_user(&self, user: impl Display, body: &Value) -> Resp {
+        self.patch(&format!("/v1/users/{user}"), body).await
+    }
+
+    /// `DELETE /v1/users/{user}` (a deactivation).
+    pub async fn delete_user(&self, user: impl Display) -> Resp {
+        self.delete(&format!("/v1/users/{user}")).await
     }
 
     /// `POST /v1/jobs/{job}/status` to `to`.
@@ -118,6 +130,35 @@ pub struct Scenario<'s> {
 }
 
 impl TestServer {
+    /// `GET /v1/me` with this access token: the cheapest "does this token still work".
+    pub async fn me(&self, token: &str) -> Resp {
+        self.client_for(token).get("/v1/me").await
+    }
+
+    /// `POST /v1/auth/accept-invite`: sets the invited user's password.
+    pub async fn accept_invite(&self, token: &str, password: &str) -> Resp {
+        self.anon()
+            .post(
+                "/v1/auth/accept-invite",
+                &json!({ "token": token, "password": password }),
+            )
+            .await
+    }
+
+    /// Creates a user with `roles` and `password` as the holder of `token`, then logs them in
+    /// to `tenant` (a slug): the created user's body and their tokens.
+    pub async fn create_and_login(
+        &self,
+        token: &str,
+        tenant: &str,
+        email: &str,
+        roles: &[&str],
+        password: &str,
+    ) -> (Value, Tokens) {
+        let created = self.create_user(token, email, roles, Some(password)).await;
+        (created, self.login(tenant, email, password).await)
+    }
+
     /// Creates tenant `slug` and logs its owner in.
     pub async fn scenario(&self, slug: &str) -> Scenario<'_> {
         let tenant = self.create_tenant(slug).await;
@@ -204,4 +245,20 @@ impl Scenario<'_> {
         moved.expect_status(200);
         moved
     }
+}
+
+/// A transaction on `db` (an admin connection) as the host's app role, after `settings`
+/// (`SET LOCAL app.tenant_id = '...'`, or "" for none): what row-level security lets the
+/// host see. The caller rolls it back.
+pub async fn as_app_role<'c>(
+    db: &'c mut sqlx::PgConnection,
+    settings: &str,
+) -> sqlx::Transaction<'c, sqlx::Postgres> {
+    let mut tx = sqlx::Connection::begin(db).await.unwrap();
+    let sql = match settings {
+        "" => "SET LOCAL ROLE verofield_app".to_owned(),
+        settings => format!("{settings}; SET LOCAL ROLE verofield_app"),
+    };
+    sqlx::raw_sql(&sql).execute(&mut *tx).await.unwrap();
+    tx
 }
