@@ -28,7 +28,7 @@ async fn login_answers_tokens_and_failures_reveal_nothing() {
             .starts_with("vfr_")
     );
     let tokens = Tokens::from(&response);
-    let me = server.client_for(&tokens.access).get("/v1/me").await;
+    let me = server.me(&tokens.access).await;
     me.expect_status(200);
     assert_eq!(me.json["email"], json!(a.owner_email));
     assert_eq!(me.json["roles"], json!(["owner"]));
@@ -93,11 +93,7 @@ async fn refresh_rotates_and_the_old_token_is_spent() {
     let second = Tokens::from(&response);
     assert_ne!(second.refresh, first.refresh);
     assert_ne!(second.access, first.access);
-    server
-        .client_for(&second.access)
-        .get("/v1/me")
-        .await
-        .expect_status(200);
+    server.me(&second.access).await.expect_status(200);
 
     // The newest token rotates again.
     let response = refresh(&server, &second.refresh).await;
@@ -261,16 +257,10 @@ async fn repeated_failures_are_throttled_without_revealing_the_account() {
         .await;
     right.expect_problem(429, "login_throttled");
     // Another account on the same tenant is not locked by these failures.
-    let _ = server
-        .create_user(
-            &forged_owner_token(&server, &a),
-            "other@acme.test",
-            &["viewer"],
-            Some("other-password-123"),
-        )
-        .await;
+    let forged = forged_owner_token(&server, &a);
+    let (email, password) = ("other@acme.test", "other-password-123");
     server
-        .login(&a.slug, "other@acme.test", "other-password-123")
+        .create_and_login(&forged, &a.slug, email, &["viewer"], password)
         .await;
 }
 
@@ -411,24 +401,12 @@ async fn an_invited_user_sets_a_password_and_logs_in() {
         .await
         .expect_problem(401, "invalid_credentials");
     // A too-short password is a 422 naming the field.
-    let short = server
-        .anon()
-        .post(
-            "/v1/auth/accept-invite",
-            &json!({ "token": invite, "password": "short" }),
-        )
-        .await;
+    let short = server.accept_invite(&invite, "short").await;
     short.expect_problem(422, "validation_failed");
     assert_eq!(short.json["errors"][0]["field"], "password");
     // A forged invitation is refused.
     let forged = format!("vfi_{}_{}", a.id.simple(), "A".repeat(43));
-    let response = server
-        .anon()
-        .post(
-            "/v1/auth/accept-invite",
-            &json!({ "token": forged, "password": "new-password-123" }),
-        )
-        .await;
+    let response = server.accept_invite(&forged, "new-password-123").await;
     assert_eq!(
         response.status,
         StatusCode::UNAUTHORIZED,
@@ -437,27 +415,17 @@ async fn an_invited_user_sets_a_password_and_logs_in() {
     );
 
     server
-        .anon()
-        .post(
-            "/v1/auth/accept-invite",
-            &json!({ "token": invite, "password": "new-password-123" }),
-        )
+        .accept_invite(&invite, "new-password-123")
         .await
         .expect_status(204);
     let tokens = server
         .login(&a.slug, "invitee@acme.test", "new-password-123")
         .await;
-    let me = server.client_for(&tokens.access).get("/v1/me").await;
+    let me = server.me(&tokens.access).await;
     me.expect_status(200);
     assert_eq!(me.json["roles"], json!(["dispatcher"]));
     // The invitation is single-use.
-    let again = server
-        .anon()
-        .post(
-            "/v1/auth/accept-invite",
-            &json!({ "token": invite, "password": "another-password-123" }),
-        )
-        .await;
+    let again = server.accept_invite(&invite, "another-password-123").await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{}", again.text);
     server
         .login(&a.slug, "invitee@acme.test", "new-password-123")
@@ -469,34 +437,27 @@ async fn a_deactivated_user_loses_access_at_once() {
     let server = TestServer::start().await;
     let a = server.create_tenant("acme").await;
     let owner = server.login_owner(&a).await.access;
-    let user = server
-        .create_user(
+    let (user, tokens) = server
+        .create_and_login(
             &owner,
+            &a.slug,
             "tech@acme.test",
             &["technician"],
-            Some("tech-password-123"),
+            "tech-password-123",
         )
         .await;
     let id = user["id"].as_str().unwrap().to_owned();
-    let tokens = server
-        .login(&a.slug, "tech@acme.test", "tech-password-123")
-        .await;
-    server
-        .client_for(&tokens.access)
-        .get("/v1/me")
-        .await
-        .expect_status(200);
+    server.me(&tokens.access).await.expect_status(200);
 
     server
         .client_for(&owner)
-        .delete(&format!("/v1/users/{id}"))
+        .delete_user(&id)
         .await
         .expect_status(204);
 
     // The access token has not expired, yet it stops working on the next request.
     server
-        .client_for(&tokens.access)
-        .get("/v1/me")
+        .me(&tokens.access)
         .await
         .expect_problem(401, "invalid_token");
     let response = refresh(&server, &tokens.refresh).await;
@@ -519,7 +480,7 @@ async fn a_deactivated_user_loses_access_at_once() {
     // Reactivated, they can log in again (old refresh tokens stay revoked).
     server
         .client_for(&owner)
-        .patch(&format!("/v1/users/{id}"), &json!({ "status": "active" }))
+        .patch_user(&id, &json!({ "status": "active" }))
         .await
         .expect_status(200);
     server
@@ -541,17 +502,13 @@ async fn a_suspended_tenant_is_refused_until_reactivated() {
 
     let response = server
         .operator()
-        .post(
-            &format!("/v1/operator/tenants/{}/suspend", a.id),
-            &json!({}),
-        )
+        .action(&format!("/v1/operator/tenants/{}/suspend", a.id))
         .await;
     response.expect_status(200);
     assert_eq!(response.json["status"], "suspended");
 
     server
-        .client_for(&tokens.access)
-        .get("/v1/me")
+        .me(&tokens.access)
         .await
         .expect_problem(403, "tenant_suspended");
     server
@@ -574,34 +531,20 @@ async fn a_suspended_tenant_is_refused_until_reactivated() {
         response.text
     );
     // Other tenants are unaffected.
-    server
-        .client_for(&token_b)
-        .get("/v1/me")
-        .await
-        .expect_status(200);
+    server.me(&token_b).await.expect_status(200);
 
     server
         .operator()
-        .post(
-            &format!("/v1/operator/tenants/{}/activate", a.id),
-            &json!({}),
-        )
+        .action(&format!("/v1/operator/tenants/{}/activate", a.id))
         .await
         .expect_status(200);
-    server
-        .client_for(&tokens.access)
-        .get("/v1/me")
-        .await
-        .expect_status(200);
+    server.me(&tokens.access).await.expect_status(200);
     server.login_owner(&a).await;
 
     // Only the operator may do this.
     server
         .client_for(&tokens.access)
-        .post(
-            &format!("/v1/operator/tenants/{}/suspend", b.id),
-            &json!({}),
-        )
+        .action(&format!("/v1/operator/tenants/{}/suspend", b.id))
         .await
         .expect_problem(401, "invalid_token");
     server
@@ -616,20 +559,22 @@ async fn rbac_rules_on_users() {
     let server = TestServer::start().await;
     let a = server.create_tenant("acme").await;
     let owner = server.login_owner(&a).await.access;
-    server
-        .create_user(
+    let (_, viewer) = server
+        .create_and_login(
             &owner,
+            &a.slug,
             "viewer@acme.test",
             &["viewer"],
-            Some("viewer-password-123"),
+            "viewer-password-123",
         )
         .await;
-    let admin_user = server
-        .create_user(
+    let (admin_user, admin) = server
+        .create_and_login(
             &owner,
+            &a.slug,
             "admin@acme.test",
             &["admin"],
-            Some("admin-password-123"),
+            "admin-password-123",
         )
         .await;
     let target = server
@@ -641,14 +586,7 @@ async fn rbac_rules_on_users() {
         )
         .await;
     let target_id = target["id"].as_str().unwrap().to_owned();
-    let viewer = server
-        .login(&a.slug, "viewer@acme.test", "viewer-password-123")
-        .await
-        .access;
-    let admin = server
-        .login(&a.slug, "admin@acme.test", "admin-password-123")
-        .await
-        .access;
+    let (viewer, admin) = (viewer.access, admin.access);
     let mut db = server.db().await;
 
     // A viewer reads but cannot create, change or delete.
@@ -666,14 +604,11 @@ async fn rbac_rules_on_users() {
         .await
         .expect_problem(403, "permission_denied");
     viewer_api
-        .patch(
-            &format!("/v1/users/{target_id}"),
-            &json!({ "display_name": "x" }),
-        )
+        .patch_user(&target_id, &json!({ "display_name": "x" }))
         .await
         .expect_problem(403, "permission_denied");
     viewer_api
-        .delete(&format!("/v1/users/{target_id}"))
+        .delete_user(&target_id)
         .await
         .expect_problem(403, "permission_denied");
     viewer_api
@@ -703,18 +638,12 @@ async fn rbac_rules_on_users() {
         .await
         .expect_problem(403, "role_escalation");
     admin_api
-        .patch(
-            &format!("/v1/users/{target_id}"),
-            &json!({ "roles": ["owner"] }),
-        )
+        .patch_user(&target_id, &json!({ "roles": ["owner"] }))
         .await
         .expect_problem(403, "role_escalation");
     let own_id = admin_user["id"].as_str().unwrap();
     admin_api
-        .patch(
-            &format!("/v1/users/{own_id}"),
-            &json!({ "roles": ["owner"] }),
-        )
+        .patch_user(&own_id, &json!({ "roles": ["owner"] }))
         .await
         .expect_problem(403, "role_escalation");
     admin_api
@@ -725,14 +654,11 @@ async fn rbac_rules_on_users() {
         .await
         .expect_problem(403, "role_escalation");
     admin_api
-        .patch(
-            &format!("/v1/users/{}", a.owner_id),
-            &json!({ "status": "deactivated" }),
-        )
+        .patch_user(a.owner_id, &json!({ "status": "deactivated" }))
         .await
         .expect_problem(403, "role_escalation");
     admin_api
-        .delete(&format!("/v1/users/{}", a.owner_id))
+        .delete_user(a.owner_id)
         .await
         .expect_problem(403, "role_escalation");
     let roles: Vec<String> = sqlx::query_scalar(
@@ -746,29 +672,20 @@ async fn rbac_rules_on_users() {
     assert_eq!(roles, vec!["dispatcher".to_owned()]);
     // What an admin may do, it can.
     admin_api
-        .patch(
-            &format!("/v1/users/{target_id}"),
-            &json!({ "roles": ["viewer"] }),
-        )
+        .patch_user(&target_id, &json!({ "roles": ["viewer"] }))
         .await
         .expect_status(200);
 
     // The last owner cannot be deactivated or demoted.
     let owner_api = server.client_for(&owner);
-    let response = owner_api.delete(&format!("/v1/users/{}", a.owner_id)).await;
+    let response = owner_api.delete_user(a.owner_id).await;
     assert_eq!(response.status, StatusCode::CONFLICT, "{}", response.text);
     let response = owner_api
-        .patch(
-            &format!("/v1/users/{}", a.owner_id),
-            &json!({ "status": "deactivated" }),
-        )
+        .patch_user(a.owner_id, &json!({ "status": "deactivated" }))
         .await;
     assert_eq!(response.status, StatusCode::CONFLICT, "{}", response.text);
     owner_api
-        .patch(
-            &format!("/v1/users/{}", a.owner_id),
-            &json!({ "roles": ["admin"] }),
-        )
+        .patch_user(a.owner_id, &json!({ "roles": ["admin"] }))
         .await
         .expect_problem(409, "last_owner");
     let (status, roles): (String, Vec<String>) = sqlx::query_as(
@@ -788,32 +705,24 @@ async fn rbac_rules_on_users() {
     me_is(&server, &owner, 200).await;
 
     // With a second owner, the first may step down; then the second is the last.
-    let second = server
-        .create_user(
+    let (second, second_tokens) = server
+        .create_and_login(
             &owner,
+            &a.slug,
             "owner2@acme.test",
             &["owner"],
-            Some("owner2-password-123"),
+            "owner2-password-123",
         )
         .await;
     let second_id = second["id"].as_str().unwrap().to_owned();
-    let second_token = server
-        .login(&a.slug, "owner2@acme.test", "owner2-password-123")
-        .await
-        .access;
+    let second_token = second_tokens.access;
     owner_api
-        .patch(
-            &format!("/v1/users/{}", a.owner_id),
-            &json!({ "roles": ["admin"] }),
-        )
+        .patch_user(a.owner_id, &json!({ "roles": ["admin"] }))
         .await
         .expect_status(200);
     server
         .client_for(&second_token)
-        .patch(
-            &format!("/v1/users/{second_id}"),
-            &json!({ "roles": ["admin"] }),
-        )
+        .patch_user(&second_id, &json!({ "roles": ["admin"] }))
         .await
         .expect_problem(409, "last_owner");
 
@@ -871,20 +780,16 @@ async fn an_admin_manages_users_of_every_builtin_role_but_owner() {
     let server = TestServer::start().await;
     let a = server.create_tenant("acme").await;
     let owner = server.login_owner(&a).await.access;
-    server
-        .create_user(
+    let (_, admin) = server
+        .create_and_login(
             &owner,
+            &a.slug,
             "admin@acme.test",
             &["admin"],
-            Some("admin-password-123"),
+            "admin-password-123",
         )
         .await;
-    let admin = server.client_for(
-        &server
-            .login(&a.slug, "admin@acme.test", "admin-password-123")
-            .await
-            .access,
-    );
+    let admin = server.client_for(&admin.access);
     let mut refused = Vec::new();
     for role in ["admin", "dispatcher", "technician", "accountant", "viewer"] {
         let created = admin
@@ -906,10 +811,7 @@ async fn an_admin_manages_users_of_every_builtin_role_but_owner() {
                 .unwrap()
                 .to_owned();
             let renamed = admin
-                .patch(
-                    &format!("/v1/users/{id}"),
-                    &json!({ "display_name": "Renamed" }),
-                )
+                .patch_user(&id, &json!({ "display_name": "Renamed" }))
                 .await;
             if renamed.status != StatusCode::OK {
                 refused.push(format!(
@@ -917,7 +819,7 @@ async fn an_admin_manages_users_of_every_builtin_role_but_owner() {
                     renamed.status, renamed.text
                 ));
             }
-            let removed = admin.delete(&format!("/v1/users/{id}")).await;
+            let removed = admin.delete_user(&id).await;
             if removed.status != StatusCode::NO_CONTENT {
                 refused.push(format!(
                     "deactivate a {role}: {} {}",
@@ -976,19 +878,12 @@ async fn built_in_roles_cannot_be_changed() {
         .expect_problem(409, "builtin_role");
 
     // A custom role: created, updated, refused while held, deleted when free.
-    let created = owner
-        .post(
-            "/v1/roles",
-            &json!({ "name": "lead", "permissions": ["jobs.read"] }),
-        )
-        .await;
+    let lead = json!({ "name": "lead", "permissions": ["jobs.read"] });
+    let created = owner.post("/v1/roles", &lead).await;
     created.expect_status(201);
     let role_id = created.uuid("id");
     owner
-        .post(
-            "/v1/roles",
-            &json!({ "name": "lead", "permissions": ["jobs.read"] }),
-        )
+        .post("/v1/roles", &lead)
         .await
         .expect_problem(409, "role_name_taken");
     let holder = server
@@ -1021,11 +916,7 @@ async fn built_in_roles_cannot_be_changed() {
 }
 
 async fn me_is(server: &TestServer, token: &str, status: u16) {
-    server
-        .client_for(token)
-        .get("/v1/me")
-        .await
-        .expect_status(status);
+    server.me(token).await.expect_status(status);
 }
 
 /// Two owners demoting (or deactivating) each other at the same moment: one change may win,
@@ -1035,18 +926,16 @@ async fn owners_removing_each_other_at_once_always_leave_one_owner() {
     let server = TestServer::start().await;
     let tenant = server.create_tenant("two-owners").await;
     let a_tokens = server.login_owner(&tenant).await;
-    let b = server
-        .create_user(
+    let (b, b_tokens) = server
+        .create_and_login(
             &a_tokens.access,
+            &tenant.slug,
             "b@two-owners.test",
             &["owner"],
-            Some("pw-b-0123456789"),
+            "pw-b-0123456789",
         )
         .await;
     let b_id = json_uuid(&b["id"]).unwrap();
-    let b_tokens = server
-        .login(&tenant.slug, "b@two-owners.test", "pw-b-0123456789")
-        .await;
     let (a_api, b_api) = (
         server.client_for(&a_tokens.access),
         server.client_for(&b_tokens.access),

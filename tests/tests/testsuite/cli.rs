@@ -1,7 +1,20 @@
 //! The command line: `tenant create`, `user create` and `demo` print JSON with ids, and the
 //! credentials they create log in through the server.
 
+use std::path::Path;
+
 use verofield_tests::*;
+
+/// `verofield` with `args` split at spaces, against `db`.
+async fn verofield(dir: &Path, db: &TestDb, args: &str) -> CliOutput {
+    verofield_env(dir, db, args, &[]).await
+}
+
+/// [`verofield`] with extra environment variables (the passwords).
+async fn verofield_env(dir: &Path, db: &TestDb, args: &str, env: &[(&str, &str)]) -> CliOutput {
+    let args: Vec<&str> = args.split_whitespace().collect();
+    run_cli(dir, Some(db), &args, env).await
+}
 
 #[tokio::test]
 async fn tenant_user_and_demo_commands_create_working_accounts() {
@@ -32,22 +45,10 @@ async fn tenant_user_and_demo_commands_create_working_accounts() {
     assert_eq!(tenant["slug"], "acme");
     assert_eq!(tenant["admin_email"], "boss@acme.test");
 
-    let user = run_cli(
+    let user = verofield_env(
         &dir,
-        Some(&db),
-        &[
-            "user",
-            "create",
-            "--tenant",
-            "acme",
-            "--email",
-            "tech@acme.test",
-            "--role",
-            "technician",
-            "--role",
-            "viewer",
-            "--json",
-        ],
+        &db,
+        "user create --tenant acme --email tech@acme.test --role technician --role viewer --json",
         &[("VEROFIELD_USER_PASSWORD", "tech-password-123")],
     )
     .await
@@ -56,19 +57,10 @@ async fn tenant_user_and_demo_commands_create_working_accounts() {
     let user_id = json_uuid(&user["user_id"]).expect("user_id");
     assert_eq!(user["invite_token"], Value::Null);
 
-    let invited = run_cli(
+    let invited = verofield(
         &dir,
-        Some(&db),
-        &[
-            "user",
-            "create",
-            "--tenant",
-            "acme",
-            "--email",
-            "new@acme.test",
-            "--json",
-        ],
-        &[],
+        &db,
+        "user create --tenant acme --email new@acme.test --json",
     )
     .await
     .json();
@@ -77,18 +69,12 @@ async fn tenant_user_and_demo_commands_create_working_accounts() {
         .expect("an invite token")
         .to_owned();
 
-    let demo = run_cli(&dir, Some(&db), &["demo", "--json"], &[])
-        .await
-        .json();
-    let demo_again = run_cli(&dir, Some(&db), &["demo", "--json"], &[])
-        .await
-        .json();
+    let demo = verofield(&dir, &db, "demo --json").await.json();
+    let demo_again = verofield(&dir, &db, "demo --json").await.json();
     assert_eq!(demo, demo_again, "demo is not idempotent");
     let demo_password = demo["password"].as_str().expect("demo password").to_owned();
 
-    let list = run_cli(&dir, Some(&db), &["tenant", "list", "--json"], &[])
-        .await
-        .json();
+    let list = verofield(&dir, &db, "tenant list --json").await.json();
     let slugs: Vec<&str> = list
         .as_array()
         .unwrap()
@@ -102,52 +88,28 @@ async fn tenant_user_and_demo_commands_create_working_accounts() {
     );
 
     // Refusals: a duplicate slug, an unknown tenant, a weak password; all non-zero, no JSON.
-    let duplicate = run_cli(
+    let duplicate = verofield(
         &dir,
-        Some(&db),
-        &[
-            "tenant",
-            "create",
-            "--name",
-            "Again",
-            "--slug",
-            "acme",
-            "--admin-email",
-            "x@acme.test",
-            "--admin-password",
-            "long-enough-123",
-        ],
-        &[],
+        &db,
+        "tenant create --name Again --slug acme \
+         --admin-email x@acme.test --admin-password long-enough-123",
     )
     .await;
     assert!(
         !duplicate.status.success() && duplicate.stderr.contains("slug_taken"),
         "{duplicate:#?}"
     );
-    let unknown = run_cli(
+    let unknown = verofield(
         &dir,
-        Some(&db),
-        &[
-            "user", "create", "--tenant", "nope", "--email", "a@b.test", "--json",
-        ],
-        &[],
+        &db,
+        "user create --tenant nope --email a@b.test --json",
     )
     .await;
     assert!(!unknown.status.success(), "{unknown:#?}");
-    let weak = run_cli(
+    let weak = verofield(
         &dir,
-        Some(&db),
-        &[
-            "user",
-            "create",
-            "--tenant",
-            "acme",
-            "--email",
-            "weak@acme.test",
-            "--password",
-            "short",
-        ],
-        &[],
+        &db,
+        "user create --tenant acme --email weak@acme.test --password short",
     )
     .await;
     assert!(
@@ -160,7 +122,7 @@ async fn tenant_user_and_demo_commands_create_working_accounts() {
     let owner = server
         .login("acme", "boss@acme.test", "boss-password-123")
         .await;
-    let me = server.client_for(&owner.access).get("/v1/me").await;
+    let me = server.me(&owner.access).await;
     me.expect_status(200);
     assert_eq!(json_uuid(&me.json["user_id"]), Some(owner_id));
     assert_eq!(me.json["roles"], json!(["owner"]));
@@ -168,16 +130,12 @@ async fn tenant_user_and_demo_commands_create_working_accounts() {
     let tech = server
         .login("acme", "tech@acme.test", "tech-password-123")
         .await;
-    let me = server.client_for(&tech.access).get("/v1/me").await;
+    let me = server.me(&tech.access).await;
     assert_eq!(json_uuid(&me.json["user_id"]), Some(user_id));
     assert_eq!(me.json["roles"], json!(["technician", "viewer"]));
 
     server
-        .anon()
-        .post(
-            "/v1/auth/accept-invite",
-            &json!({ "token": invite, "password": "new-password-123" }),
-        )
+        .accept_invite(&invite, "new-password-123")
         .await
         .expect_status(204);
     server
@@ -191,9 +149,5 @@ async fn tenant_user_and_demo_commands_create_working_accounts() {
             &demo_password,
         )
         .await;
-    server
-        .client_for(&demo_tokens.access)
-        .get("/v1/me")
-        .await
-        .expect_status(200);
+    server.me(&demo_tokens.access).await.expect_status(200);
 }

@@ -4,107 +4,68 @@
 //! month ends, BYDAY, a DST change, idempotent regeneration), technician scoping enforced by
 //! row-level security, cross-tenant 404s, outbox events, and 422s naming the fields.
 
+use std::ops::Deref;
+
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
-use verofield_tests::{Api, ServerOptions, TenantFixture, TestServer};
-
-const ZONE: &str = "America/New_York";
+use verofield_tests::{Api, Resp, SCENARIO_ZONE as ZONE, Scenario, ServerOptions, TestServer};
 
 async fn server() -> TestServer {
     TestServer::start_with(ServerOptions::new().with_builtin_modules()).await
 }
 
-/// A tenant with an owner, a customer with a location, and a service type needing `termite`.
-struct Shop {
-    tenant: TenantFixture,
-    owner: Api,
+/// A scenario with a customer, a location, and a service type needing `termite`.
+struct Shop<'s> {
+    scenario: Scenario<'s>,
     customer: String,
     location: String,
     service: String,
 }
 
-async fn shop(server: &TestServer, slug: &str) -> Shop {
-    let tenant = server.create_tenant(slug).await;
-    let owner = server.client_for(&server.login_owner(&tenant).await.access);
-    let customer = owner
-        .post("/v1/crm/customers", &json!({"name": "Green Acres"}))
-        .await;
-    customer.expect_status(201);
-    let customer = id_of(&customer.json);
-    let location = owner
-        .post(
-            &format!("/v1/crm/customers/{customer}/locations"),
-            &json!({"label": "Main house", "latitude": 40.7, "longitude": -74.0}),
-        )
-        .await;
-    location.expect_status(201);
-    let service = owner
-        .post(
+/// The shop's steps are its scenario's (`shop.owner`, `shop.technician(..)`, ...).
+impl<'s> Deref for Shop<'s> {
+    type Target = Scenario<'s>;
+
+    fn deref(&self) -> &Scenario<'s> {
+        &self.scenario
+    }
+}
+
+async fn shop<'s>(server: &'s TestServer, slug: &str) -> Shop<'s> {
+    let scenario = server.scenario(slug).await;
+    let customer = scenario.customer("Green Acres").await;
+    let location = scenario.location(&customer, "Main house").await;
+    let service = scenario
+        .create(
             "/v1/jobs/service-types",
             &json!({"name": "Termite inspection", "default_duration_minutes": 60,
                     "default_price_minor": 12500, "currency": "USD", "required_skills": ["Termite"]}),
         )
         .await;
-    service.expect_status(201);
     assert_eq!(service.json["required_skills"], json!(["termite"]));
     Shop {
+        scenario,
         customer,
-        location: id_of(&location.json),
-        service: id_of(&service.json),
-        tenant,
-        owner,
+        location,
+        service: service.id(),
     }
 }
 
-fn id_of(value: &Value) -> String {
-    value["id"].as_str().expect("an id").to_owned()
-}
-
-/// A technician profile (Mon-Fri 08:00-17:00 New York time), optionally linked to a user.
-async fn technician(api: &Api, name: &str, skills: &[&str], user: Option<&str>) -> String {
-    let hours = json!([{"start": "08:00", "end": "17:00"}]);
-    let created = api
-        .post(
-            "/v1/technicians",
-            &json!({"name": name, "skills": skills, "user_id": user, "time_zone": ZONE,
-                    "home_latitude": 40.7, "home_longitude": -74.0,
-                    "working_hours": {"mon": hours, "tue": hours, "wed": hours, "thu": hours, "fri": hours}}),
-        )
-        .await;
-    created.expect_status(201);
-    id_of(&created.json)
-}
-
-/// A scheduled job at the shop's location on `date` from `start` to `end` (New York time).
-async fn job(shop: &Shop, date: &str, start: &str, end: &str) -> String {
-    let created = shop
-        .owner
-        .post(
-            "/v1/jobs",
-            &json!({"customer_id": shop.customer, "location_id": shop.location,
-                    "service_type_ids": [shop.service], "scheduled_date": date,
-                    "window_start_local": start, "window_end_local": end, "time_zone": ZONE}),
-        )
-        .await;
-    created.expect_status(201);
-    assert_eq!(created.json["status"], json!("scheduled"));
-    id_of(&created.json)
-}
-
-/// A user with `roles` and their API client.
-async fn user(server: &TestServer, shop: &Shop, email: &str, roles: &[&str]) -> (String, Api) {
-    let owner_token = server.login_owner(&shop.tenant).await.access;
-    let created = server
-        .create_user(&owner_token, email, roles, Some("field password 1"))
-        .await;
-    let api = server.client_for(
-        &server
-            .login(&shop.tenant.slug, email, "field password 1")
-            .await
-            .access,
-    );
-    (id_of(&created), api)
+impl Shop<'_> {
+    /// A scheduled job at the shop's location on `date` from `start` to `end` (New York time).
+    async fn job(&self, date: &str, start: &str, end: &str) -> String {
+        let created = self
+            .create(
+                "/v1/jobs",
+                &json!({"customer_id": self.customer, "location_id": self.location,
+                        "service_type_ids": [self.service], "scheduled_date": date,
+                        "window_start_local": start, "window_end_local": end, "time_zone": ZONE}),
+            )
+            .await;
+        assert_eq!(created.json["status"], json!("scheduled"));
+        created.id()
+    }
 }
 
 async fn events(db: &mut PgConnection, tenant: Uuid) -> Vec<(String, Value)> {
@@ -115,11 +76,6 @@ async fn events(db: &mut PgConnection, tenant: Uuid) -> Vec<(String, Value)> {
         .unwrap()
 }
 
-/// `body` as JSON with any method (`"PATCH"`, `"POST"`).
-async fn send_json(api: &Api, method: &str, path: &str, body: &Value) -> verofield_tests::Resp {
-    verofield_tests::send(api.request(method.parse().unwrap(), path).json(body)).await
-}
-
 async fn count(db: &mut PgConnection, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
 }
@@ -128,35 +84,32 @@ async fn count(db: &mut PgConnection, sql: &str) -> i64 {
 async fn a_job_goes_through_its_lifecycle_with_history_and_events() {
     let server = server().await;
     let shop = shop(&server, "fo-life").await;
-    let (tech_user, tech_api) = user(&server, &shop, "tess@fo.test", &["technician"]).await;
-    let tess = technician(&shop.owner, "Tess", &["termite"], Some(&tech_user)).await;
+    let (tech_user, tech_api) = shop.user("tess@fo.test", &["technician"]).await;
+    let tess = shop
+        .technician("Tess", &["termite"], Some(&tech_user))
+        .await;
 
     // Created without a date: unscheduled; scheduling sets the local window and the UTC instants.
     let created = shop
-        .owner
-        .post(
+        .create(
             "/v1/jobs",
             &json!({"customer_id": shop.customer, "location_id": shop.location,
                     "service_type_ids": [shop.service], "priority": 2, "notes": "dog in yard"}),
         )
         .await;
-    created.expect_status(201);
     assert_eq!(created.json["status"], json!("unscheduled"));
     assert_eq!(created.json["duration_minutes"], json!(60));
     assert_eq!(created.json["required_skills"], json!(["termite"]));
-    let id = id_of(&created.json);
+    let id = created.id();
     // Illegal: straight to completed, or dispatched before it is scheduled.
     shop.owner
-        .post(
-            &format!("/v1/jobs/{id}/status"),
-            &json!({"status": "dispatched"}),
-        )
+        .job_status(&id, "dispatched")
         .await
         .expect_problem(409, "invalid_transition");
     let scheduled = shop
         .owner
-        .post(
-            &format!("/v1/jobs/{id}/schedule"),
+        .schedule(
+            &id,
             &json!({"scheduled_date": "2030-01-08", "window_start_local": "09:00",
                     "window_end_local": "11:00", "time_zone": ZONE}),
         )
@@ -166,26 +119,14 @@ async fn a_job_goes_through_its_lifecycle_with_history_and_events() {
     assert_eq!(scheduled.json["window_start_local"], json!("09:00"));
     // Dispatching needs a technician.
     shop.owner
-        .post(
-            &format!("/v1/jobs/{id}/status"),
-            &json!({"status": "dispatched"}),
-        )
+        .job_status(&id, "dispatched")
         .await
         .expect_problem(409, "invalid_transition");
-    let assigned = shop
-        .owner
-        .post(
-            &format!("/v1/jobs/{id}/assignments"),
-            &json!({"technician_ids": [tess]}),
-        )
-        .await;
+    let assigned = shop.owner.assign(&id, &[&tess]).await;
     assigned.expect_status(200);
     assert_eq!(assigned.json["technician_ids"], json!([tess]));
     shop.owner
-        .post(
-            &format!("/v1/jobs/{id}/status"),
-            &json!({"status": "dispatched", "note": "go"}),
-        )
+        .job_status_with(&id, &json!({"status": "dispatched", "note": "go"}))
         .await
         .expect_status(200);
     // The technician works the job from the field, and may not skip a step.
@@ -193,37 +134,25 @@ async fn a_job_goes_through_its_lifecycle_with_history_and_events() {
     mine.expect_status(200);
     assert_eq!(mine.json["items"].as_array().unwrap().len(), 1);
     tech_api
-        .post(
-            &format!("/v1/jobs/mine/{id}/status"),
-            &json!({"status": "in_progress"}),
-        )
+        .my_job_status(&id, "in_progress")
         .await
         .expect_problem(409, "invalid_transition");
     tech_api
-        .post(
-            &format!("/v1/jobs/mine/{id}/status"),
-            &json!({"status": "en_route"}),
-        )
+        .my_job_status(&id, "en_route")
         .await
         .expect_status(200);
     tech_api
-        .post(
-            &format!("/v1/jobs/mine/{id}/status"),
-            &json!({"status": "in_progress"}),
-        )
+        .my_job_status(&id, "in_progress")
         .await
         .expect_status(200);
     // Completion needs its record.
     tech_api
-        .post(
-            &format!("/v1/jobs/mine/{id}/status"),
-            &json!({"status": "completed"}),
-        )
+        .my_job_status(&id, "completed")
         .await
         .expect_problem(422, "validation_failed");
     let done = tech_api
-        .post(
-            &format!("/v1/jobs/mine/{id}/status"),
+        .my_job_status_with(
+            &id,
             &json!({"status": "completed", "completion": {
                 "notes": "treated perimeter", "work_minutes": 55,
                 "materials": [{"name": "Termidor SC", "quantity": 0.5, "unit": "l"}],
@@ -245,7 +174,7 @@ async fn a_job_goes_through_its_lifecycle_with_history_and_events() {
     // Closed: no way back.
     for to in ["scheduled", "in_progress", "canceled", "on_hold"] {
         shop.owner
-            .post(&format!("/v1/jobs/{id}/status"), &json!({"status": to}))
+            .job_status(&id, to)
             .await
             .expect_problem(409, "invalid_transition");
     }
@@ -361,26 +290,14 @@ async fn conflicting_assignments_are_refused_with_the_conflicts_named_and_overri
  {
     let server = server().await;
     let shop = shop(&server, "fo-conflict").await;
-    let tess = technician(&shop.owner, "Tess", &["termite"], None).await;
-    let novice = technician(&shop.owner, "Nick", &[], None).await;
+    let tess = shop.technician("Tess", &["termite"], None).await;
+    let novice = shop.technician("Nick", &[], None).await;
     // Monday 2030-01-07 09:00-11:00 New York, assigned.
-    let first = job(&shop, "2030-01-07", "09:00", "11:00").await;
-    shop.owner
-        .post(
-            &format!("/v1/jobs/{first}/assignments"),
-            &json!({"technician_ids": [tess]}),
-        )
-        .await
-        .expect_status(200);
+    let first = shop.job("2030-01-07", "09:00", "11:00").await;
+    shop.assign(&first, &[&tess]).await;
     // Overlapping the first.
-    let overlapping = job(&shop, "2030-01-07", "10:00", "12:00").await;
-    let refused = shop
-        .owner
-        .post(
-            &format!("/v1/jobs/{overlapping}/assignments"),
-            &json!({"technician_ids": [tess]}),
-        )
-        .await;
+    let overlapping = shop.job("2030-01-07", "10:00", "12:00").await;
+    let refused = shop.owner.assign(&overlapping, &[&tess]).await;
     refused.expect_problem(409, "assignment_conflict");
     assert_eq!(
         refused.json["conflicts"][0]["type"],
@@ -388,13 +305,7 @@ async fn conflicting_assignments_are_refused_with_the_conflicts_named_and_overri
     );
     assert_eq!(refused.json["conflicts"][0]["job_id"], json!(first));
     // Missing skill.
-    let skill = shop
-        .owner
-        .post(
-            &format!("/v1/jobs/{overlapping}/assignments"),
-            &json!({"technician_ids": [novice]}),
-        )
-        .await;
+    let skill = shop.owner.assign(&overlapping, &[&novice]).await;
     skill.expect_problem(409, "assignment_conflict");
     assert_eq!(skill.json["conflicts"][0]["type"], json!("missing_skill"));
     assert_eq!(skill.json["conflicts"][0]["skills"], json!(["termite"]));
@@ -403,14 +314,8 @@ async fn conflicting_assignments_are_refused_with_the_conflicts_named_and_overri
         ("2030-01-12", "09:00", "11:00"),
         ("2030-01-08", "16:30", "18:00"),
     ] {
-        let late = job(&shop, date, start, end).await;
-        let refused = shop
-            .owner
-            .post(
-                &format!("/v1/jobs/{late}/assignments"),
-                &json!({"technician_ids": [tess]}),
-            )
-            .await;
+        let late = shop.job(date, start, end).await;
+        let refused = shop.owner.assign(&late, &[&tess]).await;
         refused.expect_problem(409, "assignment_conflict");
         assert_eq!(
             refused.json["conflicts"][0]["type"],
@@ -433,38 +338,24 @@ async fn conflicting_assignments_are_refused_with_the_conflicts_named_and_overri
         .await;
     listed.expect_status(200);
     assert_eq!(listed.json["items"][0]["reason"], json!("dentist"));
-    let away = job(&shop, "2030-01-09", "09:00", "10:00").await;
-    let refused = shop
-        .owner
-        .post(
-            &format!("/v1/jobs/{away}/assignments"),
-            &json!({"technician_ids": [tess]}),
-        )
-        .await;
+    let away = shop.job("2030-01-09", "09:00", "10:00").await;
+    let refused = shop.owner.assign(&away, &[&tess]).await;
     refused.expect_problem(409, "assignment_conflict");
     assert_eq!(refused.json["conflicts"][0]["type"], json!("time_off"));
 
     // Override: a role with jobs.write but not jobs.assign.override is refused by the host.
-    shop.owner
-        .post(
-            "/v1/roles",
-            &json!({"name": "scheduler", "permissions": ["jobs.read", "jobs.write", "technicians.read"]}),
-        )
-        .await
-        .expect_status(201);
-    let (_, scheduler) = user(&server, &shop, "sched@fo.test", &["scheduler"]).await;
+    shop.role(
+        "scheduler",
+        &["jobs.read", "jobs.write", "technicians.read"],
+    )
+    .await;
+    let (_, scheduler) = shop.user("sched@fo.test", &["scheduler"]).await;
     scheduler
-        .post(
-            &format!("/v1/jobs/{overlapping}/assignments"),
-            &json!({"technician_ids": [tess]}),
-        )
+        .assign(&overlapping, &[&tess])
         .await
         .expect_problem(409, "assignment_conflict");
     scheduler
-        .post(
-            &format!("/v1/jobs/{overlapping}/assignments/override"),
-            &json!({"technician_ids": [tess]}),
-        )
+        .assign_override(&overlapping, &json!({"technician_ids": [tess]}))
         .await
         .expect_problem(403, "permission_denied");
     let mut db = server.db().await;
@@ -482,10 +373,10 @@ async fn conflicting_assignments_are_refused_with_the_conflicts_named_and_overri
         "refusals emitted nothing"
     );
     // A dispatcher holds the override.
-    let (_, dispatcher) = user(&server, &shop, "disp@fo.test", &["dispatcher"]).await;
+    let (_, dispatcher) = shop.user("disp@fo.test", &["dispatcher"]).await;
     let overridden = dispatcher
-        .post(
-            &format!("/v1/jobs/{overlapping}/assignments/override"),
+        .assign_override(
+            &overlapping,
             &json!({"technician_ids": [tess], "reason": "customer asked for Tess"}),
         )
         .await;
@@ -509,8 +400,8 @@ async fn conflicting_assignments_are_refused_with_the_conflicts_named_and_overri
     // keeps its time.
     let moved = shop
         .owner
-        .post(
-            &format!("/v1/jobs/{first}/schedule"),
+        .schedule(
+            &first,
             &json!({"scheduled_date": "2030-01-12", "window_start_local": "09:00", "window_end_local": "11:00"}),
         )
         .await;
@@ -528,20 +419,14 @@ async fn conflicting_assignments_are_refused_with_the_conflicts_named_and_overri
     assert_eq!(kept, "2030-01-07");
     // Two dispatchers assigning the same technician to overlapping jobs at once: one wins, the
     // other is refused (409), never both.
-    let pat = technician(&shop.owner, "Pat", &["termite"], None).await;
-    let left = job(&shop, "2030-01-14", "09:00", "11:00").await;
-    let right = job(&shop, "2030-01-14", "10:00", "12:00").await;
-    let assign = |job: String| {
-        let body = json!({"technician_ids": [pat.clone()]});
-        let request = dispatcher
-            .request(
-                verofield_tests::Method::POST,
-                &format!("/v1/jobs/{job}/assignments"),
-            )
-            .json(&body);
-        verofield_tests::send(request)
-    };
-    let (a, b) = tokio::join!(assign(left), assign(right));
+    let pat = shop.technician("Pat", &["termite"], None).await;
+    let left = shop.job("2030-01-14", "09:00", "11:00").await;
+    let right = shop.job("2030-01-14", "10:00", "12:00").await;
+    let only_pat = [&pat];
+    let (a, b) = tokio::join!(
+        dispatcher.assign(&left, &only_pat),
+        dispatcher.assign(&right, &only_pat)
+    );
     let mut outcomes = [a.status.as_u16(), b.status.as_u16()];
     outcomes.sort();
     assert_eq!(outcomes, [200, 409], "{} / {}", a.text, b.text);
@@ -569,27 +454,15 @@ async fn conflicting_assignments_are_refused_with_the_conflicts_named_and_overri
 async fn a_technician_sees_and_changes_only_their_own_jobs() {
     let server = server().await;
     let shop = shop(&server, "fo-scope").await;
-    let (x_user, x_api) = user(&server, &shop, "x@fo.test", &["technician"]).await;
-    let (y_user, _y_api) = user(&server, &shop, "y@fo.test", &["technician"]).await;
-    let x = technician(&shop.owner, "X", &["termite"], Some(&x_user)).await;
-    let y = technician(&shop.owner, "Y", &["termite"], Some(&y_user)).await;
-    let x_job = job(&shop, "2030-01-07", "09:00", "10:00").await;
-    let y_job = job(&shop, "2030-01-07", "11:00", "12:00").await;
+    let (x_user, x_api) = shop.user("x@fo.test", &["technician"]).await;
+    let (y_user, _y_api) = shop.user("y@fo.test", &["technician"]).await;
+    let x = shop.technician("X", &["termite"], Some(&x_user)).await;
+    let y = shop.technician("Y", &["termite"], Some(&y_user)).await;
+    let x_job = shop.job("2030-01-07", "09:00", "10:00").await;
+    let y_job = shop.job("2030-01-07", "11:00", "12:00").await;
     for (job, tech) in [(&x_job, &x), (&y_job, &y)] {
-        shop.owner
-            .post(
-                &format!("/v1/jobs/{job}/assignments"),
-                &json!({"technician_ids": [tech]}),
-            )
-            .await
-            .expect_status(200);
-        shop.owner
-            .post(
-                &format!("/v1/jobs/{job}/status"),
-                &json!({"status": "dispatched"}),
-            )
-            .await
-            .expect_status(200);
+        shop.assign(job, &[tech]).await;
+        shop.status(job, "dispatched").await;
     }
     // X's own job: visible and workable.
     x_api
@@ -611,10 +484,7 @@ async fn a_technician_sees_and_changes_only_their_own_jobs() {
         .await
         .expect_problem(404, "not_found");
     x_api
-        .post(
-            &format!("/v1/jobs/mine/{y_job}/status"),
-            &json!({"status": "en_route"}),
-        )
+        .my_job_status(&y_job, "en_route")
         .await
         .expect_problem(404, "not_found");
     x_api
@@ -626,17 +496,11 @@ async fn a_technician_sees_and_changes_only_their_own_jobs() {
         .await
         .expect_problem(403, "permission_denied");
     x_api
-        .post(
-            &format!("/v1/jobs/{y_job}/status"),
-            &json!({"status": "canceled"}),
-        )
+        .job_status(&y_job, "canceled")
         .await
         .expect_problem(403, "permission_denied");
     x_api
-        .post(
-            &format!("/v1/jobs/{y_job}/assignments"),
-            &json!({"technician_ids": [x]}),
-        )
+        .assign(&y_job, &[&x])
         .await
         .expect_problem(403, "permission_denied");
     x_api
@@ -647,51 +511,27 @@ async fn a_technician_sees_and_changes_only_their_own_jobs() {
         .await
         .expect_problem(403, "permission_denied");
     x_api
-        .post(
-            &format!("/v1/jobs/mine/{x_job}/status"),
-            &json!({"status": "en_route"}),
-        )
+        .my_job_status(&x_job, "en_route")
         .await
         .expect_status(200);
 
     // The proof that the host, not the module, narrows the caller: a custom role with
     // `jobs.write` but not `jobs.read` uses the dispatch route, where the module checks no
     // ownership at all, and still cannot reach Y's job; its own assigned job it can move.
-    shop.owner
-        .post(
-            "/v1/roles",
-            &json!({"name": "field-lead", "permissions": ["jobs.own", "jobs.write"]}),
-        )
-        .await
-        .expect_status(201);
-    let (z_user, z_api) = user(&server, &shop, "z@fo.test", &["field-lead"]).await;
-    let z = technician(&shop.owner, "Z", &["termite"], Some(&z_user)).await;
-    let z_job = job(&shop, "2030-01-08", "09:00", "10:00").await;
-    shop.owner
-        .post(
-            &format!("/v1/jobs/{z_job}/assignments"),
-            &json!({"technician_ids": [z]}),
-        )
-        .await
-        .expect_status(200);
+    shop.role("field-lead", &["jobs.own", "jobs.write"]).await;
+    let (z_user, z_api) = shop.user("z@fo.test", &["field-lead"]).await;
+    let z = shop.technician("Z", &["termite"], Some(&z_user)).await;
+    let z_job = shop.job("2030-01-08", "09:00", "10:00").await;
+    shop.assign(&z_job, &[&z]).await;
     z_api
-        .post(
-            &format!("/v1/jobs/{y_job}/status"),
-            &json!({"status": "canceled"}),
-        )
+        .job_status(&y_job, "canceled")
         .await
         .expect_problem(404, "not_found");
     z_api
         .patch(&format!("/v1/jobs/{y_job}"), &json!({"notes": "mine now"}))
         .await
         .expect_problem(404, "not_found");
-    z_api
-        .post(
-            &format!("/v1/jobs/{z_job}/status"),
-            &json!({"status": "on_hold"}),
-        )
-        .await
-        .expect_status(200);
+    z_api.job_status(&z_job, "on_hold").await.expect_status(200);
 
     let mut db = server.db().await;
     let (status, version): (String, i64) =
@@ -790,7 +630,7 @@ async fn a_technician_sees_and_changes_only_their_own_jobs() {
     assert!(y_job_for_x.json.get("scope_user_ids").is_none());
 }
 
-async fn jobs_query(api: &Api, query: &str) -> verofield_tests::Resp {
+async fn jobs_query(api: &Api, query: &str) -> Resp {
     api.get(&format!("/v1/jobs?{query}")).await
 }
 
@@ -825,8 +665,7 @@ async fn a_weekly_agreement_generates_exact_dates_across_dst_and_regenerates_not
     let shop = shop(&server, "fo-rrule").await;
     // Mondays and Thursdays for six months, 09:00-11:00 New York (DST starts 2030-03-10).
     let agreement = shop
-        .owner
-        .post(
+        .create(
             "/v1/agreements",
             &json!({"customer_id": shop.customer, "name": "Quarterly pest plan",
                     "location_ids": [shop.location], "service_type_ids": [shop.service],
@@ -836,11 +675,10 @@ async fn a_weekly_agreement_generates_exact_dates_across_dst_and_regenerates_not
                     "horizon_days": 3660}),
         )
         .await;
-    agreement.expect_status(201);
     assert_eq!(agreement.json["status"], json!("draft"));
     // Mondays and Thursdays in the first year from 2030-01-07: 53 + 52.
     assert_eq!(agreement.json["annual_value_minor"], json!(4500 * 105));
-    let id = id_of(&agreement.json);
+    let id = agreement.id();
     let mut db = server.db().await;
     assert_eq!(
         count(&mut db, "SELECT count(*) FROM store.jobs").await,
@@ -849,7 +687,7 @@ async fn a_weekly_agreement_generates_exact_dates_across_dst_and_regenerates_not
     );
     let active = shop
         .owner
-        .post(&format!("/v1/agreements/{id}/activate"), &json!({}))
+        .action(&format!("/v1/agreements/{id}/activate"))
         .await;
     active.expect_status(200);
     assert_eq!(active.json["status"], json!("active"));
@@ -901,10 +739,7 @@ async fn a_weekly_agreement_generates_exact_dates_across_dst_and_regenerates_not
     for _ in 0..2 {
         let again = shop
             .owner
-            .post(
-                &format!("/v1/work-orders/{work_order}/generate"),
-                &json!({}),
-            )
+            .action(&format!("/v1/work-orders/{work_order}/generate"))
             .await;
         again.expect_status(200);
         assert_eq!(again.json["generation"]["created"], json!([]));
@@ -945,7 +780,7 @@ async fn a_weekly_agreement_generates_exact_dates_across_dst_and_regenerates_not
     for (rule, oracle) in cases {
         let created = shop.owner.post("/v1/work-orders", &monthly(rule)).await;
         created.expect_status(201);
-        let wo = id_of(&created.json);
+        let wo = created.id();
         let expected = pg_dates(&mut db, oracle).await;
         assert!(!expected.is_empty());
         assert_eq!(job_dates(&mut db, &wo).await, expected, "{rule}");
@@ -957,8 +792,7 @@ async fn editing_the_rule_changes_only_future_unscheduled_jobs() {
     let server = server().await;
     let shop = shop(&server, "fo-edit").await;
     let created = shop
-        .owner
-        .post(
+        .create(
             "/v1/work-orders",
             &json!({"customer_id": shop.customer, "location_id": shop.location, "title": "Lawn",
                     "line_items": [{"service_type_id": shop.service, "quantity": 2}],
@@ -966,9 +800,8 @@ async fn editing_the_rule_changes_only_future_unscheduled_jobs() {
                     "time_zone": ZONE, "horizon_days": 3660}),
         )
         .await;
-    created.expect_status(201);
     assert_eq!(created.json["line_items"][0]["total_minor"], json!(25000));
-    let wo = id_of(&created.json);
+    let wo = created.id();
     let mut db = server.db().await;
     assert_eq!(
         job_dates(&mut db, &wo).await,
@@ -983,8 +816,8 @@ async fn editing_the_rule_changes_only_future_unscheduled_jobs() {
     .await
     .unwrap();
     shop.owner
-        .post(
-            &format!("/v1/jobs/{confirmed}/schedule"),
+        .schedule(
+            &confirmed,
             &json!({"scheduled_date": "2030-01-14", "window_start_local": "10:00", "window_end_local": "12:00"}),
         )
         .await
@@ -1030,7 +863,7 @@ async fn editing_the_rule_changes_only_future_unscheduled_jobs() {
     // Closing: the unscheduled visits go, the confirmed one is canceled with its history.
     let closed = shop
         .owner
-        .post(&format!("/v1/work-orders/{wo}/close"), &json!({}))
+        .action(&format!("/v1/work-orders/{wo}/close"))
         .await;
     closed.expect_status(200);
     assert_eq!(closed.json["status"], json!("closed"));
@@ -1054,7 +887,7 @@ async fn editing_the_rule_changes_only_future_unscheduled_jobs() {
     .unwrap();
     assert_eq!(last, ("canceled".into(), "work order closed".into()));
     shop.owner
-        .post(&format!("/v1/work-orders/{wo}/close"), &json!({}))
+        .action(&format!("/v1/work-orders/{wo}/close"))
         .await
         .expect_problem(409, "invalid_transition");
 }
@@ -1063,10 +896,9 @@ async fn editing_the_rule_changes_only_future_unscheduled_jobs() {
 async fn an_agreement_lifecycle_stops_future_jobs_and_keeps_history() {
     let server = server().await;
     let shop = shop(&server, "fo-agree").await;
-    let tess = technician(&shop.owner, "Tess", &["termite"], None).await;
+    let tess = shop.technician("Tess", &["termite"], None).await;
     let draft = shop
-        .owner
-        .post(
+        .create(
             "/v1/agreements",
             &json!({"customer_id": shop.customer, "name": "Monthly plan", "location_ids": [shop.location],
                     "service_type_ids": [shop.service], "recurrence": "FREQ=MONTHLY;BYMONTHDAY=15",
@@ -1075,24 +907,23 @@ async fn an_agreement_lifecycle_stops_future_jobs_and_keeps_history() {
                     "auto_renew": true, "horizon_days": 3660}),
         )
         .await;
-    draft.expect_status(201);
     assert_eq!(draft.json["annual_value_minor"], json!(36000));
-    let id = id_of(&draft.json);
+    let id = draft.id();
     // Illegal moves from draft.
     for action in ["pause", "expire"] {
         shop.owner
-            .post(&format!("/v1/agreements/{id}/{action}"), &json!({}))
+            .action(&format!("/v1/agreements/{id}/{action}"))
             .await
             .expect_problem(409, "invalid_transition");
     }
     let active = shop
         .owner
-        .post(&format!("/v1/agreements/{id}/activate"), &json!({}))
+        .action(&format!("/v1/agreements/{id}/activate"))
         .await;
     active.expect_status(200);
     assert_eq!(active.json["jobs_created"], json!(6));
     shop.owner
-        .post(&format!("/v1/agreements/{id}/activate"), &json!({}))
+        .action(&format!("/v1/agreements/{id}/activate"))
         .await
         .expect_problem(409, "invalid_transition");
     shop.owner
@@ -1115,33 +946,15 @@ async fn an_agreement_lifecycle_stops_future_jobs_and_keeps_history() {
     // January's visit is done; February's is confirmed.
     let (done, confirmed) = (&ids[0], &ids[1]);
     for job in [done, confirmed] {
-        shop.owner
-            .post(
-                &format!("/v1/jobs/{job}/status"),
-                &json!({"status": "scheduled"}),
-            )
-            .await
-            .expect_status(200);
+        shop.status(job, "scheduled").await;
     }
-    shop.owner
-        .post(
-            &format!("/v1/jobs/{done}/assignments"),
-            &json!({"technician_ids": [tess]}),
-        )
-        .await
-        .expect_status(200);
+    shop.assign(done, &[&tess]).await;
     for status in ["dispatched", "en_route", "in_progress"] {
-        shop.owner
-            .post(
-                &format!("/v1/jobs/{done}/status"),
-                &json!({"status": status}),
-            )
-            .await
-            .expect_status(200);
+        shop.status(done, status).await;
     }
     shop.owner
-        .post(
-            &format!("/v1/jobs/{done}/status"),
+        .job_status_with(
+            done,
             &json!({"status": "completed", "completion": {"work_minutes": 40}}),
         )
         .await
@@ -1150,7 +963,7 @@ async fn an_agreement_lifecycle_stops_future_jobs_and_keeps_history() {
     // Pause: the unscheduled visits are retracted, the confirmed one canceled, the done one kept.
     let paused = shop
         .owner
-        .post(&format!("/v1/agreements/{id}/pause"), &json!({}))
+        .action(&format!("/v1/agreements/{id}/pause"))
         .await;
     paused.expect_status(200);
     assert_eq!(paused.json["status"], json!("paused"));
@@ -1166,19 +979,19 @@ async fn an_agreement_lifecycle_stops_future_jobs_and_keeps_history() {
     // Resume regenerates the missing visits (February's stays canceled), cancel stops them again.
     let resumed = shop
         .owner
-        .post(&format!("/v1/agreements/{id}/activate"), &json!({}))
+        .action(&format!("/v1/agreements/{id}/activate"))
         .await;
     resumed.expect_status(200);
     assert_eq!(resumed.json["jobs_created"], json!(4));
     let canceled = shop
         .owner
-        .post(&format!("/v1/agreements/{id}/cancel"), &json!({}))
+        .action(&format!("/v1/agreements/{id}/cancel"))
         .await;
     canceled.expect_status(200);
     assert_eq!(canceled.json["status"], json!("canceled"));
     assert_eq!(canceled.json["jobs_retracted"], json!(4));
     shop.owner
-        .post(&format!("/v1/agreements/{id}/activate"), &json!({}))
+        .action(&format!("/v1/agreements/{id}/activate"))
         .await
         .expect_problem(409, "invalid_transition");
     assert_eq!(statuses(&mut db, &wo).await.len(), 2);
@@ -1199,15 +1012,14 @@ async fn an_agreement_lifecycle_stops_future_jobs_and_keeps_history() {
     // Regenerating a canceled work order creates nothing.
     let again = shop
         .owner
-        .post(&format!("/v1/work-orders/{wo}/generate"), &json!({}))
+        .action(&format!("/v1/work-orders/{wo}/generate"))
         .await;
     again.expect_status(200);
     assert_eq!(statuses(&mut db, &wo).await.len(), 2);
 
     // Renewal: an auto-renewing agreement runs twelve months longer and gets the new visits.
     let renewing = shop
-        .owner
-        .post(
+        .create(
             "/v1/agreements",
             &json!({"customer_id": shop.customer, "name": "Renewing plan", "location_ids": [shop.location],
                     "service_type_ids": [shop.service], "recurrence": "FREQ=MONTHLY;BYMONTHDAY=1",
@@ -1215,21 +1027,20 @@ async fn an_agreement_lifecycle_stops_future_jobs_and_keeps_history() {
                     "auto_renew": true, "horizon_days": 3660}),
         )
         .await;
-    renewing.expect_status(201);
-    let renewing = id_of(&renewing.json);
+    let renewing = renewing.id();
     let first_term = shop
         .owner
-        .post(&format!("/v1/agreements/{renewing}/activate"), &json!({}))
+        .action(&format!("/v1/agreements/{renewing}/activate"))
         .await;
     first_term.expect_status(200);
     assert_eq!(first_term.json["jobs_created"], json!(3));
     shop.owner
-        .post(&format!("/v1/agreements/{renewing}/expire"), &json!({}))
+        .action(&format!("/v1/agreements/{renewing}/expire"))
         .await
         .expect_problem(409, "invalid_transition");
     let renewed = shop
         .owner
-        .post(&format!("/v1/agreements/{renewing}/renew"), &json!({}))
+        .action(&format!("/v1/agreements/{renewing}/renew"))
         .await;
     renewed.expect_status(200);
     assert_eq!(renewed.json["ends_on"], json!("2032-03-31"));
@@ -1261,29 +1072,25 @@ async fn an_agreement_lifecycle_stops_future_jobs_and_keeps_history() {
 async fn bad_input_is_422_with_the_fields_and_nothing_is_written() {
     let server = server().await;
     let shop = shop(&server, "fo-bad").await;
-    let tess = technician(&shop.owner, "Tess", &["termite"], None).await;
-    let job_id = job(&shop, "2030-01-07", "09:00", "10:00").await;
+    let tess = shop.technician("Tess", &["termite"], None).await;
+    let job_id = shop.job("2030-01-07", "09:00", "10:00").await;
     let draft = shop
-        .owner
-        .post(
+        .create(
             "/v1/agreements",
             &json!({"customer_id": shop.customer, "name": "Plan", "location_ids": [shop.location],
                     "service_type_ids": [shop.service], "recurrence": "FREQ=MONTHLY", "starts_on": "2030-01-01"}),
         )
         .await;
-    draft.expect_status(201);
-    let draft = id_of(&draft.json);
+    let draft = draft.id();
     let wo = shop
-        .owner
-        .post(
+        .create(
             "/v1/work-orders",
             &json!({"customer_id": shop.customer, "location_id": shop.location,
                     "line_items": [{"service_type_id": shop.service}]}),
         )
         .await;
-    wo.expect_status(201);
     assert_eq!(wo.json["recurrence"], json!(null));
-    let wo = id_of(&wo.json);
+    let wo = wo.id();
     let mut db = server.db().await;
     let before = events(&mut db, shop.tenant.id).await.len();
     let totals = "SELECT (SELECT count(*) FROM store.technicians) * 1000000 + (SELECT count(*) FROM store.service_types) * 10000
@@ -1403,7 +1210,7 @@ async fn bad_input_is_422_with_the_fields_and_nothing_is_written() {
         ),
     ];
     for (method, path, body, fields) in cases {
-        let response = send_json(&shop.owner, method, &path, &body).await;
+        let response = shop.owner.send_json(method, &path, &body).await;
         response.expect_problem(422, "validation_failed");
         let named: Vec<&str> = response.json["errors"]
             .as_array()
@@ -1463,18 +1270,12 @@ async fn bad_input_is_422_with_the_fields_and_nothing_is_written() {
         "no event from a failed request"
     );
     // A technician with assignments cannot be deleted (deactivate instead); one without can.
-    shop.owner
-        .post(
-            &format!("/v1/jobs/{job_id}/assignments"),
-            &json!({"technician_ids": [tess]}),
-        )
-        .await
-        .expect_status(200);
+    shop.assign(&job_id, &[&tess]).await;
     shop.owner
         .delete(&format!("/v1/technicians/{tess}"))
         .await
         .expect_problem(409, "technician_in_use");
-    let spare = technician(&shop.owner, "Spare", &[], None).await;
+    let spare = shop.technician("Spare", &[], None).await;
     shop.owner
         .delete(&format!("/v1/technicians/{spare}"))
         .await
@@ -1483,19 +1284,6 @@ async fn bad_input_is_422_with_the_fields_and_nothing_is_written() {
         .get(&format!("/v1/technicians/{spare}"))
         .await
         .expect_problem(404, "not_found");
-}
-
-/// The fields a 422 names.
-fn error_fields(response: &verofield_tests::Resp) -> Vec<String> {
-    response.json["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Issue 19, item 11. The black-box suite runs the release-built components (the harness
@@ -1523,7 +1311,7 @@ async fn amounts_past_the_largest_integer_are_422_naming_the_field_never_a_wrapp
         )
         .await;
     product.expect_problem(422, "validation_failed");
-    assert_eq!(error_fields(&product), ["line_items[0].unit_price_minor"]);
+    assert_eq!(product.error_fields(), ["line_items[0].unit_price_minor"]);
     // Three lines of 4 x 10^18 each fit; the order's total does not.
     let line =
         json!({"service_type_id": shop.service, "unit_price_minor": 4_000_000_000_000_000_000i64});
@@ -1532,7 +1320,7 @@ async fn amounts_past_the_largest_integer_are_422_naming_the_field_never_a_wrapp
         .post("/v1/work-orders", &order(json!([line, line, line])))
         .await;
     sum.expect_problem(422, "validation_failed");
-    assert_eq!(error_fields(&sum), ["line_items"]);
+    assert_eq!(sum.error_fields(), ["line_items"]);
     // An agreement's annual value: 12 monthly periods of 10^18.
     let agreement = shop
         .owner
@@ -1545,19 +1333,17 @@ async fn amounts_past_the_largest_integer_are_422_naming_the_field_never_a_wrapp
         )
         .await;
     agreement.expect_problem(422, "validation_failed");
-    assert_eq!(error_fields(&agreement), ["price_minor"]);
+    assert_eq!(agreement.error_fields(), ["price_minor"]);
     assert_eq!(count(&mut db, stored).await, before, "nothing was stored");
 
     // The largest amounts that fit are kept exactly.
     let largest = i64::MAX / 1000;
     let fits = shop
-        .owner
-        .post(
+        .create(
             "/v1/work-orders",
             &order(json!([{"service_type_id": shop.service, "quantity": 1000, "unit_price_minor": largest}])),
         )
         .await;
-    fits.expect_status(201);
     assert_eq!(
         fits.json["line_items"][0]["total_minor"],
         json!(largest * 1000)
@@ -1571,7 +1357,7 @@ async fn amounts_past_the_largest_integer_are_422_naming_the_field_never_a_wrapp
 async fn a_nul_in_a_parameter_or_a_field_is_422_naming_it_and_logs_no_error() {
     let server = server().await;
     let shop = shop(&server, "fo-nul").await;
-    let tess = technician(&shop.owner, "Tess", &["termite"], None).await;
+    let tess = shop.technician("Tess", &["termite"], None).await;
     let mut db = server.db().await;
     let stored = "SELECT (SELECT count(*) FROM store.crm_customers) * 1000
                   + (SELECT count(*) FROM store.technicians) * 100 + (SELECT count(*) FROM store.jobs)";
@@ -1584,7 +1370,7 @@ async fn a_nul_in_a_parameter_or_a_field_is_422_naming_it_and_logs_no_error() {
     ] {
         let response = shop.owner.get(path).await;
         response.expect_problem(422, "validation_failed");
-        assert_eq!(error_fields(&response), [field], "{path}");
+        assert_eq!(response.error_fields(), [field], "{path}");
     }
     for (method, path, body, field) in [
         (
@@ -1619,9 +1405,9 @@ async fn a_nul_in_a_parameter_or_a_field_is_422_naming_it_and_logs_no_error() {
             "notes",
         ),
     ] {
-        let response = send_json(&shop.owner, method, &path, &body).await;
+        let response = shop.owner.send_json(method, &path, &body).await;
         response.expect_problem(422, "validation_failed");
-        assert_eq!(error_fields(&response), [field], "{method} {path}");
+        assert_eq!(response.error_fields(), [field], "{method} {path}");
     }
     assert_eq!(count(&mut db, stored).await, before, "nothing was stored");
     server.assert_no_error_logged();
@@ -1632,45 +1418,33 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
     let server = server().await;
     let a = shop(&server, "fo-owner").await;
     let b = shop(&server, "fo-intruder").await;
-    let tess = technician(&a.owner, "Tess", &["termite"], None).await;
-    let job_id = job(&a, "2030-01-07", "09:00", "10:00").await;
-    a.owner
-        .post(
-            &format!("/v1/jobs/{job_id}/assignments"),
-            &json!({"technician_ids": [tess]}),
-        )
-        .await
-        .expect_status(200);
+    let tess = a.technician("Tess", &["termite"], None).await;
+    let job_id = a.job("2030-01-07", "09:00", "10:00").await;
+    a.assign(&job_id, &[&tess]).await;
     let time_off = a
-        .owner
-        .post(
+        .create(
             &format!("/v1/technicians/{tess}/time-off"),
             &json!({"starts_at": "2030-02-01T00:00:00Z", "ends_at": "2030-02-02T00:00:00Z"}),
         )
         .await;
-    time_off.expect_status(201);
-    let time_off = id_of(&time_off.json);
+    let time_off = time_off.id();
     let wo = a
-        .owner
-        .post(
+        .create(
             "/v1/work-orders",
             &json!({"customer_id": a.customer, "location_id": a.location,
                     "line_items": [{"service_type_id": a.service}], "recurrence": "FREQ=WEEKLY;COUNT=2",
                     "starts_on": "2030-03-04", "horizon_days": 3660}),
         )
         .await;
-    wo.expect_status(201);
-    let wo = id_of(&wo.json);
+    let wo = wo.id();
     let agreement = a
-        .owner
-        .post(
+        .create(
             "/v1/agreements",
             &json!({"customer_id": a.customer, "name": "Plan", "location_ids": [a.location],
                     "service_type_ids": [a.service], "recurrence": "FREQ=MONTHLY", "starts_on": "2030-01-01"}),
         )
         .await;
-    agreement.expect_status(201);
-    let agreement = id_of(&agreement.json);
+    let agreement = agreement.id();
     let mut db = server.db().await;
     let fingerprint = "SELECT string_agg(t || ':' || v, ',' ORDER BY t) FROM (
         SELECT 'technicians' t, sum(version)::text v FROM store.technicians
@@ -1809,7 +1583,7 @@ struct GenerationCall {
 }
 
 impl GenerationCall {
-    fn of(response: &verofield_tests::Resp) -> Self {
+    fn of(response: &Resp) -> Self {
         let generation = &response.json["generation"];
         Self {
             created: generation["created"].as_array().unwrap().len(),
@@ -1830,8 +1604,7 @@ impl GenerationCall {
 async fn fill_a_long_horizon(server: &TestServer, slug: &str) -> Vec<GenerationCall> {
     let shop = shop(server, slug).await;
     let created = shop
-        .owner
-        .post(
+        .create(
             "/v1/work-orders",
             &json!({"customer_id": shop.customer, "location_id": shop.location,
                     "line_items": [{"service_type_id": shop.service}], "recurrence": "FREQ=DAILY",
@@ -1839,14 +1612,13 @@ async fn fill_a_long_horizon(server: &TestServer, slug: &str) -> Vec<GenerationC
                     "horizon_days": 3660}),
         )
         .await;
-    created.expect_status(201);
-    let wo = id_of(&created.json);
+    let wo = created.id();
     let mut calls = vec![GenerationCall::of(&created)];
     while !calls.last().unwrap().complete {
         assert!(calls.len() < 200, "the generation makes no progress");
         let next = shop
             .owner
-            .post(&format!("/v1/work-orders/{wo}/generate"), &json!({}))
+            .action(&format!("/v1/work-orders/{wo}/generate"))
             .await;
         next.expect_status(200);
         calls.push(GenerationCall::of(&next));
@@ -1866,7 +1638,7 @@ async fn fill_a_long_horizon(server: &TestServer, slug: &str) -> Vec<GenerationC
     assert_eq!(calls.last().unwrap().until, "2031-06-30");
     let last = shop
         .owner
-        .post(&format!("/v1/work-orders/{wo}/generate"), &json!({}))
+        .action(&format!("/v1/work-orders/{wo}/generate"))
         .await;
     assert_eq!(last.json["generation"]["created"], json!([]));
     assert_eq!(last.json["generation"]["existing"], json!(546));

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 use verofield_tests::*;
 
@@ -604,6 +604,17 @@ async fn a_failed_transaction_leaves_no_tenant_state_on_the_connection() {
     }
 }
 
+/// The setting that makes `tenant` current for row-level security.
+fn app_tenant(tenant: Uuid) -> String {
+    format!("SET LOCAL app.tenant_id = '{tenant}'")
+}
+
+/// Runs `sql` with `$1` bound to `tenant`: how many rows it touched, or the refusal.
+async fn touch(tx: &mut PgConnection, sql: &str, tenant: Uuid) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(sql).bind(tenant).execute(tx).await?;
+    Ok(done.rows_affected())
+}
+
 /// RLS on its own, without the host's explicit `tenant_id = $1` filters.
 #[tokio::test]
 async fn row_level_security_holds_without_the_application() {
@@ -618,11 +629,7 @@ async fn row_level_security_holds_without_the_application() {
         "refresh_tokens",
         "audit_log",
     ] {
-        let mut tx = db.begin().await.unwrap();
-        sqlx::raw_sql("SET LOCAL ROLE verofield_app")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        let mut tx = as_app_role(&mut db, "").await;
         let rows = sqlx::query(&format!("SELECT tenant_id FROM {table}"))
             .fetch_all(&mut *tx)
             .await;
@@ -636,11 +643,7 @@ async fn row_level_security_holds_without_the_application() {
         tx.rollback().await.unwrap();
     }
     // Set to the empty string (what RESET leaves behind in a pooled session): still nothing.
-    let mut tx = db.begin().await.unwrap();
-    sqlx::raw_sql("SET LOCAL app.tenant_id = ''; SET LOCAL ROLE verofield_app")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = as_app_role(&mut db, "SET LOCAL app.tenant_id = ''").await;
     if let Ok(rows) = sqlx::query("SELECT id FROM users")
         .fetch_all(&mut *tx)
         .await
@@ -654,14 +657,7 @@ async fn row_level_security_holds_without_the_application() {
     tx.rollback().await.unwrap();
 
     // Set to A: only A's rows, for every tenant table, even with no WHERE clause.
-    let mut tx = db.begin().await.unwrap();
-    sqlx::raw_sql(&format!(
-        "SET LOCAL app.tenant_id = '{}'; SET LOCAL ROLE verofield_app",
-        w.a.id
-    ))
-    .execute(&mut *tx)
-    .await
-    .unwrap();
+    let mut tx = as_app_role(&mut db, &app_tenant(w.a.id)).await;
     for table in [
         "users",
         "roles",
@@ -698,43 +694,18 @@ async fn row_level_security_holds_without_the_application() {
     );
     tx.rollback().await.unwrap();
 
-    let mut tx = db.begin().await.unwrap();
-    sqlx::raw_sql(&format!(
-        "SET LOCAL app.tenant_id = '{}'; SET LOCAL ROLE verofield_app",
-        w.a.id
-    ))
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    let updated = sqlx::query("UPDATE users SET display_name = 'pwned' WHERE tenant_id = $1")
-        .bind(w.b.id)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    assert_eq!(updated.rows_affected(), 0);
-    let deleted = sqlx::query("DELETE FROM roles WHERE tenant_id = $1")
-        .bind(w.b.id)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    assert_eq!(deleted.rows_affected(), 0);
+    let mut tx = as_app_role(&mut db, &app_tenant(w.a.id)).await;
+    let pwned = "UPDATE users SET display_name = 'pwned' WHERE tenant_id = $1";
+    assert_eq!(touch(&mut tx, pwned, w.b.id).await.unwrap(), 0);
+    let deleted = "DELETE FROM roles WHERE tenant_id = $1";
+    assert_eq!(touch(&mut tx, deleted, w.b.id).await.unwrap(), 0);
     // Moving one's own row into B is refused.
-    let moved = sqlx::query("UPDATE audit_log SET tenant_id = $1")
-        .bind(w.b.id)
-        .execute(&mut *tx)
-        .await;
+    let moved = touch(&mut tx, "UPDATE audit_log SET tenant_id = $1", w.b.id).await;
     assert!(moved.is_err(), "the app role moved or updated audit rows");
     tx.rollback().await.unwrap();
 
     // The app role cannot read the login throttle at all.
-    let mut tx = db.begin().await.unwrap();
-    sqlx::raw_sql(&format!(
-        "SET LOCAL app.tenant_id = '{}'; SET LOCAL ROLE verofield_app",
-        w.a.id
-    ))
-    .execute(&mut *tx)
-    .await
-    .unwrap();
+    let mut tx = as_app_role(&mut db, &app_tenant(w.a.id)).await;
     assert!(
         sqlx::query("SELECT * FROM login_throttle")
             .fetch_all(&mut *tx)

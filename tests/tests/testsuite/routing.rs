@@ -59,7 +59,8 @@ async fn plan_count(server: &TestServer, tenant: Uuid) -> i64 {
         .unwrap()
 }
 
-fn reasons(plan: &Value) -> Vec<(String, String)> {
+/// The plan's unassigned jobs as sorted (job id, reason) pairs (routing_day.rs uses it too).
+pub(crate) fn reasons(plan: &Value) -> Vec<(String, String)> {
     let mut reasons: Vec<(String, String)> = plan["unassigned"]
         .as_array()
         .unwrap()

@@ -223,18 +223,7 @@ async fn a_days_plan_is_built_from_the_tables_and_applied() {
     assert_eq!(plan["plan_date"], DAY);
     let versions = plan["job_versions"].as_object().unwrap();
     assert_eq!(versions.len(), 5, "only the day's open jobs: {versions:?}");
-    let mut unassigned: Vec<(String, String)> = plan["unassigned"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| {
-            (
-                u["job_id"].as_str().unwrap().to_owned(),
-                u["reason"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    unassigned.sort();
+    let unassigned = crate::routing::reasons(plan);
     let mut expected = vec![
         (f.job("nowhere").to_string(), "no_location".to_owned()),
         (
