@@ -25,6 +25,7 @@
 //! * [`jwt`]: forging tokens the way an attacker (or the server) would.
 //! * `guests`: the wasm fixtures and built-in modules, built once per process.
 //! * `modules`: publishing a component and binding it for a tenant.
+//! * `receiver`: [`Receiver`], a local webhook receiver with programmable answers.
 
 pub use reqwest::header::HeaderMap;
 pub use reqwest::{Method, StatusCode};
@@ -45,6 +46,7 @@ mod guests;
 mod http;
 pub mod jwt;
 mod modules;
+mod receiver;
 mod server;
 mod temp;
 
@@ -54,5 +56,6 @@ pub use fixtures::*;
 pub use guests::*;
 pub use http::*;
 pub use modules::*;
+pub use receiver::*;
 pub use server::*;
 pub use temp::*;
