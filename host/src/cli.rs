@@ -284,6 +284,19 @@ pub struct ServeArgs {
     pub prune_interval_secs: u64,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// Let webhooks and other outbound requests use plain `http://` URLs (tests and
+    /// on-premise receivers; never on the public internet).
+    #[arg(long, env = "VEROFIELD_OUTBOUND_ALLOW_HTTP")]
+    pub outbound_allow_http: bool,
+    /// A block (CIDR) outbound requests may reach although it is private, loopback or
+    /// link-local, e.g. `127.0.0.0/8` for tests or `10.20.0.0/16` for an on-premise install.
+    /// Repeat, or separate with commas. Default: none.
+    #[arg(
+        long = "outbound-allow-cidr",
+        env = "VEROFIELD_OUTBOUND_ALLOW_CIDRS",
+        value_delimiter = ','
+    )]
+    pub outbound_allow_cidrs: Vec<crate::auth::client_address::Cidr>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -559,5 +572,10 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
         },
         prune: args.retention.settings(),
         prune_interval: Duration::from_secs(args.prune_interval_secs),
+        outbound: crate::outbound::OutboundSettings {
+            allow_http: args.outbound_allow_http,
+            allow_cidrs: args.outbound_allow_cidrs.clone(),
+            ..crate::outbound::OutboundSettings::default()
+        },
     })
 }

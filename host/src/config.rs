@@ -57,4 +57,6 @@ pub struct ServerSettings {
     /// What pruning keeps, and how often it runs (`db::prune`).
     pub prune: crate::db::prune::PruneSettings,
     pub prune_interval: std::time::Duration,
+    /// What the outbound HTTP client may reach (`outbound`): webhooks and integrations.
+    pub outbound: crate::outbound::OutboundSettings,
 }

@@ -15,6 +15,8 @@
 //!   per capability.
 //! - [`storage`]: store calls compiled to SQL over the column catalog; database errors mapped.
 //! - [`events`]: the outbox modules write their events into.
+//! - [`outbound`]: the one hardened HTTP client for requests the server sends out (SSRF rules).
+//! - [`webhooks`]: tenants' webhook endpoints, Standard Webhooks signing, one delivery attempt.
 //! - [`error`]: the one error type, rendered as problem+json.
 //! - [`demo`], [`secrets`]: the demo tenant; generated secrets under the data directory.
 
@@ -26,12 +28,14 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod outbound;
 pub mod pg;
 pub mod registry;
 pub mod runtime;
 pub mod secrets;
 pub mod storage;
 pub mod tenancy;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -130,6 +134,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
             "database transactions",
             settings.tenant_max_transactions,
         ),
+        outbound: outbound::Outbound::new(settings.outbound.clone()),
     });
     // Scripts and the test harness wait for this exact line.
     println!("verofield listening on http://{address}");

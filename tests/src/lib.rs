@@ -26,6 +26,7 @@
 //! * `guests`: the wasm fixtures and built-in modules, built once per process.
 //! * `modules`: publishing a component and binding it for a tenant.
 //! * `scenario`: one-line steps ([`Scenario`] and requests on [`Api`]) for long stories.
+//! * `receiver`: [`Receiver`], a local webhook receiver with programmable answers.
 
 pub use reqwest::header::HeaderMap;
 pub use reqwest::{Method, StatusCode};
@@ -46,6 +47,7 @@ mod guests;
 mod http;
 pub mod jwt;
 mod modules;
+mod receiver;
 mod scenario;
 mod server;
 mod temp;
@@ -56,6 +58,7 @@ pub use fixtures::*;
 pub use guests::*;
 pub use http::*;
 pub use modules::*;
+pub use receiver::*;
 pub use scenario::*;
 pub use server::*;
 pub use temp::*;

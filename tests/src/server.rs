@@ -63,6 +63,16 @@ impl ServerOptions {
         self
     }
 
+    /// Let outbound requests (webhooks) reach plain-http receivers on 127.0.0.0/8, which
+    /// the server refuses by default: for suites with a local [`Receiver`].
+    pub fn local_outbound(self) -> Self {
+        self.args([
+            "--outbound-allow-http",
+            "--outbound-allow-cidr",
+            "127.0.0.0/8",
+        ])
+    }
+
     /// Serve this database (prepared beforehand, by the CLI for instance).
     pub fn db(mut self, db: TestDb) -> Self {
         self.db = Some(db);

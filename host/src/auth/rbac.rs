@@ -32,6 +32,7 @@ pub mod perm {
     pub const BILLING_WRITE: &str = "billing.write";
     pub const ROUTING_OPTIMIZE: &str = "routing.optimize";
     pub const KPI_READ: &str = "kpi.read";
+    pub const WEBHOOKS_MANAGE: &str = "webhooks.manage";
 }
 
 pub struct BuiltinRole {
@@ -72,6 +73,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             BILLING_WRITE,
             ROUTING_OPTIMIZE,
             KPI_READ,
+            WEBHOOKS_MANAGE,
         ],
     },
     BuiltinRole {

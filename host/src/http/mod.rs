@@ -27,6 +27,7 @@ pub mod roles;
 pub mod server;
 pub mod unread_body;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -70,6 +71,8 @@ pub struct Shared {
     pub bench_baseline: bool,
     /// Each tenant's share of open tenant transactions (`serve --tenant-max-transactions`).
     pub tenant_transactions: TenantShare,
+    /// The hardened client for webhooks and other outbound requests.
+    pub outbound: crate::outbound::Outbound,
 }
 
 #[derive(Clone)]
@@ -101,7 +104,8 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(operator::routes())
         .merge(openapi::routes())
-        .merge(modules::routes());
+        .merge(modules::routes())
+        .merge(webhooks::routes());
     // Benchmark-only code stays out of the production server unless the build asks for it.
     #[cfg(feature = "bench-baseline")]
     let routes = routes.merge(baseline::routes(state.bench_baseline));

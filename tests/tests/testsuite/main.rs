@@ -24,3 +24,4 @@ mod registry;
 mod routing;
 mod routing_day;
 mod storage;
+mod webhooks;

@@ -1,0 +1,145 @@
+//! A webhook receiver: a small axum server on 127.0.0.1 that records every request (path,
+//! headers, body) and answers as the test programs it: a status, a long sleep, a huge body,
+//! or a redirect. It runs on a thread and runtime of its own, so it answers while the test's
+//! runtime waits on the server, and stops when dropped.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+/// How the receiver answers the next requests.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Status(u16),
+    /// Sleeps this long, then answers 200.
+    Sleep(Duration),
+    /// 200 with a body of this many bytes.
+    HugeBody(usize),
+    /// 302 to this path of the receiver itself.
+    Redirect(String),
+}
+
+/// One request as it arrived.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("no `{name}` header in {:?}", self.headers))
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    answer: Mutex<Option<Answer>>,
+    received: Mutex<Vec<Received>>,
+}
+
+pub struct Receiver {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Receiver {
+    /// A receiver answering 200 until told otherwise.
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a receiver");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let addr = listener.local_addr().expect("the receiver's address");
+        let shared = Arc::new(Shared::default());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = shared.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for the receiver");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                let app = axum::Router::new().fallback(record).with_state(state);
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+            // Sleeping handlers are not waited for.
+            runtime.shutdown_background();
+        });
+        Self {
+            addr,
+            shared,
+            stop: Some(stop),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn answer(&self, answer: Answer) {
+        *self.shared.answer.lock().unwrap() = Some(answer);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.shared.received.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn record(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    shared.received.lock().unwrap().push(Received {
+        path: uri.path().to_owned(),
+        headers,
+        body: body.to_vec(),
+    });
+    let answer = shared
+        .answer
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or(Answer::Status(200));
+    match answer {
+        Answer::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
+        Answer::Sleep(duration) => {
+            tokio::time::sleep(duration).await;
+            StatusCode::OK.into_response()
+        }
+        Answer::HugeBody(size) => (StatusCode::OK, vec![b'x'; size]).into_response(),
+        Answer::Redirect(path) => {
+            (StatusCode::FOUND, [(axum::http::header::LOCATION, path)]).into_response()
+        }
+    }
+}
