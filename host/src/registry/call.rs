@@ -16,7 +16,9 @@ use tokio::sync::Mutex;
 use super::Registry;
 use crate::error::{Error, Result};
 use crate::events::OutboxSink;
-use crate::runtime::{CallContext, Caller, ModuleHandle, Request, Response, RouteMatch, Usage};
+use crate::runtime::{
+    CallContext, Caller, Event, ModuleHandle, Request, Response, RouteMatch, Usage,
+};
 use crate::storage::{PgStore, SharedTx};
 use crate::tenancy::TenantTx;
 
@@ -88,6 +90,49 @@ impl Registry {
             route: module.manifest.routes[route.index].path.clone(),
             params: route.params,
         };
+        let (context, shared) = self.bound(&module, tx, caller, request_id);
+        let outcome = self.runtime.handle(&module, context, request).await;
+        let tx = shared.lock().await.take();
+        let (response, usage) = outcome?;
+        record_usage(&module.manifest.name, &usage);
+        Ok(Answer {
+            response,
+            usage,
+            tx,
+        })
+    }
+
+    /// Delivers one event to `module` in the event's tenant transaction `tx`. The module acts
+    /// for the platform (no user, no permissions) with its own grants and limits. The inner
+    /// result is the module's own answer: an error is its refusal, to retry later.
+    pub async fn deliver(
+        &self,
+        module: &ModuleHandle,
+        tx: TenantTx,
+        event: Event,
+    ) -> Result<Delivered> {
+        let request_id = format!("event-{}", event.id);
+        let (context, shared) = self.bound(module, tx, Caller::platform(), request_id);
+        let outcome = self.runtime.deliver(module, context, event).await;
+        let tx = shared.lock().await.take();
+        let (accepted, usage) = outcome?;
+        record_usage(&module.manifest.name, &usage);
+        Ok(Delivered {
+            accepted,
+            usage,
+            tx,
+        })
+    }
+
+    /// A call's context with the store and the outbox bound to the tenant transaction, and
+    /// the handle to take the transaction back when the call ends.
+    fn bound(
+        &self,
+        module: &ModuleHandle,
+        tx: TenantTx,
+        caller: Caller,
+        request_id: String,
+    ) -> (CallContext, SharedTx) {
         let tenant_id = tx.tenant_id();
         let shared: SharedTx = Arc::new(Mutex::new(Some(tx)));
         let context = CallContext {
@@ -101,16 +146,16 @@ impl Registry {
                 request_id,
             )),
         };
-        let outcome = self.runtime.handle(&module, context, request).await;
-        let tx = shared.lock().await.take();
-        let (response, usage) = outcome?;
-        record_usage(&module.manifest.name, &usage);
-        Ok(Answer {
-            response,
-            usage,
-            tx,
-        })
+        (context, shared)
     }
+}
+
+/// A module's answer to an event, what the call used, and the transaction to commit or drop.
+pub struct Delivered {
+    /// `Err` is the module's refusal, with its reason.
+    pub accepted: std::result::Result<(), String>,
+    pub usage: Usage,
+    pub tx: Option<TenantTx>,
 }
 
 /// The call's metrics, labelled by module only: a label per tenant would make a series per

@@ -30,7 +30,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
-pub use self::call::{Answer, ModuleRequest, Routed};
+pub use self::call::{Answer, Delivered, ModuleRequest, Routed};
 use self::published::Catalog;
 use crate::error::{Error, Result, is_unique_violation};
 use crate::runtime::manifest::is_identifier;

@@ -62,12 +62,7 @@ impl CallContext {
 
     /// The context of `manifest()` at publication: no tenant, no caller, no storage.
     pub(super) fn publishing() -> Self {
-        let nobody = Caller {
-            user_id: Uuid::nil(),
-            roles: Vec::new(),
-            permissions: Vec::new(),
-        };
-        Self::without_storage(Uuid::nil(), nobody, "publish".into())
+        Self::without_storage(Uuid::nil(), Caller::platform(), "publish".into())
     }
 }
 

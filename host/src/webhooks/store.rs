@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{AttemptOutcome, ENDPOINT_DISABLED_EVENT, WebhookEvent};
 use crate::error::Result;
+use crate::events::{self, NewEvent};
 use crate::tenancy::TenantTx;
 
 /// What a delivery needs of an endpoint.
@@ -166,16 +167,14 @@ pub async fn disable_if_failing(
         "failing_since": failing_since,
         "reason": reason,
     });
-    sqlx::query(
-        "INSERT INTO event_outbox (tenant_id, id, event_type, payload, source)
-         VALUES ($1, $2, $3, $4, 'host')",
-    )
-    .bind(tx.tenant_id())
-    .bind(Uuid::now_v7())
-    .bind(ENDPOINT_DISABLED_EVENT)
-    .bind(payload)
-    .execute(tx.conn())
-    .await?;
+    let event = NewEvent {
+        event_type: ENDPOINT_DISABLED_EVENT,
+        payload,
+        source: "host",
+        request_id: None,
+        target: None,
+    };
+    events::append(tx, event).await?;
     Ok(true)
 }
 

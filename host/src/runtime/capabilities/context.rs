@@ -17,6 +17,18 @@ pub struct Caller {
     pub permissions: Vec<String>,
 }
 
+impl Caller {
+    /// The platform itself (event deliveries, scheduled ticks, publication): the nil user,
+    /// no roles, no permissions. A module acts with its own grants only.
+    pub fn platform() -> Self {
+        Self {
+            user_id: Uuid::nil(),
+            roles: Vec::new(),
+            permissions: Vec::new(),
+        }
+    }
+}
+
 pub struct ContextState {
     tenant_id: Uuid,
     caller: Caller,
