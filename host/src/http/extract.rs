@@ -261,9 +261,10 @@ impl Tenant {
     /// `Authorization: Bearer vfk_...`: the tenant comes from the key, the caller is the key's
     /// creator with the key's permissions narrowed to what the creator still holds. Unknown,
     /// revoked and expired keys, and keys of a deactivated creator, get the answer of any bad
-    /// token. The key's last use is written at most once a minute, committed on its own
-    /// before the request's transaction opens, so that a read (which never commits) records
-    /// it too and no request holds two pooled connections.
+    /// token; the key is looked up before the tenant's share is taken (see below). The key's
+    /// last use is written at most once a minute, committed on its own before the request's
+    /// transaction opens, so that a read (which never commits) records it too and no request
+    /// holds two pooled connections.
     async fn through_api_key(
         parts: &mut Parts,
         state: &AppState,
@@ -273,12 +274,14 @@ impl Tenant {
             tenant_id: presented.tenant_id,
             user_id: None,
         };
-        let share = state.tenant_transactions.try_acquire(scope.tenant_id)?;
         let timeout = state.limits.statement_timeout;
         let mut tx = TenantTx::begin(&state.pool, scope, timeout).await?;
         let key = api_key::resolve(&mut tx, &presented)
             .await?
             .ok_or_else(|| Error::unauthorized("invalid_token"))?;
+        // The tenant's share only once the key is known: the tenant id of a key is not yet
+        // proven, and a flood of made-up keys must not use up a real tenant's share.
+        let share = state.tenant_transactions.try_acquire(scope.tenant_id)?;
         tx.act_through_key(key.created_by, key.id).await?;
         let creator = found(Principal::load(&mut tx, key.created_by).await?)?;
         if key.stale {

@@ -384,3 +384,48 @@ async fn another_tenant_never_sees_or_is_reached_by_a_key() {
     // A's key still works: nothing B did reached it.
     with_a.get("/v1/users").await.expect_status(200);
 }
+
+#[tokio::test]
+async fn a_key_reaches_the_module_routes_its_permissions_allow() {
+    let server = TestServer::start_with(ServerOptions::new().with_builtin_modules()).await;
+    let a = server.create_tenant("keys-crm-a").await;
+    let b = server.create_tenant("keys-crm-b").await;
+    let owner_a = server.login_owner(&a).await.access;
+    let owner_b = server.login_owner(&b).await.access;
+    let customer = server
+        .client_for(&owner_a)
+        .post("/v1/crm/customers", &json!({"name": "Ada Lovelace"}))
+        .await;
+    customer.expect_status(201);
+    let customer_id = customer.uuid("id");
+
+    let reader = server
+        .create_api_key(&owner_a, "crm reader", &["crm.customers.read"])
+        .await;
+    let with_key = server.client_for(&key_of(&reader));
+    let listed = with_key.get("/v1/crm/customers").await;
+    listed.expect_status(200);
+    assert_eq!(listed.json["items"].as_array().unwrap().len(), 1);
+    with_key
+        .get(&format!("/v1/crm/customers/{customer_id}"))
+        .await
+        .expect_status(200);
+    with_key
+        .post("/v1/crm/customers", &json!({"name": "Not Allowed"}))
+        .await
+        .expect_problem(403, "permission_denied");
+
+    // Tenant B's key with the same permission sees none of A's customers.
+    let other = server
+        .create_api_key(&owner_b, "crm reader", &["crm.customers.read"])
+        .await;
+    let with_other = server.client_for(&key_of(&other));
+    with_other
+        .get(&format!("/v1/crm/customers/{customer_id}"))
+        .await
+        .expect_status(404);
+    assert_eq!(
+        with_other.get("/v1/crm/customers").await.json["items"],
+        json!([])
+    );
+}
