@@ -7,7 +7,8 @@
 //! - [`pg`]: the embedded PostgreSQL launcher (private socket, generated passwords).
 //! - [`db`]: the pool, migrations, the RLS self-check at start-up, pruning of expired rows.
 //! - [`tenancy`]: `TenantTx`, the one door to tenant data; provisioning; per-tenant shares.
-//! - [`auth`]: passwords (argon2 behind one gate), JWTs, refresh tokens, throttling, RBAC.
+//! - [`auth`]: passwords (argon2 behind one gate), JWTs, refresh tokens, API keys, throttling,
+//!   RBAC.
 //! - [`http`]: router, middleware, extractors, problem+json, one handler file per resource.
 //! - [`registry`]: module versions by digest, tenant bindings and shares, built-in discovery,
 //!   and the one home of a module call (route it, run it in the tenant transaction).

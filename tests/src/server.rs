@@ -327,6 +327,20 @@ impl TestServer {
         response.json
     }
 
+    /// Creates an API key through `POST /v1/api-keys`; panics unless 201. Returns the body,
+    /// whose `key` is the key itself (shown this once).
+    pub async fn create_api_key(&self, token: &str, name: &str, permissions: &[&str]) -> Value {
+        let response = self
+            .client_for(token)
+            .post(
+                "/v1/api-keys",
+                &json!({ "name": name, "permissions": permissions }),
+            )
+            .await;
+        response.expect_status(201);
+        response.json
+    }
+
     /// An admin (superuser) connection to this server's database.
     pub async fn db(&self) -> PgConnection {
         self.test_db().connect().await

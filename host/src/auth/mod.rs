@@ -1,6 +1,7 @@
-//! Identity: passwords, access tokens, refresh-token families, login throttling and the
-//! permission model. HTTP lives in `http::auth`; this module knows nothing of requests.
+//! Identity: passwords, access tokens, API keys, refresh-token families, login throttling and
+//! the permission model. HTTP lives in `http::auth`; this module knows nothing of requests.
 
+pub mod api_key;
 pub mod client_address;
 pub mod jwt;
 pub mod password;

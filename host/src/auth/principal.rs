@@ -14,7 +14,10 @@ use crate::tenancy::TenantTx;
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub tenant_id: Uuid,
+    /// The user; for a request made with an API key, the user who created the key.
     pub user_id: Uuid,
+    /// The API key the request was made with, when it was (`auth::api_key`).
+    pub api_key_id: Option<Uuid>,
     pub email: String,
     pub roles: Vec<String>,
     pub permissions: Permissions,
@@ -80,10 +83,21 @@ impl Principal {
         Ok(Lookup::Found(Principal {
             tenant_id,
             user_id,
+            api_key_id: None,
             email,
             roles,
             permissions: Permissions::new(permissions),
             module_bindings,
         }))
+    }
+
+    /// The principal of a request made with API key `key_id` carrying `carried`, created by
+    /// this (freshly loaded) user: it may do what the key carries and its creator still holds.
+    pub fn acting_through_key(self, key_id: Uuid, carried: Vec<String>) -> Self {
+        Self {
+            api_key_id: Some(key_id),
+            permissions: Permissions::new(carried).intersect(&self.permissions),
+            ..self
+        }
     }
 }

@@ -32,6 +32,7 @@ pub mod perm {
     pub const BILLING_WRITE: &str = "billing.write";
     pub const ROUTING_OPTIMIZE: &str = "routing.optimize";
     pub const KPI_READ: &str = "kpi.read";
+    pub const API_KEYS_MANAGE: &str = "api_keys.manage";
     pub const WEBHOOKS_MANAGE: &str = "webhooks.manage";
 }
 
@@ -59,6 +60,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             AUDIT_READ,
             MODULES_MANAGE,
             SETTINGS_MANAGE,
+            API_KEYS_MANAGE,
             CRM_CUSTOMERS_READ,
             CRM_CUSTOMERS_WRITE,
             TECHNICIANS_READ,
@@ -144,6 +146,18 @@ impl Permissions {
         self.0.contains(ALL) || other.0.iter().all(|p| p != ALL && self.0.contains(p))
     }
 
+    /// The permissions held both here and by `holder`: what an API key may do is what it
+    /// carries and its creator still holds today.
+    pub fn intersect(&self, holder: &Permissions) -> Permissions {
+        Self(
+            self.0
+                .iter()
+                .filter(|p| holder.allows(p))
+                .cloned()
+                .collect(),
+        )
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }
@@ -180,6 +194,19 @@ mod tests {
         assert!(!admin.covers(&owner));
         assert!(admin.allows(USERS_MANAGE));
         assert!(!admin.allows("not.granted"));
+    }
+
+    #[test]
+    fn intersection_keeps_what_both_hold() {
+        let key = Permissions::new(["users.read".to_owned(), "audit.read".to_owned()]);
+        let owner = Permissions::new([ALL.to_owned()]);
+        let viewer = Permissions::new(BUILTIN_ROLES[5].permissions.iter().map(|p| p.to_string()));
+        assert_eq!(key.intersect(&owner), key);
+        assert_eq!(
+            key.intersect(&viewer),
+            Permissions::new(["users.read".to_owned()])
+        );
+        assert!(!key.intersect(&Permissions::default()).allows("users.read"));
     }
 
     #[test]

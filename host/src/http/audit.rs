@@ -22,6 +22,8 @@ struct Entry {
     id: Uuid,
     occurred_at: DateTime<Utc>,
     actor_user_id: Option<Uuid>,
+    /// Set when the actor used an API key (`actor_user_id` is then the key's creator).
+    actor_api_key_id: Option<Uuid>,
     action: String,
     target_type: Option<String>,
     target_id: Option<Uuid>,
@@ -33,7 +35,7 @@ async fn list(mut ctx: Tenant, Query(page): Query<PageParams>) -> Result<impl In
     ctx.require(perm::AUDIT_READ)?;
     let (limit, before) = page.resolve()?;
     let rows: Vec<Entry> = sqlx::query_as(
-        "SELECT id, occurred_at, actor_user_id, action, target_type, target_id, request_id, details
+        "SELECT id, occurred_at, actor_user_id, actor_api_key_id, action, target_type, target_id, request_id, details
          FROM audit_log WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id < $2)
          ORDER BY id DESC LIMIT $3",
     )

@@ -314,6 +314,9 @@ async fn accept_invite(
 #[derive(Serialize)]
 struct Me {
     user_id: Uuid,
+    /// The API key of the request, when it was made with one (`user_id` is its creator's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_key_id: Option<Uuid>,
     email: String,
     tenant: TenantSummary,
     roles: Vec<String>,
@@ -337,6 +340,7 @@ async fn me(mut ctx: Tenant) -> Result<impl IntoResponse> {
     let principal = &ctx.principal;
     Ok(Json(Me {
         user_id: principal.user_id,
+        api_key_id: principal.api_key_id,
         email: principal.email.clone(),
         tenant,
         roles: principal.roles.clone(),

@@ -1,5 +1,6 @@
 //! Extractors: our own `Json`, `Path` and `Query` that turn axum's rejections into problem
-//! responses, and [`Tenant`], the authenticated caller with their open tenant transaction.
+//! responses, and [`Tenant`], the authenticated caller (an access token or an API key) with
+//! their open tenant transaction.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -10,6 +11,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
+use crate::auth::api_key;
 use crate::auth::client_address::client_address;
 use crate::auth::principal::{Lookup, Principal};
 use crate::error::{Error, FieldError};
@@ -233,6 +235,11 @@ impl FromRequestParts<AppState> for Tenant {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or_else(|| Error::unauthorized("missing_token"))?;
+        if api_key::is_api_key(token) {
+            let presented = api_key::Presented::parse(token)
+                .ok_or_else(|| Error::unauthorized("invalid_token"))?;
+            return Self::through_api_key(parts, state, presented).await;
+        }
         let claims = state.tokens.verify(token).map_err(|error| {
             tracing::info!(%error, "access token refused");
             Error::unauthorized("invalid_token")
@@ -245,21 +252,69 @@ impl FromRequestParts<AppState> for Tenant {
         let share = state.tenant_transactions.try_acquire(claims.tid)?;
         let mut tx = TenantTx::begin(&state.pool, scope, state.limits.statement_timeout).await?;
         tx.hold(share);
-        match Principal::load(&mut tx, claims.sub).await? {
-            Lookup::Found(principal) => {
-                scope_jobs(&mut tx, &principal).await?;
-                Ok(Self {
-                    principal,
-                    tx,
-                    request_id: request_id(parts),
-                })
-            }
-            Lookup::NoSuchUser => Err(Error::unauthorized("invalid_token")),
-            Lookup::TenantSuspended => Err(Error::forbidden(
-                "tenant_suspended",
-                "this tenant is suspended",
-            )),
+        let principal = found(Principal::load(&mut tx, claims.sub).await?)?;
+        Self::ready(principal, tx, parts).await
+    }
+}
+
+impl Tenant {
+    /// `Authorization: Bearer vfk_...`: the tenant comes from the key, the caller is the key's
+    /// creator with the key's permissions narrowed to what the creator still holds. Unknown,
+    /// revoked and expired keys, and keys of a deactivated creator, get the answer of any bad
+    /// token; the key is looked up before the tenant's share is taken (see below). The key's
+    /// last use is written at most once a minute, committed on its own before the request's
+    /// transaction opens, so that a read (which never commits) records it too and no request
+    /// holds two pooled connections.
+    async fn through_api_key(
+        parts: &mut Parts,
+        state: &AppState,
+        presented: api_key::Presented,
+    ) -> Result<Self, Error> {
+        let scope = TenantScope {
+            tenant_id: presented.tenant_id,
+            user_id: None,
+        };
+        let timeout = state.limits.statement_timeout;
+        let mut tx = TenantTx::begin(&state.pool, scope, timeout).await?;
+        let key = api_key::resolve(&mut tx, &presented)
+            .await?
+            .ok_or_else(|| Error::unauthorized("invalid_token"))?;
+        // The tenant's share only once the key is known: the tenant id of a key is not yet
+        // proven, and a flood of made-up keys must not use up a real tenant's share.
+        let share = state.tenant_transactions.try_acquire(scope.tenant_id)?;
+        tx.act_through_key(key.created_by, key.id).await?;
+        let creator = found(Principal::load(&mut tx, key.created_by).await?)?;
+        if key.stale {
+            let ClientIp(address) = ClientIp::from_request_parts(parts, state).await?;
+            api_key::record_use(&mut tx, key.id, &address.to_string()).await?;
+            tx.commit().await?;
+            tx = TenantTx::begin(&state.pool, scope, timeout).await?;
+            tx.act_through_key(key.created_by, key.id).await?;
         }
+        tx.hold(share);
+        let principal = creator.acting_through_key(key.id, key.permissions);
+        Self::ready(principal, tx, parts).await
+    }
+
+    async fn ready(principal: Principal, mut tx: TenantTx, parts: &Parts) -> Result<Self, Error> {
+        scope_jobs(&mut tx, &principal).await?;
+        Ok(Self {
+            principal,
+            tx,
+            request_id: request_id(parts),
+        })
+    }
+}
+
+/// The principal a lookup found, or the answer for a caller who is no longer one.
+fn found(lookup: Lookup) -> Result<Principal, Error> {
+    match lookup {
+        Lookup::Found(principal) => Ok(principal),
+        Lookup::NoSuchUser => Err(Error::unauthorized("invalid_token")),
+        Lookup::TenantSuspended => Err(Error::forbidden(
+            "tenant_suspended",
+            "this tenant is suspended",
+        )),
     }
 }
 

@@ -7,6 +7,7 @@
 //! request timeout, the body size limit, reading the body before the handler, and metrics (a
 //! route layer: it sees the route template).
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 #[cfg(feature = "bench-baseline")]
@@ -102,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes())
         .merge(roles::routes())
         .merge(audit::routes())
+        .merge(api_keys::routes())
         .merge(operator::routes())
         .merge(openapi::routes())
         .merge(modules::routes())

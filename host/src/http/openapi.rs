@@ -34,7 +34,8 @@ pub fn routes() -> Router<AppState> {
 #[derive(Clone, Copy)]
 enum Auth {
     None,
-    /// A user's access token; the permission, when there is one, is checked by the host.
+    /// A user's access token or an API key; the permission, when there is one, is checked by
+    /// the host.
     User(Option<&'static str>),
     /// The operator token.
     Operator,
@@ -200,6 +201,34 @@ const HOST_ROUTES: &[HostRoute] = &[
         "The tenant's audit log",
         "audit",
         User(Some(perm::AUDIT_READ)),
+    ),
+    route(
+        "GET",
+        "/v1/api-keys",
+        "List API keys (cursor, limit; never the key itself)",
+        "api-keys",
+        User(Some(perm::API_KEYS_MANAGE)),
+    ),
+    route(
+        "POST",
+        "/v1/api-keys",
+        "Create an API key (name, permissions, expires_at); the key is shown once",
+        "api-keys",
+        User(Some(perm::API_KEYS_MANAGE)),
+    ),
+    route(
+        "GET",
+        "/v1/api-keys/{id}",
+        "An API key",
+        "api-keys",
+        User(Some(perm::API_KEYS_MANAGE)),
+    ),
+    route(
+        "DELETE",
+        "/v1/api-keys/{id}",
+        "Revoke an API key at once",
+        "api-keys",
+        User(Some(perm::API_KEYS_MANAGE)),
     ),
     route(
         "GET",
@@ -463,7 +492,11 @@ fn build(paths: Paths) -> OpenApi {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
+                    .bearer_format("JWT or vfk_ API key")
+                    .description(Some(
+                        "A user's access token, or a tenant API key (`vfk_...`) acting with \
+                         its permissions as far as its creator still holds them",
+                    ))
                     .build(),
             ),
         )

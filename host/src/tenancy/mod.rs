@@ -29,6 +29,8 @@ pub struct TenantScope {
 pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
     scope: TenantScope,
+    /// The API key the transaction acts through, named in the audit log beside the user.
+    api_key_id: Option<Uuid>,
     /// The tenant's share of transactions this one counts against, given back when the
     /// transaction ends (including inside a module call, which takes the transaction over).
     _share: Option<share::SharePermit>,
@@ -45,6 +47,7 @@ impl TenantTx {
         Ok(Self {
             tx,
             scope,
+            api_key_id: None,
             _share: None,
         })
     }
@@ -61,6 +64,7 @@ impl TenantTx {
         Ok(Self {
             tx,
             scope,
+            api_key_id: None,
             _share: None,
         })
     }
@@ -76,6 +80,25 @@ impl TenantTx {
 
     pub fn user_id(&self) -> Option<Uuid> {
         self.scope.user_id
+    }
+
+    pub fn api_key_id(&self) -> Option<Uuid> {
+        self.api_key_id
+    }
+
+    /// Acts for `user_id` through API key `api_key_id` from here on: the key is only known
+    /// once the transaction has looked it up, so the user setting is set afterwards.
+    pub async fn act_through_key(
+        &mut self,
+        user_id: Uuid,
+        api_key_id: Uuid,
+    ) -> Result<(), sqlx::Error> {
+        // Uuid's Display is hyphenated hex: nothing in it can close the quote.
+        let statement = format!("SET LOCAL app.user_id = '{user_id}'");
+        sqlx::Executor::execute(&mut *self.tx, statement.as_str()).await?;
+        self.scope.user_id = Some(user_id);
+        self.api_key_id = Some(api_key_id);
+        Ok(())
     }
 
     /// The connection, for queries. Every tenant-table query also filters

@@ -343,7 +343,8 @@ pub async fn set_user_roles(tx: &mut TenantTx, user_id: Uuid, roles: &[String]) 
     Ok(())
 }
 
-/// Appends to the tenant's audit log, in the same transaction as the change it records.
+/// Appends to the tenant's audit log, in the same transaction as the change it records. The
+/// actor is the transaction's user, and its API key when the request was made with one.
 pub async fn audit(
     tx: &mut TenantTx,
     action: &str,
@@ -353,12 +354,14 @@ pub async fn audit(
     details: serde_json::Value,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO audit_log (tenant_id, id, actor_user_id, action, target_type, target_id, request_id, details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO audit_log (tenant_id, id, actor_user_id, actor_api_key_id, action, target_type,
+                                target_id, request_id, details)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(tx.tenant_id())
     .bind(Uuid::now_v7())
     .bind(tx.user_id())
+    .bind(tx.api_key_id())
     .bind(action)
     .bind(target_type)
     .bind(target_id)
