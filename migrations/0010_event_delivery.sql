@@ -8,7 +8,16 @@
 
 -- The ordering key: deliveries of one (subscriber, aggregate) go in event order. NULL when the
 -- event names no aggregate. `target`: a delivery to one subscriber only (a schedule's tick).
-ALTER TABLE event_outbox ADD COLUMN aggregate text, ADD COLUMN target text;
+-- `feed_seq`: the event's place in the tenant's feed, taken at fan-out while the host holds
+-- the tenant's fan-out lock, so that within a tenant it grows in commit order of the fan-outs
+-- and a polling client's cursor never skips an event that committed late.
+CREATE SEQUENCE event_feed_seq;
+GRANT USAGE ON SEQUENCE event_feed_seq TO verofield_app;
+ALTER TABLE event_outbox
+    ADD COLUMN aggregate text,
+    ADD COLUMN target text,
+    ADD COLUMN feed_seq bigint;
+CREATE INDEX event_outbox_feed ON event_outbox (tenant_id, feed_seq) WHERE feed_seq IS NOT NULL;
 
 CREATE TABLE event_deliveries (
     tenant_id        uuid NOT NULL REFERENCES tenants (id),
@@ -35,9 +44,6 @@ CREATE INDEX event_deliveries_chain ON event_deliveries (tenant_id, subscriber, 
 SELECT enable_tenant_isolation('event_deliveries');
 GRANT SELECT, INSERT, UPDATE ON event_deliveries TO verofield_app;
 
--- The feed reads the outbox newest-first by type; the fan-out reads it oldest-first.
-CREATE INDEX event_outbox_feed ON event_outbox (tenant_id, event_type, id);
-
 -- Which tenants have event work due, and from when: tenant ids and times, no tenant data.
 -- Hosts (the login role) coordinate through it; the app role cannot read it. A hint, not the
 -- truth: the dispatcher also sweeps every tenant now and then, so a lost row delays work and
@@ -57,3 +63,21 @@ BEGIN
 END $$;
 CREATE TRIGGER event_outbox_notify AFTER INSERT ON event_outbox
     FOR EACH ROW EXECUTE FUNCTION notify_event_outbox();
+
+-- The event feed (`GET /v1/events`) needs `events.read`: the existing tenants' built-in admin
+-- role gets it (new tenants' roles come from the host's catalogue). `roles` forces RLS even on
+-- its owner, hence one tenant at a time.
+DO $$
+DECLARE
+    tenant uuid;
+BEGIN
+    FOR tenant IN SELECT id FROM tenants LOOP
+        PERFORM set_config('app.tenant_id', tenant::text, true);
+        UPDATE roles SET permissions = array_append(permissions, 'events.read'),
+                         version = version + 1, updated_at = now()
+        WHERE tenant_id = tenant AND builtin AND name = 'admin'
+          AND NOT ('events.read' = ANY (permissions));
+    END LOOP;
+    PERFORM set_config('app.tenant_id', '', true);
+END
+$$;

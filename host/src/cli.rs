@@ -95,7 +95,8 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct RetentionArgs {
     /// How long delivered outbox events are kept before pruning.
-    #[arg(long, env = "VEROFIELD_OUTBOX_RETENTION_HOURS", default_value_t = 7 * 24)]
+    /// Also how far back the event feed (`GET /v1/events`) reaches.
+    #[arg(long, env = "VEROFIELD_OUTBOX_RETENTION_HOURS", default_value_t = 30 * 24)]
     pub outbox_retention_hours: u64,
 }
 
@@ -297,6 +298,59 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub outbound_allow_cidrs: Vec<crate::auth::client_address::Cidr>,
+    #[command(flatten)]
+    pub dispatch: DispatchArgs,
+}
+
+/// The event dispatcher (`events::dispatch`).
+#[derive(Args, Debug)]
+pub struct DispatchArgs {
+    /// Do not deliver events from this host (others on the database still do).
+    #[arg(long, env = "VEROFIELD_NO_EVENT_DISPATCH")]
+    pub no_event_dispatch: bool,
+    /// The first retry's delay; each next one is four times longer, up to 6 hours.
+    #[arg(long, env = "VEROFIELD_EVENT_RETRY_BASE_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub event_retry_base_ms: u64,
+    /// Attempts before a module subscriber's delivery is dead.
+    #[arg(long, env = "VEROFIELD_EVENT_MAX_ATTEMPTS", default_value_t = 10,
+          value_parser = clap::value_parser!(i32).range(1..=100))]
+    pub event_max_attempts: i32,
+    /// How long a webhook delivery is retried before it is dead (and a never-succeeding
+    /// endpoint disabled).
+    #[arg(long, env = "VEROFIELD_WEBHOOK_RETRY_WINDOW_SECS", default_value_t = 3 * 24 * 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_retry_window_secs: u64,
+    /// How long a claimed delivery belongs to this host before another may take it over.
+    #[arg(long, env = "VEROFIELD_EVENT_LEASE_SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub event_lease_secs: u64,
+    /// How often the due retries are looked for, and every tenant swept.
+    #[arg(long, env = "VEROFIELD_EVENT_POLL_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(10..))]
+    pub event_poll_ms: u64,
+    #[arg(long, env = "VEROFIELD_EVENT_SWEEP_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub event_sweep_secs: u64,
+}
+
+impl DispatchArgs {
+    fn settings(&self, statement_timeout: Duration) -> crate::events::DispatchSettings {
+        crate::events::DispatchSettings {
+            enabled: !self.no_event_dispatch,
+            poll_interval: Duration::from_millis(self.event_poll_ms),
+            sweep_interval: Duration::from_secs(self.event_sweep_secs),
+            lease: Duration::from_secs(self.event_lease_secs),
+            statement_timeout,
+            retry: crate::events::RetryPolicy {
+                base: Duration::from_millis(self.event_retry_base_ms),
+                module_attempts: self.event_max_attempts,
+                webhook_window: Duration::from_secs(self.webhook_retry_window_secs),
+                ..crate::events::RetryPolicy::default()
+            },
+            ..crate::events::DispatchSettings::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -577,5 +631,8 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
             allow_cidrs: args.outbound_allow_cidrs.clone(),
             ..crate::outbound::OutboundSettings::default()
         },
+        dispatch: args
+            .dispatch
+            .settings(Duration::from_millis(args.statement_timeout_ms)),
     })
 }

@@ -59,4 +59,6 @@ pub struct ServerSettings {
     pub prune_interval: std::time::Duration,
     /// What the outbound HTTP client may reach (`outbound`): webhooks and integrations.
     pub outbound: crate::outbound::OutboundSettings,
+    /// The event dispatcher (`events::dispatch`).
+    pub dispatch: crate::events::DispatchSettings,
 }

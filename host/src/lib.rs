@@ -40,6 +40,8 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
+use tokio::task::JoinHandle;
+
 use anyhow::{Context, Result};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use sha2::{Digest, Sha256};
@@ -120,6 +122,17 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     let publish_watch = registry.watch_published();
     registry.publish_builtins(&settings.builtin_modules).await?;
     storage::test_delay::install(settings.test_store_delay);
+    let outbound = outbound::Outbound::new(settings.outbound.clone());
+    let dispatcher = events::Dispatcher::new(
+        db.pool.clone(),
+        registry.clone(),
+        outbound.clone(),
+        settings.dispatch.clone(),
+    );
+    let dispatching = match settings.dispatch.enabled {
+        true => dispatcher.spawn(),
+        false => Vec::new(),
+    };
 
     let state = AppState::new(Shared {
         pool: db.pool.clone(),
@@ -135,7 +148,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
             "database transactions",
             settings.tenant_max_transactions,
         ),
-        outbound: outbound::Outbound::new(settings.outbound.clone()),
+        outbound,
     });
     // Scripts and the test harness wait for this exact line.
     println!("verofield listening on http://{address}");
@@ -150,6 +163,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     pruner.abort();
     growth_pruner.abort();
     publish_watch.abort();
+    dispatching.iter().for_each(JoinHandle::abort);
     db.close().await?;
     tracing::info!("stopped");
     Ok(())

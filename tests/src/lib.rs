@@ -26,6 +26,7 @@
 //! * `guests`: the wasm fixtures and built-in modules, built once per process.
 //! * `modules`: publishing a component and binding it for a tenant.
 //! * `scenario`: one-line steps ([`Scenario`] and requests on [`Api`]) for long stories.
+//! * `wait`: [`eventually`], for what a request sets off in the background.
 //! * `receiver`: [`Receiver`], a local webhook receiver with programmable answers.
 
 pub use reqwest::header::HeaderMap;
@@ -51,6 +52,7 @@ mod receiver;
 mod scenario;
 mod server;
 mod temp;
+mod wait;
 
 pub use cli::*;
 use env::*;
@@ -62,3 +64,4 @@ pub use receiver::*;
 pub use scenario::*;
 pub use server::*;
 pub use temp::*;
+pub use wait::*;

@@ -3,6 +3,7 @@
 //! or a redirect. It runs on a thread and runtime of its own, so it answers while the test's
 //! runtime waits on the server, and stops when dropped.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,6 +12,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
 
 /// How the receiver answers the next requests.
 #[derive(Debug, Clone)]
@@ -43,11 +47,51 @@ impl Received {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("a JSON body")
     }
+
+    /// The Standard Webhooks check, written here from the specification rather than with the
+    /// server's crates: some `v1,` signature of the header equals the base64 HMAC-SHA256 of
+    /// `id.timestamp.body` under the key the `whsec_` secret encodes.
+    pub fn signed_with(&self, secret: &str) -> bool {
+        let key = STANDARD
+            .decode(secret.strip_prefix("whsec_").expect("a whsec_ secret"))
+            .expect("base64 after whsec_");
+        let id = self.header("webhook-id");
+        let timestamp = self.header("webhook-timestamp");
+        let mut message = format!("{id}.{timestamp}.").into_bytes();
+        message.extend_from_slice(&self.body);
+        let expected = STANDARD.encode(hmac_sha256(&key, &message));
+        self.header("webhook-signature")
+            .split(' ')
+            .filter_map(|part| part.strip_prefix("v1,"))
+            .any(|signature| signature == expected)
+    }
+}
+
+/// HMAC-SHA256 (RFC 2104), from the definition.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|k| k ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 #[derive(Default)]
 struct Shared {
     answer: Mutex<Option<Answer>>,
+    /// Answers used once each, in order, before `answer`.
+    next: Mutex<VecDeque<Answer>>,
     received: Mutex<Vec<Received>>,
 }
 
@@ -101,6 +145,11 @@ impl Receiver {
         *self.shared.answer.lock().unwrap() = Some(answer);
     }
 
+    /// Answers the next requests with these, one each, then as before.
+    pub fn answer_next(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.shared.next.lock().unwrap().extend(answers);
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap().clone()
     }
@@ -125,11 +174,9 @@ async fn record(
         headers,
         body: body.to_vec(),
     });
-    let answer = shared
-        .answer
-        .lock()
-        .unwrap()
-        .clone()
+    let queued = shared.next.lock().unwrap().pop_front();
+    let answer = queued
+        .or_else(|| shared.answer.lock().unwrap().clone())
         .unwrap_or(Answer::Status(200));
     match answer {
         Answer::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),

@@ -73,6 +73,38 @@ impl ServerOptions {
         ])
     }
 
+    /// Events delivered within moments: retries from 20 ms, leases of 3 s, polls every 50 ms
+    /// and sweeps every 2 s (the defaults are minutes apart).
+    pub fn quick_events(self) -> Self {
+        self.args([
+            "--event-retry-base-ms",
+            "20",
+            "--event-lease-secs",
+            "3",
+            "--event-poll-ms",
+            "50",
+            "--event-sweep-secs",
+            "2",
+        ])
+    }
+
+    /// Another host of `peer`'s cluster: the same database (owned by `peer`, which must
+    /// outlive this server) and the same JWT signing key, so tokens work on either.
+    pub fn beside(mut self, peer: &TestServer) -> Self {
+        let secrets = TempDir::new("server");
+        let dir = secrets.path().join("secrets");
+        std::fs::create_dir_all(&dir).expect("creating the secrets directory");
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .expect("making the secrets directory private");
+        std::fs::copy(
+            peer.data_dir().join("secrets").join("jwt-hs256.key"),
+            dir.join("jwt-hs256.key"),
+        )
+        .expect("copying the peer's JWT key");
+        self.data_dir = Some(secrets);
+        self.env("DATABASE_URL", &peer.test_db().url.clone())
+    }
+
     /// Serve this database (prepared beforehand, by the CLI for instance).
     pub fn db(mut self, db: TestDb) -> Self {
         self.db = Some(db);
@@ -143,6 +175,8 @@ impl TestServer {
         let db = match (options.embedded, options.db) {
             (true, _) => None,
             (false, Some(db)) => Some(db),
+            // A peer's database, named by DATABASE_URL (`beside`).
+            (false, None) if options.env.iter().any(|(key, _)| key == "DATABASE_URL") => None,
             (false, None) => Some(TestDb::create().await),
         };
         let operator_token = format!("op-{}", Uuid::new_v4().simple());

@@ -34,6 +34,7 @@ pub mod perm {
     pub const KPI_READ: &str = "kpi.read";
     pub const API_KEYS_MANAGE: &str = "api_keys.manage";
     pub const WEBHOOKS_MANAGE: &str = "webhooks.manage";
+    pub const EVENTS_READ: &str = "events.read";
 }
 
 pub struct BuiltinRole {
@@ -76,6 +77,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             ROUTING_OPTIMIZE,
             KPI_READ,
             WEBHOOKS_MANAGE,
+            EVENTS_READ,
         ],
     },
     BuiltinRole {

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod baseline;
 pub mod body_first;
 pub mod etag;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes())
         .merge(roles::routes())
         .merge(audit::routes())
+        .merge(events::routes())
         .merge(api_keys::routes())
         .merge(operator::routes())
         .merge(openapi::routes())

@@ -25,9 +25,12 @@ use super::extract::{Json, Path, Query, Tenant};
 use super::pagination::{Page, PageParams};
 use crate::auth::rbac::perm;
 use crate::error::{Error, Result, Validator};
+use crate::events::deliveries;
+use crate::events::subscribers::Subscriber;
+use crate::events::types::is_valid_pattern;
 use crate::outbound::{Outbound, OutboundError};
 use crate::webhooks::signing::new_secret;
-use crate::webhooks::store::{is_valid_filter, load_endpoint};
+use crate::webhooks::store::load_endpoint;
 use crate::webhooks::{TEST_EVENT, WebhookEvent, deliver_once, record_attempt};
 
 const ENDPOINTS: &str = "/v1/webhooks/endpoints";
@@ -50,6 +53,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/webhooks/endpoints/{id}/deliveries", get(deliveries))
         .route("/v1/webhooks/endpoints/{id}/test", post(test))
+        .route(
+            "/v1/webhooks/endpoints/{id}/deliveries/{event_id}/redeliver",
+            post(redeliver),
+        )
 }
 
 /// An endpoint as the API shows it: never its secret.
@@ -335,6 +342,30 @@ async fn deliveries(
     Ok(Json(Page::from_rows(rows, limit, |a| a.id)))
 }
 
+/// Queues the event for the endpoint again, due now and with its attempts counted afresh
+/// (after the receiver was fixed, say), whether its delivery is dead, delivered or was never
+/// made. 202: the dispatcher delivers it; the attempts log shows how it went.
+async fn redeliver(
+    mut ctx: Tenant,
+    Path((id, event_id)): Path<(Uuid, Uuid)>,
+) -> Result<impl IntoResponse> {
+    ctx.require(perm::WEBHOOKS_MANAGE)?;
+    load_view(&mut ctx, id).await?;
+    let subscriber = Subscriber::Webhook(id).key();
+    if !deliveries::redeliver(&mut ctx.tx, event_id, &subscriber).await? {
+        return Err(Error::not_found("event"));
+    }
+    ctx.audit(
+        "webhook.redelivered",
+        "webhook_endpoint",
+        id,
+        serde_json::json!({ "event_id": event_id }),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
 #[derive(Serialize)]
 struct TestAnswer {
     event_id: Uuid,
@@ -401,7 +432,7 @@ fn check_filters(check: &mut Validator, filters: &[String]) {
     );
     for (index, filter) in filters.iter().enumerate() {
         check.check(
-            is_valid_filter(filter),
+            is_valid_pattern(filter),
             &format!("event_types[{index}]"),
             "an event type (`job.completed`) or a prefix filter (`job.*`)",
         );

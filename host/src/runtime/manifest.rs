@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::events::types::is_valid_pattern;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,6 +111,24 @@ impl Manifest {
                 )));
             }
         }
+        for (what, patterns, prefixes) in [
+            ("emit", &self.events.emit, false),
+            ("subscribe", &self.events.subscribe, true),
+        ] {
+            if let Some(bad) = patterns
+                .iter()
+                .find(|pattern| !is_valid_pattern(pattern) || (!prefixes && pattern.ends_with('*')))
+            {
+                return Err(rejected(format!(
+                    "events.{what} `{bad}` is not an event type{}",
+                    if prefixes {
+                        " or a `prefix.*` pattern"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+        }
         super::routes::check_patterns(&self.routes).map_err(rejected)
     }
 }
@@ -164,6 +183,8 @@ mod tests {
             r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [], "tabels": {}}"#,
             r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [{"method": "TRACE", "path": "/", "permission": "x"}]}"#,
             r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [{"method": "GET", "path": "/{id}", "permission": "x"}, {"method": "GET", "path": "/{key}", "permission": "x"}]}"#,
+            r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [], "events": {"subscribe": ["*"]}}"#,
+            r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [], "events": {"emit": ["job.*"]}}"#,
         ] {
             assert!(Manifest::parse(bad).is_err(), "{bad}");
         }

@@ -14,6 +14,7 @@ mod catalog;
 mod cli;
 mod crm;
 mod embedded_pg;
+mod events;
 mod fairness;
 mod field_ops;
 mod isolation;
