@@ -145,12 +145,12 @@ pub async fn disable_if_failing(
         "every delivery failed for more than {} hours",
         after.as_secs() / 3600
     );
-    let disabled: Option<(String, DateTime<Utc>)> = sqlx::query_as(
+    let disabled: Option<(String, DateTime<Utc>, i64, DateTime<Utc>)> = sqlx::query_as(
         "UPDATE webhook_endpoints
          SET enabled = false, disabled_reason = $4, version = version + 1, updated_at = now()
          WHERE tenant_id = $1 AND id = $2 AND enabled
            AND failing_since < now() - make_interval(secs => $3)
-         RETURNING url, failing_since",
+         RETURNING url, failing_since, version, updated_at",
     )
     .bind(tx.tenant_id())
     .bind(endpoint_id)
@@ -158,11 +158,15 @@ pub async fn disable_if_failing(
     .bind(&reason)
     .fetch_optional(tx.conn())
     .await?;
-    let Some((url, failing_since)) = disabled else {
+    let Some((url, failing_since, version, disabled_at)) = disabled else {
         return Ok(false);
     };
+    // `webhook_id` is the ordering key (the type's kind is `webhook`); docs/EVENTS.md.
     let payload = serde_json::json!({
+        "webhook_id": endpoint_id,
         "endpoint_id": endpoint_id,
+        "version": version,
+        "disabled_at": disabled_at,
         "url": url,
         "failing_since": failing_since,
         "reason": reason,

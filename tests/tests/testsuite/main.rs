@@ -13,6 +13,7 @@ mod catalog;
 mod cli;
 mod crm;
 mod embedded_pg;
+mod events_payloads;
 mod fairness;
 mod field_ops;
 mod isolation;
