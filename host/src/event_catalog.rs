@@ -511,6 +511,19 @@ mod tests {
     }
 
     #[test]
+    fn every_documented_example_matches_the_catalog() {
+        let text = include_str!("../../docs/EVENTS.md");
+        for event in EVENT_TYPES {
+            let start = text.find(&format!("## `{}`", event.name)).unwrap();
+            let section = &text[start..];
+            let json = &section[section.find("```json\n").unwrap() + 8..];
+            let example: serde_json::Value =
+                serde_json::from_str(&json[..json.find("```").unwrap()]).unwrap();
+            assert_eq!(check_payload(event.name, &example), Vec::<String>::new());
+        }
+    }
+
+    #[test]
     fn every_type_carries_its_ordering_key() {
         for event in EVENT_TYPES {
             let kind = event.name.split('.').next().unwrap();
