@@ -16,6 +16,8 @@
 //!   per capability.
 //! - [`storage`]: store calls compiled to SQL over the column catalog; database errors mapped.
 //! - [`events`]: the outbox modules write their events into.
+//! - [`event_catalog`]: every event type's payload fields, the one source of docs/EVENTS.md's
+//!   checks, the OpenAPI `webhooks` and the payload tests.
 //! - [`outbound`]: the one hardened HTTP client for requests the server sends out (SSRF rules).
 //! - [`webhooks`]: tenants' webhook endpoints, Standard Webhooks signing, one delivery attempt.
 //! - [`error`]: the one error type, rendered as problem+json.
@@ -27,6 +29,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod event_catalog;
 pub mod events;
 pub mod http;
 pub mod outbound;

@@ -196,6 +196,23 @@ impl Scenario<'_> {
         .id()
     }
 
+    /// A service type in the jobs catalog, priced in USD minor units: its id.
+    pub async fn service_type(
+        &self,
+        name: &str,
+        minutes: i64,
+        price_minor: i64,
+        skills: &[&str],
+    ) -> String {
+        self.create(
+            "/v1/jobs/service-types",
+            &json!({"name": name, "default_duration_minutes": minutes,
+                    "default_price_minor": price_minor, "currency": "USD", "required_skills": skills}),
+        )
+        .await
+        .id()
+    }
+
     /// A technician profile (Mon-Fri 08:00-17:00 New York time), optionally linked to a user.
     pub async fn technician(&self, name: &str, skills: &[&str], user: Option<&str>) -> String {
         let hours = json!([{"start": "08:00", "end": "17:00"}]);

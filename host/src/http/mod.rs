@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod module_headers;
 pub mod modules;
 pub mod openapi;
+pub mod openapi_webhooks;
 pub mod operator;
 pub mod pagination;
 pub mod problem;

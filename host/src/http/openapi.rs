@@ -5,7 +5,8 @@
 //! manifests. A tenant that swaps its CRM for a partner's sees the partner's routes on its
 //! next fetch. Bodies are described by their media types and every error by the shared
 //! problem+json schema; the domain schemas belong to the modules, which do not publish them
-//! yet.
+//! yet. The `webhooks` section (every event type's payload) comes from
+//! `crate::event_catalog`, added by [`super::openapi_webhooks`].
 
 use axum::Router;
 use axum::extract::State;
@@ -384,7 +385,9 @@ async fn document(ctx: Tenant, State(state): State<AppState>) -> Result<impl Int
             );
         }
     }
-    Ok(Json(build(paths)))
+    let mut document = serde_json::to_value(build(paths)).map_err(anyhow::Error::from)?;
+    super::openapi_webhooks::add(&mut document);
+    Ok(Json(document))
 }
 
 /// Adds one operation. `module` is the serving module and the route's permission.

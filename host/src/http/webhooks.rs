@@ -390,7 +390,7 @@ async fn test(
         id: Uuid::now_v7(),
         event_type: TEST_EVENT.to_owned(),
         occurred_at: Utc::now(),
-        payload: serde_json::json!({ "endpoint_id": id }),
+        payload: serde_json::json!({ "webhook_id": id, "endpoint_id": id }),
     };
     let outcome = deliver_once(&state.outbound, &endpoint, &event).await;
     let attempt_id = record_attempt(&mut ctx.tx, id, &event, 1, &outcome).await?;

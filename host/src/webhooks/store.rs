@@ -143,13 +143,13 @@ pub async fn disable_if_failing(
         secs if secs >= 3600 => format!("every delivery failed for {} hours", secs / 3600),
         secs => format!("every delivery failed for {secs} seconds"),
     };
-    let disabled: Option<(String, DateTime<Utc>)> = sqlx::query_as(
+    let disabled: Option<(String, DateTime<Utc>, i64, DateTime<Utc>)> = sqlx::query_as(
         "UPDATE webhook_endpoints
          SET enabled = false, disabled_reason = $4, version = version + 1, updated_at = now()
          WHERE tenant_id = $1 AND id = $2 AND enabled
            AND failing_since <= (SELECT min(attempted_at) FROM webhook_attempts
                                  WHERE tenant_id = $1 AND endpoint_id = $2 AND event_id = $3)
-         RETURNING url, failing_since",
+         RETURNING url, failing_since, version, updated_at",
     )
     .bind(tx.tenant_id())
     .bind(endpoint_id)
@@ -157,11 +157,15 @@ pub async fn disable_if_failing(
     .bind(&reason)
     .fetch_optional(tx.conn())
     .await?;
-    let Some((url, failing_since)) = disabled else {
+    let Some((url, failing_since, version, disabled_at)) = disabled else {
         return Ok(false);
     };
+    // `webhook_id` is the ordering key (the type's kind is `webhook`); docs/EVENTS.md.
     let payload = serde_json::json!({
+        "webhook_id": endpoint_id,
         "endpoint_id": endpoint_id,
+        "version": version,
+        "disabled_at": disabled_at,
         "url": url,
         "failing_since": failing_since,
         "reason": reason,

@@ -472,6 +472,9 @@ pub fn activate(request: &Request) -> Result<Response, Problem> {
         AGREEMENT_ACTIVATED,
         &json!({
             "agreement_id": agreement.id,
+            "version": agreement.version,
+            "status": v.get("status"),
+            "activated_at": v.get("activated_at"),
             "customer_id": v.get("customer_id"),
             "location_ids": v.get("location_ids"),
             "work_order_ids": v.get("work_order_ids"),
@@ -573,7 +576,11 @@ pub fn cancel(request: &Request) -> Result<Response, Problem> {
         AGREEMENT_CANCELED,
         &json!({
             "agreement_id": agreement.id,
+            "version": agreement.version,
+            "status": v.get("status"),
             "customer_id": v.get("customer_id"),
+            "location_ids": v.get("location_ids"),
+            "service_type_ids": v.get("service_type_ids"),
             "work_order_ids": v.get("work_order_ids"),
             "previous_status": from,
             "canceled_at": v.get("canceled_at"),

@@ -1,6 +1,7 @@
 //! Customers: create, search and list, read (with ETag), update (honouring `If-Match`),
 //! delete (their locations and contacts go with them, by foreign key). Every change emits a
-//! `customer.*` event with the customer's id and name, in the same transaction.
+//! `customer.*` event with the customer's id, version and contact fields, in the same
+//! transaction.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -111,14 +112,27 @@ fn non_blank(text: &str) -> Option<&str> {
     Some(text.trim()).filter(|text| !text.is_empty())
 }
 
-/// What every `customer.*` event carries.
+/// What every `customer.*` event carries: the customer as stored after the change (as it was
+/// before, for `customer.deleted`), except its free-text notes. `customer_id` orders a
+/// customer's events; `id` is the same value, kept for consumers written against it.
 fn emit(event_type: &str, customer: &Record<Columns>) -> Result<(), Problem> {
+    let v = &customer.values;
     events::emit(
         event_type,
         &json!({
+            "customer_id": customer.id,
             "id": customer.id,
-            "name": customer.values.get("name"),
             "version": customer.version,
+            "name": v.get("name"),
+            "kind": v.get("kind"),
+            "status": v.get("status"),
+            "email": v.get("email"),
+            "phone": v.get("phone"),
+            "tags": v.get("tags"),
+            "billing_address": v.get("billing_address"),
+            "currency": v.get("currency"),
+            "created_at": v.get("created_at"),
+            "updated_at": v.get("updated_at"),
         }),
     )
 }

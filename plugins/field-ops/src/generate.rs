@@ -310,9 +310,12 @@ pub fn transition(
         JOB_STATUS_CHANGED,
         &json!({
             "job_id": job.id,
+            "version": updated.version,
             "customer_id": updated.values.get("customer_id"),
             "location_id": updated.values.get("location_id"),
             "work_order_id": updated.values.get("work_order_id"),
+            "service_type_ids": updated.values.get("service_type_ids"),
+            "scheduled_date": updated.values.get("scheduled_date"),
             "from": from,
             "to": to,
             "at": at,

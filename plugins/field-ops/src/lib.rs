@@ -6,6 +6,7 @@
 //! which both the work-orders and the agreements modules run (an agreement's activation
 //! creates its work orders and their first jobs in the same transaction).
 
+pub mod events;
 pub mod generate;
 pub mod plan;
 pub mod rrule;

@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use verofield_field_ops::events::{emit_job_scheduled, job_payload};
 use verofield_field_ops::generate::{record_created, transition};
 use verofield_field_ops::plan::{self, VisitChecks, reference};
 use verofield_field_ops::{
-    ASSIGNMENTS, CUSTOMERS, Columns, HISTORY, JOB, JOB_ASSIGNED, JOB_COMPLETED, JOB_SCHEDULED,
-    JOBS, LOCATIONS, SERVICE_TYPES, TECHNICIAN, TECHNICIANS, WORK_ORDERS, select_all, status, text,
-    texts, time,
+    ASSIGNMENTS, CUSTOMERS, Columns, HISTORY, JOB, JOB_ASSIGNED, JOB_COMPLETED, JOBS, LOCATIONS,
+    SERVICE_TYPES, TECHNICIAN, TECHNICIANS, WORK_ORDERS, select_all, status, text, texts, time,
 };
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
@@ -237,26 +237,9 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
     Ok(Response::created(&format!("/v1/jobs/{}", job.id), &job))
 }
 
+/// `job.scheduled` for the job as it now stands, with its current technicians.
 fn emit_scheduled(job: &Record<Columns>) -> Result<(), Problem> {
-    let v = &job.values;
-    events::emit(
-        JOB_SCHEDULED,
-        &json!({
-            "job_id": job.id,
-            "customer_id": v.get("customer_id"),
-            "location_id": v.get("location_id"),
-            "work_order_id": v.get("work_order_id"),
-            "service_type_ids": v.get("service_type_ids"),
-            "scheduled_date": v.get("scheduled_date"),
-            "window_start": v.get("window_start"),
-            "window_end": v.get("window_end"),
-            "window_start_local": v.get("window_start_local"),
-            "window_end_local": v.get("window_end_local"),
-            "time_zone": v.get("time_zone"),
-            "duration_minutes": v.get("duration_minutes"),
-            "priority": v.get("priority"),
-        }),
-    )
+    emit_job_scheduled(job, &technician_ids(&job.id)?)
 }
 
 /// `GET /?from=&to=&status=&customer_id=&technician_id=&work_order_id=&location_id=`
@@ -616,6 +599,7 @@ fn move_job(request: &Request, from_the_field: bool) -> Result<Response, Problem
                     "name": row.values.get("name"),
                     "price_minor": row.values.get("default_price_minor"),
                     "currency": row.values.get("currency"),
+                    "duration_minutes": row.values.get("default_duration_minutes"),
                 }));
             }
         }
@@ -627,6 +611,8 @@ fn move_job(request: &Request, from_the_field: bool) -> Result<Response, Problem
             JOB_COMPLETED,
             &json!({
                 "job_id": job.id,
+                "version": job.version,
+                "status": v.get("status"),
                 "services": services,
                 "agreement_id": work_order.as_ref().and_then(|w| w.values.get("agreement_id")),
                 "work_order_line_items": work_order.as_ref().and_then(|w| w.values.get("line_items")),
@@ -636,12 +622,16 @@ fn move_job(request: &Request, from_the_field: bool) -> Result<Response, Problem
                 "service_type_ids": v.get("service_type_ids"),
                 "technician_ids": technicians,
                 "scheduled_date": v.get("scheduled_date"),
+                "window_start": v.get("window_start"),
+                "window_end": v.get("window_end"),
+                "time_zone": v.get("time_zone"),
                 "started_at": v.get("started_at"),
                 "completed_at": v.get("completed_at"),
                 "duration_minutes": v.get("duration_minutes"),
                 "work_minutes": completion.map(|c| c.work_minutes),
                 "materials": completion.map(|c| &c.materials),
                 "signature_ref": completion.and_then(|c| c.signature_ref.as_ref()),
+                "by": verofield_field_ops::caller_user_id(),
             }),
         )?;
     }
@@ -838,22 +828,15 @@ fn assign_technicians(request: &Request, overriding: bool) -> Result<Response, P
     }
     let all = technician_ids(&job.id)?;
     if !added.is_empty() {
-        events::emit(
-            JOB_ASSIGNED,
-            &json!({
-                "job_id": job.id,
-                "customer_id": job.values.get("customer_id"),
-                "work_order_id": job.values.get("work_order_id"),
-                "scheduled_date": job.values.get("scheduled_date"),
-                "window_start": job.values.get("window_start"),
-                "window_end": job.values.get("window_end"),
-                "added_technician_ids": added,
-                "technician_ids": all,
-                "overridden_conflicts": conflicts,
-                "override_reason": body.reason,
-                "by": verofield_field_ops::caller_user_id(),
-            }),
-        )?;
+        let more = json!({
+            "added_technician_ids": added,
+            "technician_ids": all,
+            "overridden_conflicts": conflicts,
+            "override_reason": body.reason,
+            "by": verofield_field_ops::caller_user_id(),
+            "assigned_at": verofield_field_ops::time::stamp(verofield_field_ops::now()),
+        });
+        events::emit(JOB_ASSIGNED, &job_payload(&job, more))?;
     }
     Ok(Response::json(
         200,

@@ -29,7 +29,8 @@ pub const PERMISSION: &str = "routing.optimize";
 pub const PLANS: &str = "routing_plans";
 
 pub use verofield_field_ops::{
-    ASSIGNMENTS, HISTORY, JOB_ASSIGNED, JOB_STATUS_CHANGED, JOBS, LOCATIONS, TECHNICIANS, TIME_OFF,
+    ASSIGNMENTS, HISTORY, JOB_ASSIGNED, JOB_SCHEDULED, JOB_STATUS_CHANGED, JOBS, LOCATIONS,
+    TECHNICIANS, TIME_OFF,
 };
 
 /// The public path of a resource, for `Location` headers.
@@ -54,7 +55,7 @@ impl Module for Routing {
             read: &[LOCATIONS, TECHNICIANS, TIME_OFF],
             write: &[JOBS, ASSIGNMENTS, HISTORY, PLANS],
         },
-        events: Events::emitting(&[JOB_ASSIGNED, JOB_STATUS_CHANGED]),
+        events: Events::emitting(&[JOB_ASSIGNED, JOB_SCHEDULED, JOB_STATUS_CHANGED]),
         // A solve may use a budget of several seconds and a 2,000-job travel matrix (about
         // 90 MiB of doubles).
         limits: Limits {
@@ -84,7 +85,7 @@ mod tests {
         }
         assert_eq!(
             manifest["events"]["emit"],
-            serde_json::json!(["job.assigned", "job.status_changed"])
+            serde_json::json!(["job.assigned", "job.scheduled", "job.status_changed"])
         );
     }
 }

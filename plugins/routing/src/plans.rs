@@ -7,11 +7,12 @@
 //! job gets the route's technician as its only assignment, its window set to the planned
 //! service interval (`window_start` = service start, `window_end` = service end), and status
 //! `scheduled` if it was `unscheduled` (through the field-operations transition: a history
-//! row and `job.status_changed`, as when a dispatcher schedules it); a `job.assigned` event is
-//! emitted per job; the plan becomes `applied`.
+//! row and `job.status_changed`, as when a dispatcher schedules it); `job.scheduled` (the new
+//! window) and `job.assigned` are emitted per job; the plan becomes `applied`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use verofield_field_ops::events::{emit_job_scheduled, job_payload};
 use verofield_field_ops::generate::transition;
 use verofield_field_ops::{Columns, status, text};
 use verofield_sdk::store::{Filter, Select, StoreError};
@@ -132,6 +133,7 @@ pub fn apply(request: &Request) -> Result<Response, Problem> {
         return Err(stale(&changed));
     }
 
+    let caller = context::caller().user_id;
     let mut applied = Vec::new();
     for route in &plan.values.routes {
         for stop in &route.stops {
@@ -155,29 +157,20 @@ pub fn apply(request: &Request) -> Result<Response, Problem> {
                     Some(&format!("routing plan {}", plan.id)),
                     &windows,
                 )
-                .map(drop)
             } else {
-                store::update::<Columns>(JOBS, job_id, job.version, &windows)
-                    .map(drop)
-                    .map_err(Problem::from)
+                store::update::<Columns>(JOBS, job_id, job.version, &windows).map_err(Problem::from)
             };
-            if let Err(problem) = written {
+            let job = match written {
+                Ok(job) => job,
                 // Changed since it was read above (a concurrent write): the plan is stale.
-                if matches!(problem.code, "conflict" | "not_found") {
+                Err(problem) if matches!(problem.code, "conflict" | "not_found") => {
                     return Err(stale(std::slice::from_ref(job_id)));
                 }
-                return Err(problem);
-            }
-            events::emit(
-                JOB_ASSIGNED,
-                &json!({
-                    "job_id": job_id,
-                    "technician_id": route.technician_id,
-                    "window_start": start,
-                    "window_end": end,
-                    "plan_id": plan.id,
-                }),
-            )?;
+                Err(problem) => return Err(problem),
+            };
+            let technician_ids = [route.technician_id.clone()];
+            emit_job_scheduled(&job, &technician_ids)?;
+            emit_assigned(&job, &technician_ids, &plan.id, &caller)?;
             applied.push(json!({
                 "job_id": job_id,
                 "technician_id": route.technician_id,
@@ -187,7 +180,6 @@ pub fn apply(request: &Request) -> Result<Response, Problem> {
         }
     }
 
-    let caller = context::caller().user_id;
     let now = context::now().rfc3339;
     let updated = store::update::<PlanColumns>(
         PLANS,
@@ -232,6 +224,27 @@ fn replace_assignments(job_id: &str, technician_id: &str) -> Result<(), Problem>
         &json!({"job_id": job_id, "technician_id": technician_id}),
     )?;
     Ok(())
+}
+
+/// `job.assigned` for a job the plan gave to `technician_ids` (its only technicians now), with
+/// the same fields the jobs module's assignment carries, plus the plan's id.
+fn emit_assigned(
+    job: &store::Record<Columns>,
+    technician_ids: &[String],
+    plan_id: &str,
+    caller: &str,
+) -> Result<(), Problem> {
+    let more = json!({
+        "technician_id": technician_ids.first(),
+        "added_technician_ids": technician_ids,
+        "technician_ids": technician_ids,
+        "overridden_conflicts": [],
+        "override_reason": null,
+        "plan_id": plan_id,
+        "by": caller,
+        "assigned_at": context::now().rfc3339,
+    });
+    events::emit(JOB_ASSIGNED, &job_payload(job, more))
 }
 
 /// 409 `plan_stale` with the ids of the jobs that changed since the plan was made.

@@ -15,6 +15,7 @@ mod cli;
 mod crm;
 mod embedded_pg;
 mod events;
+mod events_payloads;
 mod fairness;
 mod field_ops;
 mod isolation;

@@ -1,0 +1,549 @@
+//! The catalog of domain event types: for each, who emits it, when, and its payload's fields.
+//! It is the one source of truth for what an event carries: the OpenAPI document's
+//! `webhooks` section is built from it, a unit test holds docs/EVENTS.md to it (every type
+//! documented, nothing documented that is not here) and the black-box suite
+//! `events_payloads` checks real payloads against it. A module that adds a field adds it
+//! here and in docs/EVENTS.md.
+//!
+//! Every payload about one entity carries `<kind>_id` (the type's first segment): the
+//! host orders delivery per (tenant, that id) (`events::outbox::aggregate`).
+
+/// A field's JSON type, as the OpenAPI schema spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Uuid,
+    Text,
+    Integer,
+    Boolean,
+    /// An RFC 3339 instant in UTC (`2026-12-06T14:00:00.000Z`).
+    Instant,
+    /// A calendar date (`2026-12-06`).
+    Date,
+    /// An array of uuids.
+    Uuids,
+    /// An array of strings.
+    Texts,
+    Array,
+    Object,
+}
+
+/// One payload field. `nullable` fields are always present but may be `null`; `optional`
+/// ones appear only where the description says.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub kind: FieldType,
+    pub nullable: bool,
+    pub optional: bool,
+    pub description: &'static str,
+}
+
+const fn f(name: &'static str, kind: FieldType, description: &'static str) -> Field {
+    Field {
+        name,
+        kind,
+        nullable: false,
+        optional: false,
+        description,
+    }
+}
+
+const fn null(name: &'static str, kind: FieldType, description: &'static str) -> Field {
+    Field {
+        nullable: true,
+        ..f(name, kind, description)
+    }
+}
+
+const fn opt(name: &'static str, kind: FieldType, description: &'static str) -> Field {
+    Field {
+        optional: true,
+        nullable: true,
+        ..f(name, kind, description)
+    }
+}
+
+/// One event type.
+#[derive(Debug, Clone, Copy)]
+pub struct EventType {
+    pub name: &'static str,
+    /// The modules (or `host`) that emit it.
+    pub emitted_by: &'static [&'static str],
+    pub when: &'static str,
+    pub fields: &'static [Field],
+}
+
+use FieldType::{Array, Boolean, Date, Instant, Integer, Object, Text, Texts, Uuid, Uuids};
+
+const CUSTOMER: &[Field] = &[
+    f("customer_id", Uuid, "The customer (the ordering key)."),
+    f(
+        "id",
+        Uuid,
+        "The same as `customer_id` (kept for older consumers).",
+    ),
+    f(
+        "version",
+        Integer,
+        "The customer's version after the change.",
+    ),
+    f("name", Text, "Display name."),
+    f("kind", Text, "`residential` or `commercial`."),
+    f("status", Text, "`active`, `inactive` or `lead`."),
+    null("email", Text, "E-mail address."),
+    null("phone", Text, "Phone number."),
+    f("tags", Texts, "Tags."),
+    null("billing_address", Object, "Billing address."),
+    f("currency", Text, "ISO 4217 currency of the balance."),
+    f("created_at", Instant, "When the customer was created."),
+    f("updated_at", Instant, "When the customer last changed."),
+];
+
+const JOB_SCHEDULED: &[Field] = &[
+    f("job_id", Uuid, "The job (the ordering key)."),
+    f("version", Integer, "The job's version after the change."),
+    f(
+        "status",
+        Text,
+        "The job's status (`scheduled`, or later if rescheduled).",
+    ),
+    f("customer_id", Uuid, "The customer."),
+    f("location_id", Uuid, "The service location."),
+    null(
+        "work_order_id",
+        Uuid,
+        "The recurring work order the visit belongs to.",
+    ),
+    f("service_type_ids", Uuids, "The services of the visit."),
+    f("technician_ids", Uuids, "Technicians assigned at the time."),
+    f("scheduled_date", Date, "The local date of the visit."),
+    f("window_start", Instant, "Arrival window start (UTC)."),
+    f("window_end", Instant, "Arrival window end (UTC)."),
+    null(
+        "window_start_local",
+        Text,
+        "Window start as local time (HH:MM).",
+    ),
+    null(
+        "window_end_local",
+        Text,
+        "Window end as local time (HH:MM).",
+    ),
+    f("time_zone", Text, "IANA zone of the local times."),
+    f("duration_minutes", Integer, "Planned duration."),
+    f("priority", Integer, "1 (highest) to 5."),
+];
+
+const JOB_ASSIGNED: &[Field] = &[
+    f("job_id", Uuid, "The job (the ordering key)."),
+    f(
+        "version",
+        Integer,
+        "The job's version (an assignment alone does not change it).",
+    ),
+    f("status", Text, "The job's status."),
+    f("customer_id", Uuid, "The customer."),
+    f("location_id", Uuid, "The service location."),
+    null("work_order_id", Uuid, "The recurring work order, if any."),
+    f("service_type_ids", Uuids, "The services of the visit."),
+    null("scheduled_date", Date, "The local date, once scheduled."),
+    null(
+        "window_start",
+        Instant,
+        "Arrival window start (UTC), once scheduled.",
+    ),
+    null(
+        "window_end",
+        Instant,
+        "Arrival window end (UTC), once scheduled.",
+    ),
+    f(
+        "added_technician_ids",
+        Uuids,
+        "Technicians this change added.",
+    ),
+    f("technician_ids", Uuids, "All technicians now assigned."),
+    f(
+        "overridden_conflicts",
+        Array,
+        "Schedule or skill conflicts overridden (empty if none).",
+    ),
+    null(
+        "override_reason",
+        Text,
+        "Why the conflicts were overridden.",
+    ),
+    f("by", Text, "The user who assigned."),
+    f("assigned_at", Instant, "When."),
+    opt(
+        "plan_id",
+        Uuid,
+        "The routing plan applied (only from routing).",
+    ),
+    opt(
+        "technician_id",
+        Uuid,
+        "The route's technician (only from routing).",
+    ),
+];
+
+const JOB_STATUS_CHANGED: &[Field] = &[
+    f("job_id", Uuid, "The job (the ordering key)."),
+    f("version", Integer, "The job's version after the change."),
+    f("customer_id", Uuid, "The customer."),
+    f("location_id", Uuid, "The service location."),
+    null("work_order_id", Uuid, "The recurring work order, if any."),
+    f("service_type_ids", Uuids, "The services of the visit."),
+    null("scheduled_date", Date, "The local date, if scheduled."),
+    f("from", Text, "The status before."),
+    f("to", Text, "The status after."),
+    f("at", Instant, "When the status changed."),
+    null(
+        "by",
+        Text,
+        "The user who changed it (null for system changes).",
+    ),
+    null(
+        "note",
+        Text,
+        "The history note (a reason, `agreement canceled`, a plan id).",
+    ),
+];
+
+const JOB_COMPLETED: &[Field] = &[
+    f("job_id", Uuid, "The job (the ordering key)."),
+    f("version", Integer, "The job's version after completion."),
+    f("status", Text, "`completed`."),
+    f(
+        "services",
+        Array,
+        "The service types done, from the catalog: `id`, `name`, `price_minor` (integer or \
+         null), `currency` (or null), `duration_minutes`.",
+    ),
+    null(
+        "agreement_id",
+        Uuid,
+        "The service agreement of the work order, if any.",
+    ),
+    null(
+        "work_order_line_items",
+        Array,
+        "The work order's priced lines, if any.",
+    ),
+    f("customer_id", Uuid, "The customer to invoice."),
+    f("location_id", Uuid, "The service location."),
+    null("work_order_id", Uuid, "The recurring work order, if any."),
+    f("service_type_ids", Uuids, "The services of the visit."),
+    f("technician_ids", Uuids, "The technicians assigned."),
+    null(
+        "scheduled_date",
+        Date,
+        "The local date, if it was scheduled.",
+    ),
+    null("window_start", Instant, "Arrival window start (UTC)."),
+    null("window_end", Instant, "Arrival window end (UTC)."),
+    f("time_zone", Text, "IANA zone of the job."),
+    null("started_at", Instant, "When work started."),
+    f("completed_at", Instant, "When the job was completed."),
+    f("duration_minutes", Integer, "Planned duration."),
+    f("work_minutes", Integer, "Minutes worked, as reported."),
+    f("materials", Array, "Materials used, as reported."),
+    null(
+        "signature_ref",
+        Text,
+        "Reference to the customer's signature.",
+    ),
+    f("by", Text, "The user who completed it."),
+];
+
+const AGREEMENT_ACTIVATED: &[Field] = &[
+    f("agreement_id", Uuid, "The agreement (the ordering key)."),
+    f(
+        "version",
+        Integer,
+        "The agreement's version after activation.",
+    ),
+    f("status", Text, "`active`."),
+    f("activated_at", Instant, "When."),
+    f("customer_id", Uuid, "The customer."),
+    f("location_ids", Uuids, "The locations served."),
+    f(
+        "work_order_ids",
+        Uuids,
+        "The work orders it created or resumed.",
+    ),
+    f("service_type_ids", Uuids, "The services covered."),
+    f("recurrence", Text, "RRULE of the visits."),
+    f("pricing", Text, "`per_visit` or `per_period`."),
+    f("price_minor", Integer, "Price in minor units."),
+    f("currency", Text, "ISO 4217 currency."),
+    f(
+        "billing_frequency",
+        Text,
+        "`per_visit`, `monthly`, `quarterly`, `semiannually` or `annually`.",
+    ),
+    f(
+        "annual_value_minor",
+        Integer,
+        "Annual value in minor units.",
+    ),
+    f("starts_on", Date, "First day."),
+    null("ends_on", Date, "Last day."),
+    f("auto_renew", Boolean, "Whether it renews itself."),
+    f("resumed", Boolean, "True when resumed from `paused`."),
+];
+
+const AGREEMENT_CANCELED: &[Field] = &[
+    f("agreement_id", Uuid, "The agreement (the ordering key)."),
+    f(
+        "version",
+        Integer,
+        "The agreement's version after cancellation.",
+    ),
+    f("status", Text, "`canceled`."),
+    f("customer_id", Uuid, "The customer."),
+    f("location_ids", Uuids, "The locations served."),
+    f("service_type_ids", Uuids, "The services covered."),
+    f("work_order_ids", Uuids, "Its work orders (now canceled)."),
+    f("previous_status", Text, "`draft`, `active` or `paused`."),
+    f("canceled_at", Instant, "When."),
+    f(
+        "annual_value_minor",
+        Integer,
+        "Annual value in minor units.",
+    ),
+    f("currency", Text, "ISO 4217 currency."),
+    f(
+        "jobs_retracted",
+        Integer,
+        "Future unscheduled jobs deleted.",
+    ),
+    f("jobs_canceled", Integer, "Future confirmed jobs canceled."),
+];
+
+const ENDPOINT_DISABLED: &[Field] = &[
+    f("webhook_id", Uuid, "The endpoint (the ordering key)."),
+    f("endpoint_id", Uuid, "The same as `webhook_id`."),
+    f(
+        "version",
+        Integer,
+        "The endpoint's version after disabling.",
+    ),
+    f("url", Text, "The endpoint's URL."),
+    f(
+        "failing_since",
+        Instant,
+        "The first failure with no success since.",
+    ),
+    f("disabled_at", Instant, "When it was disabled."),
+    f("reason", Text, "Why."),
+];
+
+const ENDPOINT_TEST: &[Field] = &[
+    f("webhook_id", Uuid, "The endpoint pinged."),
+    f("endpoint_id", Uuid, "The same as `webhook_id`."),
+];
+
+const JOB_MODULES: &[&str] = &["jobs", "routing"];
+
+/// Every event type the platform emits, in the order docs/EVENTS.md lists them.
+pub const EVENT_TYPES: &[EventType] = &[
+    EventType {
+        name: "customer.created",
+        emitted_by: &["crm"],
+        when: "A customer is created (`POST /v1/crm/customers`).",
+        fields: CUSTOMER,
+    },
+    EventType {
+        name: "customer.updated",
+        emitted_by: &["crm"],
+        when: "A customer is changed (`PATCH /v1/crm/customers/{id}`).",
+        fields: CUSTOMER,
+    },
+    EventType {
+        name: "customer.deleted",
+        emitted_by: &["crm"],
+        when: "A customer is deleted; the payload is the customer as it was.",
+        fields: CUSTOMER,
+    },
+    EventType {
+        name: "job.scheduled",
+        emitted_by: JOB_MODULES,
+        when: "A job gets a date and window or a new one: created with one, scheduled, \
+               rescheduled, or placed by an applied routing plan.",
+        fields: JOB_SCHEDULED,
+    },
+    EventType {
+        name: "job.assigned",
+        emitted_by: JOB_MODULES,
+        when: "Technicians are added to a job (`POST /v1/jobs/{id}/assignments`) or an \
+               applied routing plan gives a job its route's technician.",
+        fields: JOB_ASSIGNED,
+    },
+    EventType {
+        name: "job.status_changed",
+        emitted_by: &["jobs", "routing", "agreements", "work-orders"],
+        when: "Every status change of a job, including those made by routing plans and by \
+               pausing or canceling agreements and work orders.",
+        fields: JOB_STATUS_CHANGED,
+    },
+    EventType {
+        name: "job.completed",
+        emitted_by: &["jobs"],
+        when: "A job is completed (after its `job.status_changed`); billing invoices from it.",
+        fields: JOB_COMPLETED,
+    },
+    EventType {
+        name: "agreement.activated",
+        emitted_by: &["agreements"],
+        when: "A service agreement is activated or resumed; its work orders and first jobs are \
+               created in the same transaction.",
+        fields: AGREEMENT_ACTIVATED,
+    },
+    EventType {
+        name: "agreement.canceled",
+        emitted_by: &["agreements"],
+        when: "A service agreement is canceled; its future jobs are retracted or canceled.",
+        fields: AGREEMENT_CANCELED,
+    },
+    EventType {
+        name: "webhook.endpoint_disabled",
+        emitted_by: &["host"],
+        when: "A webhook endpoint is disabled after failing without success for too long.",
+        fields: ENDPOINT_DISABLED,
+    },
+    EventType {
+        name: "webhook.test",
+        emitted_by: &["host"],
+        when: "Sent only to the one endpoint by `POST /v1/webhooks/endpoints/{id}/test`; never \
+               in the outbox or the feed.",
+        fields: ENDPOINT_TEST,
+    },
+];
+
+/// The catalog entry of `name`.
+pub fn find(name: &str) -> Option<&'static EventType> {
+    EVENT_TYPES.iter().find(|t| t.name == name)
+}
+
+/// What is wrong with `payload` as an event of type `name`: missing fields and values of the
+/// wrong JSON type. Empty when it matches the catalog.
+pub fn check_payload(name: &str, payload: &serde_json::Value) -> Vec<String> {
+    let Some(event) = find(name) else {
+        return vec![format!("{name} is not in the catalog")];
+    };
+    let mut wrong = Vec::new();
+    for field in event.fields {
+        match payload.get(field.name) {
+            None if field.optional => {}
+            None => wrong.push(format!("{name}: `{}` missing", field.name)),
+            Some(serde_json::Value::Null) if field.nullable => {}
+            Some(value) if !matches_type(field.kind, value) => {
+                wrong.push(format!("{name}: `{}` is {value}", field.name))
+            }
+            Some(_) => {}
+        }
+    }
+    wrong
+}
+
+fn matches_type(kind: FieldType, value: &serde_json::Value) -> bool {
+    use serde_json::Value as V;
+    let text_array = |v: &V| {
+        v.as_array()
+            .is_some_and(|items| items.iter().all(V::is_string))
+    };
+    match kind {
+        Uuid => value
+            .as_str()
+            .is_some_and(|s| uuid::Uuid::parse_str(s).is_ok()),
+        Text => value.is_string(),
+        Integer => value.is_i64() || value.is_u64(),
+        Boolean => value.is_boolean(),
+        Instant => value
+            .as_str()
+            .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
+        Date => value
+            .as_str()
+            .is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
+        Uuids | Texts => text_array(value),
+        Array => value.is_array(),
+        Object => value.is_object(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `## \`type\`` headings of docs/EVENTS.md.
+    fn documented() -> Vec<String> {
+        let text = include_str!("../../docs/EVENTS.md");
+        text.lines()
+            .filter_map(|line| line.strip_prefix("## `"))
+            .filter_map(|rest| rest.strip_suffix('`'))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn docs_list_exactly_the_catalog() {
+        let catalog: Vec<String> = EVENT_TYPES.iter().map(|t| t.name.to_owned()).collect();
+        assert_eq!(documented(), catalog);
+    }
+
+    #[test]
+    fn docs_name_every_field_of_every_type() {
+        let text = include_str!("../../docs/EVENTS.md");
+        for event in EVENT_TYPES {
+            let start = text.find(&format!("## `{}`", event.name)).unwrap();
+            let section = &text[start + 4..];
+            let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+            for field in event.fields {
+                assert!(
+                    section.contains(&format!("`{}`", field.name)),
+                    "docs/EVENTS.md {} lacks `{}`",
+                    event.name,
+                    field.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_documented_example_matches_the_catalog() {
+        let text = include_str!("../../docs/EVENTS.md");
+        for event in EVENT_TYPES {
+            let start = text.find(&format!("## `{}`", event.name)).unwrap();
+            let section = &text[start..];
+            let json = &section[section.find("```json\n").unwrap() + 8..];
+            let example: serde_json::Value =
+                serde_json::from_str(&json[..json.find("```").unwrap()]).unwrap();
+            assert_eq!(check_payload(event.name, &example), Vec::<String>::new());
+        }
+    }
+
+    #[test]
+    fn every_type_carries_its_ordering_key() {
+        for event in EVENT_TYPES {
+            let kind = event.name.split('.').next().unwrap();
+            let key = event.fields.iter().find(|f| f.name == format!("{kind}_id"));
+            assert!(
+                key.is_some_and(|f| f.kind == Uuid && !f.nullable),
+                "{} lacks {kind}_id",
+                event.name
+            );
+        }
+    }
+
+    #[test]
+    fn payload_check_names_missing_and_mistyped_fields() {
+        let wrong = check_payload(
+            "webhook.endpoint_disabled",
+            &serde_json::json!({"webhook_id": "nope", "version": 2}),
+        );
+        assert!(wrong.iter().any(|w| w.contains("`webhook_id` is")));
+        assert!(wrong.iter().any(|w| w.contains("`url` missing")));
+        assert!(!wrong.iter().any(|w| w.contains("`version`")));
+    }
+}
