@@ -17,6 +17,8 @@
 //! - [`events`]: the outbox modules write their events into.
 //! - [`outbound`]: the one hardened HTTP client for requests the server sends out (SSRF rules).
 //! - [`webhooks`]: tenants' webhook endpoints, Standard Webhooks signing, one delivery attempt.
+//! - [`scheduler`]: per-tenant recurring tasks in the tenant's time zone, run once across
+//!   hosts: module ticks appended to the outbox, the host's own pruning.
 //! - [`error`]: the one error type, rendered as problem+json.
 //! - [`demo`], [`secrets`]: the demo tenant; generated secrets under the data directory.
 
@@ -32,6 +34,7 @@ pub mod outbound;
 pub mod pg;
 pub mod registry;
 pub mod runtime;
+pub mod scheduler;
 pub mod secrets;
 pub mod storage;
 pub mod tenancy;
@@ -119,6 +122,15 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     let publish_watch = registry.watch_published();
     registry.publish_builtins(&settings.builtin_modules).await?;
     storage::test_delay::install(settings.test_store_delay);
+    let scheduler = settings.scheduler.enabled.then(|| {
+        scheduler::Scheduler::new(
+            db.pool.clone(),
+            registry.clone(),
+            settings.prune.clone(),
+            settings.limits.statement_timeout,
+        )
+        .spawn(settings.scheduler.interval)
+    });
 
     let state = AppState::new(Shared {
         pool: db.pool.clone(),
@@ -149,6 +161,9 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     pruner.abort();
     growth_pruner.abort();
     publish_watch.abort();
+    if let Some(scheduler) = scheduler {
+        scheduler.abort();
+    }
     db.close().await?;
     tracing::info!("stopped");
     Ok(())

@@ -380,6 +380,19 @@ impl Registry {
     }
 }
 
+/// The transaction's tenant's bindings (slot -> digest of its latest binding), as a
+/// principal carries them, for work done without one (the scheduler).
+pub async fn tenant_bindings(tx: &mut TenantTx) -> Result<HashMap<String, String>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT ON (slot) slot, digest FROM module_bindings
+         WHERE tenant_id = $1 ORDER BY slot, id DESC",
+    )
+    .bind(tx.tenant_id())
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Records a new binding of the version's slot for the transaction's tenant.
 pub async fn bind(tx: &mut TenantTx, version: &Version) -> Result<()> {
     sqlx::query(
