@@ -27,6 +27,7 @@
 //! * `modules`: publishing a component and binding it for a tenant.
 //! * `scenario`: one-line steps ([`Scenario`] and requests on [`Api`]) for long stories.
 //! * `receiver`: [`Receiver`], a local webhook receiver with programmable answers.
+//! * `wait`: [`eventually`], polling for the server's background work.
 
 pub use reqwest::header::HeaderMap;
 pub use reqwest::{Method, StatusCode};
@@ -51,6 +52,7 @@ mod receiver;
 mod scenario;
 mod server;
 mod temp;
+mod wait;
 
 pub use cli::*;
 use env::*;
@@ -62,3 +64,4 @@ pub use receiver::*;
 pub use scenario::*;
 pub use server::*;
 pub use temp::*;
+pub use wait::*;

@@ -23,5 +23,6 @@ mod modules;
 mod registry;
 mod routing;
 mod routing_day;
+mod scheduler;
 mod storage;
 mod webhooks;
