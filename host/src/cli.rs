@@ -283,6 +283,17 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub prune_interval_secs: u64,
+    /// Milliseconds between the scheduler's ticks (`scheduler`): how late a due task may run.
+    #[arg(
+        long,
+        env = "VEROFIELD_SCHEDULER_INTERVAL_MS",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(10..)
+    )]
+    pub scheduler_interval_ms: u64,
+    /// Run no scheduler on this host (other hosts on the database still run theirs).
+    #[arg(long, env = "VEROFIELD_NO_SCHEDULER")]
+    pub no_scheduler: bool,
     #[command(flatten)]
     pub retention: RetentionArgs,
     /// Let webhooks and other outbound requests use plain `http://` URLs (tests and
@@ -626,6 +637,10 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
         },
         prune: args.retention.settings(),
         prune_interval: Duration::from_secs(args.prune_interval_secs),
+        scheduler: crate::scheduler::SchedulerSettings {
+            enabled: !args.no_scheduler,
+            interval: Duration::from_millis(args.scheduler_interval_ms),
+        },
         outbound: crate::outbound::OutboundSettings {
             allow_http: args.outbound_allow_http,
             allow_cidrs: args.outbound_allow_cidrs.clone(),

@@ -57,6 +57,8 @@ pub struct ServerSettings {
     /// What pruning keeps, and how often it runs (`db::prune`).
     pub prune: crate::db::prune::PruneSettings,
     pub prune_interval: std::time::Duration,
+    /// Whether this host runs the scheduler, and how often it ticks (`scheduler`).
+    pub scheduler: crate::scheduler::SchedulerSettings,
     /// What the outbound HTTP client may reach (`outbound`): webhooks and integrations.
     pub outbound: crate::outbound::OutboundSettings,
     /// The event dispatcher (`events::dispatch`).

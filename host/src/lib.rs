@@ -20,6 +20,8 @@
 //!   checks, the OpenAPI `webhooks` and the payload tests.
 //! - [`outbound`]: the one hardened HTTP client for requests the server sends out (SSRF rules).
 //! - [`webhooks`]: tenants' webhook endpoints, Standard Webhooks signing, one delivery attempt.
+//! - [`scheduler`]: per-tenant recurring tasks in the tenant's time zone, run once across
+//!   hosts: module ticks appended to the outbox, the host's own pruning.
 //! - [`error`]: the one error type, rendered as problem+json.
 //! - [`demo`], [`secrets`]: the demo tenant; generated secrets under the data directory.
 
@@ -36,6 +38,7 @@ pub mod outbound;
 pub mod pg;
 pub mod registry;
 pub mod runtime;
+pub mod scheduler;
 pub mod secrets;
 pub mod storage;
 pub mod tenancy;
@@ -136,6 +139,15 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
         true => dispatcher.spawn(),
         false => Vec::new(),
     };
+    let scheduler = settings.scheduler.enabled.then(|| {
+        scheduler::Scheduler::new(
+            db.pool.clone(),
+            registry.clone(),
+            settings.prune.clone(),
+            settings.limits.statement_timeout,
+        )
+        .spawn(settings.scheduler.interval)
+    });
 
     let state = AppState::new(Shared {
         pool: db.pool.clone(),
@@ -167,6 +179,9 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     growth_pruner.abort();
     publish_watch.abort();
     dispatching.iter().for_each(JoinHandle::abort);
+    if let Some(scheduler) = scheduler {
+        scheduler.abort();
+    }
     db.close().await?;
     tracing::info!("stopped");
     Ok(())

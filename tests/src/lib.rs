@@ -28,6 +28,7 @@
 //! * `scenario`: one-line steps ([`Scenario`] and requests on [`Api`]) for long stories.
 //! * `wait`: [`eventually`], for what a request sets off in the background.
 //! * `receiver`: [`Receiver`], a local webhook receiver with programmable answers.
+//! * `wait`: [`eventually`], polling for the server's background work.
 
 pub use reqwest::header::HeaderMap;
 pub use reqwest::{Method, StatusCode};

@@ -7,7 +7,8 @@
 //! of at most [`BATCH`] rows, with `app.tenant_id` set: the tables are FORCEd, so the login
 //! role (their owner) sees one tenant's rows at a time, and each statement names one tenant as
 //! Citus needs. Serving runs a pass on an interval (`serve --prune-interval-secs`);
-//! `verofield prune` runs one now. A PostgreSQL-backed scheduler is to replace the interval.
+//! `verofield prune` runs one now. The scheduler also prunes each tenant daily at 03:00
+//! tenant time ([`prune_tenant`], task `host:prune`); the interval pass stays as a backstop.
 
 use std::time::Duration;
 
@@ -55,6 +56,26 @@ async fn prune_tenants(conn: &mut PgConnection, settings: &PruneSettings) -> Res
     let tenants: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")
         .fetch_all(&mut *conn)
         .await?;
+    let mut pruned = Pruned::default();
+    for tenant in tenants {
+        pruned.add(prune_one(conn, tenant, settings).await?);
+    }
+    Ok(pruned)
+}
+
+/// One tenant's pass, as the scheduler's daily `host:prune` task runs it. Without the lock:
+/// the scheduler runs a tenant's task on one host, and a pass racing `prune_once` deletes
+/// nothing twice.
+pub async fn prune_tenant(pool: &PgPool, tenant: Uuid, settings: &PruneSettings) -> Result<Pruned> {
+    let mut conn = pool.acquire().await?;
+    prune_one(&mut conn, tenant, settings).await
+}
+
+async fn prune_one(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    settings: &PruneSettings,
+) -> Result<Pruned> {
     let retention_secs = settings.outbox_retention.as_secs() as i64;
     let idempotency = format!(
         "DELETE FROM idempotency_keys WHERE (tenant_id, user_id, key) IN (
@@ -73,14 +94,19 @@ async fn prune_tenants(conn: &mut PgConnection, settings: &PruneSettings) -> Res
              SELECT tenant_id, id FROM event_outbox
              WHERE tenant_id = $1 AND delivered_at < now() - make_interval(secs => $3)
              LIMIT $2)";
-    let mut pruned = Pruned::default();
-    for tenant in tenants {
-        pruned.idempotency_keys += delete_in_batches(conn, tenant, &idempotency, None).await?;
-        pruned.refresh_tokens += delete_in_batches(conn, tenant, refresh, None).await?;
-        pruned.outbox_events +=
-            delete_in_batches(conn, tenant, outbox, Some(retention_secs)).await?;
+    Ok(Pruned {
+        idempotency_keys: delete_in_batches(conn, tenant, &idempotency, None).await?,
+        refresh_tokens: delete_in_batches(conn, tenant, refresh, None).await?,
+        outbox_events: delete_in_batches(conn, tenant, outbox, Some(retention_secs)).await?,
+    })
+}
+
+impl Pruned {
+    fn add(&mut self, other: Pruned) {
+        self.idempotency_keys += other.idempotency_keys;
+        self.refresh_tokens += other.refresh_tokens;
+        self.outbox_events += other.outbox_events;
     }
-    Ok(pruned)
 }
 
 /// Runs `statement` (tenant `$1`, batch size `$2`, optional `$3`) in one-batch transactions

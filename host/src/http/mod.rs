@@ -27,6 +27,7 @@ pub mod pagination;
 pub mod problem;
 pub mod request_id;
 pub mod roles;
+pub mod scheduled_tasks;
 pub mod server;
 pub mod unread_body;
 pub mod users;
@@ -110,7 +111,8 @@ pub fn router(state: AppState) -> Router {
         .merge(operator::routes())
         .merge(openapi::routes())
         .merge(modules::routes())
-        .merge(webhooks::routes());
+        .merge(webhooks::routes())
+        .merge(scheduled_tasks::routes());
     // Benchmark-only code stays out of the production server unless the build asks for it.
     #[cfg(feature = "bench-baseline")]
     let routes = routes.merge(baseline::routes(state.bench_baseline));

@@ -143,7 +143,10 @@ async fn rebind(
         serde_json::json!({"slot": slot, "digest": version.digest}),
     )
     .await?;
+    let tenant = ctx.tx.tenant_id();
     ctx.commit().await?;
+    // The new version's schedules replace the old one's at the next tick.
+    crate::scheduler::reconcile_soon(&state.pool, tenant).await;
     Ok(Json(Binding {
         slot,
         source: "binding",
@@ -168,7 +171,10 @@ async fn rollback(
         serde_json::json!({"slot": slot, "digest": previous.digest}),
     )
     .await?;
+    let tenant = ctx.tx.tenant_id();
     ctx.commit().await?;
+    // The new version's schedules replace the old one's at the next tick.
+    crate::scheduler::reconcile_soon(&state.pool, tenant).await;
     Ok(Json(Binding {
         slot,
         source: "binding",

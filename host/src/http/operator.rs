@@ -164,7 +164,7 @@ pub async fn share_with(state: &AppState, digest: &str, tenants: &[Uuid]) -> Res
     .await
 }
 
-async fn tenant_id(state: &AppState, slug: &str) -> Result<Option<Uuid>> {
+pub(super) async fn tenant_id(state: &AppState, slug: &str) -> Result<Option<Uuid>> {
     Ok(sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
         .bind(slug)
         .fetch_optional(&state.pool)

@@ -380,7 +380,8 @@ impl Registry {
     }
 }
 
-/// The transaction's tenant's bindings, slot -> digest (its newest binding per slot).
+/// The transaction's tenant's bindings (slot -> digest of its latest binding), as a
+/// principal carries them, for work done without one (the dispatcher, the scheduler).
 pub async fn bindings_of(tx: &mut TenantTx) -> Result<HashMap<String, String>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT DISTINCT ON (slot) slot, digest FROM module_bindings

@@ -27,6 +27,19 @@ pub struct Manifest {
     /// What the module asks for; the operator decides.
     #[serde(default)]
     pub limits: RequestedLimits,
+    /// Recurring entry points: each due run delivers a `schedule.tick` event to this module
+    /// only (`scheduler`).
+    #[serde(default)]
+    pub schedules: Vec<Schedule>,
+}
+
+/// A scheduled entry point: `{"name": "extend-horizon", "at": "daily 01:00"}`, in the
+/// tenant's time zone (`scheduler::spec` lists the forms of `at`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub name: String,
+    pub at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +142,21 @@ impl Manifest {
                 )));
             }
         }
+        for (i, schedule) in self.schedules.iter().enumerate() {
+            if !is_identifier(&schedule.name) {
+                return Err(rejected(format!(
+                    "schedule name `{}` is not lower-case letters, digits and dashes",
+                    schedule.name
+                )));
+            }
+            if self.schedules[..i].iter().any(|s| s.name == schedule.name) {
+                return Err(rejected(format!(
+                    "schedule `{}` is declared twice",
+                    schedule.name
+                )));
+            }
+            crate::scheduler::spec::Spec::parse(&schedule.at).map_err(rejected)?;
+        }
         super::routes::check_patterns(&self.routes).map_err(rejected)
     }
 }
@@ -177,6 +205,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(manifest.limits.memory_mib, Some(32));
+        assert!(manifest.schedules.is_empty());
+        let scheduled = Manifest::parse(
+            r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [],
+                "schedules": [{"name": "extend-horizon", "at": "daily 01:00"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(scheduled.schedules[0].at, "daily 01:00");
         for bad in [
             r#"{"name": "crm", "version": "1.2", "slot": "crm", "routes": []}"#,
             r#"{"name": "CRM", "version": "1.2.0", "slot": "crm", "routes": []}"#,
@@ -185,6 +220,10 @@ mod tests {
             r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [{"method": "GET", "path": "/{id}", "permission": "x"}, {"method": "GET", "path": "/{key}", "permission": "x"}]}"#,
             r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [], "events": {"subscribe": ["*"]}}"#,
             r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [], "events": {"emit": ["job.*"]}}"#,
+            r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "x", "at": "weekly 01:00"}]}"#,
+            r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "X", "at": "daily 01:00"}]}"#,
+            r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "x", "at": "daily 01:00"}, {"name": "x", "at": "daily 02:00"}]}"#,
+            r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "x", "at": "daily 01:00", "tz": "UTC"}]}"#,
         ] {
             assert!(Manifest::parse(bad).is_err(), "{bad}");
         }

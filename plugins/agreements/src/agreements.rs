@@ -8,7 +8,7 @@ use verofield_field_ops::plan::{self, VisitChecks, today};
 use verofield_field_ops::rrule::Rule;
 use verofield_field_ops::{
     AGREEMENT, AGREEMENT_ACTIVATED, AGREEMENT_CANCELED, AGREEMENTS, Columns, WORK_ORDER,
-    WORK_ORDERS, text, texts, time,
+    WORK_ORDERS, select_all, text, texts, time,
 };
 use verofield_sdk::http::{Request, is_uuid};
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
@@ -598,21 +598,21 @@ pub fn cancel(request: &Request) -> Result<Response, Problem> {
 pub fn expire(request: &Request) -> Result<Response, Problem> {
     let agreement = leaving(request, &["active", "paused"], "expired")?;
     let v = &agreement.values;
-    let ended = v
-        .get("ends_on")
-        .and_then(Value::as_str)
-        .and_then(time::parse_date)
-        .is_some_and(|end| end < today(text(v, "time_zone")));
-    if !ended || v.get("auto_renew") == Some(&json!(true)) {
+    if lapse(v, today(text(v, "time_zone"))) != Some(Lapse::Expire) {
         return Err(Problem::new(
             409,
             "invalid_transition",
             "only an agreement past its end date that does not auto-renew expires",
         ));
     }
-    let (retracted, canceled) = stop(&agreement, "closed", "agreement expired")?;
-    let agreement = set_status(&agreement, "expired", json!({}))?;
+    let (agreement, retracted, canceled) = expire_now(&agreement)?;
     Ok(stopped(&agreement, retracted, canceled))
+}
+
+fn expire_now(agreement: &Record<Columns>) -> Result<(Record<Columns>, usize, usize), Problem> {
+    let (retracted, canceled) = stop(agreement, "closed", "agreement expired")?;
+    let agreement = set_status(agreement, "expired", json!({}))?;
+    Ok((agreement, retracted, canceled))
 }
 
 /// `POST /{id}/renew`: an active or paused agreement with an end date runs twelve months
@@ -620,12 +620,7 @@ pub fn expire(request: &Request) -> Result<Response, Problem> {
 pub fn renew(request: &Request) -> Result<Response, Problem> {
     let deadline = Deadline::of(request);
     let agreement = leaving(request, &["active", "paused"], "renewed")?;
-    let v = &agreement.values;
-    let Some(ends_on) = v
-        .get("ends_on")
-        .and_then(Value::as_str)
-        .and_then(time::parse_date)
-    else {
+    let Some(ends_on) = ends_on(&agreement.values) else {
         return Err(Problem::new(
             409,
             "invalid_transition",
@@ -635,6 +630,17 @@ pub fn renew(request: &Request) -> Result<Response, Problem> {
     let renewed = ends_on
         .checked_add_months(Months::new(12))
         .ok_or_else(|| Problem::internal("end date out of range"))?;
+    let (agreement, created, complete) = renew_to(&agreement, renewed, &deadline)?;
+    Ok(generated(&agreement, created, complete))
+}
+
+/// Moves the agreement's and its work orders' end date to `renewed` and generates the new
+/// visits in horizon.
+fn renew_to(
+    agreement: &Record<Columns>,
+    renewed: NaiveDate,
+    deadline: &Deadline,
+) -> Result<(Record<Columns>, usize, bool), Problem> {
     let agreement: Record<Columns> = store::update(
         AGREEMENTS,
         &agreement.id,
@@ -646,13 +652,114 @@ pub fn renew(request: &Request) -> Result<Response, Problem> {
         update_work_order(id, &json!({"ends_on": renewed.to_string()}))?;
     }
     let zone = text(&agreement.values, "time_zone");
-    let (created, complete) = generate_jobs(&work_order_ids, zone, &deadline)?;
-    Ok(generated(&agreement, created, complete))
+    let (created, complete) = generate_jobs(&work_order_ids, zone, deadline)?;
+    Ok((agreement, created, complete))
+}
+
+fn ends_on(values: &Columns) -> Option<NaiveDate> {
+    values
+        .get("ends_on")
+        .and_then(Value::as_str)
+        .and_then(time::parse_date)
+}
+
+/// What an agreement's end date asks for on `today`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lapse {
+    Expire,
+    /// Renew to this end date: twelve months at a time until it is today or later.
+    Renew(NaiveDate),
+}
+
+/// An active or paused agreement whose end date is before `today` expires, or renews when
+/// it auto-renews; any other agreement is left as it is. Once acted on, an agreement asks for
+/// nothing more that day, which makes the nightly run idempotent.
+pub fn lapse(values: &Columns, today: NaiveDate) -> Option<Lapse> {
+    if !["active", "paused"].contains(&text(values, "status")) {
+        return None;
+    }
+    let mut end = ends_on(values).filter(|end| *end < today)?;
+    if values.get("auto_renew") != Some(&json!(true)) {
+        return Some(Lapse::Expire);
+    }
+    while end < today {
+        end = end.checked_add_months(Months::new(12))?;
+    }
+    Some(Lapse::Renew(end))
+}
+
+/// The nightly `lapse` task: expires and renews every agreement whose end date has passed,
+/// in its own time zone. Returns how many it changed.
+pub fn lapse_all(deadline: &Deadline) -> Result<usize, Problem> {
+    let candidates = select_all(
+        AGREEMENTS,
+        Filter::and([
+            Filter::one_of("status", ["active", "paused"]),
+            Filter::is_null("ends_on", false),
+        ]),
+        &[("id", Direction::Asc)],
+        100_000,
+        "agreements",
+    )?;
+    let mut changed = 0;
+    for agreement in candidates {
+        let today = today(text(&agreement.values, "time_zone"));
+        match lapse(&agreement.values, today) {
+            Some(Lapse::Expire) => drop(expire_now(&agreement)?),
+            Some(Lapse::Renew(to)) => drop(renew_to(&agreement, to, deadline)?),
+            None => continue,
+        }
+        changed += 1;
+    }
+    Ok(changed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn agreement(status: &str, ends_on: &str, auto_renew: bool) -> Columns {
+        serde_json::from_value(json!({
+            "status": status, "ends_on": ends_on, "auto_renew": auto_renew,
+        }))
+        .unwrap()
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_agreement_past_its_end_expires_or_renews_once() {
+        let today = day("2026-12-06");
+        assert_eq!(
+            lapse(&agreement("active", "2026-12-05", false), today),
+            Some(Lapse::Expire)
+        );
+        assert_eq!(
+            lapse(&agreement("active", "2026-12-06", false), today),
+            None,
+            "its last day"
+        );
+        assert_eq!(
+            lapse(&agreement("paused", "2026-12-05", true), today),
+            Some(Lapse::Renew(day("2027-12-05")))
+        );
+        // Hosts down for over a year: one renewal reaching past today.
+        assert_eq!(
+            lapse(&agreement("active", "2025-06-01", true), today),
+            Some(Lapse::Renew(day("2027-06-01")))
+        );
+        for status in ["draft", "canceled", "expired"] {
+            assert_eq!(lapse(&agreement(status, "2026-01-01", true), today), None);
+        }
+        // The tick delivered again sees the agreement as the first left it: nothing to do.
+        assert_eq!(lapse(&agreement("active", "2027-12-05", true), today), None);
+        assert_eq!(
+            lapse(&agreement("expired", "2026-12-05", false), today),
+            None
+        );
+    }
 
     #[test]
     fn annual_recurring_value() {

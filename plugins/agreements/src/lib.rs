@@ -11,14 +11,22 @@
 //! end date by twelve months (what an auto-renewing agreement's scheduler, or a person, calls);
 //! `expire` refuses an auto-renewing agreement. Reads need `agreements.read`, writes
 //! `agreements.write`.
+//!
+//! Every night at 00:05 tenant time (the `lapse` schedule) the host's scheduler sends a
+//! `schedule.tick`, and the module expires the agreements whose end date has passed and
+//! renews those that auto-renew (`agreements::lapse_all`; a second delivery changes nothing).
 
 mod agreements;
 
 use verofield_field_ops as ops;
-use verofield_sdk::{Events, Manifest, Module, Route, Tables};
+use verofield_sdk::{Deadline, Event, Events, Manifest, Module, Route, Schedule, Tables, events};
 
 const READ: &str = "agreements.read";
 const WRITE: &str = "agreements.write";
+/// The nightly expiry and renewal.
+const LAPSE: &str = "lapse";
+/// The host's default deadline of a call: the host sends none with an event.
+const EVENT_DEADLINE_MS: u64 = 2_000;
 
 struct Agreements;
 
@@ -47,8 +55,20 @@ impl Module for Agreements {
             ops::AGREEMENT_CANCELED,
             ops::JOB_STATUS_CHANGED,
         ]),
+        schedules: &[Schedule::new(LAPSE, "daily 00:05")],
         ..Manifest::EMPTY
     };
+
+    /// Runs the `lapse` tick; accepts any other event (there are none).
+    fn on_event(event: Event) -> Result<(), String> {
+        if events::scheduled_task(&event).as_deref() != Some(LAPSE) {
+            return Ok(());
+        }
+        let deadline = Deadline::starting_now(Some(EVENT_DEADLINE_MS));
+        agreements::lapse_all(&deadline)
+            .map(|_| ())
+            .map_err(|problem| format!("expiring and renewing agreements failed: {problem:?}"))
+    }
 }
 
 verofield_sdk::export_module!(Agreements);

@@ -80,6 +80,44 @@ impl Generated {
     }
 }
 
+/// Extends the rolling horizon of every open recurring work order to today plus its
+/// `horizon_days` (the work-orders module's daily `extend-horizon` task). Generation skips
+/// dates that have a job, so running it twice creates nothing the second time. Shares
+/// [`MAX_CREATED`] among the work orders and stops when `deadline` draws near: whatever is
+/// left is created at the next run (or by `POST /v1/work-orders/{id}/generate`). Returns the
+/// jobs created and whether every horizon is complete.
+pub fn extend_horizons(deadline: &Deadline) -> Result<(usize, bool), Problem> {
+    let filter = Filter::and([
+        Filter::eq("status", "open"),
+        Filter::is_null("recurrence", false),
+    ]);
+    let (mut created, mut cursor) = (0, None);
+    loop {
+        let page = store::Select::from(WORK_ORDERS)
+            .filter(filter.clone())
+            .order_by("id", Direction::Asc)
+            .limit(100)
+            .cursor(cursor)
+            .fetch::<WorkOrder>()?;
+        for work_order in &page.items {
+            let budget = MAX_CREATED.saturating_sub(created);
+            if budget == 0 || deadline.exhausted() {
+                return Ok((created, false));
+            }
+            let today = crate::plan::today(&work_order.values.time_zone);
+            let generated = generate_up_to(work_order, today, budget, deadline)?;
+            created += generated.created.len();
+            if !generated.complete {
+                return Ok((created, false));
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok((created, true)),
+        }
+    }
+}
+
 /// Creates the missing jobs of a recurring, open work order from `today` (or its first date,
 /// if later) to the end of its horizon (or its last date, if sooner), and records how far it
 /// got. A work order that is not open or not recurring generates nothing. Stops early,

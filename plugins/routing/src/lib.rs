@@ -64,6 +64,7 @@ impl Module for Routing {
             host_calls: Some(50_000),
             rows_returned: Some(50_000),
         },
+        ..Manifest::EMPTY
     };
 }
 

@@ -23,3 +23,46 @@ pub fn emit(event_type: &str, payload: &impl Serialize) -> Result<(), Problem> {
         wit::EventError::Invalid(why) => Problem::internal(&format!("event refused: {why}")),
     })
 }
+
+/// The event type of a scheduled run: the host delivers one to the module whose manifest
+/// declares the task (`schedules`), with payload `{"task", "scheduled_for", "timezone"}`.
+pub const SCHEDULE_TICK: &str = "schedule.tick";
+
+/// The name of the task a `schedule.tick` event runs; None for any other event (or a tick
+/// whose payload names no task).
+pub fn scheduled_task(event: &crate::Event) -> Option<String> {
+    if event.event_type != SCHEDULE_TICK {
+        return None;
+    }
+    let payload: serde_json::Value = serde_json::from_str(&event.payload).ok()?;
+    payload.get("task")?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(event_type: &str, payload: &str) -> crate::Event {
+        crate::Event {
+            id: "0190b3a0-0000-7000-8000-000000000000".into(),
+            event_type: event_type.into(),
+            payload: payload.into(),
+            occurred_at: "2026-12-06T06:00:00Z".into(),
+            source: "host".into(),
+        }
+    }
+
+    #[test]
+    fn names_the_task_of_a_tick_only() {
+        let tick = event(
+            SCHEDULE_TICK,
+            r#"{"task": "extend-horizon", "scheduled_for": "2026-12-06T06:00:00Z", "timezone": "UTC"}"#,
+        );
+        assert_eq!(scheduled_task(&tick).as_deref(), Some("extend-horizon"));
+        assert_eq!(
+            scheduled_task(&event("job.completed", r#"{"task": "x"}"#)),
+            None
+        );
+        assert_eq!(scheduled_task(&event(SCHEDULE_TICK, "{}")), None);
+    }
+}

@@ -54,7 +54,7 @@ pub mod validate;
 
 pub use deadline::Deadline;
 pub use http::{Request, Response};
-pub use manifest::{Events, Limits, Manifest, Route, Tables};
+pub use manifest::{Events, Limits, Manifest, Route, Schedule, Tables};
 pub use patch::Patch;
 pub use problem::{FieldError, Problem};
 pub use resource::Resource;

@@ -23,6 +23,24 @@ pub struct Manifest {
     /// Left out of the JSON when nothing is requested, so most manifests stay as they were.
     #[serde(skip_serializing_if = "Limits::is_default")]
     pub limits: Limits,
+    /// Recurring entry points, in the tenant's time zone: each due run arrives at `on_event`
+    /// as a `schedule.tick` event whose payload names the task ([`Schedule`]). Left out of
+    /// the JSON when there are none.
+    #[serde(skip_serializing_if = "<[Schedule]>::is_empty")]
+    pub schedules: &'static [Schedule],
+}
+
+/// A scheduled entry point: `at` is `daily HH:MM`, `hourly :MM` or `every N minutes`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Schedule {
+    pub name: &'static str,
+    pub at: &'static str,
+}
+
+impl Schedule {
+    pub const fn new(name: &'static str, at: &'static str) -> Self {
+        Self { name, at }
+    }
 }
 
 impl Manifest {
@@ -38,6 +56,7 @@ impl Manifest {
         },
         events: Events::NONE,
         limits: Limits::DEFAULT,
+        schedules: &[],
     };
 
     /// The JSON `manifest()` returns.
@@ -213,5 +232,22 @@ mod tests {
             json["limits"],
             serde_json::json!({"deadline_ms": 30000, "memory_mib": 256})
         );
+    }
+
+    #[test]
+    fn renders_schedules_only_when_declared() {
+        const MANIFEST: Manifest = Manifest {
+            name: "wo",
+            slot: "wo",
+            schedules: &[Schedule::new("extend-horizon", "daily 01:00")],
+            ..Manifest::EMPTY
+        };
+        let json: serde_json::Value = serde_json::from_str(&MANIFEST.to_json()).unwrap();
+        assert_eq!(
+            json["schedules"],
+            serde_json::json!([{"name": "extend-horizon", "at": "daily 01:00"}])
+        );
+        let json: serde_json::Value = serde_json::from_str(&Manifest::EMPTY.to_json()).unwrap();
+        assert!(json.get("schedules").is_none());
     }
 }

@@ -4,14 +4,22 @@
 //! horizon. Generation is idempotent (one job per occurrence date); editing the rule or its
 //! window retracts only future unscheduled jobs and regenerates.
 //! Reads need `jobs.read`, writes `jobs.write`.
+//!
+//! Every night at 01:00 tenant time (the `extend-horizon` schedule) the host's scheduler sends
+//! a `schedule.tick`, and the module extends every open recurring work order's horizon by
+//! the days that passed (`generate::extend_horizons`; a second delivery creates nothing).
 
 mod work_orders;
 
 use verofield_field_ops as ops;
-use verofield_sdk::{Events, Manifest, Module, Route, Tables};
+use verofield_sdk::{Deadline, Event, Events, Manifest, Module, Route, Schedule, Tables, events};
 
 const READ: &str = "jobs.read";
 const WRITE: &str = "jobs.write";
+/// The nightly horizon extension.
+const EXTEND_HORIZON: &str = "extend-horizon";
+/// The host's default deadline of a call: the host sends none with an event.
+const EVENT_DEADLINE_MS: u64 = 2_000;
 
 struct WorkOrders;
 
@@ -33,8 +41,20 @@ impl Module for WorkOrders {
             write: &[ops::WORK_ORDERS, ops::JOBS, ops::HISTORY],
         },
         events: Events::emitting(&[ops::JOB_STATUS_CHANGED]),
+        schedules: &[Schedule::new(EXTEND_HORIZON, "daily 01:00")],
         ..Manifest::EMPTY
     };
+
+    /// Runs the `extend-horizon` tick; accepts any other event (there are none).
+    fn on_event(event: Event) -> Result<(), String> {
+        if events::scheduled_task(&event).as_deref() != Some(EXTEND_HORIZON) {
+            return Ok(());
+        }
+        let deadline = Deadline::starting_now(Some(EVENT_DEADLINE_MS));
+        ops::generate::extend_horizons(&deadline)
+            .map(|_| ())
+            .map_err(|problem| format!("extending the horizons failed: {problem:?}"))
+    }
 }
 
 verofield_sdk::export_module!(WorkOrders);

@@ -26,5 +26,6 @@ mod modules;
 mod registry;
 mod routing;
 mod routing_day;
+mod scheduler;
 mod storage;
 mod webhooks;
