@@ -15,7 +15,8 @@
 //! - [`runtime`]: the wasmtime engine, limits, compiled-code cache, route matching, one file
 //!   per capability.
 //! - [`storage`]: store calls compiled to SQL over the column catalog; database errors mapped.
-//! - [`events`]: the outbox modules write their events into.
+//! - [`events`]: the outbox modules write their events into, and the dispatcher that delivers
+//!   it to subscribing modules and webhooks once each in effect, across hosts.
 //! - [`event_catalog`]: every event type's payload fields, the one source of docs/EVENTS.md's
 //!   checks, the OpenAPI `webhooks` and the payload tests.
 //! - [`outbound`]: the one hardened HTTP client for requests the server sends out (SSRF rules).

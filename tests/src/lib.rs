@@ -26,7 +26,6 @@
 //! * `guests`: the wasm fixtures and built-in modules, built once per process.
 //! * `modules`: publishing a component and binding it for a tenant.
 //! * `scenario`: one-line steps ([`Scenario`] and requests on [`Api`]) for long stories.
-//! * `wait`: [`eventually`], for what a request sets off in the background.
 //! * `receiver`: [`Receiver`], a local webhook receiver with programmable answers.
 //! * `wait`: [`eventually`], polling for the server's background work.
 

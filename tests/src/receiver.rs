@@ -34,6 +34,8 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// When it arrived (wall clock, comparable with the database's timestamps).
+    pub arrived: std::time::SystemTime,
 }
 
 impl Received {
@@ -173,6 +175,7 @@ async fn record(
         path: uri.path().to_owned(),
         headers,
         body: body.to_vec(),
+        arrived: std::time::SystemTime::now(),
     });
     let queued = shared.next.lock().unwrap().pop_front();
     let answer = queued

@@ -141,12 +141,13 @@ pub async fn claim(
     .await
 }
 
-/// Marks a claimed delivery delivered. False when the lease it was claimed under is gone
+/// Marks a claimed delivery delivered, `finished_at` the clock time the effect was written
+/// (the latency the benchmark reports ends there). False when the lease it was claimed under is gone
 /// (another host took it over): the caller must then roll back.
 pub async fn finish(tx: &mut TenantTx, claimed: &Claimed, host: &str) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE event_deliveries
-         SET state = 'delivered', finished_at = now(), lease_until = NULL, last_error = NULL
+         SET state = 'delivered', finished_at = clock_timestamp(), lease_until = NULL, last_error = NULL
          WHERE tenant_id = $1 AND event_id = $2 AND subscriber = $3
            AND state = 'pending' AND attempts = $4 AND leased_by = $5",
     )

@@ -298,7 +298,9 @@ async fn prune_deletes_what_is_past_its_retention_and_keeps_the_rest() {
     let before = counts();
     let live_tokens: i64 = before.split(' ').nth(2).unwrap().parse().unwrap();
 
-    let pruned = run_cli(server.data_dir(), None, &["prune", "--json"], &[]).await;
+    // A week's retention: the 8-day-old delivered event goes, the hour-old one stays.
+    let prune = ["prune", "--json", "--outbox-retention-hours", "168"];
+    let pruned = run_cli(server.data_dir(), None, &prune, &[]).await;
     assert!(pruned.status.success(), "{pruned:#?}");
     let report: Value = serde_json::from_str(pruned.stdout.trim()).unwrap();
     assert_eq!(

@@ -27,6 +27,7 @@ fn the_verifier_matches_the_reference_vector() {
         path: "/".into(),
         headers,
         body: br#"{"test": 2432232314}"#.to_vec(),
+        arrived: std::time::SystemTime::now(),
     };
     assert!(request.signed_with("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
     assert!(!request.signed_with("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
