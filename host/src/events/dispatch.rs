@@ -2,10 +2,10 @@
 //!
 //! Work is found per tenant, three ways: the outbox trigger's `NOTIFY` at commit names the
 //! tenant (this host `LISTEN`s on a connection of its own); the hint table
-//! `dispatch.due_tenants` names tenants with a retry or a lease expiry due (polled every
+//! `dispatch.due_tenants` names tenants with a retry due (polled every
 //! `poll_interval`); and a sweep wakes every tenant every `sweep_interval`, which finds what
-//! a lost notice or hint left behind (a host killed between commit and fan-out included:
-//! the notice went to every listening host anyway).
+//! a lost notice or hint left behind and the expired leases of a host that died (a host
+//! killed between commit and fan-out needs nothing: the notice went to every listening host).
 //!
 //! A woken tenant is worked by one task of this host at a time: fan out its new events under
 //! the tenant's fan-out lock ([`deliveries::try_lock_fan_out`]), claim the due heads of its
@@ -240,7 +240,7 @@ impl Dispatcher {
         if let Err(error) = self.claim_and_deliver(tenant).await {
             tracing::warn!(%tenant, %error, "claiming event deliveries failed");
         }
-        if let Err(error) = self.update_hint(tenant).await {
+        if let Err(error) = self.settle_hint(tenant).await {
             tracing::warn!(%tenant, %error, "recording when deliveries are due failed");
         }
         let mut queue = self.queue.lock().expect("dispatch queue poisoned");
@@ -460,26 +460,24 @@ impl Dispatcher {
         let outcome = webhooks::deliver_once(&self.outbound, &endpoint, &event).await;
         let mut tx = self.begin(tenant).await?;
         webhooks::record_attempt(&mut tx, id, &event, claimed.attempts, &outcome).await?;
-        let result = if outcome.success {
+        if outcome.success {
             deliveries::finish(&mut tx, claimed, &self.host).await?;
-            "delivered"
-        } else {
-            let next = self
-                .settings
-                .retry
-                .after_webhook_failure(claimed, Utc::now());
-            let error = outcome.error.as_deref().unwrap_or("the delivery failed");
-            deliveries::retry_or_bury(&mut tx, claimed, &self.host, error, next).await?;
-            if next == Next::Bury {
-                let window = self.settings.retry.webhook_window;
-                webhooks::disable_if_failing(&mut tx, id, claimed.event_id, window).await?;
-                "dead"
-            } else {
-                "retry"
-            }
-        };
+            tx.commit().await?;
+            return Ok("delivered");
+        }
+        let next = self
+            .settings
+            .retry
+            .after_webhook_failure(claimed, Utc::now());
+        let error = outcome.error.as_deref().unwrap_or("the delivery failed");
+        deliveries::retry_or_bury(&mut tx, claimed, &self.host, error, next).await?;
+        if next == Next::Bury {
+            let window = self.settings.retry.webhook_window;
+            webhooks::disable_if_failing(&mut tx, id, claimed.event_id, window).await?;
+        }
         tx.commit().await?;
-        Ok(result)
+        self.hint(tenant, next).await?;
+        Ok(if next == Next::Bury { "dead" } else { "retry" })
     }
 
     /// Ends a failed attempt in a transaction of its own.
@@ -493,35 +491,56 @@ impl Dispatcher {
         let mut tx = self.begin(tenant).await?;
         deliveries::retry_or_bury(&mut tx, claimed, &self.host, error, next).await?;
         tx.commit().await?;
+        self.hint(tenant, next).await?;
         Ok(match next {
             Next::Bury => "dead",
             Next::RetryAt(_) | Next::DeferTo(_) => "retry",
         })
     }
 
-    /// Records in the hint table when the tenant next has delivery work, or that it has none.
-    async fn update_hint(&self, tenant: Uuid) -> Result<()> {
+    /// Records a retry in the hint table, so that some host's poll wakes the tenant when it is
+    /// due. Only retries need this: new events come with a NOTIFY, the next event of a chain
+    /// is woken for by the delivery before it, and a dead host's expired leases (or a retry
+    /// whose hint was lost with its host) are found by the sweep.
+    async fn hint(&self, tenant: Uuid, next: Next) -> Result<()> {
+        match next {
+            Next::RetryAt(at) | Next::DeferTo(at) => self.hint_at(tenant, at).await,
+            Next::Bury => Ok(()),
+        }
+    }
+
+    async fn hint_at(&self, tenant: Uuid, at: chrono::DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO dispatch.due_tenants (tenant_id, due_at) VALUES ($1, $2)
+             ON CONFLICT (tenant_id) DO UPDATE
+             SET due_at = least(dispatch.due_tenants.due_at, EXCLUDED.due_at)",
+        )
+        .bind(tenant)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// After a pass: a hint that has come due was for this pass, so it is replaced by the
+    /// tenant's next due time (or dropped when nothing is pending). One statement when no hint
+    /// was due, which is the common case.
+    async fn settle_hint(&self, tenant: Uuid) -> Result<()> {
+        let consumed = sqlx::query(
+            "DELETE FROM dispatch.due_tenants WHERE tenant_id = $1 AND due_at <= now()",
+        )
+        .bind(tenant)
+        .execute(&self.pool)
+        .await?;
+        if consumed.rows_affected() == 0 {
+            return Ok(());
+        }
         let mut tx = self.begin(tenant).await?;
         let due = deliveries::next_due(&mut tx).await?;
         drop(tx);
         match due {
-            Some(due_at) => {
-                sqlx::query(
-                    "INSERT INTO dispatch.due_tenants (tenant_id, due_at) VALUES ($1, $2)
-                     ON CONFLICT (tenant_id) DO UPDATE SET due_at = EXCLUDED.due_at",
-                )
-                .bind(tenant)
-                .bind(due_at)
-                .execute(&self.pool)
-                .await?;
-            }
-            None => {
-                sqlx::query("DELETE FROM dispatch.due_tenants WHERE tenant_id = $1")
-                    .bind(tenant)
-                    .execute(&self.pool)
-                    .await?;
-            }
+            Some(due_at) => self.hint_at(tenant, due_at).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 }
