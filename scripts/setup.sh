@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs before building: the wasm32-wasip2 target (rustup does
-# not install it from rust-toolchain.toml here, RUSTUP_AUTO_INSTALL=0) and the PostgreSQL
-# binaries check. Idempotent; sourced by run-demo.sh and test.sh.
+# not install it from rust-toolchain.toml here, RUSTUP_AUTO_INSTALL=0), the PostgreSQL
+# binaries check and poppler for the invoice PDF tests. Idempotent; sourced by run-demo.sh
+# and test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,4 +16,11 @@ if [ -z "${DATABASE_URL:-}" ] && ! command -v initdb >/dev/null 2>&1 \
    && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "setup: no PostgreSQL binaries found; installing postgresql from Debian" >&2
   apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+fi
+
+# The invoice-pdf tests read their PDFs back with poppler (pdfinfo, pdftotext) and look at
+# page 1 as a picture (pdftoppm); the URW fonts give poppler Helvetica's metric twin to draw.
+if ! command -v pdftoppm >/dev/null 2>&1; then
+  echo "setup: no pdftoppm found; installing poppler-utils and fonts-urw-base35 from Debian" >&2
+  apt-get update -qq && apt-get install -y -qq poppler-utils fonts-urw-base35 >/dev/null
 fi
