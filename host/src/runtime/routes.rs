@@ -4,7 +4,9 @@
 //! then hands the module the route's pattern and parameters, and the SDK dispatches on them
 //! without matching again. The most specific pattern wins whatever the manifest's order: at
 //! the first segment where two matching patterns differ, a literal beats a `{parameter}`, so
-//! `/service-types` serves before `/{id}` even when it is declared after it. Two routes with
+//! `/service-types` serves before `/{id}` even when it is declared after it. A parameter may
+//! carry a literal suffix (`/invoices/{id}.pdf`): it matches segments ending so, with the
+//! suffix left out of the value, and ranks between a literal and a bare parameter. Two routes with
 //! the same method and the same shape (`/{id}` and `/{key}`) would be ambiguous; the manifest
 //! check refuses them at publication ([`check_patterns`]).
 
@@ -82,9 +84,11 @@ fn match_segments(pattern: &str, segments: &[&str]) -> Option<Vec<(String, Strin
     }
     let mut params = Vec::new();
     for (expected, actual) in pattern.iter().zip(segments) {
-        match parameter_name(expected) {
-            Some(_) if actual.is_empty() => return None,
-            Some(name) => params.push((name.to_owned(), (*actual).to_owned())),
+        match parameter(expected) {
+            Some((name, suffix)) => {
+                let value = actual.strip_suffix(suffix).filter(|v| !v.is_empty())?;
+                params.push((name.to_owned(), value.to_owned()));
+            }
             None if expected == actual => {}
             None => return None,
         }
@@ -92,22 +96,25 @@ fn match_segments(pattern: &str, segments: &[&str]) -> Option<Vec<(String, Strin
     Some(params)
 }
 
-/// Orders two patterns of the same length: at the first segment where one is a literal and
-/// the other a parameter, the literal is more specific.
+/// Orders two patterns of the same length: at the first segment where they differ in kind,
+/// a literal beats a parameter with a suffix, which beats a bare parameter.
 fn specificity(a: &str, b: &str) -> Ordering {
-    for (x, y) in a.split('/').zip(b.split('/')) {
-        match (parameter_name(x).is_some(), parameter_name(y).is_some()) {
-            (false, true) => return Ordering::Greater,
-            (true, false) => return Ordering::Less,
-            _ => {}
-        }
-    }
-    Ordering::Equal
+    let rank = |segment: &str| match parameter(segment) {
+        None => 2,
+        Some((_, "")) => 0,
+        Some(_) => 1,
+    };
+    a.split('/')
+        .zip(b.split('/'))
+        .map(|(x, y)| rank(x).cmp(&rank(y)))
+        .find(|order| order.is_ne())
+        .unwrap_or(Ordering::Equal)
 }
 
-/// `id` for the segment `{id}`.
-fn parameter_name(segment: &str) -> Option<&str> {
-    segment.strip_prefix('{')?.strip_suffix('}')
+/// (`id`, `""`) for the segment `{id}`, (`id`, `".pdf"`) for `{id}.pdf`.
+fn parameter(segment: &str) -> Option<(&str, &str)> {
+    let (name, suffix) = segment.strip_prefix('{')?.split_once('}')?;
+    Some((name, suffix))
 }
 
 /// The pattern rules a manifest must keep: parameters are whole segments with distinct
@@ -116,17 +123,23 @@ pub fn check_patterns(routes: &[Route]) -> Result<(), String> {
     for (index, route) in routes.iter().enumerate() {
         let mut names = Vec::new();
         for segment in route.path.trim_end_matches('/').split('/') {
-            match parameter_name(segment) {
-                Some(name) if name.is_empty() || names.contains(&name) => {
+            match parameter(segment) {
+                Some((_, suffix)) if suffix.contains(['{', '}']) => {
+                    return Err(format!(
+                        "route path `{}` has two parameters in one segment",
+                        route.path
+                    ));
+                }
+                Some((name, _)) if name.is_empty() || names.contains(&name) => {
                     return Err(format!(
                         "route path `{}` repeats or omits a parameter name",
                         route.path
                     ));
                 }
-                Some(name) => names.push(name),
+                Some((name, _)) => names.push(name),
                 None if segment.contains(['{', '}']) => {
                     return Err(format!(
-                        "route path `{}` has a parameter that is not a whole segment",
+                        "route path `{}` has a parameter that does not start its segment",
                         route.path
                     ));
                 }
@@ -147,14 +160,14 @@ pub fn check_patterns(routes: &[Route]) -> Result<(), String> {
     Ok(())
 }
 
-/// A pattern with every parameter name erased: `/customers/{}`.
-fn shape(pattern: &str) -> Vec<&str> {
+/// A pattern with every parameter name erased: `/customers/{}`, `/invoices/{}.pdf`.
+fn shape(pattern: &str) -> Vec<String> {
     pattern
         .trim_end_matches('/')
         .split('/')
-        .map(|segment| match parameter_name(segment) {
-            Some(_) => "{}",
-            None => segment,
+        .map(|segment| match parameter(segment) {
+            Some((_, suffix)) => format!("{{}}{suffix}"),
+            None => segment.to_owned(),
         })
         .collect()
 }
@@ -232,6 +245,28 @@ mod tests {
             "/{id}/assignments/{technician}"
         );
         assert_eq!(served(&parameters_first, "GET", "/mine/x"), "/mine/{id}");
+    }
+
+    #[test]
+    fn a_parameter_with_a_suffix_ranks_between_literal_and_bare() {
+        let billing = manifest(&[
+            ("GET", "/invoices/{id}"),
+            ("GET", "/invoices/{id}.pdf"),
+            ("GET", "/invoices/summary.pdf"),
+        ]);
+        let found = billing.route("GET", "/invoices/42.pdf").unwrap();
+        assert_eq!(billing.routes[found.index].path, "/invoices/{id}.pdf");
+        assert_eq!(found.params, [("id".to_owned(), "42".to_owned())]);
+        assert_eq!(served(&billing, "GET", "/invoices/42"), "/invoices/{id}");
+        assert_eq!(
+            served(&billing, "GET", "/invoices/summary.pdf"),
+            "/invoices/summary.pdf"
+        );
+        // The suffix alone is no value: the bare parameter takes it.
+        assert_eq!(served(&billing, "GET", "/invoices/.pdf"), "/invoices/{id}");
+        let check = |routes: &[(&str, &str)]| check_patterns(&manifest(routes).routes);
+        assert!(check(&[("GET", "/a/{id}.pdf"), ("GET", "/a/{key}.pdf")]).is_err());
+        assert!(check(&[("GET", "/a/{id}.{format}")]).is_err());
     }
 
     #[test]
