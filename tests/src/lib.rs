@@ -28,6 +28,7 @@
 //! * `scenario`: one-line steps ([`Scenario`] and requests on [`Api`]) for long stories.
 //! * `wait`: [`eventually`], for what a request sets off in the background.
 //! * `receiver`: [`Receiver`], a local webhook receiver with programmable answers.
+//! * `stripe`: [`StripeServer`], a local Stripe API and webhook sender for the payments suite.
 //! * `wait`: [`eventually`], polling for the server's background work.
 
 pub use reqwest::header::HeaderMap;
@@ -52,6 +53,7 @@ mod modules;
 mod receiver;
 mod scenario;
 mod server;
+mod stripe;
 mod temp;
 mod wait;
 
@@ -64,5 +66,6 @@ pub use modules::*;
 pub use receiver::*;
 pub use scenario::*;
 pub use server::*;
+pub use stripe::*;
 pub use temp::*;
 pub use wait::*;

@@ -292,9 +292,9 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
-/// A payments backend that answers `not-configured`, for runtime tests.
-#[cfg(test)]
-pub(super) fn no_payments() -> Box<dyn PaymentsBackend> {
+/// A payments backend that answers `not-configured`, for calls without payments (tests,
+/// benchmarks).
+pub fn no_payments() -> Box<dyn PaymentsBackend> {
     Box::new(NoBackend)
 }
 
