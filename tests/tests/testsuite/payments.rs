@@ -112,6 +112,10 @@ async fn a_rate_limited_request_is_retried_with_the_same_key_and_charges_once() 
     assert_eq!(keys.len(), 3);
     assert!(keys.windows(2).all(|pair| pair[0] == pair[1]), "{keys:?}");
     assert_eq!(stripe.payment_intents().len(), 1);
+    assert!(
+        !server.stderr().contains(TEST_SECRET_KEY),
+        "the Stripe key was logged"
+    );
 }
 
 #[tokio::test]
@@ -199,6 +203,22 @@ async fn another_tenant_never_reaches_the_first_tenants_account() {
     assert_eq!(foreign["error"]["kind"], "invalid", "{foreign}");
     let last = stripe.calls().pop().unwrap();
     assert_eq!(last.header("stripe-account"), Some("acct_1Other"));
+}
+
+#[tokio::test]
+async fn connecting_an_account_needs_settings_manage_and_a_stripe_id() {
+    let (_stripe, server) = start().await;
+    let shop = server.scenario(&unique("payset")).await;
+    let bad = connect(&shop.owner, "acct_1/../x").await;
+    bad.expect_status(422);
+    assert_eq!(bad.error_fields(), ["stripe_account"]);
+    let email = format!("{}@example.com", unique("acc"));
+    let (_, accountant) = shop.user(&email, &["accountant"]).await;
+    connect(&accountant, "acct_1Books").await.expect_status(403);
+    assert_eq!(
+        shop.owner.get(SETTINGS).await.json["stripe_account"],
+        Value::Null
+    );
 }
 
 #[tokio::test]
