@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs before building: the wasm32-wasip2 target (rustup does
 # not install it from rust-toolchain.toml here, RUSTUP_AUTO_INSTALL=0), the PostgreSQL
-# binaries check and poppler for the invoice PDF tests. Idempotent; sourced by run-demo.sh
-# and test.sh.
+# binaries check, poppler for the invoice PDF tests and Stripe's Python library into target/py
+# (the payments suite). Idempotent; sourced by run-demo.sh and test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +23,11 @@ fi
 if ! command -v pdftoppm >/dev/null 2>&1; then
   echo "setup: no pdftoppm found; installing poppler-utils and fonts-urw-base35 from Debian" >&2
   apt-get update -qq && apt-get install -y -qq poppler-utils fonts-urw-base35 >/dev/null
+fi
+
+# Stripe's official Python library, for the payments suite's independent check of Stripe's
+# webhook signature scheme (tests/tests/testsuite/payments.rs fails without it).
+if ! [ -d target/py/stripe ]; then
+  echo "setup: installing Stripe's Python library into target/py" >&2
+  python3 -m pip install --quiet --target target/py stripe
 fi

@@ -176,6 +176,7 @@ async fn wasm(runtime: &Runtime, module: &verofield::runtime::LoadedModule, body
         request_id: "bench".into(),
         store: Box::new(memory.clone()),
         events: Box::new(memory),
+        payments: verofield::runtime::no_payments(),
     };
     let request = Request {
         method: "POST".into(),

@@ -311,6 +311,72 @@ pub struct ServeArgs {
     pub outbound_allow_cidrs: Vec<crate::auth::client_address::Cidr>,
     #[command(flatten)]
     pub dispatch: DispatchArgs,
+    #[command(flatten)]
+    pub stripe: StripeArgs,
+}
+
+/// Stripe (`payments`). Keys come from the environment or a file, never a module, and are
+/// never logged.
+#[derive(Args, Debug)]
+pub struct StripeArgs {
+    /// Stripe's API base URL (tests point it at their own server).
+    #[arg(
+        long,
+        env = "VEROFIELD_STRIPE_API_BASE",
+        default_value = "https://api.stripe.com"
+    )]
+    pub stripe_api_base: String,
+    /// The platform's secret key (`sk_...`). Without one, payment calls answer `not-configured`.
+    #[arg(long, env = "VEROFIELD_STRIPE_SECRET_KEY", hide_env_values = true)]
+    pub stripe_secret_key: Option<String>,
+    /// A file holding the platform's secret key (instead of `--stripe-secret-key`).
+    #[arg(
+        long,
+        env = "VEROFIELD_STRIPE_SECRET_KEY_FILE",
+        conflicts_with = "stripe_secret_key"
+    )]
+    pub stripe_secret_key_file: Option<std::path::PathBuf>,
+    /// Webhook signing secrets (`whsec_...`); several during a rotation. Comma-separated.
+    #[arg(
+        long = "stripe-webhook-secret",
+        env = "VEROFIELD_STRIPE_WEBHOOK_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub stripe_webhook_secrets: Vec<String>,
+    /// A file of webhook signing secrets, one a line (added to `--stripe-webhook-secret`).
+    #[arg(long, env = "VEROFIELD_STRIPE_WEBHOOK_SECRETS_FILE")]
+    pub stripe_webhook_secrets_file: Option<std::path::PathBuf>,
+    /// Retries of a Stripe request answered 429, 409 or 5xx (same idempotency key).
+    #[arg(long, env = "VEROFIELD_STRIPE_RETRIES", default_value_t = 2)]
+    pub stripe_retries: u32,
+    /// The first retry's backoff in milliseconds; each further retry doubles it.
+    #[arg(long, env = "VEROFIELD_STRIPE_RETRY_BASE_MS", default_value_t = 250)]
+    pub stripe_retry_base_ms: u64,
+}
+
+impl StripeArgs {
+    fn settings(&self) -> Result<crate::payments::StripeSettings> {
+        let read = |path: &std::path::Path| {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+        };
+        let secret_key = match &self.stripe_secret_key_file {
+            Some(path) => Some(read(path)?.trim().to_owned()),
+            None => self.stripe_secret_key.clone(),
+        };
+        let mut webhook_secrets = self.stripe_webhook_secrets.clone();
+        if let Some(path) = &self.stripe_webhook_secrets_file {
+            webhook_secrets.extend(read(path)?.lines().map(str::trim).map(str::to_owned));
+        }
+        webhook_secrets.retain(|secret| !secret.is_empty());
+        Ok(crate::payments::StripeSettings {
+            secret_key: secret_key.filter(|key| !key.is_empty()),
+            webhook_secrets,
+            api_base: self.stripe_api_base.clone(),
+            retries: self.stripe_retries,
+            retry_base: Duration::from_millis(self.stripe_retry_base_ms),
+        })
+    }
 }
 
 /// The event dispatcher (`events::dispatch`).
@@ -649,5 +715,6 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
         dispatch: args
             .dispatch
             .settings(Duration::from_millis(args.statement_timeout_ms)),
+        stripe: args.stripe.settings()?,
     })
 }

@@ -63,4 +63,6 @@ pub struct ServerSettings {
     pub outbound: crate::outbound::OutboundSettings,
     /// The event dispatcher (`events::dispatch`).
     pub dispatch: crate::events::DispatchSettings,
+    /// Stripe: API base, platform key, webhook secrets, retries (`payments`).
+    pub stripe: crate::payments::StripeSettings,
 }

@@ -344,6 +344,35 @@ const ENDPOINT_TEST: &[Field] = &[
     f("endpoint_id", Uuid, "The same as `webhook_id`."),
 ];
 
+/// Every `stripe.*` event: Stripe's event, routed to the tenant (`payments::webhook`).
+const STRIPE: &[Field] = &[
+    f(
+        "stripe_event_id",
+        Text,
+        "Stripe's event id (`evt_...`), unique: the host applies each once.",
+    ),
+    f(
+        "type",
+        Text,
+        "Stripe's event type, without the `stripe.` prefix.",
+    ),
+    f(
+        "account",
+        Text,
+        "The tenant's connected account (`acct_...`) the event came from.",
+    ),
+    f(
+        "created",
+        Integer,
+        "When Stripe created the event, unix seconds.",
+    ),
+    f(
+        "object",
+        Object,
+        "Stripe's `data.object` exactly as received (API version `2024-06-20`).",
+    ),
+];
+
 const JOB_MODULES: &[&str] = &["jobs", "routing"];
 
 /// Every event type the platform emits, in the order docs/EVENTS.md lists them.
@@ -418,6 +447,36 @@ pub const EVENT_TYPES: &[EventType] = &[
         when: "Sent only to the one endpoint by `POST /v1/webhooks/endpoints/{id}/test`; never \
                in the outbox or the feed.",
         fields: ENDPOINT_TEST,
+    },
+    EventType {
+        name: "stripe.payment_intent.succeeded",
+        emitted_by: &["host"],
+        when: "A PaymentIntent on the tenant's connected account succeeded (Stripe's `payment_intent.succeeded`); `object` is the PaymentIntent, its `metadata.invoice_id` the invoice it pays.",
+        fields: STRIPE,
+    },
+    EventType {
+        name: "stripe.payment_intent.payment_failed",
+        emitted_by: &["host"],
+        when: "A PaymentIntent's payment failed (`payment_intent.payment_failed`); `object.last_payment_error` says why.",
+        fields: STRIPE,
+    },
+    EventType {
+        name: "stripe.charge.refunded",
+        emitted_by: &["host"],
+        when: "A charge was refunded in full or in part (`charge.refunded`); `object` is the Charge with `amount_refunded` and `payment_intent`.",
+        fields: STRIPE,
+    },
+    EventType {
+        name: "stripe.charge.dispute.created",
+        emitted_by: &["host"],
+        when: "A customer disputed a charge (`charge.dispute.created`); `object` is the Dispute.",
+        fields: STRIPE,
+    },
+    EventType {
+        name: "stripe.setup_intent.succeeded",
+        emitted_by: &["host"],
+        when: "A customer saved a payment method for later charges (`setup_intent.succeeded`); `object` is the SetupIntent with `customer` and `payment_method`.",
+        fields: STRIPE,
     },
 ];
 
@@ -525,7 +584,11 @@ mod tests {
 
     #[test]
     fn every_type_carries_its_ordering_key() {
-        for event in EVENT_TYPES {
+        // Stripe's events wrap Stripe's objects: Stripe's ids, and no order Stripe promises.
+        for event in EVENT_TYPES
+            .iter()
+            .filter(|t| !t.name.starts_with("stripe."))
+        {
             let kind = event.name.split('.').next().unwrap();
             let key = event.fields.iter().find(|f| f.name == format!("{kind}_id"));
             assert!(

@@ -20,6 +20,8 @@
 //! - [`event_catalog`]: every event type's payload fields, the one source of docs/EVENTS.md's
 //!   checks, the OpenAPI `webhooks` and the payload tests.
 //! - [`outbound`]: the one hardened HTTP client for requests the server sends out (SSRF rules).
+//! - [`payments`]: Stripe on the host (client, connected accounts, webhook signatures and
+//!   routing); modules reach it through the `payments` capability.
 //! - [`webhooks`]: tenants' webhook endpoints, Standard Webhooks signing, one delivery attempt.
 //! - [`scheduler`]: per-tenant recurring tasks in the tenant's time zone, run once across
 //!   hosts: module ticks appended to the outbox, the host's own pruning.
@@ -36,6 +38,7 @@ pub mod event_catalog;
 pub mod events;
 pub mod http;
 pub mod outbound;
+pub mod payments;
 pub mod pg;
 pub mod registry;
 pub mod runtime;
@@ -120,16 +123,16 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     runtime_config.shares = settings.call_shares.clone();
     let runtime = runtime::Runtime::new(runtime_config)?;
     let columns = Arc::new(storage::Catalog::load(&db.pool).await?);
-    let registry = Arc::new(registry::Registry::new(
-        db.pool.clone(),
-        Arc::new(runtime),
-        columns,
-    ));
+    let outbound = outbound::Outbound::new(settings.outbound.clone());
+    let stripe = payments::Stripe::new(outbound.clone(), settings.stripe.clone());
+    let registry = Arc::new(
+        registry::Registry::new(db.pool.clone(), Arc::new(runtime), columns)
+            .with_payments(stripe.clone()),
+    );
     registry.load_catalog().await?;
     let publish_watch = registry.watch_published();
     registry.publish_builtins(&settings.builtin_modules).await?;
     storage::test_delay::install(settings.test_store_delay);
-    let outbound = outbound::Outbound::new(settings.outbound.clone());
     let dispatcher = events::Dispatcher::new(
         db.pool.clone(),
         registry.clone(),
@@ -165,6 +168,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
             settings.tenant_max_transactions,
         ),
         outbound,
+        stripe,
     });
     // Scripts and the test harness wait for this exact line.
     println!("verofield listening on http://{address}");

@@ -1,5 +1,5 @@
-//! The one HTTP client for everything the server sends out (webhooks now, payment providers
-//! later). A tenant picks the URL, so the client must not become a way into the server's own
+//! The one HTTP client for everything the server sends out (webhooks, and Stripe for
+//! `payments`). A tenant picks the URL, so the client must not become a way into the server's own
 //! network (SSRF):
 //!
 //! - https only, unless `serve --outbound-allow-http` (tests, on-premise receivers);
@@ -157,14 +157,27 @@ impl Outbound {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<OutboundResponse, OutboundError> {
+        self.send(reqwest::Method::POST, url, headers, body).await
+    }
+
+    /// Sends one request of any method (payment providers also read with GET), under every
+    /// rule of this module.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<OutboundResponse, OutboundError> {
         let timeout = self.settings.timeout;
-        tokio::time::timeout(timeout, self.post_unbounded(url, headers, body))
+        tokio::time::timeout(timeout, self.send_unbounded(method, url, headers, body))
             .await
             .map_err(|_| OutboundError::Timeout(timeout))?
     }
 
-    async fn post_unbounded(
+    async fn send_unbounded(
         &self,
+        method: reqwest::Method,
         url: &str,
         headers: &[(&str, String)],
         body: Vec<u8>,
@@ -194,7 +207,7 @@ impl Outbound {
         }
         let timeout = self.settings.timeout;
         let mut response = client
-            .post(parsed)
+            .request(method, parsed)
             .headers(header_map)
             .body(body)
             .send()

@@ -27,6 +27,7 @@
 //! * `modules`: publishing a component and binding it for a tenant.
 //! * `scenario`: one-line steps ([`Scenario`] and requests on [`Api`]) for long stories.
 //! * `receiver`: [`Receiver`], a local webhook receiver with programmable answers.
+//! * `stripe`: [`StripeServer`], a local Stripe API and webhook sender for the payments suite.
 //! * `wait`: [`eventually`], polling for the server's background work.
 
 pub use reqwest::header::HeaderMap;
@@ -51,6 +52,7 @@ mod modules;
 mod receiver;
 mod scenario;
 mod server;
+mod stripe;
 mod temp;
 mod wait;
 
@@ -63,5 +65,6 @@ pub use modules::*;
 pub use receiver::*;
 pub use scenario::*;
 pub use server::*;
+pub use stripe::*;
 pub use temp::*;
 pub use wait::*;

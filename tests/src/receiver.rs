@@ -70,7 +70,7 @@ impl Received {
 }
 
 /// HMAC-SHA256 (RFC 2104), from the definition.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut block = [0u8; 64];
     if key.len() > 64 {
         block[..32].copy_from_slice(&Sha256::digest(key));
@@ -106,32 +106,11 @@ pub struct Receiver {
 impl Receiver {
     /// A receiver answering 200 until told otherwise.
     pub fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a receiver");
-        listener
-            .set_nonblocking(true)
-            .expect("a non-blocking listener");
-        let addr = listener.local_addr().expect("the receiver's address");
         let shared = Arc::new(Shared::default());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = shared.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a runtime for the receiver");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                let app = axum::Router::new().fallback(record).with_state(state);
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
-            // Sleeping handlers are not waited for.
-            runtime.shutdown_background();
-        });
+        let app = axum::Router::new()
+            .fallback(record)
+            .with_state(shared.clone());
+        let (addr, stop) = serve_locally(app);
         Self {
             addr,
             shared,
@@ -155,6 +134,35 @@ impl Receiver {
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap().clone()
     }
+}
+
+/// Serves `app` on 127.0.0.1 from a thread and runtime of its own, so that it answers while
+/// the test's runtime waits on the server; sending on (or dropping) the sender stops it.
+pub(crate) fn serve_locally(app: axum::Router) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a local server");
+    listener
+        .set_nonblocking(true)
+        .expect("a non-blocking listener");
+    let addr = listener.local_addr().expect("the local server's address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime for the local server");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        // Sleeping handlers are not waited for.
+        runtime.shutdown_background();
+    });
+    (addr, stop)
 }
 
 impl Drop for Receiver {

@@ -111,7 +111,7 @@ async fn connect_admin(cluster: &EmbeddedPostgres, database: &str) -> Result<PgC
         .context("connecting to the embedded PostgreSQL as its superuser")
 }
 
-/// Every relation, routine, type and schema in `public`, `store` and `dispatch` that a superuser owns
+/// Every relation, routine, type and schema in `public`, `store`, `dispatch` and `payments` that a superuser owns
 /// (objects of extensions excepted: they belong to the extension) changes owner to the login
 /// role. Sequences that belong to a column follow their table.
 const HAND_OVER: &str = r#"
@@ -128,7 +128,7 @@ BEGIN
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_roles r ON r.oid = c.relowner
-        WHERE n.nspname IN ('public', 'store', 'dispatch') AND r.rolsuper
+        WHERE n.nspname IN ('public', 'store', 'dispatch', 'payments') AND r.rolsuper
           AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
           AND NOT EXISTS (SELECT 1 FROM pg_depend d
                           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
@@ -138,7 +138,7 @@ BEGIN
         FROM pg_proc p
         JOIN pg_namespace n ON n.oid = p.pronamespace
         JOIN pg_roles r ON r.oid = p.proowner
-        WHERE n.nspname IN ('public', 'store', 'dispatch') AND r.rolsuper AND p.prokind IN ('f', 'p')
+        WHERE n.nspname IN ('public', 'store', 'dispatch', 'payments') AND r.rolsuper AND p.prokind IN ('f', 'p')
           AND NOT EXISTS (SELECT 1 FROM pg_depend d
                           WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
                             AND d.deptype = 'e')
@@ -147,7 +147,7 @@ BEGIN
         FROM pg_type t
         JOIN pg_namespace n ON n.oid = t.typnamespace
         JOIN pg_roles r ON r.oid = t.typowner
-        WHERE n.nspname IN ('public', 'store', 'dispatch') AND r.rolsuper AND t.typtype IN ('e', 'd', 'r')
+        WHERE n.nspname IN ('public', 'store', 'dispatch', 'payments') AND r.rolsuper AND t.typtype IN ('e', 'd', 'r')
           AND NOT EXISTS (SELECT 1 FROM pg_depend d
                           WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
                             AND d.deptype = 'e')
@@ -155,7 +155,7 @@ BEGIN
         SELECT format('ALTER SCHEMA %I OWNER TO {LOGIN_ROLE}', n.nspname)
         FROM pg_namespace n
         JOIN pg_roles r ON r.oid = n.nspowner
-        WHERE n.nspname IN ('public', 'store', 'dispatch') AND r.rolsuper
+        WHERE n.nspname IN ('public', 'store', 'dispatch', 'payments') AND r.rolsuper
     LOOP
         EXECUTE statement;
     END LOOP;

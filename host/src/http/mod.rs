@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod openapi_webhooks;
 pub mod operator;
 pub mod pagination;
+pub mod payments;
 pub mod problem;
 pub mod request_id;
 pub mod roles;
@@ -77,6 +78,8 @@ pub struct Shared {
     pub tenant_transactions: TenantShare,
     /// The hardened client for webhooks and other outbound requests.
     pub outbound: crate::outbound::Outbound,
+    /// Stripe: the platform key and webhook secrets (`payments`).
+    pub stripe: crate::payments::Stripe,
 }
 
 #[derive(Clone)]
@@ -112,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::routes())
         .merge(modules::routes())
         .merge(webhooks::routes())
+        .merge(payments::routes())
         .merge(scheduled_tasks::routes());
     // Benchmark-only code stays out of the production server unless the build asks for it.
     #[cfg(feature = "bench-baseline")]

@@ -316,6 +316,27 @@ const HOST_ROUTES: &[HostRoute] = &[
         User(Some(perm::WEBHOOKS_MANAGE)),
     ),
     route(
+        "GET",
+        "/v1/tenant/payments",
+        "The tenant's connected Stripe account",
+        "payments",
+        User(Some(perm::SETTINGS_MANAGE)),
+    ),
+    route(
+        "PUT",
+        "/v1/tenant/payments",
+        "Connect the tenant's Stripe account (stripe_account: acct_...)",
+        "payments",
+        User(Some(perm::SETTINGS_MANAGE)),
+    ),
+    route(
+        "POST",
+        "/v1/webhooks/stripe",
+        "Stripe's webhook deliveries, verified by Stripe-Signature",
+        "payments",
+        Auth::None,
+    ),
+    route(
         "POST",
         "/v1/operator/modules",
         "Publish a component (body: its bytes)",

@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 use super::Registry;
 use crate::error::{Error, Result};
 use crate::events::OutboxSink;
+use crate::payments::backend::PgPayments;
 use crate::runtime::{
     CallContext, Caller, Event, ModuleHandle, Request, Response, RouteMatch, Usage,
 };
@@ -144,6 +145,11 @@ impl Registry {
                 shared.clone(),
                 module.manifest.name.clone(),
                 request_id,
+            )),
+            payments: Box::new(PgPayments::new(
+                shared.clone(),
+                tenant_id,
+                self.stripe.clone(),
             )),
         };
         (context, shared)

@@ -58,6 +58,8 @@ pub struct Registry {
     catalog: RwLock<Catalog>,
     /// The store's column catalog, for the calls' store backends.
     columns: Arc<storage::Catalog>,
+    /// Stripe, for the calls' `payments` backends.
+    stripe: crate::payments::Stripe,
 }
 
 /// Every host that publishes a version sends its digest here; every host adds it to its
@@ -88,7 +90,14 @@ impl Registry {
             runtime,
             catalog: RwLock::default(),
             columns,
+            stripe: crate::payments::Stripe::default(),
         }
+    }
+
+    /// Gives module calls granted `payments` this Stripe client (without it: `not-configured`).
+    pub fn with_payments(mut self, stripe: crate::payments::Stripe) -> Self {
+        self.stripe = stripe;
+        self
     }
 
     pub fn runtime(&self) -> &Runtime {

@@ -25,6 +25,7 @@ use super::bindings::exports::verofield::platform::module::{Event, Request, Resp
 use super::capabilities::context::{Caller, ContextState};
 use super::capabilities::events::{EventError, EventSink, EventsState};
 use super::capabilities::log::{ModuleLog, Origin as LogOrigin};
+use super::capabilities::payments::{PaymentsBackend, PaymentsState};
 use super::capabilities::store::{
     AggregateQuery, BoxFuture, JsonObject, Page, Row, SelectQuery, StoreBackend, StoreError,
     StoreResult, StoreState,
@@ -45,6 +46,8 @@ pub struct CallContext {
     pub request_id: String,
     pub store: Box<dyn StoreBackend>,
     pub events: Box<dyn EventSink>,
+    /// Stripe on the tenant's connected account (`payments`).
+    pub payments: Box<dyn PaymentsBackend>,
 }
 
 impl CallContext {
@@ -57,6 +60,7 @@ impl CallContext {
             request_id,
             store: Box::new(NoBackend),
             events: Box::new(NoBackend),
+            payments: Box::new(NoBackend),
         }
     }
 
@@ -83,6 +87,7 @@ pub struct CallState {
     pub(super) log: ModuleLog,
     pub(super) store: StoreState,
     pub(super) events: EventsState,
+    pub(super) payments: PaymentsState,
     pub(super) wasi: WasiState,
     memory: MemoryCap,
     deadline: Instant,
@@ -116,6 +121,7 @@ pub(super) async fn call(
         context: ContextState::new(call.tenant_id, call.caller, call.request_id),
         store: StoreState::new(call.store, module.manifest.clone(), limits.rows_returned),
         events: EventsState::new(call.events, module.manifest.clone()),
+        payments: PaymentsState::new(call.payments, &module.manifest),
         wasi: WasiState::new(&log),
         log,
         memory: MemoryCap {
@@ -189,7 +195,7 @@ pub(super) async fn call(
             format!("storage failed during the call: {reason}"),
         ));
     }
-    if let Some(why) = state.store.denied() {
+    if let Some(why) = state.store.denied().or(state.payments.denied()) {
         return Err(Error::problem(
             StatusCode::INTERNAL_SERVER_ERROR,
             "module_not_granted",
@@ -286,6 +292,12 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
+/// A payments backend that answers `not-configured`, for calls without payments (tests,
+/// benchmarks).
+pub fn no_payments() -> Box<dyn PaymentsBackend> {
+    Box::new(NoBackend)
+}
+
 /// The backends of a call without storage, such as `manifest()` at publication.
 struct NoBackend;
 
@@ -322,6 +334,19 @@ impl StoreBackend for NoBackend {
     }
     fn aggregate(&mut self, _: AggregateQuery) -> BoxFuture<'_, StoreResult<Vec<JsonObject>>> {
         Box::pin(async { not_now() })
+    }
+}
+
+impl PaymentsBackend for NoBackend {
+    fn send(
+        &mut self,
+        _: crate::payments::stripe::StripeRequest,
+    ) -> BoxFuture<'_, Result<serde_json::Value, crate::payments::stripe::StripeError>> {
+        Box::pin(async {
+            Err(crate::payments::stripe::StripeError::NotConfigured(
+                "no payments in this call".into(),
+            ))
+        })
     }
 }
 

@@ -21,7 +21,8 @@ pub struct Manifest {
     pub tables: Tables,
     #[serde(default)]
     pub events: Events,
-    /// Optional capabilities beyond the base world (none exist yet).
+    /// Optional capabilities beyond the base world: `payments` only (an unknown name is a
+    /// typo and refused).
     #[serde(default)]
     pub capabilities: Vec<String>,
     /// What the module asks for; the operator decides.
@@ -142,6 +143,11 @@ impl Manifest {
                 )));
             }
         }
+        if let Some(unknown) = self.capabilities.iter().find(|c| *c != "payments") {
+            return Err(rejected(format!(
+                "capability `{unknown}` is not one of [\"payments\"]"
+            )));
+        }
         for (i, schedule) in self.schedules.iter().enumerate() {
             if !is_identifier(&schedule.name) {
                 return Err(rejected(format!(
@@ -220,6 +226,7 @@ mod tests {
             r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [{"method": "GET", "path": "/{id}", "permission": "x"}, {"method": "GET", "path": "/{key}", "permission": "x"}]}"#,
             r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [], "events": {"subscribe": ["*"]}}"#,
             r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [], "events": {"emit": ["job.*"]}}"#,
+            r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [], "capabilities": ["payment"]}"#,
             r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "x", "at": "weekly 01:00"}]}"#,
             r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "X", "at": "daily 01:00"}]}"#,
             r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "x", "at": "daily 01:00"}, {"name": "x", "at": "daily 02:00"}]}"#,

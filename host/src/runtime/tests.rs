@@ -161,6 +161,7 @@ fn call_for(tenant_id: Uuid, backend: &Memory) -> CallContext {
         request_id: format!("req-{tenant_id}"),
         store: Box::new(backend.clone()),
         events: Box::new(backend.clone()),
+        payments: super::instance::no_payments(),
     }
 }
 

@@ -34,7 +34,8 @@
 //! Failures are [`Problem`]s, rendered as the host renders its own: problem+json with a stable
 //! `code` and, for validation, `errors: [{field, message}]`.
 //!
-//! Everything except the thin wrappers over host imports (`store`, `events`, `log`, `context`)
+//! Everything except the thin wrappers over host imports (`store`, `events`, `log`, `context`,
+//! `payments`)
 //! is plain Rust and unit-tested natively; the imports compile natively too but only work
 //! inside the host.
 
@@ -46,6 +47,7 @@ pub mod log;
 pub mod manifest;
 pub mod money;
 pub mod patch;
+pub mod payments;
 pub mod problem;
 pub mod resource;
 pub mod router;

@@ -20,6 +20,8 @@ pub struct Manifest {
     pub routes: &'static [Route],
     pub tables: Tables,
     pub events: Events,
+    /// Optional capabilities: `&["payments"]` for [`crate::payments`].
+    pub capabilities: &'static [&'static str],
     /// Left out of the JSON when nothing is requested, so most manifests stay as they were.
     #[serde(skip_serializing_if = "Limits::is_default")]
     pub limits: Limits,
@@ -55,15 +57,14 @@ impl Manifest {
             write: &[],
         },
         events: Events::NONE,
+        capabilities: &[],
         limits: Limits::DEFAULT,
         schedules: &[],
     };
 
     /// The JSON `manifest()` returns.
     pub fn to_json(&self) -> String {
-        let mut json = serde_json::to_value(self).unwrap_or_default();
-        json["capabilities"] = serde_json::json!([]);
-        json.to_string()
+        serde_json::to_value(self).unwrap_or_default().to_string()
     }
 }
 

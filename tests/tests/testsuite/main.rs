@@ -23,6 +23,7 @@ mod jwt;
 mod lifecycle;
 mod module_answers;
 mod modules;
+mod payments;
 mod registry;
 mod routing;
 mod routing_day;

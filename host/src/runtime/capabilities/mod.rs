@@ -10,6 +10,7 @@
 pub mod context;
 pub mod events;
 pub mod log;
+pub mod payments;
 pub mod store;
 pub(super) mod wasi;
 
@@ -23,6 +24,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
     log::add_to_linker(linker)?;
     store::add_to_linker(linker)?;
     events::add_to_linker(linker)?;
+    payments::add_to_linker(linker)?;
     Ok(())
 }
 
