@@ -14,4 +14,5 @@ cargo build --release -p verofield --bin verofield
 cargo build --manifest-path plugins/Cargo.toml --workspace --target wasm32-wasip2 --release
 export VEROFIELD_BIN=${VEROFIELD_BIN:-$PWD/target/release/verofield}
 export VEROFIELD_BUILTIN_MODULES=${VEROFIELD_BUILTIN_MODULES:-$PWD/plugins/target/wasm32-wasip2/release}
-cargo run -p verofield-tests --bin bench-events -- "$@"
+# Release: the load generator shares the two cores with the server and PostgreSQL.
+cargo run --release -p verofield-tests --bin bench-events -- "$@"

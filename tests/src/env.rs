@@ -36,13 +36,13 @@ fn init() -> Env {
         .parent()
         .expect("workspace root")
         .to_path_buf();
-    // The test binary is <target>/<profile>/deps/<name>: build the server into the same place.
+    // A test binary is <target>/<profile>/deps/<name>, a program (the benchmarks) is
+    // <target>/<profile>/<name>: build the server into the same profile directory.
     let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("<target>/<profile>")
-        .to_path_buf();
+    let mut profile_dir = exe.parent().expect("<target>/<profile>").to_path_buf();
+    if profile_dir.ends_with("deps") {
+        profile_dir.pop();
+    }
     let target_dir = profile_dir.parent().expect("<target>").to_path_buf();
     let bin = match std::env::var_os("VEROFIELD_BIN") {
         Some(bin) => PathBuf::from(bin),

@@ -79,6 +79,8 @@ struct Measured {
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    fan_out_p50_ms: f64,
+    fan_out_p99_ms: f64,
     failed_creates: usize,
 }
 
@@ -109,7 +111,7 @@ async fn main() {
 
 fn print_row(m: &Measured) {
     println!(
-        "| {:?} | {:.0} | {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} |{}",
+        "| {:?} | {:.0} | {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} |{}",
         m.target,
         m.offered,
         m.events,
@@ -118,6 +120,8 @@ fn print_row(m: &Measured) {
         m.p50_ms,
         m.p99_ms,
         m.max_ms,
+        m.fan_out_p50_ms,
+        m.fan_out_p99_ms,
         match m.failed_creates {
             0 => String::new(),
             n => format!(" {n} creates failed"),
@@ -207,6 +211,8 @@ async fn run(
     let span = (last - first).as_seconds_f64();
     let mut ms: Vec<f64> = latencies.iter().map(|l| l.millis()).collect();
     ms.sort_by(f64::total_cmp);
+    let mut fan_out: Vec<f64> = latencies.iter().map(|l| l.fan_out_millis()).collect();
+    fan_out.sort_by(f64::total_cmp);
     Measured {
         target,
         offered: f64::from(rate),
@@ -216,6 +222,8 @@ async fn run(
         p50_ms: percentile(&ms, 0.50),
         p99_ms: percentile(&ms, 0.99),
         max_ms: *ms.last().unwrap(),
+        fan_out_p50_ms: percentile(&fan_out, 0.50),
+        fan_out_p99_ms: percentile(&fan_out, 0.99),
         failed_creates,
     }
 }
@@ -225,15 +233,21 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank - 1]
 }
 
-/// One event: when its transaction wrote it and when its subscriber's effect happened.
+/// One event: when its transaction wrote it, when a dispatcher fanned it out, and when its
+/// subscriber's effect happened.
 struct Latency {
     occurred: DateTime<Utc>,
+    fanned_out: DateTime<Utc>,
     delivered: DateTime<Utc>,
 }
 
 impl Latency {
     fn millis(&self) -> f64 {
         (self.delivered - self.occurred).as_seconds_f64() * 1000.0
+    }
+
+    fn fan_out_millis(&self) -> f64 {
+        (self.fanned_out - self.occurred).as_seconds_f64() * 1000.0
     }
 }
 
@@ -255,9 +269,11 @@ async fn wait_for_deliveries(
         };
         let latencies: Vec<Latency> = occurred
             .iter()
-            .filter_map(|(id, at)| {
+            .filter_map(|(id, (occurred, fanned_out))| {
+                let fanned_out = (*fanned_out)?;
                 delivered.get(id).map(|delivered| Latency {
-                    occurred: *at,
+                    occurred: *occurred,
+                    fanned_out,
                     delivered: *delivered,
                 })
             })
@@ -274,23 +290,26 @@ async fn wait_for_deliveries(
     }
 }
 
-/// The run's `customer.created` events: id -> occurred_at.
+/// The run's `customer.created` events: id -> (occurred_at, fanned out at).
 async fn occurred_since(
     server: &TestServer,
     tenants: &[Tenant],
     since: DateTime<Utc>,
-) -> HashMap<String, DateTime<Utc>> {
+) -> HashMap<String, (DateTime<Utc>, Option<DateTime<Utc>>)> {
     let mut all = HashMap::new();
     for tenant in tenants {
-        let rows: Vec<(uuid::Uuid, DateTime<Utc>)> = tenant_rows(
+        let rows: Vec<(uuid::Uuid, DateTime<Utc>, Option<DateTime<Utc>>)> = tenant_rows(
             server,
             &tenant.fixture,
-            "SELECT id, occurred_at FROM event_outbox
+            "SELECT id, occurred_at, delivered_at FROM event_outbox
              WHERE event_type = 'customer.created' AND occurred_at >= $1",
             since,
         )
         .await;
-        all.extend(rows.into_iter().map(|(id, at)| (id.to_string(), at)));
+        all.extend(
+            rows.into_iter()
+                .map(|(id, at, out)| (id.to_string(), (at, out))),
+        );
     }
     all
 }
@@ -327,12 +346,15 @@ fn webhook_arrivals(receiver: &Receiver) -> HashMap<String, DateTime<Utc>> {
     all
 }
 
-async fn tenant_rows(
+async fn tenant_rows<Row>(
     server: &TestServer,
     tenant: &TenantFixture,
     sql: &str,
     since: DateTime<Utc>,
-) -> Vec<(uuid::Uuid, DateTime<Utc>)> {
+) -> Vec<Row>
+where
+    Row: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
     let mut db = server.db().await;
     let mut tx = as_app_role(
         &mut db,
