@@ -308,9 +308,9 @@ impl Dispatcher {
             let lease = self.settings.lease.as_secs_f64();
             let claimed = deliveries::claim(&mut tx, &self.host, lease, limit).await?;
             tx.commit().await?;
-            if claimed.is_empty() {
-                return Ok(());
-            }
+            // Fewer than asked for: nothing else is due (or the rest is leased or waits for
+            // its chain), so asking again would come back empty.
+            let exhausted = (claimed.len() as i64) < limit;
             for delivery in claimed {
                 let permit = self.in_flight.clone().acquire_owned().await;
                 let permit = permit.map_err(|_| Error::Internal(anyhow::anyhow!("closed")))?;
@@ -323,6 +323,9 @@ impl Dispatcher {
                     .or_default() += 1;
                 let this = self.clone();
                 tokio::spawn(async move { this.deliver(tenant, delivery, permit).await });
+            }
+            if exhausted {
+                return Ok(());
             }
         }
     }
