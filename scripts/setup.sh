@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs before building: the wasm32-wasip2 target (rustup does
 # not install it from rust-toolchain.toml here, RUSTUP_AUTO_INSTALL=0), the PostgreSQL
-# binaries check, poppler for the invoice PDF tests and Stripe's Python library into target/py
-# (the payments suite). Idempotent; sourced by run-demo.sh and test.sh.
+# binaries check, poppler for the invoice PDF tests, and the Stripe and Standard Webhooks
+# Python libraries into target/py (the payments and webhooks suites). Idempotent; sourced by
+# run-demo.sh and test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +26,11 @@ if ! command -v pdftoppm >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq poppler-utils fonts-urw-base35 >/dev/null
 fi
 
-# Stripe's official Python library, for the payments suite's independent check of Stripe's
-# webhook signature scheme (tests/tests/testsuite/payments.rs fails without it).
-if ! [ -d target/py/stripe ]; then
-  echo "setup: installing Stripe's Python library into target/py" >&2
-  python3 -m pip install --quiet --target target/py stripe
-fi
+# The official Python libraries of Stripe and Standard Webhooks, for the independent checks
+# of our webhook signatures (the payments and webhooks suites fail without them).
+for package in stripe standardwebhooks; do
+  if ! [ -d "target/py/$package" ]; then
+    echo "setup: installing the Python package $package into target/py" >&2
+    python3 -m pip install --quiet --target target/py "$package"
+  fi
+done

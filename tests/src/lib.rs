@@ -26,6 +26,8 @@
 //! * `guests`: the wasm fixtures and built-in modules, built once per process.
 //! * `modules`: publishing a component and binding it for a tenant.
 //! * `scenario`: one-line steps ([`Scenario`] and requests on [`Api`]) for long stories.
+//! * `python`: [`run_python`], the official Stripe and Standard Webhooks libraries as
+//!   independent checks of our signatures.
 //! * `receiver`: [`Receiver`], a local webhook receiver with programmable answers.
 //! * `stripe`: [`StripeServer`], a local Stripe API and webhook sender for the payments suite.
 //! * `wait`: [`eventually`], polling for the server's background work.
@@ -49,6 +51,7 @@ mod guests;
 mod http;
 pub mod jwt;
 mod modules;
+mod python;
 mod receiver;
 mod scenario;
 mod server;
@@ -62,6 +65,7 @@ pub use fixtures::*;
 pub use guests::*;
 pub use http::*;
 pub use modules::*;
+pub use python::*;
 pub use receiver::*;
 pub use scenario::*;
 pub use server::*;

@@ -16,6 +16,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
+use crate::python::run_python;
+
 /// How the receiver answers the next requests.
 #[derive(Debug, Clone)]
 pub enum Answer {
@@ -66,6 +68,30 @@ impl Received {
             .split(' ')
             .filter_map(|part| part.strip_prefix("v1,"))
             .any(|signature| signature == expected)
+    }
+
+    /// The same check by the Standard Webhooks project's own Python library
+    /// (`standardwebhooks.Webhook.verify`, which also enforces its 5-minute tolerance).
+    pub fn verified_by_reference_library(&self, secret: &str) -> bool {
+        let script = "import sys\n\
+            from standardwebhooks.webhooks import Webhook, WebhookVerificationError\n\
+            headers = {'webhook-id': sys.argv[3], 'webhook-timestamp': sys.argv[4],\n\
+                       'webhook-signature': sys.argv[5]}\n\
+            try:\n    Webhook(sys.argv[1]).verify(sys.argv[2].encode(), headers)\n    print('ok')\n\
+            except WebhookVerificationError:\n    print('refused')\n";
+        let body = std::str::from_utf8(&self.body).expect("a UTF-8 body");
+        let args = [
+            secret,
+            body,
+            self.header("webhook-id"),
+            self.header("webhook-timestamp"),
+            self.header("webhook-signature"),
+        ];
+        match run_python("standardwebhooks", script, &args).as_str() {
+            "ok" => true,
+            "refused" => false,
+            other => panic!("standardwebhooks said {other:?}"),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Webhook endpoints: CRUD and validation, the secret shown only at creation and rotation,
 //! signatures checked by an independent Standard Webhooks verifier written here from the
-//! specification (HMAC-SHA256 built on `sha2`, not the server's `hmac` crate), rotation
+//! specification (HMAC-SHA256 built on `sha2`, not the server's `hmac` crate) and by the
+//! Standard Webhooks project's own Python library, rotation
 //! overlap, the hardened client's refusals (private addresses, redirects, huge bodies, slow
 //! receivers) and tenant isolation.
 
@@ -179,6 +180,8 @@ async fn the_test_ping_verifies_and_rotation_signs_with_both_secrets() {
     let request = &received[0];
     assert_eq!(request.path, "/hook");
     assert!(request.signed_with(&secret), "{:?}", request.headers);
+    assert!(request.verified_by_reference_library(&secret));
+    assert!(!request.verified_by_reference_library("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
     assert_eq!(request.header("webhook-id"), answer.json["event_id"]);
     let body = request.json();
     assert_eq!(body["type"], "webhook.test");
@@ -200,6 +203,8 @@ async fn the_test_ping_verifies_and_rotation_signs_with_both_secrets() {
     assert_eq!(signatures.len(), 2, "both secrets sign during the overlap");
     assert!(request.signed_with(&new_secret));
     assert!(request.signed_with(&secret));
+    assert!(request.verified_by_reference_library(&new_secret));
+    assert!(request.verified_by_reference_library(&secret));
     assert!(!request.signed_with("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
 
     let log = api.get(&format!("{ENDPOINTS}/{id}/deliveries")).await;
