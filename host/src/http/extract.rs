@@ -153,9 +153,8 @@ impl FromRequestParts<AppState> for ClientIp {
 }
 
 /// The request id set by the request-id layer.
-pub fn request_id(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+pub fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
@@ -301,7 +300,7 @@ impl Tenant {
         Ok(Self {
             principal,
             tx,
-            request_id: request_id(parts),
+            request_id: request_id(&parts.headers),
         })
     }
 }

@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod openapi_webhooks;
 pub mod operator;
 pub mod pagination;
+pub mod pay_links;
 pub mod payments;
 pub mod problem;
 pub mod request_id;
@@ -116,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .merge(modules::routes())
         .merge(webhooks::routes())
         .merge(payments::routes())
+        .merge(pay_links::routes())
         .merge(scheduled_tasks::routes());
     // Benchmark-only code stays out of the production server unless the build asks for it.
     #[cfg(feature = "bench-baseline")]

@@ -239,6 +239,10 @@ async fn dispatch(
             &path,
         )
         .await?;
+    // Pay-link routes answer only under `/pay/...`, to the holder of the link.
+    if routed.permission() == super::pay_links::PAY_LINK {
+        return Err(Error::not_found("route"));
+    }
     ctx.require(routed.permission())?;
     let key =
         IdempotencyKey::from_request(method.as_str(), uri.path(), uri.query(), &headers, &body)?;
@@ -293,7 +297,7 @@ async fn dispatch(
 }
 
 /// The headers a module sees: all but the caller's credentials.
-fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+pub(super) fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .filter(|(name, _)| !matches!(name.as_str(), "authorization" | "cookie"))
@@ -314,7 +318,7 @@ fn replay(slot: &str, mut answer: StoredAnswer) -> Result<Response> {
     Ok(response)
 }
 
-fn answer_status(status: u16) -> Result<StatusCode> {
+pub(super) fn answer_status(status: u16) -> Result<StatusCode> {
     StatusCode::from_u16(status)
         .ok()
         .filter(|s| !s.is_informational())
@@ -323,7 +327,7 @@ fn answer_status(status: u16) -> Result<StatusCode> {
 
 /// The HTTP response for a module's answer, its headers already screened
 /// ([`module_headers::screen`]); they replace the defaults (content-type).
-fn respond(status: StatusCode, answer: StoredAnswer) -> Response {
+pub(super) fn respond(status: StatusCode, answer: StoredAnswer) -> Response {
     let mut response = (status, answer.body).into_response();
     module_headers::apply(answer.headers, response.headers_mut());
     response
