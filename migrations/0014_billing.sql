@@ -114,6 +114,11 @@ CREATE TABLE store.billing_invoice_lines (
     kind                     text NOT NULL DEFAULT 'custom'
                              CHECK (kind IN ('custom', 'service', 'material', 'work_order_item', 'agreement')),
     service_type_id          uuid,
+    -- The invoice's currency, when it was finalized and whether it was voided, copied onto
+    -- the line so revenue by service type and month is one aggregate over lines.
+    currency                 text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+    finalized_at             timestamptz,
+    voided                   boolean NOT NULL DEFAULT false,
     -- Computed: quantity x unit price - line discount; the invoice discount's share; the tax;
     -- the line's total with tax.
     amount_minor             bigint NOT NULL DEFAULT 0,

@@ -296,6 +296,10 @@ pub fn finalize(request: &Request) -> Result<Response, Problem> {
             "amount_due_minor": total,
         }),
     )?;
+    lines::stamp(
+        &invoice.id,
+        &json!({"finalized_at": invoice.values.get("finalized_at")}),
+    )?;
     let (customer, currency) = (text(v, "customer_id"), text(v, "currency"));
     balance::adjust(customer, currency, total)?;
     let f = &invoice.values;
@@ -348,6 +352,7 @@ pub fn void(request: &Request) -> Result<Response, Problem> {
         invoice.version,
         &json!({"status": "void", "voided_at": rows::now_stamp(), "amount_due_minor": 0}),
     )?;
+    lines::stamp(&invoice.id, &json!({"voided": true}))?;
     balance::adjust(text(v, "customer_id"), text(v, "currency"), -due)?;
     answer(200, &voided, false)
 }

@@ -110,6 +110,15 @@ pub fn from_bodies(check: &mut Validator, bodies: &[LineBody]) -> Vec<NewLine> {
         .collect()
 }
 
+/// Stamps every line of a finalized or voided invoice (`finalized_at`, `voided`) for the
+/// revenue report; what a line says and costs never changes after finalizing.
+pub fn stamp(invoice_id: &str, values: &Value) -> Result<(), Problem> {
+    for line in of(invoice_id)? {
+        store::update::<Columns>(LINES, &line.id, line.version, values)?;
+    }
+    Ok(())
+}
+
 /// The invoice's stored lines, in order.
 pub fn of(invoice_id: &str) -> Result<Vec<Record<Columns>>, Problem> {
     select_all(
@@ -133,9 +142,14 @@ fn input_of(row: &Columns) -> LineInput {
 }
 
 /// The columns of a new line row: its own fields and its tax rate's, copied.
-fn line_columns(invoice_id: &str, position: usize, line: &NewLine) -> Result<Value, Problem> {
+fn line_columns(
+    invoice: &Record<Columns>,
+    position: usize,
+    line: &NewLine,
+) -> Result<Value, Problem> {
     let mut values = json!({
-        "invoice_id": invoice_id,
+        "invoice_id": invoice.id,
+        "currency": rows::text(&invoice.values, "currency"),
         "position": position,
         "description": line.description,
         "quantity_milli": line.quantity_milli,
@@ -175,7 +189,7 @@ pub fn price_draft(
                 store::delete(LINES, &old.id, None)?;
             }
             for (position, line) in new_lines.iter().enumerate() {
-                stored.push((None, line_columns(&invoice.id, position, line)?));
+                stored.push((None, line_columns(invoice, position, line)?));
             }
         }
         None => {

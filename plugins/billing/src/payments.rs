@@ -31,6 +31,9 @@ pub struct Incoming {
     pub reference: String,
     pub stripe_payment_intent_id: Option<String>,
     pub stripe_charge_id: Option<String>,
+    /// Money already received (Stripe's): recorded even when the invoice takes no more
+    /// (paid meanwhile by check, voided), all of it then the customer's credit.
+    pub received: bool,
 }
 
 /// Applies a payment to the invoice and the customer's balance, stores it and emits
@@ -43,7 +46,8 @@ pub fn apply(
     let mut settles = false;
     let invoice = rows::update_fresh(INVOICE, invoice_id, |invoice| {
         let v = &invoice.values;
-        if !PAYABLE.contains(&text(v, "status")) {
+        let payable = PAYABLE.contains(&text(v, "status"));
+        if !payable && !incoming.received {
             return Err(Problem::new(
                 409,
                 "invoice_not_payable",
@@ -51,12 +55,16 @@ pub fn apply(
             ));
         }
         money::same_currency("currency", text(v, "currency"), &incoming.currency)?;
-        let due = int(v, "amount_due_minor");
+        let due = if payable {
+            int(v, "amount_due_minor")
+        } else {
+            0
+        };
         applied = incoming.amount_minor.min(due);
-        settles = applied == due;
+        settles = payable && applied == due;
         let mut values = json!({
             "amount_paid_minor": money::add("amount_minor", int(v, "amount_paid_minor"), applied)?,
-            "amount_due_minor": due - applied,
+            "amount_due_minor": if payable { due - applied } else { int(v, "amount_due_minor") },
         });
         if settles {
             values["status"] = json!("paid");

@@ -5,14 +5,17 @@
 //!   uncollectible invoices, per currency, in the buckets `current` (not yet due), `1_30`,
 //!   `31_60`, `61_90` and `over_90` days past due as of that date.
 //! - `GET /reports/revenue?from=&to=`: finalized invoices (open, paid, uncollectible) per
-//!   month of finalization and currency: count, total, tax, paid.
+//!   month of finalization and currency (count, total, tax, paid), and the same months split
+//!   by service type from the lines (`revenue_minor` is the lines' totals less their tax;
+//!   lines without a service type are `null`). Dates bound the finalization day; credit
+//!   notes are not spread over service types.
 
 use chrono::{Days, NaiveDate};
 use serde_json::{Map, Value, json};
 use verofield_sdk::store::{self, AggregateFunction, Aggregation, DateBucket, Filter, GroupKey};
 use verofield_sdk::{Problem, Request, Response};
 
-use crate::rows::{self, INVOICES};
+use crate::rows::{self, INVOICES, LINES};
 
 fn date_query(request: &Request, name: &str) -> Result<Option<NaiveDate>, Problem> {
     match request.query(name) {
@@ -130,11 +133,18 @@ pub fn aging(request: &Request) -> Result<Response, Problem> {
 /// `GET /reports/revenue`
 pub fn revenue(request: &Request) -> Result<Response, Problem> {
     let mut filters = vec![Filter::one_of("status", ["open", "paid", "uncollectible"])];
+    let mut line_filters = vec![
+        Filter::is_null("finalized_at", false),
+        Filter::eq("voided", false),
+    ];
     if let Some(from) = date_query(request, "from")? {
         filters.push(Filter::ge("issue_date", from.to_string()));
+        line_filters.push(Filter::ge("finalized_at", format!("{from}T00:00:00Z")));
     }
     if let Some(to) = date_query(request, "to")? {
         filters.push(Filter::le("issue_date", to.to_string()));
+        let after = to.checked_add_days(Days::new(1)).unwrap_or(to);
+        line_filters.push(Filter::lt("finalized_at", format!("{after}T00:00:00Z")));
     }
     let groups = store::aggregate(
         INVOICES,
@@ -164,5 +174,36 @@ pub fn revenue(request: &Request) -> Result<Response, Problem> {
             })
         })
         .collect();
-    Ok(Response::json(200, &json!({"items": items})))
+    let by_service = store::aggregate(
+        LINES,
+        Some(&Filter::and(line_filters)),
+        vec![
+            by("finalized_at", Some(DateBucket::Month)),
+            by("currency", None),
+            by("service_type_id", None),
+        ],
+        vec![
+            count(),
+            sum("total_minor", "total_minor"),
+            sum("tax_minor", "tax_minor"),
+        ],
+        1_000,
+    )?;
+    let service_types: Vec<Value> = by_service
+        .iter()
+        .map(|group| {
+            json!({
+                "month": group.get("finalized_at"),
+                "currency": group.get("currency"),
+                "service_type_id": group.get("service_type_id"),
+                "lines": number(group, "count"),
+                "revenue_minor": number(group, "total_minor") - number(group, "tax_minor"),
+                "tax_minor": number(group, "tax_minor"),
+            })
+        })
+        .collect();
+    Ok(Response::json(
+        200,
+        &json!({"items": items, "service_types": service_types}),
+    ))
 }

@@ -73,9 +73,11 @@ pub fn update_fresh(
     ))
 }
 
-/// The calling user's id, as stored in `*_by` columns.
-pub fn caller() -> String {
-    verofield_field_ops::caller_user_id()
+/// The calling user's id, as stored in `*_by` columns; None for the host's own events
+/// (Stripe's, the scheduler's), whose caller is the nil UUID.
+pub fn caller() -> Option<String> {
+    Some(verofield_field_ops::caller_user_id())
+        .filter(|id| id != "00000000-0000-0000-0000-000000000000")
 }
 
 /// Today's date in UTC, from the host's clock.

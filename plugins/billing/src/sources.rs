@@ -145,14 +145,19 @@ fn draft_of_job(job_id: &str) -> Result<Option<Record<Columns>>, Problem> {
         .next())
 }
 
-/// A work order's priced line (`name`, `quantity`, `unit_price_minor`, `service_type_id`).
+/// A work order's priced line (`description` or the service's `name`, `quantity`,
+/// `unit_price_minor`, `service_type_id`).
 fn work_order_line(item: &Value) -> NewLine {
     let quantity = item.get("quantity").and_then(Value::as_f64).unwrap_or(1.0);
-    NewLine {
-        description: item
-            .get("name")
+    let named = |key: &str| {
+        item.get(key)
             .and_then(Value::as_str)
-            .filter(|name| !name.trim().is_empty())
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+    };
+    NewLine {
+        description: named("description")
+            .or_else(|| named("name"))
             .unwrap_or("Work order item")
             .to_owned(),
         quantity_milli: quantity_milli(quantity).unwrap_or(1000),

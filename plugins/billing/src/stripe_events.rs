@@ -170,6 +170,7 @@ fn intent_succeeded(event_id: &str, intent: &str, object: &Value) -> Result<(), 
             reference: intent.to_owned(),
             stripe_payment_intent_id: Some(intent.to_owned()),
             stripe_charge_id: object["latest_charge"].as_str().map(str::to_owned),
+            received: true,
         },
     )?;
     Ok(())

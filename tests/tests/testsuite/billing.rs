@@ -564,6 +564,132 @@ async fn money_edge_cases_zero_decimals_inclusive_tax_overflow_and_currencies() 
     assert_eq!(shop.owner.get(INVOICES).await.items().len(), before);
 }
 
+#[tokio::test]
+async fn drafts_come_from_work_orders_and_agreement_visits_and_feed_the_reports() {
+    let server = server().await;
+    let shop = books(&server, "bill-src").await;
+
+    // A work order's priced lines.
+    let work_order = shop
+        .create(
+            "/v1/work-orders",
+            &json!({"customer_id": shop.customer, "location_id": shop.location, "title": "Spray",
+                    "line_items": [{"service_type_id": shop.service, "quantity": 2,
+                                    "unit_price_minor": 9_000, "description": "Perimeter spray"}]}),
+        )
+        .await
+        .id();
+    let drafted = shop
+        .owner
+        .post(
+            &format!("{INVOICES}/from-work-order"),
+            &json!({ "work_order_id": work_order }),
+        )
+        .await;
+    drafted.expect_status(201);
+    let line = &drafted.json["lines"][0];
+    assert_eq!(line["description"], "Perimeter spray");
+    assert_eq!(line["quantity_milli"], 2_000);
+    assert_eq!(line["service_type_id"], shop.service.as_str());
+    assert_eq!(drafted.json["total_minor"], 18_000);
+    let open = shop.finalize(&drafted.id()).await;
+
+    // A visit of an agreement billed per visit: one line at the agreement's price.
+    let agreement = shop
+        .create(
+            "/v1/agreements",
+            &json!({"customer_id": shop.customer, "name": "Pest plan",
+                    "location_ids": [shop.location], "service_type_ids": [shop.service],
+                    "recurrence": "FREQ=WEEKLY;BYDAY=MO;COUNT=2", "time_zone": SCENARIO_ZONE,
+                    "pricing": "per_visit", "price_minor": 4_500, "currency": "USD",
+                    "billing_frequency": "per_visit", "starts_on": "2030-01-07",
+                    "horizon_days": 3660}),
+        )
+        .await
+        .id();
+    shop.owner
+        .action(&format!("/v1/agreements/{agreement}/activate"))
+        .await
+        .expect_status(200);
+    let mut db = server.db().await;
+    let visit: String = sqlx::query_scalar(
+        "SELECT j.id::text FROM store.jobs j JOIN store.work_orders w
+           ON w.tenant_id = j.tenant_id AND w.id = j.work_order_id
+         WHERE j.tenant_id = $1 AND w.agreement_id = $2::uuid ORDER BY j.occurrence_date LIMIT 1",
+    )
+    .bind(shop.tenant.id)
+    .bind(&agreement)
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    shop.owner
+        .schedule(
+            &visit,
+            &json!({"scheduled_date": "2030-01-07", "window_start_local": "09:00",
+                    "window_end_local": "11:00", "time_zone": SCENARIO_ZONE}),
+        )
+        .await
+        .expect_status(200);
+    shop.assign(&visit, &[&shop.technician]).await;
+    for to in ["dispatched", "en_route", "in_progress"] {
+        shop.status(&visit, to).await;
+    }
+    shop.owner
+        .job_status_with(
+            &visit,
+            &json!({"status": "completed", "completion": {"work_minutes": 30}}),
+        )
+        .await
+        .expect_status(200);
+    let draft = eventually("the visit's draft", async || {
+        let listed = shop.owner.get(&format!("{INVOICES}?status=draft")).await;
+        listed
+            .items()
+            .iter()
+            .find(|i| i["source_job_id"] == visit.as_str())
+            .cloned()
+    })
+    .await;
+    assert_eq!(draft["agreement_id"], agreement.as_str());
+    let draft = shop.invoice(&id(&draft)).await;
+    assert_eq!(
+        draft["lines"][0]["description"],
+        "Pest plan: visit on 2030-01-07"
+    );
+    assert_eq!(draft["total_minor"], 4_500);
+
+    // Reports: the work-order invoice is current today and 15 days late in 45 days; its
+    // revenue is the service type's.
+    let today = chrono::Utc::now().date_naive();
+    let aging = async |days: u64| {
+        let as_of = today + chrono::Days::new(days);
+        shop.owner
+            .get(&format!("/v1/billing/reports/aging?as_of={as_of}"))
+            .await
+    };
+    let now = aging(0).await;
+    now.expect_status(200);
+    assert_eq!(
+        now.json["currencies"]["USD"]["current"]["due_minor"],
+        18_000
+    );
+    let later = aging(45).await;
+    assert_eq!(
+        later.json["currencies"]["USD"]["1_30"]["due_minor"], 18_000,
+        "{}",
+        later.text
+    );
+    assert_eq!(later.json["currencies"]["USD"]["total_due_minor"], 18_000);
+    let revenue = shop.owner.get("/v1/billing/reports/revenue").await;
+    revenue.expect_status(200);
+    let by_service = revenue.json["service_types"].as_array().unwrap();
+    assert_eq!(by_service.len(), 1, "{}", revenue.text);
+    assert_eq!(by_service[0]["service_type_id"], shop.service.as_str());
+    assert_eq!(by_service[0]["revenue_minor"], 18_000);
+    assert_eq!(revenue.json["items"][0]["total_minor"], 18_000);
+    assert_eq!(open["number"], "INV-000001");
+}
+
 /// The tenant's connected Stripe account (owner only).
 async fn connect(api: &Api, account: &str) {
     api.send_json(
@@ -690,6 +816,47 @@ async fn a_stripe_payment_is_applied_once_and_a_dispute_flags_the_invoice() {
         (&refunded["status"], &refunded["amount_due_minor"]),
         (&json!("open"), &json!(609))
     );
+
+    // A refund made here goes through Stripe first; Stripe's webhook about it adds nothing.
+    let card_payment = payments.items()[0]["id"].as_str().unwrap().to_owned();
+    shop.owner
+        .post(
+            &format!("/v1/billing/payments/{card_payment}/refunds"),
+            &json!({"amount_minor": 1_000, "reason": "damaged lawn"}),
+        )
+        .await
+        .expect_status(201);
+    let refund_call = stripe.calls().pop().unwrap();
+    assert_eq!(refund_call.field("payment_intent"), Some(pi.as_str()));
+    assert_eq!(refund_call.field("amount"), Some("1000"));
+    assert_eq!(shop.balance().await, 1_609);
+    webhook(
+        &server,
+        "evt_1BillRefund2",
+        "charge.refunded",
+        "acct_1BillStripe",
+        json!({"id": "ch_1Bill", "object": "charge", "payment_intent": pi,
+               "amount": 13_609, "amount_refunded": 1_609}),
+    )
+    .await;
+    eventually("the second refund event applied", async || {
+        let applied: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM store.billing_stripe_applied
+             WHERE object_key = 'charge_refunded:ch_1Bill:1609'",
+        )
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+        (applied == 1).then_some(())
+    })
+    .await;
+    assert_eq!(shop.balance().await, 1_609);
+    let payment = shop
+        .owner
+        .get(&format!("/v1/billing/payments/{card_payment}"))
+        .await;
+    assert_eq!(payment.json["refunded_minor"], 1_609);
+    assert_eq!(payment.json["refunds"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
