@@ -75,6 +75,8 @@ CREATE TABLE store.billing_invoices (
     stripe_payment_intent_id  text,
     stripe_intent_amount_minor bigint,
     payment_attempts          integer NOT NULL DEFAULT 0,
+    -- Why the last card payment failed (Stripe's `last_payment_error.message`).
+    last_payment_error        text,
     payment_url               text,
     disputed                  boolean NOT NULL DEFAULT false,
     dispute_id                text,

@@ -52,15 +52,11 @@ pub fn format_number(prefix: &str, number: i64) -> String {
 pub fn allocate() -> Result<String, Problem> {
     let id = settings()?.id;
     let mut taken = String::new();
-    rows::update_fresh(
-        verofield_sdk::Resource::new(SETTINGS, "billing settings"),
-        &id,
-        |row| {
-            let next = rows::int(&row.values, "next_number");
-            taken = format_number(rows::text(&row.values, "invoice_prefix"), next);
-            Ok(json!({"next_number": next + 1}))
-        },
-    )?;
+    rows::update_fresh(rows::SETTINGS_ROW, &id, |row| {
+        let next = rows::int(&row.values, "next_number");
+        taken = format_number(rows::text(&row.values, "invoice_prefix"), next);
+        Ok(json!({"next_number": next + 1}))
+    })?;
     Ok(taken)
 }
 

@@ -25,6 +25,7 @@ pub const REFUNDS: &str = "billing_refunds";
 pub const CREDIT_NOTES: &str = "billing_credit_notes";
 pub const STRIPE_APPLIED: &str = "billing_stripe_applied";
 
+pub const SETTINGS_ROW: Resource = Resource::new(SETTINGS, "billing settings");
 pub const INVOICE: Resource = Resource::new(INVOICES, "invoice");
 pub const TAX_RATE: Resource = Resource::new(TAX_RATES, "tax rate");
 pub const PAYMENT: Resource = Resource::new(PAYMENTS, "payment");

@@ -13,7 +13,8 @@
 //! changes nothing. `payment_intent.succeeded` records a card payment (which settles the
 //! invoice and the balance like any payment); `charge.refunded` applies what Stripe refunded
 //! beyond what is recorded already (a refund made here comes back as nothing new);
-//! `charge.dispute.created` flags the invoice; `payment_intent.payment_failed` is noted.
+//! `charge.dispute.created` flags the invoice; `payment_intent.payment_failed` notes Stripe's
+//! reason on the invoice (`last_payment_error`), which stays open.
 
 use serde_json::{Value, json};
 use verofield_field_ops::Columns;
@@ -116,13 +117,7 @@ pub fn apply(event: &Event) -> Result<(), Problem> {
     }
     match event.event_type.as_str() {
         SUCCEEDED => intent_succeeded(event_id, id, object),
-        FAILED => {
-            let invoice = object["metadata"]["invoice_id"].as_str();
-            if first_time(&format!("payment_failed:{id}"), event_id, invoice)? {
-                warn!("payment intent {id} failed for invoice {invoice:?}");
-            }
-            Ok(())
-        }
+        FAILED => intent_failed(event_id, id, object),
         REFUNDED => charge_refunded(event_id, object),
         DISPUTED => disputed(event_id, id, object),
         _ => Ok(()),
@@ -173,6 +168,33 @@ fn intent_succeeded(event_id: &str, intent: &str, object: &Value) -> Result<(), 
             received: true,
         },
     )?;
+    Ok(())
+}
+
+/// Notes on the invoice why its card payment failed (the customer may try again; the
+/// invoice stays open). Each failed attempt is its own event: keyed by the event.
+fn intent_failed(event_id: &str, intent: &str, object: &Value) -> Result<(), Problem> {
+    let Some(invoice_id) = object["metadata"]["invoice_id"].as_str() else {
+        return Ok(());
+    };
+    if store::get::<Columns>(INVOICES, invoice_id)?.is_none()
+        || !first_time(
+            &format!("payment_failed:{intent}:{event_id}"),
+            event_id,
+            Some(invoice_id),
+        )?
+    {
+        return Ok(());
+    }
+    let reason = object["last_payment_error"]["message"]
+        .as_str()
+        .unwrap_or("the payment failed")
+        .chars()
+        .take(500)
+        .collect::<String>();
+    rows::update_fresh(INVOICE, invoice_id, |_| {
+        Ok(json!({"last_payment_error": reason}))
+    })?;
     Ok(())
 }
 

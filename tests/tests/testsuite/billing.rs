@@ -741,6 +741,24 @@ async fn a_stripe_payment_is_applied_once_and_a_dispute_flags_the_invoice() {
     let key = format!("vf-{}-invoice-{invoice}-attempt-1", shop.tenant.id);
     assert_eq!(call.header("idempotency-key"), Some(key.as_str()));
 
+    // A first attempt fails: the invoice notes why and stays open.
+    webhook(
+        &server,
+        "evt_1BillFailed",
+        "payment_intent.payment_failed",
+        "acct_1BillStripe",
+        json!({"id": pi, "object": "payment_intent", "status": "requires_payment_method",
+               "metadata": {"invoice_id": invoice},
+               "last_payment_error": {"code": "card_declined", "message": "Your card was declined."}}),
+    )
+    .await;
+    let failed = eventually("the failure noted", async || {
+        let current = shop.invoice(&invoice).await;
+        (current["last_payment_error"] == "Your card was declined.").then_some(current)
+    })
+    .await;
+    assert_eq!(failed["status"], "open");
+
     // Stripe says it succeeded; then the same PaymentIntent arrives again in a new event.
     let succeeded = json!({"id": pi, "object": "payment_intent", "amount": 13_609,
         "amount_received": 13_609, "currency": "usd", "status": "succeeded",
