@@ -1032,28 +1032,32 @@ async fn agreement_periods_are_drafted_once_by_the_nightly_task() {
             .cloned()
             .collect::<Vec<_>>()
     };
+    let runs_of_task = async |db: &mut sqlx::PgConnection| -> Option<i64> {
+        sqlx::query_scalar(
+            "SELECT runs FROM scheduled_tasks
+             WHERE tenant_id = $1 AND name = 'billing:agreement-billing'",
+        )
+        .bind(shop.tenant.id)
+        .fetch_optional(db)
+        .await
+        .unwrap()
+    };
+    eventually("the billing task reconciled", async || {
+        runs_of_task(&mut db).await.filter(|runs| *runs == 0)
+    })
+    .await;
     for run in 1..=2i64 {
-        // Due a minute ago; the scheduler runs it and moves it to tomorrow.
-        eventually("the billing task to exist and run", async || {
-            let due = sqlx::query(
-                "UPDATE scheduled_tasks SET next_run_at = now() - interval '1 minute'
-                 WHERE tenant_id = $1 AND name = 'billing:agreement-billing' AND runs = $2 - 1",
-            )
-            .bind(shop.tenant.id)
-            .bind(run)
-            .execute(&mut db)
-            .await
-            .unwrap();
-            let _ = due.rows_affected();
-            let runs: Option<i64> = sqlx::query_scalar(
-                "SELECT runs FROM scheduled_tasks
-                 WHERE tenant_id = $1 AND name = 'billing:agreement-billing'",
-            )
-            .bind(shop.tenant.id)
-            .fetch_optional(&mut db)
-            .await
-            .unwrap();
-            (runs == Some(run)).then_some(())
+        // Due a minute ago, once; the scheduler runs it and moves it to tomorrow.
+        sqlx::query(
+            "UPDATE scheduled_tasks SET next_run_at = now() - interval '1 minute'
+             WHERE tenant_id = $1 AND name = 'billing:agreement-billing'",
+        )
+        .bind(shop.tenant.id)
+        .execute(&mut db)
+        .await
+        .unwrap();
+        eventually("the billing task to run", async || {
+            (runs_of_task(&mut db).await == Some(run)).then_some(())
         })
         .await;
         eventually("the tick delivered to billing", async || {
