@@ -344,6 +344,109 @@ const ENDPOINT_TEST: &[Field] = &[
     f("endpoint_id", Uuid, "The same as `webhook_id`."),
 ];
 
+const INVOICE_FINALIZED: &[Field] = &[
+    f("invoice_id", Uuid, "The invoice (the ordering key)."),
+    f(
+        "version",
+        Integer,
+        "The invoice's version after finalizing.",
+    ),
+    f(
+        "number",
+        Text,
+        "The gapless number with the tenant's prefix (`INV-000042`).",
+    ),
+    f(
+        "status",
+        Text,
+        "`open` (`paid` follows at once for a zero total).",
+    ),
+    f("customer_id", Uuid, "The customer billed."),
+    f("currency", Text, "ISO 4217 code of every amount."),
+    f(
+        "subtotal_minor",
+        Integer,
+        "The lines after their discounts, before the invoice discount.",
+    ),
+    f(
+        "discount_total_minor",
+        Integer,
+        "The invoice-level discount.",
+    ),
+    f("tax_minor", Integer, "Tax, rounded per line."),
+    f(
+        "total_minor",
+        Integer,
+        "What the invoice asks for, tax included.",
+    ),
+    f(
+        "amount_due_minor",
+        Integer,
+        "What is left to pay (the total, at finalizing).",
+    ),
+    f("issue_date", Date, "The day it was finalized (UTC)."),
+    f("due_date", Date, "From the payment terms."),
+    f(
+        "source",
+        Text,
+        "`manual`, `job`, `work_order` or `agreement_period`.",
+    ),
+    null("source_job_id", Uuid, "The completed job it bills, if any."),
+    null("agreement_id", Uuid, "The agreement it bills, if any."),
+    f("finalized_at", Instant, "When it was finalized."),
+];
+
+const INVOICE_PAID: &[Field] = &[
+    f("invoice_id", Uuid, "The invoice (the ordering key)."),
+    f("version", Integer, "The invoice's version once paid."),
+    f("number", Text, "The invoice number."),
+    f("customer_id", Uuid, "The customer."),
+    f("currency", Text, "ISO 4217 code of every amount."),
+    f("total_minor", Integer, "The invoice total."),
+    f("amount_paid_minor", Integer, "Paid by payments."),
+    f(
+        "amount_credited_minor",
+        Integer,
+        "Taken off by credit notes.",
+    ),
+    f("paid_at", Instant, "When nothing was left to pay."),
+];
+
+const PAYMENT_RECORDED: &[Field] = &[
+    f("payment_id", Uuid, "The payment (the ordering key)."),
+    f("invoice_id", Uuid, "The invoice it pays."),
+    f("customer_id", Uuid, "The customer who paid."),
+    f(
+        "method",
+        Text,
+        "`cash`, `check`, `bank_transfer` or `card` (Stripe).",
+    ),
+    f("amount_minor", Integer, "The amount received."),
+    f("currency", Text, "ISO 4217 code of every amount."),
+    f("applied_minor", Integer, "The part applied to the invoice."),
+    f(
+        "credit_minor",
+        Integer,
+        "The overpayment, now the customer's credit.",
+    ),
+    f("received_on", Date, "The day it was received."),
+    null(
+        "stripe_payment_intent_id",
+        Text,
+        "The PaymentIntent of a card payment.",
+    ),
+    f(
+        "invoice_status",
+        Text,
+        "The invoice's status after the payment.",
+    ),
+    f(
+        "invoice_amount_due_minor",
+        Integer,
+        "What is left to pay on the invoice.",
+    ),
+];
+
 /// Every `stripe.*` event: Stripe's event, routed to the tenant (`payments::webhook`).
 const STRIPE: &[Field] = &[
     f(
@@ -434,6 +537,24 @@ pub const EVENT_TYPES: &[EventType] = &[
         emitted_by: &["agreements"],
         when: "A service agreement is canceled; its future jobs are retracted or canceled.",
         fields: AGREEMENT_CANCELED,
+    },
+    EventType {
+        name: "invoice.finalized",
+        emitted_by: &["billing"],
+        when: "An invoice is finalized: numbered, its lines frozen, its total added to the customer's balance.",
+        fields: INVOICE_FINALIZED,
+    },
+    EventType {
+        name: "invoice.paid",
+        emitted_by: &["billing"],
+        when: "Nothing is left to pay on an invoice (payments, credit notes, or a zero total).",
+        fields: INVOICE_PAID,
+    },
+    EventType {
+        name: "payment.recorded",
+        emitted_by: &["billing"],
+        when: "A payment is recorded against an invoice: by staff (offline) or from Stripe (`card`).",
+        fields: PAYMENT_RECORDED,
     },
     EventType {
         name: "webhook.endpoint_disabled",

@@ -30,6 +30,7 @@ pub mod perm {
     pub const AGREEMENTS_WRITE: &str = "agreements.write";
     pub const BILLING_READ: &str = "billing.read";
     pub const BILLING_WRITE: &str = "billing.write";
+    pub const BILLING_REFUND: &str = "billing.refund";
     pub const ROUTING_OPTIMIZE: &str = "routing.optimize";
     pub const KPI_READ: &str = "kpi.read";
     pub const API_KEYS_MANAGE: &str = "api_keys.manage";
@@ -74,6 +75,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             AGREEMENTS_WRITE,
             BILLING_READ,
             BILLING_WRITE,
+            BILLING_REFUND,
             ROUTING_OPTIMIZE,
             KPI_READ,
             WEBHOOKS_MANAGE,

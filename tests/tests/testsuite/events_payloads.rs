@@ -1,6 +1,6 @@
 //! Domain event payloads (issue 21 item 7): the real flows (a customer created, changed and
 //! deleted; a job scheduled, assigned and completed; an agreement activated and canceled with
-//! its work orders generated; a routing plan applied) write `event_outbox` rows whose
+//! its work orders generated; a routing plan applied; an invoice finalized and paid) write `event_outbox` rows whose
 //! payloads carry every field `verofield::event_catalog` (and docs/EVENTS.md) promises,
 //! typed as promised, with the ordering key the host derives from them. A failed request
 //! leaves no event, and another tenant sees none of these rows.
@@ -156,6 +156,27 @@ async fn every_flow_writes_the_documented_payloads() {
         .await
         .expect_status(200);
 
+    // Billing: an invoice finalized, paid by two payments (the second settles it).
+    let invoice = shop
+        .create(
+            "/v1/billing/invoices",
+            &json!({"customer_id": customer, "lines": [
+                {"description": "Termite inspection", "unit_price_minor": 12500}]}),
+        )
+        .await
+        .id();
+    shop.owner
+        .action(&format!("/v1/billing/invoices/{invoice}/finalize"))
+        .await
+        .expect_status(200);
+    for amount in [2500, 10000] {
+        shop.create(
+            &format!("/v1/billing/invoices/{invoice}/payments"),
+            &json!({"amount_minor": amount, "currency": "USD", "method": "check"}),
+        )
+        .await;
+    }
+
     // Every payload matches the catalog and carries its ordering key.
     let events = outbox(&server, shop.tenant.id).await;
     for (kind, payload, aggregate) in &events {
@@ -182,10 +203,13 @@ async fn every_flow_writes_the_documented_payloads() {
             "customer.created",
             "customer.deleted",
             "customer.updated",
+            "invoice.finalized",
+            "invoice.paid",
             "job.assigned",
             "job.completed",
             "job.scheduled",
             "job.status_changed",
+            "payment.recorded",
         ]
     );
 
@@ -238,6 +262,15 @@ async fn every_flow_writes_the_documented_payloads() {
             .iter()
             .any(|p| p["job_id"] == routed.as_str() && p["technician_ids"] == json!([tess]))
     );
+
+    let finalized = of(&events, "invoice.finalized")[0];
+    assert_eq!(finalized["invoice_id"], invoice.as_str());
+    assert_eq!(finalized["number"], "INV-000001");
+    assert_eq!(finalized["total_minor"], 12500);
+    let recorded = of(&events, "payment.recorded");
+    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded[1]["invoice_status"], "paid");
+    assert_eq!(of(&events, "invoice.paid")[0]["amount_paid_minor"], 12500);
 
     let activated = of(&events, "agreement.activated")[0];
     assert_eq!(activated["work_order_ids"], json!([work_order]));

@@ -10,6 +10,7 @@ mod auth_abuse;
 mod auth_flows;
 mod bad_input;
 mod baseline;
+mod billing;
 mod catalog;
 mod cli;
 mod crm;

@@ -1,0 +1,178 @@
+//! The billing module (slot `billing`): invoices, payments, refunds, credit notes and card
+//! payments through Stripe, for the customers of the CRM and the work of the field modules.
+//!
+//! - **Money** is integer minor units of an ISO 4217 currency everywhere (the exponent table
+//!   is `verofield_sdk::money`: JPY none, USD two, BHD three); arithmetic is checked and an
+//!   overflow is 422 `validation_failed` naming the field; amounts of two currencies never
+//!   meet (422 `currency_mismatch`).
+//! - **Rounding** (`tax.rs`): a line is `quantity x unit price` rounded half away from zero
+//!   to the minor unit, minus its discount; the invoice discount is spread over the lines in
+//!   proportion (largest remainder); tax is computed and rounded half away from zero per
+//!   line, exclusive (`net x rate`) or inclusive (`net x rate / (1 + rate)`), and the totals
+//!   are sums of the rounded lines. Rates carry up to four decimals (percent x 10^4).
+//! - **Invoices** (`invoices.rs`): `draft -> open -> paid`, `void` / `uncollectible` from
+//!   open; finalizing takes a gapless number `PREFIX-000042` (`numbering.rs`), freezes the
+//!   lines and sets the due date from the payment terms (`due_on_receipt`, `net_15`,
+//!   `net_30`); corrections afterwards are credit notes (`credit_notes.rs`).
+//! - **Drafts** come from a person, from a completed job (`job.completed`, one draft per job
+//!   whatever the deliveries), from a work order's lines, and nightly from agreements'
+//!   billing periods (`agreement-billing` at 00:05, one draft per agreement and period)
+//!   (`sources.rs`).
+//! - **Payments** (`payments.rs`): offline by staff, partial or over (the excess is credit),
+//!   refunds with `billing.refund`; the customer's `balance_minor` is kept exact under
+//!   concurrent writes (`balance.rs`, `rows.rs`).
+//! - **Stripe** (`stripe_events.rs`): a PaymentIntent per invoice through the host's
+//!   `payments` capability; Stripe's events applied once each.
+//! - **PDF** (`pdf.rs`): `GET /invoices/{id}.pdf`. **Reports** (`reports.rs`).
+//!
+//! Reads need `billing.read`, writes `billing.write`, refunds `billing.refund`.
+
+mod balance;
+mod credit_notes;
+mod invoices;
+mod lines;
+mod numbering;
+mod payments;
+mod pdf;
+mod reports;
+mod rows;
+mod sources;
+mod stripe_events;
+mod tax;
+mod tax_rates;
+
+use verofield_field_ops as ops;
+use verofield_sdk::{Event, Events, Limits, Manifest, Module, Route, Schedule, Tables, events};
+
+const READ: &str = "billing.read";
+const WRITE: &str = "billing.write";
+const REFUND: &str = "billing.refund";
+/// The nightly drafting of agreements' billing periods.
+const AGREEMENT_BILLING: &str = "agreement-billing";
+
+struct Billing;
+
+impl Module for Billing {
+    const MANIFEST: Manifest = Manifest {
+        name: "billing",
+        version: env!("CARGO_PKG_VERSION"),
+        slot: "billing",
+        routes: &[
+            Route::get("/settings", READ, numbering::show),
+            Route::patch("/settings", WRITE, numbering::update),
+            Route::post("/tax-rates", WRITE, tax_rates::create),
+            Route::get("/tax-rates", READ, tax_rates::list),
+            Route::get("/tax-rates/{id}", READ, tax_rates::show),
+            Route::patch("/tax-rates/{id}", WRITE, tax_rates::update),
+            Route::delete("/tax-rates/{id}", WRITE, tax_rates::delete),
+            Route::post("/invoices", WRITE, invoices::create),
+            Route::get("/invoices", READ, invoices::list),
+            Route::post("/invoices/from-job", WRITE, sources::create_from_job),
+            Route::post(
+                "/invoices/from-work-order",
+                WRITE,
+                sources::create_from_work_order,
+            ),
+            Route::get("/invoices/{id}.pdf", READ, pdf::show),
+            Route::get("/invoices/{id}", READ, invoices::show),
+            Route::patch("/invoices/{id}", WRITE, invoices::update),
+            Route::delete("/invoices/{id}", WRITE, invoices::delete),
+            Route::post("/invoices/{id}/finalize", WRITE, invoices::finalize),
+            Route::post("/invoices/{id}/void", WRITE, invoices::void),
+            Route::post(
+                "/invoices/{id}/mark-uncollectible",
+                WRITE,
+                invoices::mark_uncollectible,
+            ),
+            Route::post("/invoices/{id}/payments", WRITE, payments::record),
+            Route::post(
+                "/invoices/{id}/payment-intent",
+                WRITE,
+                stripe_events::create_intent,
+            ),
+            Route::post("/invoices/{id}/credit-notes", WRITE, credit_notes::create),
+            Route::get("/invoices/{id}/credit-notes", READ, credit_notes::list),
+            Route::get("/payments", READ, payments::list),
+            Route::get("/payments/{id}", READ, payments::show),
+            Route::post("/payments/{id}/refunds", REFUND, payments::create_refund),
+            Route::get("/reports/aging", READ, reports::aging),
+            Route::get("/reports/revenue", READ, reports::revenue),
+        ],
+        tables: Tables {
+            read: &[
+                ops::JOBS,
+                ops::SERVICE_TYPES,
+                ops::WORK_ORDERS,
+                ops::AGREEMENTS,
+            ],
+            write: &[
+                ops::CUSTOMERS,
+                rows::SETTINGS,
+                rows::TAX_RATES,
+                rows::INVOICES,
+                rows::LINES,
+                rows::PAYMENTS,
+                rows::REFUNDS,
+                rows::CREDIT_NOTES,
+                rows::STRIPE_APPLIED,
+            ],
+        },
+        events: Events {
+            emit: &[
+                invoices::INVOICE_FINALIZED,
+                invoices::INVOICE_PAID,
+                payments::PAYMENT_RECORDED,
+            ],
+            subscribe: &[
+                ops::JOB_COMPLETED,
+                stripe_events::SUCCEEDED,
+                stripe_events::FAILED,
+                stripe_events::REFUNDED,
+                stripe_events::DISPUTED,
+            ],
+        },
+        capabilities: &["payments"],
+        // Payments on one busy customer queue on its row (`rows.rs`): room to wait in line.
+        limits: Limits {
+            deadline_ms: Some(10_000),
+            ..Limits::DEFAULT
+        },
+        schedules: &[Schedule::new(AGREEMENT_BILLING, "daily 00:05")],
+    };
+
+    /// Drafts from completed jobs and agreement periods; Stripe's events. A refusal that
+    /// retrying cannot change (a 4xx: the job's prices are in two currencies, say) is logged
+    /// and the delivery accepted; anything else is retried by the host.
+    fn on_event(event: Event) -> Result<(), String> {
+        let outcome = if events::scheduled_task(&event).as_deref() == Some(AGREEMENT_BILLING) {
+            sources::bill_agreements().map(|_| ())
+        } else if event.event_type == ops::JOB_COMPLETED {
+            let payload: serde_json::Value =
+                serde_json::from_str(&event.payload).unwrap_or_default();
+            match payload["job_id"].as_str() {
+                Some(job) => sources::from_job(job).map(|_| ()),
+                None => Ok(()),
+            }
+        } else if event.event_type.starts_with("stripe.") {
+            stripe_events::apply(&event)
+        } else {
+            Ok(())
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(problem) if problem.status < 500 => {
+                verofield_sdk::warn!(
+                    "{} {} not applied: {} {}",
+                    event.event_type,
+                    event.id,
+                    problem.code,
+                    problem.detail
+                );
+                Ok(())
+            }
+            Err(problem) => Err(format!("{}: {}", problem.code, problem.detail)),
+        }
+    }
+}
+
+verofield_sdk::export_module!(Billing);

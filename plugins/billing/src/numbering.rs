@@ -1,0 +1,141 @@
+//! Billing settings (one row per tenant) and gapless invoice numbers.
+//!
+//! The row holds the tenant's invoice prefix and the next number, plus the company name and
+//! address printed on invoices and the default payment terms. [`allocate`] takes the next
+//! number inside the finalizing transaction through [`rows::update_fresh`]: the counter row
+//! stays locked until that transaction ends, so concurrent finalizations queue on it, and a
+//! finalization that rolls back gives its number back with it. Numbers are therefore
+//! consecutive, each used once, with no gaps (`PREFIX-000042`). Changing the prefix keeps the
+//! counter.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use verofield_field_ops::Columns;
+use verofield_sdk::store::{self, Record, Select, StoreError};
+use verofield_sdk::{Patch, Problem, Request, Response, Validator, etag};
+
+use crate::rows::{self, SETTINGS};
+
+pub const PAYMENT_TERMS: [&str; 3] = ["due_on_receipt", "net_15", "net_30"];
+
+/// The tenant's settings row, created with the defaults on first use. Two first uses at
+/// once: the second insert waits on the unique key, fails as a duplicate, and reads the
+/// first one's row.
+pub fn settings() -> Result<Record<Columns>, Problem> {
+    if let Some(row) = find()? {
+        return Ok(row);
+    }
+    match store::insert::<Columns>(SETTINGS, &json!({})) {
+        Ok(row) => Ok(row),
+        Err(StoreError::Duplicate(_)) => {
+            find()?.ok_or_else(|| Problem::internal("billing settings vanished"))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn find() -> Result<Option<Record<Columns>>, Problem> {
+    Ok(Select::from(SETTINGS)
+        .limit(1)
+        .fetch::<Columns>()?
+        .items
+        .into_iter()
+        .next())
+}
+
+/// `PREFIX-000042`: at least six digits.
+pub fn format_number(prefix: &str, number: i64) -> String {
+    format!("{prefix}-{number:06}")
+}
+
+/// Takes the next invoice number (see the file header).
+pub fn allocate() -> Result<String, Problem> {
+    let id = settings()?.id;
+    let mut taken = String::new();
+    rows::update_fresh(rows::SETTINGS_ROW, &id, |row| {
+        let next = rows::int(&row.values, "next_number");
+        taken = format_number(rows::text(&row.values, "invoice_prefix"), next);
+        Ok(json!({"next_number": next + 1}))
+    })?;
+    Ok(taken)
+}
+
+#[verofield_sdk::patch_fields]
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsFields {
+    invoice_prefix: Patch<String>,
+    company_name: Patch<String>,
+    company_address: Patch<Vec<String>>,
+    default_payment_terms: Patch<String>,
+}
+
+/// `GET /settings`
+pub fn show(_request: &Request) -> Result<Response, Problem> {
+    Ok(Response::record(200, &settings()?))
+}
+
+/// `PATCH /settings`: prefix, company name and address, default payment terms.
+pub fn update(request: &Request) -> Result<Response, Problem> {
+    let mut fields: SettingsFields = request.json_with_read_only(&["next_number"])?;
+    fields
+        .invoice_prefix
+        .normalize(|p| Some(p.trim().to_ascii_uppercase()));
+    let mut check = Validator::default();
+    check
+        .required(&fields.invoice_prefix, "invoice_prefix", false)
+        .required(&fields.company_name, "company_name", false)
+        .required(&fields.company_address, "company_address", false)
+        .required(
+            &fields.default_payment_terms,
+            "default_payment_terms",
+            false,
+        )
+        .length("company_name", fields.company_name.value(), 0..=200);
+    if let Some(prefix) = fields.invoice_prefix.value() {
+        let plausible = (1..=16).contains(&prefix.len())
+            && prefix
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+            && !prefix.starts_with('-');
+        check.check(
+            plausible,
+            "invoice_prefix",
+            "must be 1 to 16 letters, digits or dashes, not starting with a dash",
+        );
+    }
+    if let Some(lines) = fields.company_address.value() {
+        check.check(
+            lines.len() <= 6,
+            "company_address",
+            "may hold at most 6 lines",
+        );
+        for (i, line) in lines.iter().enumerate() {
+            check.length(&format!("company_address[{i}]"), Some(line), 0..=200);
+        }
+    }
+    if let Some(terms) = fields.default_payment_terms.value() {
+        check.check(
+            PAYMENT_TERMS.contains(&terms.as_str()),
+            "default_payment_terms",
+            "must be due_on_receipt, net_15 or net_30",
+        );
+    }
+    check.finish()?;
+    let current = settings()?;
+    let values: Value = serde_json::to_value(&fields).unwrap_or_default();
+    let updated: Record<Columns> =
+        etag::update(request, SETTINGS, &current.id, "billing settings", &values)?;
+    Ok(Response::record(200, &updated))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_carry_the_prefix_and_six_digits() {
+        assert_eq!(format_number("INV", 42), "INV-000042");
+        assert_eq!(format_number("ACME-26", 1_234_567), "ACME-26-1234567");
+    }
+}
