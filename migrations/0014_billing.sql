@@ -22,6 +22,9 @@ CREATE TABLE store.billing_settings (
     company_address        text[] NOT NULL DEFAULT '{}',
     default_payment_terms  text NOT NULL DEFAULT 'net_30'
                            CHECK (default_payment_terms IN ('due_on_receipt', 'net_15', 'net_30')),
+    -- Where customers reach this server (`https://pay.example.com`): the start of the pay
+    -- links printed on invoices; empty prints the path alone.
+    public_url             text NOT NULL DEFAULT '',
     created_at             timestamptz NOT NULL DEFAULT now(),
     updated_at             timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, id),
@@ -215,14 +218,32 @@ CREATE TABLE store.billing_stripe_applied (
     UNIQUE (tenant_id, object_key)
 );
 
+-- An open invoice's public pay link (`/pay/<tenant>_<secret>`): only the secret's SHA-256 is
+-- kept, apart from the invoice row so that no invoice answer carries it.
+CREATE TABLE store.billing_pay_links (
+    tenant_id        uuid NOT NULL REFERENCES tenants (id),
+    id               uuid NOT NULL,
+    version          bigint NOT NULL DEFAULT 1,
+    invoice_id       uuid NOT NULL,
+    secret_sha256    text NOT NULL CHECK (secret_sha256 ~ '^[0-9a-f]{64}$'),
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, invoice_id) REFERENCES store.billing_invoices (tenant_id, id),
+    UNIQUE (tenant_id, invoice_id),
+    UNIQUE (tenant_id, secret_sha256)
+);
+
 SELECT enable_tenant_isolation(t)
 FROM unnest(ARRAY['store.billing_settings', 'store.billing_tax_rates', 'store.billing_invoices',
                   'store.billing_invoice_lines', 'store.billing_payments', 'store.billing_refunds',
-                  'store.billing_credit_notes', 'store.billing_stripe_applied']::regclass[]) AS t;
+                  'store.billing_credit_notes', 'store.billing_stripe_applied',
+                  'store.billing_pay_links']::regclass[]) AS t;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON store.billing_settings, store.billing_tax_rates,
     store.billing_invoices, store.billing_invoice_lines, store.billing_payments,
-    store.billing_refunds, store.billing_credit_notes, store.billing_stripe_applied
+    store.billing_refunds, store.billing_credit_notes, store.billing_stripe_applied,
+    store.billing_pay_links
     TO verofield_app;
 
 -- The built-in admin role of existing tenants gains `billing.refund` (new tenants are seeded

@@ -19,7 +19,7 @@ use verofield_sdk::{Problem, Request, Response, Validator, etag, events, money};
 use crate::lines::{self, LineBody, NewLine};
 use crate::numbering::{self, PAYMENT_TERMS};
 use crate::rows::{self, CUSTOMER, INVOICE, INVOICES, int, text};
-use crate::{balance, payments};
+use crate::{balance, pay_links, payments};
 
 pub const STATUSES: [&str; 5] = ["draft", "open", "paid", "void", "uncollectible"];
 pub const INVOICE_FINALIZED: &str = "invoice.finalized";
@@ -294,6 +294,7 @@ pub fn finalize(request: &Request) -> Result<Response, Problem> {
             "due_date": due_date(issue, text(v, "payment_terms")).to_string(),
             "finalized_at": rows::now_stamp(),
             "amount_due_minor": total,
+            "payment_url": pay_links::create(&invoice.id)?,
         }),
     )?;
     lines::stamp(

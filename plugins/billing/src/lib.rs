@@ -24,14 +24,18 @@
 //! - **Stripe** (`stripe_events.rs`): a PaymentIntent per invoice through the host's
 //!   `payments` capability; Stripe's events applied once each.
 //! - **PDF** (`pdf.rs`): `GET /invoices/{id}.pdf`. **Reports** (`reports.rs`).
+//! - **Pay links** (`pay_links.rs`): finalizing makes `/pay/<tenant>_<secret>`, where the
+//!   customer sees the invoice, its PDF and starts a card payment with no login.
 //!
-//! Reads need `billing.read`, writes `billing.write`, refunds `billing.refund`.
+//! Reads need `billing.read`, writes `billing.write`, refunds `billing.refund`; the pay-link
+//! routes `billing.pay-link`, which the host gives only to the holder of a link.
 
 mod balance;
 mod credit_notes;
 mod invoices;
 mod lines;
 mod numbering;
+mod pay_links;
 mod payments;
 mod pdf;
 mod reports;
@@ -97,6 +101,13 @@ impl Module for Billing {
             Route::post("/payments/{id}/refunds", REFUND, payments::create_refund),
             Route::get("/reports/aging", READ, reports::aging),
             Route::get("/reports/revenue", READ, reports::revenue),
+            Route::get("/pay/{token}.pdf", pay_links::PAY_LINK, pay_links::show_pdf),
+            Route::get("/pay/{token}", pay_links::PAY_LINK, pay_links::show),
+            Route::post(
+                "/pay/{token}/payment-intent",
+                pay_links::PAY_LINK,
+                pay_links::start_payment,
+            ),
         ],
         tables: Tables {
             read: &[
@@ -115,6 +126,7 @@ impl Module for Billing {
                 rows::REFUNDS,
                 rows::CREDIT_NOTES,
                 rows::STRIPE_APPLIED,
+                rows::PAY_LINKS,
             ],
         },
         events: Events {

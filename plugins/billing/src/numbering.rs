@@ -68,6 +68,7 @@ struct SettingsFields {
     company_name: Patch<String>,
     company_address: Patch<Vec<String>>,
     default_payment_terms: Patch<String>,
+    public_url: Patch<String>,
 }
 
 /// `GET /settings`
@@ -75,12 +76,30 @@ pub fn show(_request: &Request) -> Result<Response, Problem> {
     Ok(Response::record(200, &settings()?))
 }
 
-/// `PATCH /settings`: prefix, company name and address, default payment terms.
+/// Where customers reach the server: `https://host[:port]`, nothing after the host.
+fn is_public_url(url: &str) -> bool {
+    let Some(host) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+}
+
+/// `PATCH /settings`: prefix, company name and address, default payment terms, the public
+/// address pay links start with.
 pub fn update(request: &Request) -> Result<Response, Problem> {
     let mut fields: SettingsFields = request.json_with_read_only(&["next_number"])?;
     fields
         .invoice_prefix
         .normalize(|p| Some(p.trim().to_ascii_uppercase()));
+    fields
+        .public_url
+        .normalize(|url| Some(url.trim().trim_end_matches('/').to_owned()));
     let mut check = Validator::default();
     check
         .required(&fields.invoice_prefix, "invoice_prefix", false)
@@ -91,7 +110,16 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
             "default_payment_terms",
             false,
         )
-        .length("company_name", fields.company_name.value(), 0..=200);
+        .required(&fields.public_url, "public_url", false)
+        .length("company_name", fields.company_name.value(), 0..=200)
+        .length("public_url", fields.public_url.value(), 0..=200);
+    if let Some(url) = fields.public_url.value() {
+        check.check(
+            url.is_empty() || is_public_url(url),
+            "public_url",
+            "must be an http(s) address with a host and no path, query or spaces",
+        );
+    }
     if let Some(prefix) = fields.invoice_prefix.value() {
         let plausible = (1..=16).contains(&prefix.len())
             && prefix
@@ -132,6 +160,21 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_url_is_a_scheme_and_a_host() {
+        assert!(is_public_url("https://pay.example.com"));
+        assert!(is_public_url("http://127.0.0.1:8080"));
+        for bad in [
+            "pay.example.com",
+            "https://",
+            "https://a.com/x",
+            "ftp://a.com",
+            "https://a b",
+        ] {
+            assert!(!is_public_url(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn numbers_carry_the_prefix_and_six_digits() {

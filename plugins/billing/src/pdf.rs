@@ -111,8 +111,12 @@ pub fn document(invoice: &verofield_sdk::Record<Columns>) -> Result<InvoiceDocum
 
 /// `GET /invoices/{id}.pdf`
 pub fn show(request: &Request) -> Result<Response, Problem> {
-    let invoice = INVOICE.existing(request.id_param("id")?)?;
-    let bytes = invoice_pdf::render(&document(&invoice)?);
+    answer(&INVOICE.existing(request.id_param("id")?)?)
+}
+
+/// The invoice's PDF as an answer (also for its pay link).
+pub fn answer(invoice: &verofield_sdk::Record<Columns>) -> Result<Response, Problem> {
+    let bytes = invoice_pdf::render(&document(invoice)?);
     let mut response = Response {
         status: 200,
         headers: Vec::new(),

@@ -24,6 +24,7 @@ pub const PAYMENTS: &str = "billing_payments";
 pub const REFUNDS: &str = "billing_refunds";
 pub const CREDIT_NOTES: &str = "billing_credit_notes";
 pub const STRIPE_APPLIED: &str = "billing_stripe_applied";
+pub const PAY_LINKS: &str = "billing_pay_links";
 
 pub const SETTINGS_ROW: Resource = Resource::new(SETTINGS, "billing settings");
 pub const INVOICE: Resource = Resource::new(INVOICES, "invoice");

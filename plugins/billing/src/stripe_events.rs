@@ -34,7 +34,12 @@ pub const DISPUTED: &str = "stripe.charge.dispute.created";
 /// `POST /invoices/{id}/payment-intent`: `{client_secret, payment_intent_id, amount_minor,
 /// currency}` for Stripe.js to confirm.
 pub fn create_intent(request: &Request) -> Result<Response, Problem> {
-    let invoice = INVOICE.existing(request.id_param("id")?)?;
+    intent_for(INVOICE.existing(request.id_param("id")?)?)
+}
+
+/// A PaymentIntent for what `invoice` has due (the same one again while the amount is
+/// unchanged); staff and pay links both start a card payment here.
+pub fn intent_for(invoice: Record<Columns>) -> Result<Response, Problem> {
     let v = &invoice.values;
     let due = int(v, "amount_due_minor");
     if !PAYABLE.contains(&text(v, "status")) || due <= 0 {

@@ -1083,3 +1083,73 @@ async fn agreement_periods_are_drafted_once_by_the_nightly_task() {
         assert_eq!(found[0]["total_minor"], 9_900);
     }
 }
+
+/// A finalized invoice's pay link, `<public_url>/pay/<tenant>_<secret>`: with no login it shows
+/// that invoice, its PDF and starts a card payment; a wrong secret, another tenant's id, the
+/// staff path and a voided invoice are all 404.
+#[tokio::test]
+async fn a_pay_link_shows_its_one_invoice_without_a_login() {
+    let stripe = StripeServer::start();
+    let server = server_with(stripe.server_args()).await;
+    let (shop, other) = (
+        books(&server, "bill-link").await,
+        books(&server, "bill-lnk").await,
+    );
+    connect(&shop.owner, "acct_1BillLink").await;
+    let settings = json!({"public_url": "https://pay.example.com/"});
+    let saved = shop
+        .owner
+        .send_json("PATCH", "/v1/billing/settings", &settings)
+        .await;
+    saved.expect_status(200);
+    let invoice = shop.open_invoice(13_609).await;
+    let url = invoice["payment_url"].as_str().expect("a pay link");
+    let link = url.strip_prefix("https://pay.example.com").expect(url);
+    let anyone = server.anon();
+
+    let page = anyone.get(link).await;
+    page.expect_status(200);
+    assert_eq!(page.json["number"], invoice["number"]);
+    assert_eq!(page.json["customer_name"], "Green Acres");
+    assert_eq!(
+        (
+            page.json["amount_due_minor"].clone(),
+            page.json["payable"].clone()
+        ),
+        (json!(13_609), json!(true))
+    );
+    assert!(page.json.get("customer_id").is_none(), "{}", page.text);
+    let pdf = anyone.get(&format!("{link}.pdf")).await;
+    pdf.expect_status(200);
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+    let intent = anyone
+        .post(&format!("{link}/payment-intent"), &json!({}))
+        .await;
+    intent.expect_status(200);
+    assert!(
+        intent.json["client_secret"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("pi_"))
+    );
+    assert_eq!(stripe.payment_intents().len(), 1);
+
+    let (tenant, secret) = link["/pay/".len()..].split_once('_').unwrap();
+    let made_up = format!("/pay/{tenant}_{}", "0".repeat(48));
+    let elsewhere = format!("/pay/{}_{secret}", other.tenant.id.simple());
+    for refused in [
+        made_up.as_str(),
+        &elsewhere,
+        "/pay/not-a-link",
+        &format!("{link}/../x"),
+    ] {
+        assert_eq!(anyone.get(refused).await.status, 404, "{refused}");
+    }
+    let staff_path = format!("/v1/billing{link}");
+    shop.owner
+        .get(&staff_path)
+        .await
+        .expect_problem(404, "not_found");
+    let void = format!("{INVOICES}/{}/void", id(&invoice));
+    shop.owner.post(&void, &json!({})).await.expect_status(200);
+    anyone.get(link).await.expect_problem(404, "not_found");
+}
