@@ -234,16 +234,63 @@ CREATE TABLE store.billing_pay_links (
     UNIQUE (tenant_id, secret_sha256)
 );
 
+-- A customer's saved card for off-session charges (autopay): the Stripe customer made once,
+-- the payment method of the last SetupIntent that succeeded, whether finalized invoices are
+-- charged with it, and whether dunning gave up on one of its invoices (delinquent).
+CREATE TABLE store.billing_payment_profiles (
+    tenant_id               uuid NOT NULL REFERENCES tenants (id),
+    id                      uuid NOT NULL,
+    version                 bigint NOT NULL DEFAULT 1,
+    customer_id             uuid NOT NULL,
+    stripe_customer_id      text,
+    default_payment_method  text,
+    autopay                 boolean NOT NULL DEFAULT false,
+    delinquent              boolean NOT NULL DEFAULT false,
+    delinquent_since        timestamptz,
+    created_at              timestamptz NOT NULL DEFAULT now(),
+    updated_at              timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, customer_id) REFERENCES store.crm_customers (tenant_id, id),
+    UNIQUE (tenant_id, customer_id),
+    CHECK (NOT autopay OR default_payment_method IS NOT NULL)
+);
+
+-- Dunning of an autopay invoice whose charge was declined: one row per invoice, the attempts
+-- made, Stripe's last reason, and the day of the next retry (+3, +5, +7 days after the first
+-- failure; NULL once exhausted or cleared by a payment).
+CREATE TABLE store.billing_dunning (
+    tenant_id        uuid NOT NULL REFERENCES tenants (id),
+    id               uuid NOT NULL,
+    version          bigint NOT NULL DEFAULT 1,
+    invoice_id       uuid NOT NULL,
+    customer_id      uuid NOT NULL,
+    state            text NOT NULL DEFAULT 'retrying'
+                     CHECK (state IN ('retrying', 'exhausted', 'cleared')),
+    attempt          integer NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+    first_failed_on  date,
+    next_attempt_on  date,
+    last_error       text,
+    last_decline_code text,
+    cleared_at       timestamptz,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, invoice_id) REFERENCES store.billing_invoices (tenant_id, id),
+    UNIQUE (tenant_id, invoice_id)
+);
+CREATE INDEX billing_dunning_due ON store.billing_dunning (tenant_id, state, next_attempt_on);
+
 SELECT enable_tenant_isolation(t)
 FROM unnest(ARRAY['store.billing_settings', 'store.billing_tax_rates', 'store.billing_invoices',
                   'store.billing_invoice_lines', 'store.billing_payments', 'store.billing_refunds',
                   'store.billing_credit_notes', 'store.billing_stripe_applied',
-                  'store.billing_pay_links']::regclass[]) AS t;
+                  'store.billing_pay_links', 'store.billing_payment_profiles',
+                  'store.billing_dunning']::regclass[]) AS t;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON store.billing_settings, store.billing_tax_rates,
     store.billing_invoices, store.billing_invoice_lines, store.billing_payments,
     store.billing_refunds, store.billing_credit_notes, store.billing_stripe_applied,
-    store.billing_pay_links
+    store.billing_pay_links, store.billing_payment_profiles, store.billing_dunning
     TO verofield_app;
 
 -- The built-in admin role of existing tenants gains `billing.refund` (new tenants are seeded

@@ -447,6 +447,67 @@ const PAYMENT_RECORDED: &[Field] = &[
     ),
 ];
 
+const INVOICE_PAYMENT_FAILED: &[Field] = &[
+    f("invoice_id", Uuid, "The invoice (the ordering key)."),
+    f("number", Text, "The invoice number."),
+    f(
+        "customer_id",
+        Uuid,
+        "The customer whose saved card was declined.",
+    ),
+    f("currency", Text, "ISO 4217 code of the amount."),
+    f(
+        "amount_due_minor",
+        Integer,
+        "What was charged and is still due.",
+    ),
+    f(
+        "attempt",
+        Integer,
+        "The autopay attempt that failed: 1 at finalizing, 2 to 4 the retries.",
+    ),
+    f(
+        "final",
+        Boolean,
+        "True on the last attempt: no retry follows, the customer is now delinquent.",
+    ),
+    null(
+        "next_attempt_on",
+        Date,
+        "The day of the next retry (+3, +5, +7 days after the first failure); null when final.",
+    ),
+    f("reason", Text, "Stripe's message for the decline."),
+    null(
+        "decline_code",
+        Text,
+        "Stripe's `decline_code` (or its error code when there is none).",
+    ),
+];
+
+const CUSTOMER_DELINQUENT: &[Field] = &[
+    f("customer_id", Uuid, "The customer (the ordering key)."),
+    f(
+        "invoice_id",
+        Uuid,
+        "The invoice whose last autopay retry failed.",
+    ),
+    f(
+        "attempts",
+        Integer,
+        "Autopay attempts made on that invoice.",
+    ),
+    f(
+        "newly_delinquent",
+        Boolean,
+        "False when the customer was already delinquent from another invoice.",
+    ),
+    f(
+        "delinquent_since",
+        Instant,
+        "When the customer's profile was first flagged.",
+    ),
+];
+
 /// Every `stripe.*` event: Stripe's event, routed to the tenant (`payments::webhook`).
 const STRIPE: &[Field] = &[
     f(
@@ -555,6 +616,18 @@ pub const EVENT_TYPES: &[EventType] = &[
         emitted_by: &["billing"],
         when: "A payment is recorded against an invoice: by staff (offline) or from Stripe (`card`).",
         fields: PAYMENT_RECORDED,
+    },
+    EventType {
+        name: "invoice.payment_failed",
+        emitted_by: &["billing"],
+        when: "An autopay charge of an invoice was declined; the invoice stays open and is retried (dunning) unless `final`.",
+        fields: INVOICE_PAYMENT_FAILED,
+    },
+    EventType {
+        name: "customer.delinquent",
+        emitted_by: &["billing"],
+        when: "The last autopay retry of an invoice failed: the customer's payment profile is flagged `delinquent` until the invoice is paid.",
+        fields: CUSTOMER_DELINQUENT,
     },
     EventType {
         name: "webhook.endpoint_disabled",

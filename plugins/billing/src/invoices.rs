@@ -4,7 +4,8 @@
 //! again each time, `lines.rs`). Finalizing takes the next gapless number
 //! (`numbering.rs`), sets the issue date (today, UTC) and the due date from the payment
 //! terms, freezes the lines and adds the total to the customer's balance (`balance.rs`),
-//! all in the request's one transaction, and emits `invoice.finalized`. After that only
+//! all in the request's one transaction, and emits `invoice.finalized`; an autopay
+//! customer's card is charged in the same transaction (`autopay.rs`). After that only
 //! payments, refunds and credit notes move the amounts. Voiding an open invoice with nothing
 //! paid takes its amount due back off the balance; uncollectible is a flag for collections
 //! (the customer still owes it and may still pay).
@@ -19,7 +20,7 @@ use verofield_sdk::{Problem, Request, Response, Validator, etag, events, money};
 use crate::lines::{self, LineBody, NewLine};
 use crate::numbering::{self, PAYMENT_TERMS};
 use crate::rows::{self, CUSTOMER, INVOICE, INVOICES, int, text};
-use crate::{balance, pay_links, payments};
+use crate::{autopay, balance, pay_links, payments};
 
 pub const STATUSES: [&str; 5] = ["draft", "open", "paid", "void", "uncollectible"];
 pub const INVOICE_FINALIZED: &str = "invoice.finalized";
@@ -268,7 +269,13 @@ pub fn due_date(issue: NaiveDate, terms: &str) -> NaiveDate {
 
 /// `POST /invoices/{id}/finalize`
 pub fn finalize(request: &Request) -> Result<Response, Problem> {
-    let invoice = requested(request)?;
+    let invoice = finalize_draft(requested(request)?)?;
+    answer(200, &invoice, false)
+}
+
+/// Finalizes a draft (see the file header), then charges it when its customer pays by
+/// autopay (`autopay.rs`); the invoice as it is afterwards.
+pub fn finalize_draft(invoice: Record<Columns>) -> Result<Record<Columns>, Problem> {
     if text(&invoice.values, "status") != "draft" {
         return Err(invalid_transition(&invoice, "open"));
     }
@@ -329,7 +336,7 @@ pub fn finalize(request: &Request) -> Result<Response, Problem> {
     if total == 0 {
         invoice = payments::settle(&invoice.id)?;
     }
-    answer(200, &invoice, false)
+    autopay::on_finalized(invoice)
 }
 
 /// `POST /invoices/{id}/void`: an open invoice nothing was paid on.

@@ -23,6 +23,14 @@
 //!   concurrent writes (`balance.rs`, `rows.rs`).
 //! - **Stripe** (`stripe_events.rs`): a PaymentIntent per invoice through the host's
 //!   `payments` capability; Stripe's events applied once each.
+//! - **Autopay** (`autopay.rs`): a customer's card saved through a SetupIntent; with autopay
+//!   on, finalizing any invoice of theirs charges it off-session (`invoice-<id>-autopay-<n>`),
+//!   recorded as Stripe's `payment_intent.succeeded` would be; the nightly agreement drafts
+//!   of autopay customers are finalized at once so that they are charged.
+//! - **Dunning** (`dunning.rs`): a declined autopay charge keeps the invoice open and emits
+//!   `invoice.payment_failed`; the daily `dunning` task (06:00, or `POST /dunning/run`)
+//!   retries on days +3, +5, +7; the last failure flags the customer `delinquent` and emits
+//!   `customer.delinquent`; settling the invoice clears both.
 //! - **PDF** (`pdf.rs`): `GET /invoices/{id}.pdf`. **Reports** (`reports.rs`).
 //! - **Pay links** (`pay_links.rs`): finalizing makes `/pay/<tenant>_<secret>`, where the
 //!   customer sees the invoice, its PDF and starts a card payment with no login.
@@ -30,8 +38,10 @@
 //! Reads need `billing.read`, writes `billing.write`, refunds `billing.refund`; the pay-link
 //! routes `billing.pay-link`, which the host gives only to the holder of a link.
 
+mod autopay;
 mod balance;
 mod credit_notes;
+mod dunning;
 mod invoices;
 mod lines;
 mod numbering;
@@ -99,6 +109,15 @@ impl Module for Billing {
             Route::get("/payments", READ, payments::list),
             Route::get("/payments/{id}", READ, payments::show),
             Route::post("/payments/{id}/refunds", REFUND, payments::create_refund),
+            Route::get("/invoices/{id}/dunning", READ, dunning::show),
+            Route::post("/dunning/run", WRITE, dunning::run_now),
+            Route::post(
+                "/customers/{id}/setup-intent",
+                WRITE,
+                autopay::create_setup_intent,
+            ),
+            Route::get("/customers/{id}/payment-profile", READ, autopay::show),
+            Route::patch("/customers/{id}/payment-profile", WRITE, autopay::update),
             Route::get("/reports/aging", READ, reports::aging),
             Route::get("/reports/revenue", READ, reports::revenue),
             Route::get("/pay/{token}.pdf", pay_links::PAY_LINK, pay_links::show_pdf),
@@ -127,6 +146,8 @@ impl Module for Billing {
                 rows::CREDIT_NOTES,
                 rows::STRIPE_APPLIED,
                 rows::PAY_LINKS,
+                rows::PAYMENT_PROFILES,
+                rows::DUNNING,
             ],
         },
         events: Events {
@@ -134,6 +155,8 @@ impl Module for Billing {
                 invoices::INVOICE_FINALIZED,
                 invoices::INVOICE_PAID,
                 payments::PAYMENT_RECORDED,
+                dunning::INVOICE_PAYMENT_FAILED,
+                dunning::CUSTOMER_DELINQUENT,
             ],
             subscribe: &[
                 ops::JOB_COMPLETED,
@@ -141,6 +164,7 @@ impl Module for Billing {
                 stripe_events::FAILED,
                 stripe_events::REFUNDED,
                 stripe_events::DISPUTED,
+                stripe_events::SETUP_SUCCEEDED,
             ],
         },
         capabilities: &["payments"],
@@ -149,15 +173,23 @@ impl Module for Billing {
             deadline_ms: Some(10_000),
             ..Limits::DEFAULT
         },
-        schedules: &[Schedule::new(AGREEMENT_BILLING, "daily 00:05")],
+        // Dunning after the night's agreement drafts, so a period declined tonight is not
+        // retried before its +3 days.
+        schedules: &[
+            Schedule::new(AGREEMENT_BILLING, "daily 00:05"),
+            Schedule::new(dunning::TASK, "daily 06:00"),
+        ],
     };
 
     /// Drafts from completed jobs and agreement periods; Stripe's events. A refusal that
     /// retrying cannot change (a 4xx: the job's prices are in two currencies, say) is logged
     /// and the delivery accepted; anything else is retried by the host.
     fn on_event(event: Event) -> Result<(), String> {
-        let outcome = if events::scheduled_task(&event).as_deref() == Some(AGREEMENT_BILLING) {
+        let task = events::scheduled_task(&event);
+        let outcome = if task.as_deref() == Some(AGREEMENT_BILLING) {
             sources::bill_agreements().map(|_| ())
+        } else if task.as_deref() == Some(dunning::TASK) {
+            dunning::run().map(|_| ())
         } else if event.event_type == ops::JOB_COMPLETED {
             let payload: serde_json::Value =
                 serde_json::from_str(&event.payload).unwrap_or_default();

@@ -126,6 +126,7 @@ pub fn settle(invoice_id: &str) -> Result<Record<Columns>, Problem> {
 }
 
 fn emit_paid(invoice: &Record<Columns>) -> Result<(), Problem> {
+    crate::dunning::invoice_paid(invoice)?;
     let v = &invoice.values;
     events::emit(
         INVOICE_PAID,

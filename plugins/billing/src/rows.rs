@@ -25,11 +25,15 @@ pub const REFUNDS: &str = "billing_refunds";
 pub const CREDIT_NOTES: &str = "billing_credit_notes";
 pub const STRIPE_APPLIED: &str = "billing_stripe_applied";
 pub const PAY_LINKS: &str = "billing_pay_links";
+pub const PAYMENT_PROFILES: &str = "billing_payment_profiles";
+pub const DUNNING: &str = "billing_dunning";
 
 pub const SETTINGS_ROW: Resource = Resource::new(SETTINGS, "billing settings");
 pub const INVOICE: Resource = Resource::new(INVOICES, "invoice");
 pub const TAX_RATE: Resource = Resource::new(TAX_RATES, "tax rate");
 pub const PAYMENT: Resource = Resource::new(PAYMENTS, "payment");
+pub const PAYMENT_PROFILE: Resource = Resource::new(PAYMENT_PROFILES, "payment profile");
+pub const DUNNING_ROW: Resource = Resource::new(DUNNING, "dunning");
 pub const CUSTOMER: Resource = Resource::new(verofield_field_ops::CUSTOMERS, "customer");
 
 /// How often a write is retried on a row others keep changing; each retry waited for one

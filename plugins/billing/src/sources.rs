@@ -14,7 +14,8 @@
 //!   visit in arrears the day after the period ends (quantity = visits completed in it; no
 //!   visits, no draft). Only periods starting in the last 13 months are considered, so a
 //!   first run never drafts years of history. The unique key (agreement, period start)
-//!   makes the task idempotent.
+//!   makes the task idempotent. The draft of a customer with autopay on is finalized at once
+//!   (and so charged, `autopay.rs`); the others wait for the office to review them.
 
 use chrono::{Days, Months, NaiveDate};
 use serde::Deserialize;
@@ -25,6 +26,7 @@ use verofield_field_ops::{
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Problem, Request, Response, money};
 
+use crate::autopay;
 use crate::invoices::{self, Draft};
 use crate::lines::{NewLine, quantity_milli};
 use crate::rows::{INVOICES, int, opt_text, text};
@@ -421,6 +423,11 @@ fn bill_period(
         ..Draft::default()
     };
     match invoices::create_draft(&draft) {
+        // An autopay customer's period is finalized at once, so that it is charged tonight.
+        Ok(draft) if autopay::enrolled(text(&draft.values, "customer_id"))? => {
+            invoices::finalize_draft(draft)?;
+            Ok(true)
+        }
         Ok(_) => Ok(true),
         Err(problem) if problem.code == "duplicate" => Ok(false),
         Err(problem) => Err(problem),

@@ -14,7 +14,9 @@
 //! invoice and the balance like any payment); `charge.refunded` applies what Stripe refunded
 //! beyond what is recorded already (a refund made here comes back as nothing new);
 //! `charge.dispute.created` flags the invoice; `payment_intent.payment_failed` notes Stripe's
-//! reason on the invoice (`last_payment_error`), which stays open.
+//! reason on the invoice (`last_payment_error`), which stays open; `setup_intent.succeeded`
+//! saves a customer's card for autopay (`autopay.rs`), which records its own successful
+//! charges here under the same key, so their webhooks come back as nothing new.
 
 use serde_json::{Value, json};
 use verofield_field_ops::Columns;
@@ -30,6 +32,7 @@ pub const SUCCEEDED: &str = "stripe.payment_intent.succeeded";
 pub const FAILED: &str = "stripe.payment_intent.payment_failed";
 pub const REFUNDED: &str = "stripe.charge.refunded";
 pub const DISPUTED: &str = "stripe.charge.dispute.created";
+pub const SETUP_SUCCEEDED: &str = "stripe.setup_intent.succeeded";
 
 /// `POST /invoices/{id}/payment-intent`: `{client_secret, payment_intent_id, amount_minor,
 /// currency}` for Stripe.js to confirm.
@@ -99,7 +102,7 @@ pub fn intent_for(invoice: Record<Columns>) -> Result<Response, Problem> {
 }
 
 /// Records that `key` was applied; false when it was already (the event is a replay).
-fn first_time(key: &str, event_id: &str, invoice_id: Option<&str>) -> Result<bool, Problem> {
+pub fn first_time(key: &str, event_id: &str, invoice_id: Option<&str>) -> Result<bool, Problem> {
     match store::insert::<Columns>(
         STRIPE_APPLIED,
         &json!({"object_key": key, "stripe_event_id": event_id, "invoice_id": invoice_id}),
@@ -125,11 +128,14 @@ pub fn apply(event: &Event) -> Result<(), Problem> {
         FAILED => intent_failed(event_id, id, object),
         REFUNDED => charge_refunded(event_id, object),
         DISPUTED => disputed(event_id, id, object),
+        SETUP_SUCCEEDED => crate::autopay::setup_succeeded(event_id, id, object),
         _ => Ok(()),
     }
 }
 
-fn intent_succeeded(event_id: &str, intent: &str, object: &Value) -> Result<(), Problem> {
+/// Records the card payment of a succeeded PaymentIntent once (a webhook's, or autopay's
+/// own answer with `applied_by` naming the charge).
+pub fn intent_succeeded(event_id: &str, intent: &str, object: &Value) -> Result<(), Problem> {
     let Some(invoice_id) = object["metadata"]["invoice_id"].as_str() else {
         return Ok(()); // Not one of ours.
     };

@@ -15,7 +15,7 @@ use verofield_tests::*;
 const INVOICES: &str = "/v1/billing/invoices";
 
 /// A server with the built-in modules and quick event delivery; `extra` server arguments.
-async fn server_with(extra: Vec<String>) -> TestServer {
+pub(crate) async fn server_with(extra: Vec<String>) -> TestServer {
     let options = ServerOptions::new()
         .with_builtin_modules()
         .quick_events()
@@ -691,7 +691,7 @@ async fn drafts_come_from_work_orders_and_agreement_visits_and_feed_the_reports(
 }
 
 /// The tenant's connected Stripe account (owner only).
-async fn connect(api: &Api, account: &str) {
+pub(crate) async fn connect(api: &Api, account: &str) {
     api.send_json(
         "PUT",
         "/v1/tenant/payments",
@@ -1152,4 +1152,338 @@ async fn a_pay_link_shows_its_one_invoice_without_a_login() {
     let void = format!("{INVOICES}/{}/void", id(&invoice));
     shop.owner.post(&void, &json!({})).await.expect_status(200);
     anyone.get(link).await.expect_problem(404, "not_found");
+}
+
+/// Saves `method` as the shop customer's card (a SetupIntent, then Stripe's
+/// `setup_intent.succeeded`) and turns autopay on; the SetupIntent's answer.
+pub(crate) async fn save_card_for_autopay(
+    server: &TestServer,
+    api: &Api,
+    customer: &str,
+    account: &str,
+    method: &str,
+) -> Value {
+    let profile = format!("/v1/billing/customers/{customer}/payment-profile");
+    let setup = api
+        .post(
+            &format!("/v1/billing/customers/{customer}/setup-intent"),
+            &json!({}),
+        )
+        .await;
+    setup.expect_status(200);
+    let seti = setup.json["setup_intent_id"].as_str().unwrap();
+    webhook(
+        server,
+        &format!("evt_setup_{seti}"),
+        "setup_intent.succeeded",
+        account,
+        json!({"id": seti, "object": "setup_intent", "status": "succeeded",
+               "customer": setup.json["stripe_customer_id"], "payment_method": method,
+               "metadata": {"customer_id": customer}}),
+    )
+    .await;
+    eventually("the card saved", async || {
+        (api.get(&profile).await.json["default_payment_method"] == method).then_some(())
+    })
+    .await;
+    let on = api
+        .send_json("PATCH", &profile, &json!({"autopay": true}))
+        .await;
+    on.expect_status(200);
+    assert_eq!(on.json["autopay"], true, "{}", on.text);
+    setup.json.clone()
+}
+
+/// The tenant's feed events of `types` (`invoice.*`), once fanned out, as (type, data).
+async fn feed(api: &Api, types: &str) -> Vec<(String, Value)> {
+    api.get(&format!("/v1/events?types={types}"))
+        .await
+        .items()
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap().to_owned(), e["data"].clone()))
+        .collect()
+}
+
+fn days_from_today(days: u64) -> String {
+    (chrono::Utc::now().date_naive() + chrono::Days::new(days)).to_string()
+}
+
+#[tokio::test]
+async fn autopay_charges_a_finalized_invoice_once_with_the_saved_card() {
+    let stripe = StripeServer::start();
+    let server = server_with(stripe.server_args()).await;
+    let shop = books(&server, "bill-autopay").await;
+    connect(&shop.owner, "acct_1BillAutopay").await;
+    let profile = format!("/v1/billing/customers/{}/payment-profile", shop.customer);
+
+    // Autopay needs a saved card first.
+    let early = shop
+        .owner
+        .send_json("PATCH", &profile, &json!({"autopay": true}))
+        .await;
+    early.expect_status(422);
+    assert_eq!(early.json["code"], "no_payment_method", "{}", early.text);
+    // Asking twice for a SetupIntent makes the Stripe customer once and replays the intent.
+    let setup_path = format!("/v1/billing/customers/{}/setup-intent", shop.customer);
+    let first = shop.owner.post(&setup_path, &json!({})).await;
+    first.expect_status(200);
+    assert!(
+        first.json["client_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with(first.json["setup_intent_id"].as_str().unwrap())
+    );
+    let setup = save_card_for_autopay(
+        &server,
+        &shop.owner,
+        &shop.customer,
+        "acct_1BillAutopay",
+        "pm_card_visa",
+    )
+    .await;
+    assert_eq!(setup["setup_intent_id"], first.json["setup_intent_id"]);
+    let customers: Vec<StripeCall> = stripe
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == "/v1/customers")
+        .collect();
+    assert_eq!(customers.len(), 1);
+    let key = format!("vf-{}-customer-{}", shop.tenant.id, shop.customer);
+    assert_eq!(customers[0].header("idempotency-key"), Some(key.as_str()));
+
+    // Finalizing charges the card off-session at once: paid, balance 0.
+    let invoice = shop.open_invoice(9_900).await;
+    assert_eq!(invoice["status"], "paid", "{invoice}");
+    assert_eq!(invoice["amount_due_minor"], 0);
+    let invoice = id(&invoice);
+    let charges: Vec<StripeCall> = stripe
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == "/v1/payment_intents")
+        .collect();
+    assert_eq!(charges.len(), 1);
+    let charge = &charges[0];
+    assert_eq!(charge.field("off_session"), Some("true"));
+    assert_eq!(charge.field("confirm"), Some("true"));
+    assert_eq!(charge.field("payment_method"), Some("pm_card_visa"));
+    assert_eq!(charge.field("amount"), Some("9900"));
+    assert_eq!(charge.field("metadata[invoice_id]"), Some(invoice.as_str()));
+    let key = format!("vf-{}-invoice-{invoice}-autopay-1", shop.tenant.id);
+    assert_eq!(charge.header("idempotency-key"), Some(key.as_str()));
+    assert_eq!(shop.balance().await, 0);
+
+    // Stripe's webhook for the same PaymentIntent, twice, adds nothing.
+    let (account, mut object) = stripe.payment_intents().pop().unwrap();
+    assert_eq!(account, "acct_1BillAutopay");
+    let pi = object["id"].as_str().unwrap().to_owned();
+    object["amount_received"] = json!(9_900);
+    for event in ["evt_1AutopayPaid", "evt_1AutopayPaidAgain"] {
+        webhook(
+            &server,
+            event,
+            "payment_intent.succeeded",
+            "acct_1BillAutopay",
+            object.clone(),
+        )
+        .await;
+    }
+    let mut db = server.db().await;
+    eventually("both Stripe events delivered to billing", async || {
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM event_deliveries d JOIN event_outbox o
+               ON o.tenant_id = d.tenant_id AND o.id = d.event_id
+             WHERE o.tenant_id = $1 AND o.event_type = 'stripe.payment_intent.succeeded'
+               AND d.subscriber = 'module:billing' AND d.state = 'delivered'",
+        )
+        .bind(shop.tenant.id)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+        (pending == 2).then_some(())
+    })
+    .await;
+    let payments = shop
+        .owner
+        .get(&format!("/v1/billing/payments?invoice_id={invoice}"))
+        .await;
+    assert_eq!(payments.items().len(), 1, "{}", payments.text);
+    assert_eq!(payments.items()[0]["method"], "card");
+    assert_eq!(payments.items()[0]["stripe_payment_intent_id"], pi.as_str());
+    assert_eq!(shop.balance().await, 0);
+    assert_eq!(stripe.payment_intents().len(), 1);
+}
+
+#[tokio::test]
+async fn a_declined_autopay_is_retried_three_times_then_the_customer_is_delinquent() {
+    let stripe = StripeServer::start();
+    let server = server_with(stripe.server_args()).await;
+    let shop = books(&server, "bill-dunning").await;
+    connect(&shop.owner, "acct_1BillDunning").await;
+    save_card_for_autopay(
+        &server,
+        &shop.owner,
+        &shop.customer,
+        "acct_1BillDunning",
+        "pm_card_chargeDeclined",
+    )
+    .await;
+    let profile = format!("/v1/billing/customers/{}/payment-profile", shop.customer);
+
+    // The first charge is declined: finalizing succeeds, the invoice stays open.
+    let invoice = shop.open_invoice(9_900).await;
+    assert_eq!(invoice["status"], "open", "{invoice}");
+    assert_eq!(invoice["last_payment_error"], "Your card was declined.");
+    let invoice = id(&invoice);
+    let dunning_path = format!("{INVOICES}/{invoice}/dunning");
+    let dunning = shop.owner.get(&dunning_path).await;
+    dunning.expect_status(200);
+    assert_eq!(dunning.json["attempt"], 1, "{}", dunning.text);
+    assert_eq!(dunning.json["next_attempt_on"], days_from_today(3).as_str());
+    assert_eq!(dunning.json["last_decline_code"], "generic_decline");
+    let failed = eventually("invoice.payment_failed in the feed", async || {
+        let events = feed(&shop.owner, "invoice.*").await;
+        let failed: Vec<Value> = events
+            .into_iter()
+            .filter(|(t, _)| t == "invoice.payment_failed")
+            .map(|(_, data)| data)
+            .collect();
+        (!failed.is_empty()).then_some(failed)
+    })
+    .await;
+    assert_eq!(failed[0]["attempt"], 1);
+    assert_eq!(failed[0]["next_attempt_on"], days_from_today(3).as_str());
+    assert_eq!(failed[0]["final"], false);
+
+    // Nothing is due before its day.
+    let run = shop.owner.post("/v1/billing/dunning/run", &json!({})).await;
+    run.expect_status(200);
+    assert_eq!(run.json["due"], 0, "{}", run.text);
+
+    // Each retry's day comes (set back in the database): +5, +7, then no more.
+    let mut db = server.db().await;
+    for (attempt, next) in [
+        (2, Some(days_from_today(5))),
+        (3, Some(days_from_today(7))),
+        (4, None),
+    ] {
+        sqlx::query(
+            "UPDATE store.billing_dunning SET next_attempt_on = current_date
+             WHERE tenant_id = $1 AND invoice_id = $2::uuid",
+        )
+        .bind(shop.tenant.id)
+        .bind(&invoice)
+        .execute(&mut db)
+        .await
+        .unwrap();
+        let run = shop.owner.post("/v1/billing/dunning/run", &json!({})).await;
+        run.expect_status(200);
+        assert_eq!(
+            (&run.json["due"], &run.json["failed"]),
+            (&json!(1), &json!(1)),
+            "{}",
+            run.text
+        );
+        let dunning = shop.owner.get(&dunning_path).await.json;
+        assert_eq!(dunning["attempt"], attempt);
+        assert_eq!(dunning["next_attempt_on"], json!(next));
+    }
+    let keys: Vec<String> = stripe
+        .calls()
+        .iter()
+        .filter(|c| c.path == "/v1/payment_intents")
+        .map(|c| c.header("idempotency-key").unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (1..=4)
+        .map(|n| format!("vf-{}-invoice-{invoice}-autopay-{n}", shop.tenant.id))
+        .collect();
+    assert_eq!(keys, expected);
+    assert_eq!(shop.invoice(&invoice).await["status"], "open");
+    let dunning = shop.owner.get(&dunning_path).await.json;
+    assert_eq!(dunning["state"], "exhausted");
+    let flagged = shop.owner.get(&profile).await.json;
+    assert_eq!(flagged["delinquent"], true, "{flagged}");
+    assert!(flagged["delinquent_since"].is_string());
+    let delinquent = eventually("customer.delinquent in the feed", async || {
+        feed(&shop.owner, "customer.*")
+            .await
+            .into_iter()
+            .find(|(t, _)| t == "customer.delinquent")
+    })
+    .await;
+    assert_eq!(delinquent.1["customer_id"], shop.customer.as_str());
+    assert_eq!(delinquent.1["invoice_id"], invoice.as_str());
+    assert_eq!(delinquent.1["attempts"], 4);
+    let failures = eventually("four failures in the feed", async || {
+        let attempts: Vec<Value> = feed(&shop.owner, "invoice.*")
+            .await
+            .into_iter()
+            .filter(|(t, _)| t == "invoice.payment_failed")
+            .map(|(_, data)| data["attempt"].clone())
+            .collect();
+        (attempts.len() == 4).then_some(attempts)
+    })
+    .await;
+    assert_eq!(failures, [json!(1), json!(2), json!(3), json!(4)]);
+    // A run after the last failure charges nothing more.
+    let run = shop.owner.post("/v1/billing/dunning/run", &json!({})).await;
+    assert_eq!(run.json["due"], 0, "{}", run.text);
+
+    // The customer pays by check: the invoice is paid, its dunning and the flag cleared.
+    shop.pay(&shop.owner, &invoice, 9_900, "check")
+        .await
+        .expect_status(201);
+    assert_eq!(shop.invoice(&invoice).await["status"], "paid");
+    let dunning = shop.owner.get(&dunning_path).await.json;
+    assert_eq!(dunning["state"], "cleared");
+    assert!(dunning["next_attempt_on"].is_null());
+    let cleared = shop.owner.get(&profile).await.json;
+    assert_eq!(cleared["delinquent"], false, "{cleared}");
+    assert!(cleared["delinquent_since"].is_null());
+    assert_eq!(shop.balance().await, 0);
+}
+
+#[tokio::test]
+async fn another_tenant_reaches_none_of_a_customers_payment_profile() {
+    let stripe = StripeServer::start();
+    let server = server_with(stripe.server_args()).await;
+    let shop = books(&server, "bill-prof-a").await;
+    let other = books(&server, "bill-prof-b").await;
+    connect(&shop.owner, "acct_1BillProfA").await;
+    connect(&other.owner, "acct_1BillProfB").await;
+    save_card_for_autopay(
+        &server,
+        &shop.owner,
+        &shop.customer,
+        "acct_1BillProfA",
+        "pm_card_visa",
+    )
+    .await;
+    let profile = format!("/v1/billing/customers/{}/payment-profile", shop.customer);
+    let calls_before = stripe.calls().len();
+
+    other.owner.get(&profile).await.expect_status(404);
+    other
+        .owner
+        .send_json("PATCH", &profile, &json!({"autopay": false}))
+        .await
+        .expect_status(404);
+    other
+        .owner
+        .post(
+            &format!("/v1/billing/customers/{}/setup-intent", shop.customer),
+            &json!({}),
+        )
+        .await
+        .expect_status(404);
+    assert_eq!(stripe.calls().len(), calls_before, "no Stripe call for B");
+    // B's run of dunning sees none of A's rows; A's profile is unchanged.
+    let run = other
+        .owner
+        .post("/v1/billing/dunning/run", &json!({}))
+        .await;
+    assert_eq!(run.json["due"], 0);
+    let mine = shop.owner.get(&profile).await;
+    mine.expect_status(200);
+    assert_eq!(mine.json["autopay"], true);
+    assert_eq!(mine.json["default_payment_method"], "pm_card_visa");
 }

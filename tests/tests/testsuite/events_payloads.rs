@@ -303,3 +303,72 @@ async fn every_flow_writes_the_documented_payloads() {
     let other = server.scenario("ev-payloads-b").await;
     assert!(outbox(&server, other.tenant.id).await.is_empty());
 }
+
+/// Autopay declined four times (issue 22 item 7): `invoice.payment_failed` per attempt and
+/// `customer.delinquent` after the last, each as the catalog promises with its ordering key.
+#[tokio::test]
+async fn dunning_writes_the_documented_payloads() {
+    let stripe = verofield_tests::StripeServer::start();
+    let server = crate::billing::server_with(stripe.server_args()).await;
+    let shop = server.scenario("ev-dunning").await;
+    let customer = shop.customer("Green Acres").await;
+    crate::billing::connect(&shop.owner, "acct_1EvDunning").await;
+    crate::billing::save_card_for_autopay(
+        &server,
+        &shop.owner,
+        &customer,
+        "acct_1EvDunning",
+        "pm_card_chargeDeclined",
+    )
+    .await;
+    let invoice = shop
+        .create(
+            "/v1/billing/invoices",
+            &json!({"customer_id": customer, "lines": [
+                {"description": "Pest plan", "unit_price_minor": 9900}]}),
+        )
+        .await
+        .id();
+    shop.owner
+        .action(&format!("/v1/billing/invoices/{invoice}/finalize"))
+        .await
+        .expect_status(200);
+    let mut db = server.db().await;
+    for _retry in 2..=4 {
+        sqlx::query(
+            "UPDATE store.billing_dunning SET next_attempt_on = current_date WHERE tenant_id = $1",
+        )
+        .bind(shop.tenant.id)
+        .execute(&mut db)
+        .await
+        .unwrap();
+        shop.owner
+            .post("/v1/billing/dunning/run", &json!({}))
+            .await
+            .expect_status(200);
+    }
+
+    let events = outbox(&server, shop.tenant.id).await;
+    for kind in ["invoice.payment_failed", "customer.delinquent"] {
+        for (_, payload, aggregate) in events.iter().filter(|(t, _, _)| t == kind) {
+            assert_eq!(
+                check_payload(kind, payload),
+                Vec::<String>::new(),
+                "{payload}"
+            );
+            let entity = kind.split('.').next().unwrap();
+            let key = payload[format!("{entity}_id")].as_str().unwrap();
+            assert_eq!(
+                aggregate.as_deref(),
+                Some(format!("{entity}:{key}").as_str())
+            );
+        }
+    }
+    let failed = of(&events, "invoice.payment_failed");
+    assert_eq!(failed.len(), 4);
+    assert_eq!(failed[3]["final"], true);
+    assert!(failed[3]["next_attempt_on"].is_null());
+    let delinquent = of(&events, "customer.delinquent");
+    assert_eq!(delinquent.len(), 1);
+    assert_eq!(delinquent[0]["invoice_id"], invoice.as_str());
+}

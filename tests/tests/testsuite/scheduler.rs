@@ -11,9 +11,9 @@ const TASKS: &str = "/v1/scheduled-tasks";
 const EXTEND: &str = "work-orders:extend-horizon";
 const LAPSE: &str = "agreements:lapse";
 const PRUNE: &str = "host:prune";
-/// The host's prune and the built-ins' tasks: work orders' horizon, agreements' lapse and
-/// billing's agreement periods.
-const TASKS_PER_TENANT: usize = 4;
+/// The host's prune and the built-ins' tasks: work orders' horizon, agreements' lapse,
+/// billing's agreement periods and its dunning retries.
+const TASKS_PER_TENANT: usize = 5;
 
 /// A host ticking every 50 ms, with the built-in modules.
 fn host() -> ServerOptions {
