@@ -9,7 +9,8 @@
 //! function for staff and tests) charges every retrying row whose day has come. A payment
 //! that settles the invoice (card, cash, a credit note) clears its row, and the customer's
 //! flag once no other exhausted row remains. A charge that could not be tried (Stripe down,
-//! no account) counts no attempt: the row is due again tomorrow under the same key.
+//! no account) counts no attempt: the row is due again tomorrow under the same key. A
+//! customer who turned autopay off is skipped (the row waits, due, until it is on again).
 
 use chrono::{Days, NaiveDate};
 use serde_json::{Value, json};
@@ -204,6 +205,8 @@ pub struct Run {
     pub failed: usize,
     pub postponed: usize,
     pub closed: usize,
+    /// Customers who turned autopay off since: left as they are until it is on again.
+    pub skipped: usize,
 }
 
 /// Charges every retrying row whose day has come.
@@ -232,6 +235,10 @@ pub fn run() -> Result<Run, Problem> {
                           "cleared_at": rows::now_stamp()}))
             })?;
             done.closed += 1;
+            continue;
+        }
+        if !autopay::enrolled(text(v, "customer_id"))? {
+            done.skipped += 1;
             continue;
         }
         let attempt = int(&row.values, "attempt") + 1;

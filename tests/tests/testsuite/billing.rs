@@ -1487,3 +1487,82 @@ async fn another_tenant_reaches_none_of_a_customers_payment_profile() {
     assert_eq!(mine.json["autopay"], true);
     assert_eq!(mine.json["default_payment_method"], "pm_card_visa");
 }
+
+/// The nightly draft of an autopay customer's agreement period is finalized at once and
+/// charged with the saved card; nobody has to finalize it.
+#[tokio::test]
+async fn an_autopay_customers_agreement_period_is_finalized_and_charged_overnight() {
+    let stripe = StripeServer::start();
+    let mut args = stripe.server_args();
+    args.extend(["--scheduler-interval-ms", "50"].map(str::to_owned));
+    let server = server_with(args).await;
+    let shop = books(&server, "bill-plan-auto").await;
+    connect(&shop.owner, "acct_1BillPlanAuto").await;
+    save_card_for_autopay(
+        &server,
+        &shop.owner,
+        &shop.customer,
+        "acct_1BillPlanAuto",
+        "pm_card_visa",
+    )
+    .await;
+    let today = chrono::Utc::now().date_naive().to_string();
+    let agreement = shop
+        .create(
+            "/v1/agreements",
+            &json!({"customer_id": shop.customer, "name": "Pest plan",
+                    "location_ids": [shop.location], "service_type_ids": [shop.service],
+                    "recurrence": "FREQ=MONTHLY", "time_zone": "UTC", "pricing": "per_period",
+                    "price_minor": 9_900, "currency": "USD", "billing_frequency": "monthly",
+                    "starts_on": today, "horizon_days": 30}),
+        )
+        .await
+        .id();
+    shop.owner
+        .action(&format!("/v1/agreements/{agreement}/activate"))
+        .await
+        .expect_status(200);
+    let mut db = server.db().await;
+    eventually("the billing task reconciled", async || {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT runs FROM scheduled_tasks
+             WHERE tenant_id = $1 AND name = 'billing:agreement-billing'",
+        )
+        .bind(shop.tenant.id)
+        .fetch_optional(&mut db)
+        .await
+        .unwrap();
+        found.map(|_| ())
+    })
+    .await;
+    sqlx::query(
+        "UPDATE scheduled_tasks SET next_run_at = now() - interval '1 minute'
+         WHERE tenant_id = $1 AND name = 'billing:agreement-billing'",
+    )
+    .bind(shop.tenant.id)
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let invoice = eventually("the period invoiced and paid", async || {
+        shop.owner
+            .get(&format!("{INVOICES}?status=paid"))
+            .await
+            .items()
+            .iter()
+            .find(|i| i["agreement_id"] == agreement.as_str())
+            .cloned()
+    })
+    .await;
+    assert_eq!(invoice["period_start"], today.as_str());
+    assert_eq!(invoice["amount_paid_minor"], 9_900);
+    assert!(invoice["number"].is_string(), "{invoice}");
+    let charge = stripe
+        .calls()
+        .into_iter()
+        .find(|c| c.path == "/v1/payment_intents")
+        .expect("the period charged");
+    assert_eq!(charge.field("off_session"), Some("true"));
+    let key = format!("vf-{}-invoice-{}-autopay-1", shop.tenant.id, id(&invoice));
+    assert_eq!(charge.header("idempotency-key"), Some(key.as_str()));
+    assert_eq!(shop.balance().await, 0);
+}
