@@ -4,7 +4,9 @@
 //! over, 50 at once on one customer), refunds (and their permission) and credit notes keep the
 //! customer's balance exact; money edge cases (JPY, inclusive tax, overflow, currencies);
 //! Stripe from PaymentIntent to a replayed webhook and a dispute; the PDF; the nightly drafts
-//! of agreement periods; and another tenant reaching none of it.
+//! of agreement periods; autopay with a saved card (charged once, also overnight for an
+//! agreement's period) and the dunning of a declined one to delinquency and back; and
+//! another tenant reaching none of it.
 
 use std::ops::Deref;
 use std::time::Duration;
@@ -1565,4 +1567,69 @@ async fn an_autopay_customers_agreement_period_is_finalized_and_charged_overnigh
     let key = format!("vf-{}-invoice-{}-autopay-1", shop.tenant.id, id(&invoice));
     assert_eq!(charge.header("idempotency-key"), Some(key.as_str()));
     assert_eq!(shop.balance().await, 0);
+}
+
+/// Stripe unavailable when the invoice is finalized: finalizing still succeeds, no attempt
+/// is counted and no failure emitted; the next run charges it under the first key.
+#[tokio::test]
+async fn an_autopay_charge_stripe_could_not_take_is_tried_next_day_as_attempt_one() {
+    let stripe = StripeServer::start();
+    let server = server_with(stripe.server_args()).await;
+    let shop = books(&server, "bill-autopay-down").await;
+    connect(&shop.owner, "acct_1BillAutopayDown").await;
+    save_card_for_autopay(
+        &server,
+        &shop.owner,
+        &shop.customer,
+        "acct_1BillAutopayDown",
+        "pm_card_visa",
+    )
+    .await;
+    // The first try and the host's two retries.
+    stripe.fail_next([503, 503, 503]);
+    let invoice = shop.open_invoice(4_200).await;
+    assert_eq!(invoice["status"], "open", "{invoice}");
+    let invoice = id(&invoice);
+    let dunning_path = format!("{INVOICES}/{invoice}/dunning");
+    let dunning = shop.owner.get(&dunning_path).await.json;
+    assert_eq!(
+        (&dunning["attempt"], &dunning["state"]),
+        (&json!(0), &json!("retrying")),
+        "{dunning}"
+    );
+    assert_eq!(dunning["next_attempt_on"], days_from_today(1).as_str());
+
+    let mut db = server.db().await;
+    sqlx::query(
+        "UPDATE store.billing_dunning SET next_attempt_on = current_date
+         WHERE tenant_id = $1 AND invoice_id = $2::uuid",
+    )
+    .bind(shop.tenant.id)
+    .bind(&invoice)
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let run = shop.owner.post("/v1/billing/dunning/run", &json!({})).await;
+    assert_eq!(run.json["paid"], 1, "{}", run.text);
+    assert_eq!(shop.invoice(&invoice).await["status"], "paid");
+    assert_eq!(shop.owner.get(&dunning_path).await.json["state"], "cleared");
+    let key = format!("vf-{}-invoice-{invoice}-autopay-1", shop.tenant.id);
+    let charges: Vec<StripeCall> = stripe
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == "/v1/payment_intents")
+        .collect();
+    assert!(charges.len() >= 2, "{}", charges.len());
+    assert!(
+        charges
+            .iter()
+            .all(|c| c.header("idempotency-key") == Some(key.as_str()))
+    );
+    assert_eq!(stripe.payment_intents().len(), 1);
+    assert!(
+        feed(&shop.owner, "invoice.*")
+            .await
+            .iter()
+            .all(|(t, _)| t != "invoice.payment_failed")
+    );
 }
