@@ -1,6 +1,7 @@
 //! Domain event payloads (issue 21 item 7): the real flows (a customer created, changed and
 //! deleted; a job scheduled, assigned and completed; an agreement activated and canceled with
-//! its work orders generated; a routing plan applied; an invoice finalized and paid) write `event_outbox` rows whose
+//! its work orders generated; a routing plan applied; an invoice finalized and paid; an autopay
+//! card declined to delinquency) write `event_outbox` rows whose
 //! payloads carry every field `verofield::event_catalog` (and docs/EVENTS.md) promises,
 //! typed as promised, with the ordering key the host derives from them. A failed request
 //! leaves no event, and another tenant sees none of these rows.
