@@ -484,6 +484,20 @@ const INVOICE_PAYMENT_FAILED: &[Field] = &[
     ),
 ];
 
+const AGREEMENT_RUN_CONTINUED: &[Field] = &[
+    f(
+        "agreement_run_id",
+        Uuid,
+        "The run (the ordering key): the id of the `schedule.tick` that started it.",
+    ),
+    f(
+        "cursor",
+        Text,
+        "Where the next batch starts (an opaque store cursor).",
+    ),
+    f("drafted", Integer, "Drafts the batch before wrote."),
+];
+
 const CUSTOMER_DELINQUENT: &[Field] = &[
     f("customer_id", Uuid, "The customer (the ordering key)."),
     f(
@@ -628,6 +642,12 @@ pub const EVENT_TYPES: &[EventType] = &[
         emitted_by: &["billing"],
         when: "The last autopay retry of an invoice failed: the customer's payment profile is flagged `delinquent` until the invoice is paid.",
         fields: CUSTOMER_DELINQUENT,
+    },
+    EventType {
+        name: "agreement_run.continued",
+        emitted_by: &["billing"],
+        when: "The nightly agreement billing run drafted a batch of agreements and more remain; billing drafts the next batch on its own delivery of this event.",
+        fields: AGREEMENT_RUN_CONTINUED,
     },
     EventType {
         name: "webhook.endpoint_disabled",

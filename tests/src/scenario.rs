@@ -279,3 +279,33 @@ pub async fn as_app_role<'c>(
     sqlx::raw_sql(&sql).execute(&mut *tx).await.unwrap();
     tx
 }
+
+/// Writes `count` active agreements straight into the store, billed monthly in advance from
+/// today at 99.00 USD, one location and service type each. For the agreement billing run at
+/// scale: activating them over HTTP would also generate their jobs, which billing by period
+/// does not read.
+pub async fn seed_active_agreements(
+    db: &mut sqlx::PgConnection,
+    tenant: uuid::Uuid,
+    customer: &str,
+    location: &str,
+    service: &str,
+    count: i64,
+) {
+    sqlx::query(
+        "INSERT INTO store.service_agreements
+           (tenant_id, id, customer_id, name, location_ids, service_type_ids, recurrence,
+            pricing, price_minor, currency, billing_frequency, starts_on, status, activated_at)
+         SELECT $1, gen_random_uuid(), $2::uuid, 'Plan ' || n, ARRAY[$3], ARRAY[$4],
+                'FREQ=MONTHLY', 'per_period', 9900, 'USD', 'monthly', current_date, 'active', now()
+         FROM generate_series(1, $5) AS n",
+    )
+    .bind(tenant)
+    .bind(customer)
+    .bind(location)
+    .bind(service)
+    .bind(count)
+    .execute(db)
+    .await
+    .expect("seeding agreements");
+}

@@ -157,6 +157,7 @@ impl Module for Billing {
                 payments::PAYMENT_RECORDED,
                 dunning::INVOICE_PAYMENT_FAILED,
                 dunning::CUSTOMER_DELINQUENT,
+                sources::RUN_CONTINUED,
             ],
             subscribe: &[
                 ops::JOB_COMPLETED,
@@ -165,6 +166,7 @@ impl Module for Billing {
                 stripe_events::REFUNDED,
                 stripe_events::DISPUTED,
                 stripe_events::SETUP_SUCCEEDED,
+                sources::RUN_CONTINUED,
             ],
         },
         capabilities: &["payments"],
@@ -187,7 +189,12 @@ impl Module for Billing {
     fn on_event(event: Event) -> Result<(), String> {
         let task = events::scheduled_task(&event);
         let outcome = if task.as_deref() == Some(AGREEMENT_BILLING) {
-            sources::bill_agreements().map(|_| ())
+            sources::bill_agreements(&event.id, None).map(|_| ())
+        } else if event.event_type == sources::RUN_CONTINUED {
+            match sources::continued_from(&event.payload) {
+                Some((run, cursor)) => sources::bill_agreements(&run, Some(cursor)).map(|_| ()),
+                None => Ok(()),
+            }
         } else if task.as_deref() == Some(dunning::TASK) {
             dunning::run().map(|_| ())
         } else if event.event_type == ops::JOB_COMPLETED {
@@ -204,7 +211,9 @@ impl Module for Billing {
         };
         match outcome {
             Ok(()) => Ok(()),
-            Err(problem) if problem.status < 500 => {
+            // A broken limit is this module's doing, not the event's: retried, and dead
+            // (visible in the deliveries) if it keeps happening.
+            Err(problem) if problem.status < 500 && problem.code != "limit_exceeded" => {
                 verofield_sdk::warn!(
                     "{} {} not applied: {} {}",
                     event.event_type,

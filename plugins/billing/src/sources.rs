@@ -16,6 +16,10 @@
 //!   first run never drafts years of history. The unique key (agreement, period start)
 //!   makes the task idempotent. The draft of a customer with autopay on is finalized at once
 //!   (and so charged, `autopay.rs`); the others wait for the office to review them.
+//!   A run takes [`AGREEMENTS_PER_DELIVERY`] agreements at a time: every module call has row
+//!   and time limits, so after each batch the module emits [`RUN_CONTINUED`] with the store's
+//!   cursor and, subscribed to it, drafts the next batch in a delivery (and a transaction) of
+//!   its own. A batch that fails is retried by the dispatcher without undoing the others.
 
 use chrono::{Days, Months, NaiveDate};
 use serde::Deserialize;
@@ -329,18 +333,42 @@ pub fn due_periods(
     periods
 }
 
-/// The nightly task: drafts every due period not drafted yet; returns how many it wrote.
-pub fn bill_agreements() -> Result<usize, Problem> {
-    let agreements = select_all(
-        AGREEMENTS,
-        Filter::and([
+/// Agreements one delivery drafts (at most 13 periods each): far inside a call's row limit
+/// and, at about 2 ms an agreement, its deadline.
+pub const AGREEMENTS_PER_DELIVERY: u32 = 100;
+/// Emitted after a batch when agreements remain; billing drafts the next batch on it.
+pub const RUN_CONTINUED: &str = "agreement_run.continued";
+
+/// One batch of the nightly run `run` (the id of the tick that started it), from `cursor`
+/// (None: the first batch): drafts every due period not drafted yet of the next
+/// [`AGREEMENTS_PER_DELIVERY`] agreements, and emits [`RUN_CONTINUED`] when more remain.
+/// Returns how many drafts it wrote.
+pub fn bill_agreements(run: &str, cursor: Option<String>) -> Result<usize, Problem> {
+    let page = Select::from(AGREEMENTS)
+        .filter(Filter::and([
             Filter::one_of("status", ["active", "paused"]),
             Filter::ne("billing_frequency", "per_visit"),
-        ]),
-        &[("id", Direction::Asc)],
-        100_000,
-        "agreements",
-    )?;
+        ]))
+        .order_by("id", Direction::Asc)
+        .limit(AGREEMENTS_PER_DELIVERY)
+        .cursor(cursor)
+        .fetch::<Columns>()?;
+    let written = bill_batch(page.items)?;
+    if let Some(cursor) = page.next_cursor {
+        let payload = json!({"agreement_run_id": run, "cursor": cursor, "drafted": written});
+        verofield_sdk::events::emit(RUN_CONTINUED, &payload)?;
+    }
+    Ok(written)
+}
+
+/// The run and the cursor a [`RUN_CONTINUED`] event carries.
+pub fn continued_from(payload: &str) -> Option<(String, String)> {
+    let payload: Value = serde_json::from_str(payload).ok()?;
+    let run = payload["agreement_run_id"].as_str()?.to_owned();
+    Some((run, payload["cursor"].as_str()?.to_owned()))
+}
+
+fn bill_batch(agreements: Vec<Record<Columns>>) -> Result<usize, Problem> {
     let mut written = 0;
     for agreement in agreements {
         let a = &agreement.values;

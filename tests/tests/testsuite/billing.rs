@@ -178,6 +178,45 @@ impl Books<'_> {
     }
 }
 
+const AGREEMENT_TASK: &str = "billing:agreement-billing";
+
+/// How often the tenant's scheduled `task` has run; None until the scheduler created it.
+async fn runs_of(db: &mut sqlx::PgConnection, tenant: uuid::Uuid, task: &str) -> Option<i64> {
+    sqlx::query_scalar("SELECT runs FROM scheduled_tasks WHERE tenant_id = $1 AND name = $2")
+        .bind(tenant)
+        .bind(task)
+        .fetch_optional(db)
+        .await
+        .unwrap()
+}
+
+/// Makes `task` due now (and the scheduler's hint say so) once it exists, and waits for its
+/// run number `run`.
+async fn run_task(db: &mut sqlx::PgConnection, tenant: uuid::Uuid, task: &str, run: i64) {
+    eventually("the task reconciled", async || {
+        runs_of(db, tenant, task).await
+    })
+    .await;
+    sqlx::query(
+        "UPDATE scheduled_tasks SET next_run_at = now() - interval '1 minute'
+         WHERE tenant_id = $1 AND name = $2",
+    )
+    .bind(tenant)
+    .bind(task)
+    .execute(&mut *db)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE dispatch.due_tasks SET due_at = now() WHERE tenant_id = $1")
+        .bind(tenant)
+        .execute(&mut *db)
+        .await
+        .unwrap();
+    eventually("the task to run", async || {
+        (runs_of(db, tenant, task).await == Some(run)).then_some(())
+    })
+    .await;
+}
+
 fn id(value: &Value) -> String {
     value["id"].as_str().expect("an id").to_owned()
 }
@@ -1034,34 +1073,8 @@ async fn agreement_periods_are_drafted_once_by_the_nightly_task() {
             .cloned()
             .collect::<Vec<_>>()
     };
-    let runs_of_task = async |db: &mut sqlx::PgConnection| -> Option<i64> {
-        sqlx::query_scalar(
-            "SELECT runs FROM scheduled_tasks
-             WHERE tenant_id = $1 AND name = 'billing:agreement-billing'",
-        )
-        .bind(shop.tenant.id)
-        .fetch_optional(db)
-        .await
-        .unwrap()
-    };
-    eventually("the billing task reconciled", async || {
-        runs_of_task(&mut db).await.filter(|runs| *runs == 0)
-    })
-    .await;
     for run in 1..=2i64 {
-        // Due a minute ago, once; the scheduler runs it and moves it to tomorrow.
-        sqlx::query(
-            "UPDATE scheduled_tasks SET next_run_at = now() - interval '1 minute'
-             WHERE tenant_id = $1 AND name = 'billing:agreement-billing'",
-        )
-        .bind(shop.tenant.id)
-        .execute(&mut db)
-        .await
-        .unwrap();
-        eventually("the billing task to run", async || {
-            (runs_of_task(&mut db).await == Some(run)).then_some(())
-        })
-        .await;
+        run_task(&mut db, shop.tenant.id, AGREEMENT_TASK, run).await;
         eventually("the tick delivered to billing", async || {
             let delivered: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM event_deliveries d JOIN event_outbox o
@@ -1525,26 +1538,7 @@ async fn an_autopay_customers_agreement_period_is_finalized_and_charged_overnigh
         .await
         .expect_status(200);
     let mut db = server.db().await;
-    eventually("the billing task reconciled", async || {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT runs FROM scheduled_tasks
-             WHERE tenant_id = $1 AND name = 'billing:agreement-billing'",
-        )
-        .bind(shop.tenant.id)
-        .fetch_optional(&mut db)
-        .await
-        .unwrap();
-        found.map(|_| ())
-    })
-    .await;
-    sqlx::query(
-        "UPDATE scheduled_tasks SET next_run_at = now() - interval '1 minute'
-         WHERE tenant_id = $1 AND name = 'billing:agreement-billing'",
-    )
-    .bind(shop.tenant.id)
-    .execute(&mut db)
-    .await
-    .unwrap();
+    run_task(&mut db, shop.tenant.id, AGREEMENT_TASK, 1).await;
     let invoice = eventually("the period invoiced and paid", async || {
         shop.owner
             .get(&format!("{INVOICES}?status=paid"))
@@ -1632,4 +1626,55 @@ async fn an_autopay_charge_stripe_could_not_take_is_tried_next_day_as_attempt_on
             .iter()
             .all(|(t, _)| t != "invoice.payment_failed")
     );
+}
+
+/// The nightly run drafts a hundred agreements a delivery and continues on its own
+/// `agreement_run.continued` event: 250 agreements make 250 drafts in three batches.
+/// (The agreements are written straight into the store: activating 250 over HTTP would also
+/// generate their jobs, which billing by period does not read.)
+#[tokio::test]
+async fn a_large_agreement_run_continues_in_batches() {
+    let server = server_with(vec!["--scheduler-interval-ms".into(), "50".into()]).await;
+    let shop = books(&server, "bill-batch").await;
+    let mut db = server.db().await;
+    let (tenant, customer) = (shop.tenant.id, &shop.customer);
+    seed_active_agreements(
+        &mut db,
+        tenant,
+        customer,
+        &shop.location,
+        &shop.service,
+        250,
+    )
+    .await;
+    run_task(&mut db, shop.tenant.id, AGREEMENT_TASK, 1).await;
+    let count_drafts = "SELECT count(*) FROM store.billing_invoices
+                        WHERE tenant_id = $1 AND source = 'agreement_period'";
+    eventually("250 drafts", async || {
+        let drafts: i64 = sqlx::query_scalar(count_drafts)
+            .bind(shop.tenant.id)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        (drafts == 250).then_some(())
+    })
+    .await;
+    let continued: Vec<Value> = sqlx::query_scalar(
+        "SELECT payload FROM event_outbox
+         WHERE tenant_id = $1 AND event_type = 'agreement_run.continued' ORDER BY id",
+    )
+    .bind(shop.tenant.id)
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(continued.len(), 2, "{continued:?}");
+    assert_eq!(continued[0]["drafted"], 100);
+    assert_eq!(
+        continued[0]["agreement_run_id"],
+        continued[1]["agreement_run_id"]
+    );
+    for payload in &continued {
+        let problems = verofield::event_catalog::check_payload("agreement_run.continued", payload);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
 }
