@@ -168,6 +168,7 @@ async fn wasm(runtime: &Runtime, module: &verofield::runtime::LoadedModule, body
     let memory = Memory::default();
     let call = CallContext {
         tenant_id: Uuid::now_v7(),
+        time_zone: "UTC".into(),
         caller: Caller {
             user_id: Uuid::now_v7(),
             roles: vec!["dispatcher".into()],

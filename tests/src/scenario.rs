@@ -161,7 +161,12 @@ impl TestServer {
 
     /// Creates tenant `slug` and logs its owner in.
     pub async fn scenario(&self, slug: &str) -> Scenario<'_> {
-        let tenant = self.create_tenant(slug).await;
+        self.scenario_in(slug, "UTC").await
+    }
+
+    /// [`scenario`](Self::scenario) for a tenant in the IANA zone `time_zone`.
+    pub async fn scenario_in(&self, slug: &str, time_zone: &str) -> Scenario<'_> {
+        let tenant = self.create_tenant_in(slug, time_zone).await;
         let owner = self.client_for(&self.login_owner(&tenant).await.access);
         Scenario {
             server: self,

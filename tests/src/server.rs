@@ -299,6 +299,11 @@ impl TestServer {
 
     /// Creates a tenant through the operator API; its owner is `owner@<slug>.test`.
     pub async fn create_tenant(&self, slug: &str) -> TenantFixture {
+        self.create_tenant_in(slug, "UTC").await
+    }
+
+    /// [`create_tenant`](Self::create_tenant) in the IANA zone `time_zone`.
+    pub async fn create_tenant_in(&self, slug: &str, time_zone: &str) -> TenantFixture {
         let owner_email = format!("owner@{slug}.test");
         let owner_password = format!("pw-{slug}-0123456789");
         let response = self
@@ -308,6 +313,7 @@ impl TestServer {
                 &json!({
                     "name": format!("Tenant {slug}"),
                     "slug": slug,
+                    "time_zone": time_zone,
                     "admin_email": owner_email,
                     "admin_password": owner_password,
                 }),

@@ -91,7 +91,7 @@ impl Registry {
             route: module.manifest.routes[route.index].path.clone(),
             params: route.params,
         };
-        let (context, shared) = self.bound(&module, tx, caller, request_id);
+        let (context, shared) = self.bound(&module, tx, caller, request_id).await?;
         let outcome = self.runtime.handle(&module, context, request).await;
         let tx = shared.lock().await.take();
         let (response, usage) = outcome?;
@@ -113,7 +113,9 @@ impl Registry {
         event: Event,
     ) -> Result<Delivered> {
         let request_id = format!("event-{}", event.id);
-        let (context, shared) = self.bound(module, tx, Caller::platform(), request_id);
+        let (context, shared) = self
+            .bound(module, tx, Caller::platform(), request_id)
+            .await?;
         let outcome = self.runtime.deliver(module, context, event).await;
         let tx = shared.lock().await.take();
         let (accepted, usage) = outcome?;
@@ -127,17 +129,19 @@ impl Registry {
 
     /// A call's context with the store and the outbox bound to the tenant transaction, and
     /// the handle to take the transaction back when the call ends.
-    fn bound(
+    async fn bound(
         &self,
         module: &ModuleHandle,
-        tx: TenantTx,
+        mut tx: TenantTx,
         caller: Caller,
         request_id: String,
-    ) -> (CallContext, SharedTx) {
+    ) -> Result<(CallContext, SharedTx)> {
         let tenant_id = tx.tenant_id();
+        let time_zone = self.time_zone(&mut tx).await?;
         let shared: SharedTx = Arc::new(Mutex::new(Some(tx)));
         let context = CallContext {
             tenant_id,
+            time_zone,
             caller,
             request_id: request_id.clone(),
             store: Box::new(PgStore::new(shared.clone(), self.columns.clone())),
@@ -152,7 +156,31 @@ impl Registry {
                 self.stripe.clone(),
             )),
         };
-        (context, shared)
+        Ok((context, shared))
+    }
+
+    /// The tenant's time zone: read in its transaction the first time, then from memory (a
+    /// tenant's zone is fixed when it is created).
+    async fn time_zone(&self, tx: &mut TenantTx) -> Result<String> {
+        let tenant = tx.tenant_id();
+        let known = self
+            .time_zones
+            .lock()
+            .expect("time zones")
+            .get(&tenant)
+            .cloned();
+        if let Some(zone) = known {
+            return Ok(zone);
+        }
+        let zone: String = sqlx::query_scalar("SELECT time_zone FROM tenants WHERE id = $1")
+            .bind(tenant)
+            .fetch_one(tx.conn())
+            .await?;
+        self.time_zones
+            .lock()
+            .expect("time zones")
+            .insert(tenant, zone.clone());
+        Ok(zone)
     }
 }
 

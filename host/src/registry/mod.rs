@@ -60,6 +60,8 @@ pub struct Registry {
     columns: Arc<storage::Catalog>,
     /// Stripe, for the calls' `payments` backends.
     stripe: crate::payments::Stripe,
+    /// Each tenant's time zone, read once: it is fixed when the tenant is created.
+    time_zones: std::sync::Mutex<HashMap<Uuid, String>>,
 }
 
 /// Every host that publishes a version sends its digest here; every host adds it to its
@@ -91,6 +93,7 @@ impl Registry {
             catalog: RwLock::default(),
             columns,
             stripe: crate::payments::Stripe::default(),
+            time_zones: std::sync::Mutex::default(),
         }
     }
 

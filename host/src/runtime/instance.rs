@@ -42,6 +42,8 @@ pub const DEADLINE_HEADER: &str = "x-verofield-deadline-ms";
 /// transaction). The runtime drops the backends when the call ends.
 pub struct CallContext {
     pub tenant_id: Uuid,
+    /// The tenant's IANA time zone (`context.tenant-time-zone`).
+    pub time_zone: String,
     pub caller: Caller,
     pub request_id: String,
     pub store: Box<dyn StoreBackend>,
@@ -56,6 +58,7 @@ impl CallContext {
     pub fn without_storage(tenant_id: Uuid, caller: Caller, request_id: String) -> Self {
         Self {
             tenant_id,
+            time_zone: "UTC".into(),
             caller,
             request_id,
             store: Box::new(NoBackend),
@@ -118,7 +121,7 @@ pub(super) async fn call(
     let tenant_id = call.tenant_id;
     let state = CallState {
         host_calls: HostCalls::new(limits.host_calls),
-        context: ContextState::new(call.tenant_id, call.caller, call.request_id),
+        context: ContextState::new(call.tenant_id, call.time_zone, call.caller, call.request_id),
         store: StoreState::new(call.store, module.manifest.clone(), limits.rows_returned),
         events: EventsState::new(call.events, module.manifest.clone()),
         payments: PaymentsState::new(call.payments, &module.manifest),

@@ -153,6 +153,7 @@ impl EventSink for Memory {
 fn call_for(tenant_id: Uuid, backend: &Memory) -> CallContext {
     CallContext {
         tenant_id,
+        time_zone: "UTC".into(),
         caller: Caller {
             user_id: Uuid::from_u128(7),
             roles: vec!["dispatcher".into()],

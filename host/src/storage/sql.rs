@@ -529,7 +529,14 @@ pub fn aggregate(table: &Table, tenant: Uuid, query: &AggregateQuery) -> StoreRe
                     DateBucket::Quarter => "quarter",
                     DateBucket::Year => "year",
                 };
-                format!("date_trunc('{unit}', {col})")
+                match kind {
+                    // The tenant's days, not UTC's: `$1` is the tenant.
+                    ColumnType::Timestamp => format!(
+                        "date_trunc('{unit}', {col}, \
+                         (SELECT z.time_zone FROM tenants z WHERE z.id = $1))"
+                    ),
+                    _ => format!("date_trunc('{unit}', {col})"),
+                }
             }
             Some(_) => {
                 return Err(invalid(format!(

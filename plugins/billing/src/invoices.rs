@@ -2,7 +2,7 @@
 //!
 //! A draft's lines, discount, terms and notes change freely (the whole invoice is priced
 //! again each time, `lines.rs`). Finalizing takes the next gapless number
-//! (`numbering.rs`), sets the issue date (today, UTC) and the due date from the payment
+//! (`numbering.rs`), sets the issue date (today in the tenant's time zone) and the due date from the payment
 //! terms, freezes the lines and adds the total to the customer's balance (`balance.rs`),
 //! all in the request's one transaction, and emits `invoice.finalized`; an autopay
 //! customer's card is charged in the same transaction (`autopay.rs`). After that only

@@ -139,12 +139,12 @@ pub fn revenue(request: &Request) -> Result<Response, Problem> {
     ];
     if let Some(from) = date_query(request, "from")? {
         filters.push(Filter::ge("issue_date", from.to_string()));
-        line_filters.push(Filter::ge("finalized_at", format!("{from}T00:00:00Z")));
+        line_filters.push(Filter::ge("finalized_at", rows::local_midnight(from)));
     }
     if let Some(to) = date_query(request, "to")? {
         filters.push(Filter::le("issue_date", to.to_string()));
         let after = to.checked_add_days(Days::new(1)).unwrap_or(to);
-        line_filters.push(Filter::lt("finalized_at", format!("{after}T00:00:00Z")));
+        line_filters.push(Filter::lt("finalized_at", rows::local_midnight(after)));
     }
     let groups = store::aggregate(
         INVOICES,

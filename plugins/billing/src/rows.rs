@@ -86,9 +86,20 @@ pub fn caller() -> Option<String> {
         .filter(|id| id != "00000000-0000-0000-0000-000000000000")
 }
 
-/// Today's date in UTC, from the host's clock.
+/// Today's date in the tenant's time zone, from the host's clock: invoices are issued, fall
+/// due and age by the tenant's calendar.
 pub fn today() -> chrono::NaiveDate {
-    verofield_field_ops::now().date_naive()
+    verofield_field_ops::plan::today(&verofield_sdk::context::tenant_time_zone())
+}
+
+/// The instant the tenant's `date` begins, as stored in timestamp columns: report ranges are
+/// the tenant's days.
+pub fn local_midnight(date: chrono::NaiveDate) -> String {
+    use verofield_field_ops::time;
+    time::stamp(time::start_of_day(
+        date,
+        &verofield_sdk::context::tenant_time_zone(),
+    ))
 }
 
 /// The host's clock as stored in timestamp columns.

@@ -10,6 +10,15 @@ pub fn zone(name: &str) -> Option<Tz> {
     name.parse::<Tz>().ok()
 }
 
+/// When `date` begins in the zone named `zone` (UTC for a name that is not a zone).
+pub fn start_of_day(date: NaiveDate, zone: &str) -> DateTime<Utc> {
+    to_utc(
+        date,
+        NaiveTime::MIN,
+        self::zone(zone).unwrap_or(chrono_tz::UTC),
+    )
+}
+
 /// `HH:MM` (24-hour; `24:00` is not accepted).
 pub fn parse_hhmm(text: &str) -> Option<NaiveTime> {
     let (h, m) = text.split_once(':')?;

@@ -1678,3 +1678,34 @@ async fn a_large_agreement_run_continues_in_batches() {
         assert!(problems.is_empty(), "{problems:?}");
     }
 }
+
+/// Dates follow the tenant's calendar: tenants at UTC+14 and UTC-11 (never on the same date)
+/// each get their own today as the issue date, and revenue months start at local midnight.
+#[tokio::test]
+async fn invoices_are_dated_by_the_tenants_calendar() {
+    let server = server().await;
+    let mut db = server.db().await;
+    for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
+        let shop = server.scenario_in(&unique("bill-tz"), zone).await;
+        let customer = shop.customer("Far Away").await;
+        let line = json!({"description": "Visit", "unit_price_minor": 5_000});
+        let body = json!({"customer_id": customer, "lines": [line]});
+        let draft = shop.create(INVOICES, &body).await.id();
+        let finalize = format!("{INVOICES}/{draft}/finalize");
+        let open = admitted(&shop.owner, "POST", &finalize, &json!({})).await;
+        open.expect_status(200);
+        let (today, month): (chrono::NaiveDate, chrono::DateTime<chrono::Utc>) =
+            sqlx::query_as("SELECT (now() AT TIME ZONE $1)::date, date_trunc('month', now(), $1)")
+                .bind(zone)
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+        assert_eq!(open.json["issue_date"], today.to_string(), "{zone}");
+        let revenue = shop.owner.get("/v1/billing/reports/revenue").await;
+        let reported = revenue.json["items"][0]["month"]
+            .as_str()
+            .unwrap_or_default();
+        let reported = chrono::DateTime::parse_from_rfc3339(reported).expect(&revenue.text);
+        assert_eq!(reported, month, "{zone}: {}", revenue.text);
+    }
+}

@@ -31,16 +31,18 @@ impl Caller {
 
 pub struct ContextState {
     tenant_id: Uuid,
+    time_zone: String,
     caller: Caller,
     request_id: String,
     now: Instant,
 }
 
 impl ContextState {
-    pub fn new(tenant_id: Uuid, caller: Caller, request_id: String) -> Self {
+    pub fn new(tenant_id: Uuid, time_zone: String, caller: Caller, request_id: String) -> Self {
         let now = Utc::now();
         Self {
             tenant_id,
+            time_zone,
             caller,
             request_id,
             now: Instant {
@@ -62,6 +64,11 @@ impl context::Host for Granted<'_, ContextState> {
     fn tenant_id(&mut self) -> wasmtime::Result<String> {
         self.calls.charge()?;
         Ok(self.state.tenant_id.to_string())
+    }
+
+    fn tenant_time_zone(&mut self) -> wasmtime::Result<String> {
+        self.calls.charge()?;
+        Ok(self.state.time_zone.clone())
     }
 
     fn caller(&mut self) -> wasmtime::Result<Principal> {
