@@ -253,15 +253,7 @@ async fn dispatch(
             Claim::Replay(answer) => return replay(&slot, answer),
         },
     };
-    let request = ModuleRequest {
-        method: method.as_str().to_owned(),
-        path,
-        query: serde_urlencoded::from_str(uri.query().unwrap_or("")).map_err(|_| {
-            Error::bad_request("invalid_query_parameter", "the query string is malformed")
-        })?,
-        headers: forwarded_headers(&headers),
-        body: body.to_vec(),
-    };
+    let request = module_request(&method, path, &uri, &headers, &body)?;
     let Tenant {
         principal,
         tx,
@@ -279,12 +271,7 @@ async fn dispatch(
         .await?;
 
     // Checked before the commit: a module that breaks the header caps fails its call.
-    let status = answer_status(answer.response.status)?;
-    let stored = StoredAnswer {
-        status: answer.response.status,
-        headers: module_headers::screen(&slot, &answer.response.headers)?,
-        body: answer.response.body,
-    };
+    let (status, stored) = screened(&slot, answer.response)?;
     if let Some(mut tx) = answer.tx
         && status.as_u16() < 400
     {
@@ -296,8 +283,43 @@ async fn dispatch(
     Ok(respond(status, stored))
 }
 
+/// What a module sees of an HTTP request: `path` relative to its slot, the query parsed
+/// (400 `invalid_query_parameter` when malformed), the headers but the caller's credentials.
+pub(super) fn module_request(
+    method: &Method,
+    path: String,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<ModuleRequest> {
+    Ok(ModuleRequest {
+        method: method.as_str().to_owned(),
+        path,
+        query: serde_urlencoded::from_str(uri.query().unwrap_or("")).map_err(|_| {
+            Error::bad_request("invalid_query_parameter", "the query string is malformed")
+        })?,
+        headers: forwarded_headers(headers),
+        body: body.to_vec(),
+    })
+}
+
+/// A module's answer made safe to send: a valid status, its headers screened for `slot`.
+/// An answer that breaks the rules is an error (the call fails, nothing commits).
+pub(super) fn screened(
+    slot: &str,
+    response: crate::runtime::Response,
+) -> Result<(StatusCode, StoredAnswer)> {
+    let status = answer_status(response.status)?;
+    let stored = StoredAnswer {
+        status: response.status,
+        headers: module_headers::screen(slot, &response.headers)?,
+        body: response.body,
+    };
+    Ok((status, stored))
+}
+
 /// The headers a module sees: all but the caller's credentials.
-pub(super) fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .filter(|(name, _)| !matches!(name.as_str(), "authorization" | "cookie"))
@@ -318,7 +340,7 @@ fn replay(slot: &str, mut answer: StoredAnswer) -> Result<Response> {
     Ok(response)
 }
 
-pub(super) fn answer_status(status: u16) -> Result<StatusCode> {
+fn answer_status(status: u16) -> Result<StatusCode> {
     StatusCode::from_u16(status)
         .ok()
         .filter(|s| !s.is_informational())

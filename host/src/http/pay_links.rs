@@ -26,11 +26,9 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::extract::{Path, request_id};
-use super::idempotency::StoredAnswer;
-use super::module_headers;
-use super::modules::{answer_status, forwarded_headers, respond};
+use super::modules::{module_request, respond, screened};
 use crate::error::{Error, Result};
-use crate::registry::{self, ModuleRequest};
+use crate::registry;
 use crate::runtime::Caller;
 use crate::tenancy::{TenantScope, TenantTx};
 
@@ -85,15 +83,7 @@ async fn pay_link(
     if routed.permission() != PAY_LINK {
         return Err(Error::not_found("pay link"));
     }
-    let request = ModuleRequest {
-        method: method.as_str().to_owned(),
-        path,
-        query: serde_urlencoded::from_str(uri.query().unwrap_or("")).map_err(|_| {
-            Error::bad_request("invalid_query_parameter", "the query string is malformed")
-        })?,
-        headers: forwarded_headers(&headers),
-        body: body.to_vec(),
-    };
+    let request = module_request(&method, path, &uri, &headers, &body)?;
     let caller = Caller {
         permissions: vec![PAY_LINK.to_owned()],
         ..Caller::platform()
@@ -103,12 +93,7 @@ async fn pay_link(
         .registry
         .call(routed, tx, caller, request_id, request)
         .await?;
-    let status = answer_status(answer.response.status)?;
-    let stored = StoredAnswer {
-        status: answer.response.status,
-        headers: module_headers::screen(SLOT, &answer.response.headers)?,
-        body: answer.response.body,
-    };
+    let (status, stored) = screened(SLOT, answer.response)?;
     if let Some(tx) = answer.tx
         && status.as_u16() < 400
     {
