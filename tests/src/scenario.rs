@@ -314,3 +314,38 @@ pub async fn seed_active_agreements(
     .await
     .expect("seeding agreements");
 }
+
+/// How often the tenant's scheduled task `name` has run; None until the scheduler created it.
+pub async fn task_runs(db: &mut sqlx::PgConnection, tenant: uuid::Uuid, name: &str) -> Option<i64> {
+    sqlx::query_scalar("SELECT runs FROM scheduled_tasks WHERE tenant_id = $1 AND name = $2")
+        .bind(tenant)
+        .bind(name)
+        .fetch_optional(db)
+        .await
+        .expect("reading scheduled tasks")
+}
+
+/// Makes the tenant's scheduled task `name` due a minute ago (in whole seconds) and the
+/// scheduler's hint for the tenant due now, so that the next scheduler tick runs it rather
+/// than the next reconciliation; returns when the task was due.
+pub async fn make_task_due(
+    db: &mut sqlx::PgConnection,
+    tenant: uuid::Uuid,
+    name: &str,
+) -> chrono::DateTime<chrono::Utc> {
+    let due = sqlx::query_scalar(
+        "UPDATE scheduled_tasks SET next_run_at = date_trunc('second', now()) - interval '1 minute'
+         WHERE tenant_id = $1 AND name = $2 RETURNING next_run_at",
+    )
+    .bind(tenant)
+    .bind(name)
+    .fetch_one(&mut *db)
+    .await
+    .expect("the task exists");
+    sqlx::query("UPDATE dispatch.due_tasks SET due_at = now() WHERE tenant_id = $1")
+        .bind(tenant)
+        .execute(db)
+        .await
+        .expect("hinting the scheduler");
+    due
+}

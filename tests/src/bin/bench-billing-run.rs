@@ -53,8 +53,13 @@ async fn main() {
         let mut db = server.db().await;
         let tenant = shop.tenant.id;
         seed_active_agreements(&mut db, tenant, &customer, &location, &service, size).await;
-        wait_for_task(&mut db, shop.tenant.id).await;
-        let due = make_due(&mut db, shop.tenant.id).await;
+        eventually("the billing task", async || {
+            task_runs(&mut db, tenant, TASK).await
+        })
+        .await;
+        // Due from now on: the scheduler's hint is what makes the next tick run it.
+        let due = Utc::now();
+        make_task_due(&mut db, tenant, TASK).await;
         let started = Instant::now();
         let drafted = loop {
             let (count, first, last) = drafts(&mut db, shop.tenant.id).await;
@@ -88,47 +93,6 @@ async fn main() {
             ),
         }
     }
-}
-
-/// Until the scheduler has created the tenant's billing task (it reconciles each minute).
-async fn wait_for_task(db: &mut PgConnection, tenant: Uuid) {
-    let started = Instant::now();
-    loop {
-        let found: Option<Uuid> = sqlx::query_scalar(
-            "SELECT tenant_id FROM scheduled_tasks WHERE tenant_id = $1 AND name = $2",
-        )
-        .bind(tenant)
-        .bind(TASK)
-        .fetch_optional(&mut *db)
-        .await
-        .expect("reading scheduled tasks");
-        if found.is_some() {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "no {TASK} task"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Makes the task due now, and the scheduler's hint say so; when it became due.
-async fn make_due(db: &mut PgConnection, tenant: Uuid) -> DateTime<Utc> {
-    sqlx::query("UPDATE dispatch.due_tasks SET due_at = clock_timestamp() WHERE tenant_id = $1")
-        .bind(tenant)
-        .execute(&mut *db)
-        .await
-        .expect("hinting the task");
-    sqlx::query_scalar(
-        "UPDATE scheduled_tasks SET next_run_at = clock_timestamp()
-         WHERE tenant_id = $1 AND name = $2 RETURNING next_run_at",
-    )
-    .bind(tenant)
-    .bind(TASK)
-    .fetch_one(db)
-    .await
-    .expect("making the task due")
 }
 
 /// When billing's last delivery of the run (the tick, then its continuations) ended: its

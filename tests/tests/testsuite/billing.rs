@@ -118,6 +118,28 @@ impl Books<'_> {
         job
     }
 
+    /// An agreement billed monthly in advance at 99.00 from today (UTC), activated; its id
+    /// and today's date.
+    async fn active_monthly_agreement(&self) -> (String, String) {
+        let today = chrono::Utc::now().date_naive().to_string();
+        let agreement = self
+            .create(
+                "/v1/agreements",
+                &json!({"customer_id": self.customer, "name": "Pest plan",
+                        "location_ids": [self.location], "service_type_ids": [self.service],
+                        "recurrence": "FREQ=MONTHLY", "time_zone": "UTC", "pricing": "per_period",
+                        "price_minor": 9_900, "currency": "USD", "billing_frequency": "monthly",
+                        "starts_on": today, "horizon_days": 30}),
+            )
+            .await
+            .id();
+        self.owner
+            .action(&format!("/v1/agreements/{agreement}/activate"))
+            .await
+            .expect_status(200);
+        (agreement, today)
+    }
+
     /// A draft for the shop's customer with these lines (201 asserted).
     async fn draft(&self, lines: Value) -> Value {
         self.draft_with(json!({ "lines": lines })).await
@@ -180,39 +202,15 @@ impl Books<'_> {
 
 const AGREEMENT_TASK: &str = "billing:agreement-billing";
 
-/// How often the tenant's scheduled `task` has run; None until the scheduler created it.
-async fn runs_of(db: &mut sqlx::PgConnection, tenant: uuid::Uuid, task: &str) -> Option<i64> {
-    sqlx::query_scalar("SELECT runs FROM scheduled_tasks WHERE tenant_id = $1 AND name = $2")
-        .bind(tenant)
-        .bind(task)
-        .fetch_optional(db)
-        .await
-        .unwrap()
-}
-
-/// Makes `task` due now (and the scheduler's hint say so) once it exists, and waits for its
-/// run number `run`.
+/// Makes `task` due once the scheduler has created it, and waits for its run number `run`.
 async fn run_task(db: &mut sqlx::PgConnection, tenant: uuid::Uuid, task: &str, run: i64) {
     eventually("the task reconciled", async || {
-        runs_of(db, tenant, task).await
+        task_runs(db, tenant, task).await
     })
     .await;
-    sqlx::query(
-        "UPDATE scheduled_tasks SET next_run_at = now() - interval '1 minute'
-         WHERE tenant_id = $1 AND name = $2",
-    )
-    .bind(tenant)
-    .bind(task)
-    .execute(&mut *db)
-    .await
-    .unwrap();
-    sqlx::query("UPDATE dispatch.due_tasks SET due_at = now() WHERE tenant_id = $1")
-        .bind(tenant)
-        .execute(&mut *db)
-        .await
-        .unwrap();
+    make_task_due(db, tenant, task).await;
     eventually("the task to run", async || {
-        (runs_of(db, tenant, task).await == Some(run)).then_some(())
+        (task_runs(db, tenant, task).await == Some(run)).then_some(())
     })
     .await;
 }
@@ -1046,22 +1044,7 @@ async fn agreement_periods_are_drafted_once_by_the_nightly_task() {
     )
     .await;
     let shop = books(&server, "bill-plan").await;
-    let today = chrono::Utc::now().date_naive().to_string();
-    let agreement = shop
-        .create(
-            "/v1/agreements",
-            &json!({"customer_id": shop.customer, "name": "Pest plan",
-                    "location_ids": [shop.location], "service_type_ids": [shop.service],
-                    "recurrence": "FREQ=MONTHLY", "time_zone": "UTC", "pricing": "per_period",
-                    "price_minor": 9_900, "currency": "USD", "billing_frequency": "monthly",
-                    "starts_on": today, "horizon_days": 30}),
-        )
-        .await
-        .id();
-    shop.owner
-        .action(&format!("/v1/agreements/{agreement}/activate"))
-        .await
-        .expect_status(200);
+    let (agreement, today) = shop.active_monthly_agreement().await;
     let mut db = server.db().await;
     let drafts = async || {
         shop.owner
@@ -1521,22 +1504,7 @@ async fn an_autopay_customers_agreement_period_is_finalized_and_charged_overnigh
         "pm_card_visa",
     )
     .await;
-    let today = chrono::Utc::now().date_naive().to_string();
-    let agreement = shop
-        .create(
-            "/v1/agreements",
-            &json!({"customer_id": shop.customer, "name": "Pest plan",
-                    "location_ids": [shop.location], "service_type_ids": [shop.service],
-                    "recurrence": "FREQ=MONTHLY", "time_zone": "UTC", "pricing": "per_period",
-                    "price_minor": 9_900, "currency": "USD", "billing_frequency": "monthly",
-                    "starts_on": today, "horizon_days": 30}),
-        )
-        .await
-        .id();
-    shop.owner
-        .action(&format!("/v1/agreements/{agreement}/activate"))
-        .await
-        .expect_status(200);
+    let (agreement, today) = shop.active_monthly_agreement().await;
     let mut db = server.db().await;
     run_task(&mut db, shop.tenant.id, AGREEMENT_TASK, 1).await;
     let invoice = eventually("the period invoiced and paid", async || {

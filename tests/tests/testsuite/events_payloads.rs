@@ -181,17 +181,7 @@ async fn every_flow_writes_the_documented_payloads() {
     // Every payload matches the catalog and carries its ordering key.
     let events = outbox(&server, shop.tenant.id).await;
     for (kind, payload, aggregate) in &events {
-        assert_eq!(
-            check_payload(kind, payload),
-            Vec::<String>::new(),
-            "{payload}"
-        );
-        let entity = kind.split('.').next().unwrap();
-        let key = payload[format!("{entity}_id")].as_str().unwrap();
-        assert_eq!(
-            aggregate.as_deref(),
-            Some(format!("{entity}:{key}").as_str())
-        );
+        assert_documented(kind, payload, aggregate);
     }
     let mut kinds: Vec<&str> = events.iter().map(|(t, _, _)| t.as_str()).collect();
     kinds.sort_unstable();
@@ -352,17 +342,7 @@ async fn dunning_writes_the_documented_payloads() {
     let events = outbox(&server, shop.tenant.id).await;
     for kind in ["invoice.payment_failed", "customer.delinquent"] {
         for (_, payload, aggregate) in events.iter().filter(|(t, _, _)| t == kind) {
-            assert_eq!(
-                check_payload(kind, payload),
-                Vec::<String>::new(),
-                "{payload}"
-            );
-            let entity = kind.split('.').next().unwrap();
-            let key = payload[format!("{entity}_id")].as_str().unwrap();
-            assert_eq!(
-                aggregate.as_deref(),
-                Some(format!("{entity}:{key}").as_str())
-            );
+            assert_documented(kind, payload, aggregate);
         }
     }
     let failed = of(&events, "invoice.payment_failed");
@@ -372,4 +352,20 @@ async fn dunning_writes_the_documented_payloads() {
     let delinquent = of(&events, "customer.delinquent");
     assert_eq!(delinquent.len(), 1);
     assert_eq!(delinquent[0]["invoice_id"], invoice.as_str());
+}
+
+/// The payload matches the catalog, and the event's aggregate is its ordering key
+/// (`<kind>:<kind>_id`).
+fn assert_documented(kind: &str, payload: &Value, aggregate: &Option<String>) {
+    assert_eq!(
+        check_payload(kind, payload),
+        Vec::<String>::new(),
+        "{payload}"
+    );
+    let entity = kind.split('.').next().unwrap();
+    let key = payload[format!("{entity}_id")].as_str().unwrap();
+    assert_eq!(
+        aggregate.as_deref(),
+        Some(format!("{entity}:{key}").as_str())
+    );
 }

@@ -47,23 +47,6 @@ fn task<'a>(tasks: &'a [Value], name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no task {name} in {tasks:#?}"))
 }
 
-/// Makes the tenant's task due a minute ago, through the database; returns that time.
-async fn make_due(
-    db: &mut PgConnection,
-    tenant: Uuid,
-    name: &str,
-) -> chrono::DateTime<chrono::Utc> {
-    sqlx::query_scalar(
-        "UPDATE scheduled_tasks SET next_run_at = date_trunc('second', now()) - interval '1 minute'
-         WHERE tenant_id = $1 AND name = $2 RETURNING next_run_at",
-    )
-    .bind(tenant)
-    .bind(name)
-    .fetch_one(db)
-    .await
-    .expect("the task exists")
-}
-
 /// Waits until the task has run `runs` times, and a scheduler has visited the tenant since
 /// (its hint points at a later run), so that a second run would have happened by then.
 async fn ran(db: &mut PgConnection, tenant: Uuid, name: &str, runs: i64) {
@@ -125,7 +108,7 @@ async fn a_due_task_runs_once_across_three_hosts_and_is_listed_with_its_run() {
 
     // Due now: three hosts ticking every 50 ms, one tick in the outbox.
     let mut db = first.db().await;
-    let scheduled_for = make_due(&mut db, tenant.id, EXTEND).await;
+    let scheduled_for = make_task_due(&mut db, tenant.id, EXTEND).await;
     ran(&mut db, tenant.id, EXTEND, 1).await;
     let outbox = ticks(&mut db, tenant.id).await;
     assert_eq!(outbox.len(), 1, "{outbox:#?}");
@@ -149,7 +132,7 @@ async fn a_due_task_runs_once_across_three_hosts_and_is_listed_with_its_run() {
     assert!(next > chrono::Utc::now());
 
     // The host's own task runs on one host too, and records its outcome.
-    make_due(&mut db, tenant.id, PRUNE).await;
+    make_task_due(&mut db, tenant.id, PRUNE).await;
     ran(&mut db, tenant.id, PRUNE, 1).await;
     let tasks = listed(&api).await;
     let prune = task(&tasks, PRUNE);
@@ -187,7 +170,7 @@ async fn another_tenant_never_sees_a_tenants_tasks() {
     listed(&api_b).await;
 
     let mut db = server.db().await;
-    make_due(&mut db, a.id, LAPSE).await;
+    make_task_due(&mut db, a.id, LAPSE).await;
     ran(&mut db, a.id, LAPSE, 1).await;
     assert_eq!(ticks(&mut db, a.id).await.len(), 1);
     assert!(
