@@ -9,6 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir=$1
 out=$2
+mkdir -p "$(dirname "$out")"
 PYTHONPATH="$root/target/py" python3 -c 'import sys, componentize_py; sys.argv[0] = "componentize-py"; componentize_py.script()' \
   --quiet -d "$root/wit" -w domain-module componentize --stub-wasi \
   -p "$dir" -p "$root/plugins/sdk-python" app -o "$out"

@@ -2,8 +2,8 @@
 # Everything a fresh machine needs before building: the wasm32-wasip2 target (rustup does
 # not install it from rust-toolchain.toml here, RUSTUP_AUTO_INSTALL=0), the PostgreSQL
 # binaries check, poppler for the invoice PDF tests, and the Stripe and Standard Webhooks
-# Python libraries into target/py (the payments and webhooks suites). Idempotent; sourced by
-# run-demo.sh and test.sh.
+# Python libraries and componentize-py into target/py (the payments, webhooks and Python-module
+# suites). Idempotent; sourced by run-demo.sh and test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,3 +34,12 @@ for package in stripe standardwebhooks; do
     python3 -m pip install --quiet --target target/py "$package"
   fi
 done
+
+# componentize-py builds Python domain modules into components (scripts/build-python-module.sh:
+# the Python CRM twin and `verofield module new --lang python`). Pinned: its generated
+# bindings and its `exports` interface are what the host was checked against.
+componentize_py=0.25.1
+if ! [ -d "target/py/componentize_py-$componentize_py.dist-info" ]; then
+  echo "setup: installing componentize-py $componentize_py into target/py" >&2
+  python3 -m pip install --quiet --upgrade --target target/py "componentize-py==$componentize_py"
+fi

@@ -42,6 +42,12 @@ export VEROFIELD_BUILTIN_MODULES="$PWD/plugins/target/wasm32-wasip2/release"
 # them inside the first test that needs one).
 cargo build --manifest-path plugins/fixtures/Cargo.toml --workspace --target wasm32-wasip2 --release
 cargo build --workspace --all-targets
+# The Python SDK's and the Python CRM's unit tests (plain unittest), then the Python CRM's
+# component, which the python_crm suite uploads (the harness would otherwise build it inside
+# its first test).
+(cd plugins/sdk-python && python3 -m unittest discover -s tests)
+(cd plugins/crm-python && PYTHONPATH=../sdk-python python3 -m unittest discover -s tests)
+./scripts/build-python-module.sh plugins/crm-python target/python-modules/crm_python.wasm
 # The suites run this binary rather than building `-p verofield` again (alone, its features
 # unify differently from the workspace's and would rebuild wasmtime).
 export VEROFIELD_BIN="$PWD/target/debug/verofield"

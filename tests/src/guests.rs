@@ -1,5 +1,6 @@
 //! Guest components: the wasm fixtures and built-in modules, built once per test process
-//! (or taken prebuilt) for the suites that publish them.
+//! (or taken prebuilt) for the suites that publish them, and the Python modules of
+//! `plugins/` (built with componentize-py through `scripts/build-python-module.sh`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,7 +63,69 @@ pub fn fixture_component(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
+/// The component of a Python module of `plugins/` (`python_module("crm-python")`), built
+/// into `target/python-modules` with `scripts/build-python-module.sh` when it is missing or
+/// older than the module's or the Python SDK's sources (about 15 s; once per process).
+pub fn python_module(name: &str) -> Vec<u8> {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let root = repo_root();
+    let out = root.join(format!(
+        "target/python-modules/{}.wasm",
+        name.replace('-', "_")
+    ));
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let sources = [
+        root.join("plugins").join(name),
+        root.join("plugins/sdk-python"),
+    ];
+    if !built.iter().any(|done| done == name) && !is_newer_than(&out, &sources) {
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let status = Command::new(root.join("scripts/build-python-module.sh"))
+            .arg(root.join("plugins").join(name))
+            .arg(&out)
+            .status()
+            .expect("running scripts/build-python-module.sh");
+        assert!(status.success(), "building the Python module {name} failed");
+    }
+    built.push(name.to_owned());
+    std::fs::read(&out).unwrap_or_else(|error| panic!("{}: {error}", out.display()))
+}
+
+/// Whether `file` exists and is newer than every `.py` file under `dirs`.
+fn is_newer_than(file: &Path, dirs: &[PathBuf]) -> bool {
+    fn newest(dir: &Path) -> std::time::SystemTime {
+        let mut latest = std::time::SystemTime::UNIX_EPOCH;
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let modified = if path.is_dir() {
+                newest(&path)
+            } else if path.extension().is_some_and(|e| e == "py") {
+                entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(latest)
+            } else {
+                continue;
+            };
+            latest = latest.max(modified);
+        }
+        latest
+    }
+    let Ok(built) = std::fs::metadata(file).and_then(|m| m.modified()) else {
+        return false;
+    };
+    dirs.iter().all(|dir| newest(dir) < built)
+}
+
 impl ServerOptions {
+    /// Time for uploading a large component: the upload request compiles it, which takes an
+    /// 18 MB Python module about 10 s alone and several times that on a busy machine.
+    pub fn large_uploads(self) -> Self {
+        self.env("VEROFIELD_REQUEST_TIMEOUT_SECS", "300")
+    }
+
     /// Serve the built-in modules from `plugins/` (built first when needed).
     pub fn with_builtin_modules(self) -> Self {
         let dir = builtin_modules_dir();

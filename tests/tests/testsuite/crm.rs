@@ -2,20 +2,50 @@
 //! start-up and answers `/v1/crm/...` through it, with the store on PostgreSQL under RLS.
 //! Another tenant reaches for every route and gets 404 with nothing changed; permissions are
 //! checked by the host before the module runs; events land in the outbox with the data.
+//!
+//! Each scenario takes the [`Crm`] that serves its tenants, so that the same scenarios run
+//! against the Python twin of the module (`python_crm`).
 
 use serde_json::json;
-use verofield_tests::{ServerOptions, TestServer};
+use verofield_tests::{Api, ServerOptions, TenantFixture, TestServer, Tokens, bind};
 
-async fn server() -> TestServer {
-    TestServer::start_with(ServerOptions::new().with_builtin_modules()).await
+/// Which CRM serves a scenario's tenants: the built-in, or a component uploaded by the
+/// operator, shared with each tenant and bound to its `crm` slot.
+#[derive(Clone, Copy)]
+pub enum Crm {
+    Builtin,
+    Uploaded(&'static [u8]),
+}
+
+async fn server(crm: Crm) -> TestServer {
+    let options = ServerOptions::new().with_builtin_modules();
+    TestServer::start_with(match crm {
+        Crm::Builtin => options,
+        Crm::Uploaded(_) => options.large_uploads(),
+    })
+    .await
+}
+
+/// A new tenant served by `crm`, its owner's tokens and an API client for them.
+async fn crm_tenant(server: &TestServer, slug: &str, crm: Crm) -> (TenantFixture, Tokens, Api) {
+    let tenant = server.create_tenant(slug).await;
+    let owner = server.login_owner(&tenant).await;
+    let api = server.client_for(&owner.access);
+    if let Crm::Uploaded(component) = crm {
+        let digest = server.publish_module(component, &[slug]).await;
+        bind(&api, "crm", &digest).await;
+    }
+    (tenant, owner, api)
 }
 
 #[tokio::test]
 async fn customers_locations_and_contacts_through_the_module() {
-    let server = server().await;
-    let tenant = server.create_tenant("crm-a").await;
-    let owner = server.login_owner(&tenant).await;
-    let api = server.client_for(&owner.access);
+    customers_locations_and_contacts(Crm::Builtin).await;
+}
+
+pub async fn customers_locations_and_contacts(crm: Crm) {
+    let server = server(crm).await;
+    let (tenant, owner, api) = crm_tenant(&server, "crm-a", crm).await;
 
     let created = api
         .post(
@@ -104,11 +134,13 @@ async fn send_patch(
 
 #[tokio::test]
 async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
-    let server = server().await;
-    let a = server.create_tenant("crm-owner").await;
-    let b = server.create_tenant("crm-intruder").await;
-    let api_a = server.client_for(&server.login_owner(&a).await.access);
-    let api_b = server.client_for(&server.login_owner(&b).await.access);
+    another_tenant_gets_404_and_changes_nothing(Crm::Builtin).await;
+}
+
+pub async fn another_tenant_gets_404_and_changes_nothing(crm: Crm) {
+    let server = server(crm).await;
+    let (a, _, api_a) = crm_tenant(&server, "crm-owner", crm).await;
+    let (_, _, api_b) = crm_tenant(&server, "crm-intruder", crm).await;
     let customer = api_a
         .post("/v1/crm/customers", &json!({"name": "Private Customer"}))
         .await;
@@ -200,9 +232,12 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
 
 #[tokio::test]
 async fn the_host_checks_route_permissions_before_the_module_runs() {
-    let server = server().await;
-    let tenant = server.create_tenant("crm-perms").await;
-    let owner = server.login_owner(&tenant).await;
+    the_host_checks_route_permissions(Crm::Builtin).await;
+}
+
+pub async fn the_host_checks_route_permissions(crm: Crm) {
+    let server = server(crm).await;
+    let (tenant, owner, owner_api) = crm_tenant(&server, "crm-perms", crm).await;
     server
         .create_user(
             &owner.access,
@@ -248,7 +283,6 @@ async fn the_host_checks_route_permissions_before_the_module_runs() {
         .unwrap();
     assert_eq!(customers, 0);
     // Unknown routes of the module and unknown slots are 404 problems.
-    let owner_api = server.client_for(&owner.access);
     owner_api
         .get("/v1/crm/nothing-here")
         .await

@@ -26,6 +26,7 @@ mod module_answers;
 mod modules;
 mod payments;
 mod registry;
+mod python_crm;
 mod routing;
 mod routing_day;
 mod scheduler;
