@@ -125,11 +125,17 @@ class Request:
             raise Problem.invalid_query(name, expected)
         return value
 
-    def query_uuid(self, name):
+    def query_matching(self, name, accepts, expected):
+        """A query parameter `accepts(value)` holds for, or None; otherwise 400 naming it and
+        `expected` (`` `created_after` must be an RFC 3339 timestamp ``)."""
         value = self.query(name)
-        if value is not None and not is_uuid(value):
-            raise Problem.invalid_query(name, "a UUID")
+        if value is not None and not accepts(value):
+            raise Problem.invalid_query(name, expected)
         return value
+
+    def query_uuid(self, name):
+        """A query parameter that must be a UUID (an id to filter by)."""
+        return self.query_matching(name, is_uuid, "a UUID")
 
     def query_one_of(self, name, allowed):
         """A query parameter that must be one of `allowed`; otherwise 400 listing them."""
