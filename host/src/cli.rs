@@ -82,6 +82,9 @@ pub enum Command {
     User(UserCommand),
     /// Create the demo tenant (once) and print its credentials.
     Demo(JsonFlag),
+    /// Write and publish domain modules (the partner's authoring kit; no database needed).
+    #[command(subcommand)]
+    Module(ModuleCommand),
     /// Delete expired idempotency keys and refresh tokens and old delivered events now
     /// (`serve` does it every `--prune-interval-secs`).
     Prune {
@@ -113,6 +116,39 @@ pub struct JsonFlag {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModuleCommand {
+    /// Write a ready-to-build module folder `DIR/NAME` (one route, one table, a test, and
+    /// the SDK and WIT of this host).
+    New {
+        /// The module's name and slot: lower-case letters, digits and dashes.
+        name: String,
+        #[arg(long, value_enum)]
+        lang: crate::authoring::scaffold::Lang,
+        /// Where the folder is created.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Upload a component as a publisher, print its validation, and wait for its
+    /// conformance result.
+    Publish {
+        /// The component (`.wasm`).
+        path: PathBuf,
+        /// The VeroField server's base URL (https, or http to this machine).
+        #[arg(long, env = "VEROFIELD_SERVER")]
+        server: String,
+        /// The publisher key (`vfp_...`).
+        #[arg(long, env = "VEROFIELD_PUBLISHER_KEY", hide_env_values = true)]
+        key: String,
+        /// Release notes stored with the version.
+        #[arg(long)]
+        notes: Option<String>,
+        /// How long to wait for conformance before giving up (the version stays published).
+        #[arg(long, default_value_t = 600)]
+        wait_secs: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -581,6 +617,33 @@ impl Cli {
                     None => bail!("another host is pruning; try again later"),
                 }
                 db.close().await
+            }
+            Command::Module(ModuleCommand::New { name, lang, dir }) => {
+                let created = crate::authoring::scaffold::create(name, *lang, dir)?;
+                println!("created {}; see its README.md", created.display());
+                Ok(())
+            }
+            Command::Module(ModuleCommand::Publish {
+                path,
+                server,
+                key,
+                notes,
+                wait_secs,
+            }) => {
+                let component =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let publisher = crate::authoring::publish::Publisher::new(server, key)?;
+                let wait = Duration::from_secs(*wait_secs);
+                let mut out = std::io::stdout();
+                crate::authoring::publish::run(
+                    &publisher,
+                    component,
+                    notes.as_deref(),
+                    wait,
+                    &mut out,
+                )
+                .await
+                .map(drop)
             }
             Command::Demo(output) => {
                 let db = Database::open_checked(&self.database()).await?;

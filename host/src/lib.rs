@@ -4,6 +4,8 @@
 //!
 //! The map, one line a module (docs/ARCHITECTURE.md says why each is shaped as it is):
 //! - [`cli`], [`config`]: the command line and the settings it resolves to.
+//! - [`authoring`]: the partner's kit, `module new` (templates, vendored SDKs and WIT) and
+//!   `module publish` (the publisher API's client).
 //! - [`pg`]: the embedded PostgreSQL launcher (private socket, generated passwords).
 //! - [`db`]: the pool, migrations, the RLS self-check at start-up, pruning of expired rows.
 //! - [`tenancy`]: `TenantTx`, the one door to tenant data; provisioning; per-tenant shares.
@@ -29,6 +31,7 @@
 //! - [`demo`], [`secrets`]: the demo tenant; generated secrets under the data directory.
 
 pub mod auth;
+pub mod authoring;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -8,6 +8,7 @@
 mod api_keys;
 mod auth_abuse;
 mod auth_flows;
+mod authoring;
 mod bad_input;
 mod baseline;
 mod billing;
@@ -25,8 +26,8 @@ mod lifecycle;
 mod module_answers;
 mod modules;
 mod payments;
-mod registry;
 mod python_crm;
+mod registry;
 mod routing;
 mod routing_day;
 mod scheduler;
