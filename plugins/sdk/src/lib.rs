@@ -4,8 +4,17 @@
 //! (see `wit/platform.wit`). This crate wraps the raw bindings so that a module is a route
 //! table of plain functions:
 //!
-//! ```ignore
-//! use verofield_sdk::{Manifest, Module, Problem, Request, Response, Route, Tables};
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use verofield_sdk::store::{Filter, Select};
+//! use verofield_sdk::{Events, Manifest, Module, Problem, Request, Resource, Response, Route};
+//! use verofield_sdk::{Tables, Validator, etag, events};
+//!
+//! /// A table of the host's store this module writes (granted by the manifest, checked by
+//! /// the host); here the CRM's contacts, whose rows have a `name`.
+//! const NOTES: &str = "crm_contacts";
+//! const NOTE: Resource = Resource::new(NOTES, "note");
+//! const CREATED: &str = "note.created";
 //!
 //! struct Notes;
 //!
@@ -14,21 +23,67 @@
 //!         name: "notes",
 //!         version: "1.0.0",
 //!         slot: "notes",
-//!         routes: &[Route::get("/notes/{id}", "notes.read", show)],
-//!         tables: Tables { read: &[], write: &["notes"] },
+//!         routes: &[
+//!             Route::post("/notes", "notes.write", create),
+//!             Route::get("/notes", "notes.read", list),
+//!             Route::get("/notes/{id}", "notes.read", show),
+//!             Route::delete("/notes/{id}", "notes.write", delete),
+//!         ],
+//!         tables: Tables { read: &[], write: &[NOTES] },
+//!         events: Events::emitting(&[CREATED]),
 //!         ..Manifest::EMPTY
 //!     };
 //! }
 //!
+//! /// A body: unknown fields are refused (422 naming them), as are wrong types.
+//! #[derive(Deserialize, Serialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct NoteFields {
+//!     name: String,
+//! }
+//!
+//! /// `POST /notes`: 201 with the row, its ETag and `Location`, and an event in the same
+//! /// transaction.
+//! fn create(request: &Request) -> Result<Response, Problem> {
+//!     let fields: NoteFields = request.json()?;
+//!     let mut check = Validator::default();
+//!     check.length("name", Some(&fields.name), 1..=200);
+//!     check.finish()?;
+//!     let note = verofield_sdk::store::insert::<serde_json::Value>(NOTES, &fields)?;
+//!     events::emit(CREATED, &serde_json::json!({"id": note.id}))?;
+//!     Ok(Response::created(&format!("/v1/notes/notes/{}", note.id), &note))
+//! }
+//!
+//! /// `GET /notes?q=&limit=&cursor=`: one page, filtered in the store.
+//! fn list(request: &Request) -> Result<Response, Problem> {
+//!     let mut select = Select::from(NOTES).page(request.paging()?);
+//!     if let Some(q) = request.query("q") {
+//!         select = select.filter(Filter::contains("name", q));
+//!     }
+//!     Ok(Response::json(200, &select.fetch::<serde_json::Value>()?))
+//! }
+//!
+//! /// `GET /notes/{id}`: the row with its ETag, or 404 "no note with this id".
 //! fn show(request: &Request) -> Result<Response, Problem> {
-//!     let id = request.id_param("id")?;
-//!     let note = verofield_sdk::store::get::<serde_json::Value>("notes", id)?
-//!         .ok_or_else(|| Problem::not_found("note"))?;
-//!     Ok(Response::record(200, &note))
+//!     Ok(Response::record(200, &NOTE.existing(request.id_param("id")?)?))
+//! }
+//!
+//! /// `DELETE /notes/{id}`, honouring `If-Match` (412 when the row moved on).
+//! fn delete(request: &Request) -> Result<Response, Problem> {
+//!     etag::delete::<serde::de::IgnoredAny>(request, NOTES, request.id_param("id")?, "note")?;
+//!     Ok(Response::no_content())
 //! }
 //!
 //! verofield_sdk::export_module!(Notes);
+//! # fn main() {
+//! #     let manifest: serde_json::Value = serde_json::from_str(&Notes::MANIFEST.to_json()).unwrap();
+//! #     assert_eq!(manifest["routes"].as_array().unwrap().len(), 4);
+//! # }
 //! ```
+//!
+//! This example is compiled and its manifest checked by `cargo test --doc` (CI runs the
+//! plugins workspace's tests). A partner gets this crate and the WIT vendored into a new
+//! module's folder by `verofield module new NAME --lang rust` (docs/PARTNERS.md).
 //!
 //! The same table answers `manifest()` and dispatches `handle()`, so the two cannot drift.
 //! Failures are [`Problem`]s, rendered as the host renders its own: problem+json with a stable
