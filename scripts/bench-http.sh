@@ -16,6 +16,11 @@
 # `--features bench-baseline`: skip the release build), CRM_WASM (a built CRM component: skip building it), BIND_TENANT (1: bind the
 # tenant's `crm` slot to the built-in explicitly first, so that each module request finds its
 # binding and skips the per-request look-up of the built-in on a second pool connection).
+#
+# With VERSUS=python the second route is not the native handler but the Python twin of the
+# CRM (plugins/crm-python, PY_CRM_WASM: a built component, else built here): a second tenant
+# is served by it (uploaded as the operator, shared, bound), and the script also reports the
+# upload-to-first-request time. Any server binary will do then (no bench-baseline feature).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/bench-lib.sh
@@ -38,6 +43,7 @@ for tool in curl jq; do
 done
 
 # --- build ------------------------------------------------------------------------------
+VERSUS=${VERSUS:-native}
 if [ -z "${VEROFIELD_BIN:-}" ]; then
   # The native reference route exists only with this feature.
   cargo build --release -p verofield --bin verofield --features bench-baseline >&2
@@ -47,6 +53,10 @@ if [ -z "${CRM_WASM:-}" ]; then
   rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2 >&2
   cargo build --manifest-path plugins/Cargo.toml -p verofield-crm --target wasm32-wasip2 --release >&2
   CRM_WASM=plugins/target/wasm32-wasip2/release/verofield_crm.wasm
+fi
+if [ "$VERSUS" = python ] && [ -z "${PY_CRM_WASM:-}" ]; then
+  PY_CRM_WASM=target/python-modules/crm_python.wasm
+  scripts/build-python-module.sh plugins/crm-python "$PY_CRM_WASM" >&2
 fi
 
 # --- server -----------------------------------------------------------------------------
@@ -80,8 +90,10 @@ trap 'exit 130' INT TERM
 
 # One tenant's throughput is measured, so its fair shares are lifted to the load's connections
 # (with the defaults, 16 connections of one tenant get 429 `tenant_busy` past its share).
+# The native route needs --bench-baseline; an upload of the Python CRM compiles in its request.
+if [ "$VERSUS" = python ]; then extra_args=(--request-timeout-secs 300); else extra_args=(--bench-baseline); fi
 VEROFIELD_OPERATOR_TOKEN="$operator_token" "$VEROFIELD_BIN" --data-dir "$work/data" serve \
-  --listen 127.0.0.1:0 --bench-baseline --builtin-modules "$work/modules" \
+  --listen 127.0.0.1:0 "${extra_args[@]}" --builtin-modules "$work/modules" \
   --tenant-max-transactions "$CONNECTIONS" --tenant-max-module-calls "$CONNECTIONS" \
   --access-token-ttl-secs 3600 >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
@@ -90,18 +102,26 @@ base=$(wait_for_listening "$work/server.out" "$work/server.err" "$server_pid")
 log "server at $base (pid $server_pid, data $work/data)"
 
 # --- fixtures ---------------------------------------------------------------------------
-slug="bench-$$"
 password="bench-password-0123456789"
-curl -sf -X POST "$base/v1/operator/tenants" \
-  -H "authorization: Bearer $operator_token" -H 'content-type: application/json' \
-  -d "{\"name\":\"Benchmark\",\"slug\":\"$slug\",\"admin_email\":\"owner@$slug.test\",\"admin_password\":\"$password\"}" \
-  >/dev/null
-token=$(curl -sf -X POST "$base/v1/auth/login" -H 'content-type: application/json' \
-  -d "{\"tenant\":\"$slug\",\"email\":\"owner@$slug.test\",\"password\":\"$password\"}" | jq -r .access_token)
-id=$(curl -sf -X POST "$base/v1/crm/customers" \
-  -H "authorization: Bearer $token" -H 'content-type: application/json' \
-  -d '{"name":"Ada Lovelace","email":"ada@example.com","phone":"+44 20 7946 0000","tags":["vip","maths"],"notes":"gate code 1234","billing_address":{"line1":"12 St James'"'"'s Square","city":"London","country":"GB"}}' \
-  | jq -r .id)
+# tenant SLUG -> the owner's access token of a new tenant
+tenant() {
+  curl -sf -X POST "$base/v1/operator/tenants" \
+    -H "authorization: Bearer $operator_token" -H 'content-type: application/json' \
+    -d "{\"name\":\"Benchmark\",\"slug\":\"$1\",\"admin_email\":\"owner@$1.test\",\"admin_password\":\"$password\"}" \
+    >/dev/null
+  curl -sf -X POST "$base/v1/auth/login" -H 'content-type: application/json' \
+    -d "{\"tenant\":\"$1\",\"email\":\"owner@$1.test\",\"password\":\"$password\"}" | jq -r .access_token
+}
+# customer TOKEN -> the id of a new customer of that tenant
+customer() {
+  curl -sf -X POST "$base/v1/crm/customers" \
+    -H "authorization: Bearer $1" -H 'content-type: application/json' \
+    -d '{"name":"Ada Lovelace","email":"ada@example.com","phone":"+44 20 7946 0000","tags":["vip","maths"],"notes":"gate code 1234","billing_address":{"line1":"12 St James'"'"'s Square","city":"London","country":"GB"}}' \
+    | jq -r .id
+}
+slug="bench-$$"
+token=$(tenant "$slug")
+id=$(customer "$token")
 
 if [ "${BIND_TENANT:-0}" = 1 ]; then
   digest=$(curl -sf -H "authorization: Bearer $token" "$base/v1/modules" | jq -r '.items[] | select(.slot == "crm") | .digest' | head -n 1)
@@ -112,9 +132,27 @@ fi
 
 module_url="$base/v1/crm/customers/$id"
 native_url="$base/v1/baseline/crm/customers/$id"
+native_token=$token
+if [ "$VERSUS" = python ]; then
+  # The "native" side becomes a second tenant served by the Python CRM.
+  native_token=$(tenant "$slug-py")
+  started=$(date +%s%N)
+  py_digest=$(curl -sf -X POST "$base/v1/operator/modules?share=$slug-py" \
+    -H "authorization: Bearer $operator_token" -H 'content-type: application/wasm' \
+    --data-binary "@$PY_CRM_WASM" | jq -r .digest)
+  uploaded=$(date +%s%N)
+  curl -sf -X PUT "$base/v1/tenant/modules/crm" -H "authorization: Bearer $native_token" \
+    -H 'content-type: application/json' -d "{\"version\":\"$py_digest\"}" >/dev/null
+  native_url="$base/v1/crm/customers/$(customer "$native_token")"
+  curl -sf -H "authorization: Bearer $native_token" "$native_url" >/dev/null
+  served=$(date +%s%N)
+  log "Python CRM ($(stat -c %s "$PY_CRM_WASM") bytes): upload $(( (uploaded - started) / 1000000 )) ms, upload to first answer $(( (served - started) / 1000000 )) ms"
+fi
+# The tenants' own ids and times differ; the rest of the answer must not.
+same_shape() { jq -S 'del(.id, .created_at, .updated_at)' <<<"$1"; }
 module_body=$(curl -sf -H "authorization: Bearer $token" "$module_url")
-native_body=$(curl -sf -H "authorization: Bearer $token" "$native_url")
-if [ "$module_body" != "$native_body" ]; then
+native_body=$(curl -sf -H "authorization: Bearer $native_token" "$native_url")
+if [ "$(same_shape "$module_body")" != "$(same_shape "$native_body")" ]; then
   log "the two routes answer different bodies:"; log "module: $module_body"; log "native: $native_body"
   exit 1
 fi
@@ -146,10 +184,11 @@ pg_ticks() {
 # run_wrk NAME URL DURATION -> "rps p50 p99 server_us pg_us" on stdout (CPU microseconds per
 # request; pg_us is "n/a" on DATABASE_URL); the full wrk output goes to $work/NAME.txt.
 run_wrk() {
-  local name=$1 url=$2 duration=$3 out s0 s1 p0 p1
+  local name=$1 url=$2 duration=$3 out s0 s1 p0 p1 bearer=$token
+  [ "$name" = native ] || [ "$name" = warmup-native ] && bearer=$native_token
   s0=$(server_ticks); p0=$(pg_ticks)
   out=$(wrk --latency -t "$THREADS" -c "$CONNECTIONS" -d "$duration" \
-    -H "authorization: Bearer $token" "$url")
+    -H "authorization: Bearer $bearer" "$url")
   s1=$(server_ticks); p1=$(pg_ticks)
   printf '%s\n\n' "$out" >>"$work/$name.txt"
   local rps p50 p99 n server_us pg_us errors
@@ -208,6 +247,8 @@ rows+=" | $(med "${module_p99[@]}") | $(med "${native_p99[@]}") | | |"
 
 cat <<EOF
 wrk $(wrk -v 2>&1 | head -n 1 | awk '{ print $2 }'), $([ "${BIND_TENANT:-0}" = 1 ] && echo 'tenant bound explicitly (BIND_TENANT=1), ')$THREADS threads, $CONNECTIONS connections, $DURATION per run, $ROUNDS rounds, warm-up $WARMUP per route; $(nproc) CPUs; load average $load_start at the start, $load_end at the end
+
+Second route: $([ "$VERSUS" = python ] && echo 'the Python CRM (a second tenant), "native" below' || echo 'the native handler')
 
 | round | module req/s | native req/s | module / native | module p50 (ms) | native p50 (ms) | module p99 (ms) | native p99 (ms) | module CPU/req (µs, server + PG) | native CPU/req (µs, server + PG) |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
