@@ -9,6 +9,10 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir=$1
 out=$2
+if ! [ -d "$root/target/py/componentize_py" ]; then
+  echo "componentize-py is not installed in target/py: run scripts/setup.sh" >&2
+  exit 1
+fi
 mkdir -p "$(dirname "$out")"
 PYTHONPATH="$root/target/py" python3 -c 'import sys, componentize_py; sys.argv[0] = "componentize-py"; componentize_py.script()' \
   --quiet -d "$root/wit" -w domain-module componentize --stub-wasi \
