@@ -86,4 +86,17 @@ mod tests {
         );
         assert!(matches!(classify(b"not wasm"), Artifact::Unreadable(_)));
     }
+
+    #[test]
+    fn exports_beyond_the_world_do_not_matter() {
+        // componentize-py adds an unversioned `exports` interface (its pre-init hook).
+        let python = wat::parse_str(
+            r#"(component
+                 (instance $i)
+                 (export "exports" (instance $i))
+                 (export "verofield:platform/module@0.1.0" (instance $i)))"#,
+        )
+        .unwrap();
+        assert_eq!(classify(&python), Artifact::Module);
+    }
 }
