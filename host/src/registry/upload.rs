@@ -69,8 +69,8 @@ impl Registry {
         let started = std::time::Instant::now();
         let module = self.runtime.load_upload(upload.component).await?;
         let compile_ms = started.elapsed().as_millis() as u64;
+        // A refused upload leaves nothing in memory behind it.
         if let Err(refusal) = self.check_policy(&module.manifest, upload.uploader).await {
-            // A refused upload leaves nothing in memory behind it.
             if !known {
                 self.runtime.forget(&digest);
             }
@@ -86,20 +86,23 @@ impl Registry {
             Uploader::Operator => (None, "operator".to_owned()),
             Uploader::Publisher { id, namespace } => (Some(id), format!("publisher:{namespace}")),
         };
-        let version = self
-            .record(
-                &module,
-                NewVersion {
-                    component: upload.component,
-                    builtin: false,
-                    by: &by,
-                    publisher_id,
-                    notes: upload.notes,
-                    validation: Some(report),
-                },
-            )
-            .await?;
-        self.version_record(version).await
+        let new = NewVersion {
+            component: upload.component,
+            builtin: false,
+            by: &by,
+            publisher_id,
+            notes: upload.notes,
+            validation: Some(report),
+        };
+        match self.record(&module, new).await {
+            Ok(version) => self.version_record(version).await,
+            Err(refusal) => {
+                if !known {
+                    self.runtime.forget(&digest);
+                }
+                Err(refusal)
+            }
+        }
     }
 
     /// The versions a publisher uploaded, oldest first.

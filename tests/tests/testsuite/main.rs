@@ -25,6 +25,7 @@ mod lifecycle;
 mod module_answers;
 mod modules;
 mod payments;
+mod publishers;
 mod registry;
 mod routing;
 mod routing_day;
