@@ -126,6 +126,42 @@ async fn a_member_uploads_a_private_version_only_the_shared_tenant_sees_binds_an
 }
 
 #[tokio::test]
+async fn removing_a_member_revokes_their_keys_and_only_owners_manage_members() {
+    let (server, acme, _) = world("members").await;
+    let invited = acme
+        .api
+        .post("/v1/publisher/members", &json!({"email": "bob@acme.test"}))
+        .await;
+    let token = invited.json["invitation_token"].as_str().unwrap();
+    let accepted = (server.anon())
+        .post("/v1/publisher/accept-invite", &json!({"token": token}))
+        .await;
+    let bob = server.client_for(accepted.json["key"]["secret"].as_str().unwrap());
+    let member = format!(
+        "/v1/publisher/members/{}",
+        invited.json["member"]["id"].as_str().unwrap()
+    );
+    let invite = json!({"email": "mallory@acme.test"});
+    (bob.post("/v1/publisher/members", &invite).await)
+        .expect_problem(403, "publisher_owner_required");
+    bob.delete(&member)
+        .await
+        .expect_problem(403, "publisher_owner_required");
+
+    acme.api.delete(&member).await.expect_status(204);
+    bob.get("/v1/publisher")
+        .await
+        .expect_problem(401, "invalid_token");
+    let members = acme.api.get("/v1/publisher/members").await;
+    assert_eq!(
+        members.json["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        members.text
+    );
+}
+
+#[tokio::test]
 async fn publishing_keys_and_tenant_credentials_never_cross() {
     let (server, acme, [tenant, _]) = world("cross").await;
     let owner = server.login_owner(&tenant).await.access;

@@ -285,7 +285,7 @@ async fn a_200_mb_upload_is_refused_before_its_body_is_read_and_the_host_stays_u
 
 /// A component whose core module is `functions` functions of `groups` add-and-store groups
 /// each: valid, small on the wire (7 bytes a group), and slow to compile.
-fn compile_bomb(functions: usize, groups: usize) -> Vec<u8> {
+pub(crate) fn compile_bomb(functions: usize, groups: usize) -> Vec<u8> {
     fn leb(mut n: usize, out: &mut Vec<u8>) {
         loop {
             let byte = (n & 0x7f) as u8;
