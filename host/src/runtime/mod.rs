@@ -198,6 +198,19 @@ impl RuntimeConfig {
     }
 }
 
+/// 422 `module_compile_timeout`: an upload took longer to compile than `limit`.
+fn compile_timeout(limit: Duration) -> Error {
+    Error::problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "module_compile_timeout",
+        format!(
+            "compiling the component took longer than this host allows ({} ms, \
+             --module-compile-timeout-ms); make its functions smaller",
+            limit.as_millis()
+        ),
+    )
+}
+
 /// A loaded module: its digest, its manifest, and its pre-instantiated component.
 pub type ModuleHandle = Arc<LoadedModule>;
 
@@ -334,7 +347,7 @@ impl Runtime {
         let cache_dir = self.config.cache_dir.clone();
         let bytes = component.to_vec();
         let (component, origin) = tokio::task::spawn_blocking(move || {
-            compile::load_or_compile(&engine, &cache_dir, digest, &bytes)
+            compile::load_or_compile(&engine, &cache_dir, digest, &bytes, None)
         })
         .await
         .map_err(|error| anyhow::anyhow!("compiling a module panicked: {error}"))??;
@@ -366,23 +379,14 @@ impl Runtime {
         let engine = self.engine.clone();
         let cache_dir = self.config.cache_dir.clone();
         let bytes = component.to_vec();
+        let limit = Some((std::time::Instant::now() + bounds.timeout, bounds.timeout));
         let compiling = tokio::task::spawn_blocking(move || {
             let _slot = permit;
-            compile::load_or_compile(&engine, &cache_dir, digest, &bytes)
+            compile::load_or_compile(&engine, &cache_dir, digest, &bytes, limit)
         });
         let (component, origin) = tokio::time::timeout(bounds.timeout, compiling)
             .await
-            .map_err(|_| {
-                Error::problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "module_compile_timeout",
-                    format!(
-                        "compiling the component took longer than this host allows ({} ms, \
-                         --module-compile-timeout-ms); make its functions smaller",
-                        bounds.timeout.as_millis()
-                    ),
-                )
-            })?
+            .map_err(|_| compile_timeout(bounds.timeout))?
             .map_err(|error| anyhow::anyhow!("compiling a module panicked: {error}"))??;
         self.prepare(digest, component, origin, self.config.limits.clone())
             .await

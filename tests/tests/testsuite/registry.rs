@@ -8,8 +8,8 @@
 
 use serde_json::json;
 use verofield_tests::{
-    Api, Method, Resp, ServerOptions, TempDir, TenantFixture, TestServer, bind, fixture_component,
-    send,
+    Api, Method, Resp, ServerOptions, TempDir, TenantFixture, TestServer, bind, eventually,
+    fixture_component, send,
 };
 
 async fn owner_api(server: &TestServer, tenant: &TenantFixture) -> Api {
@@ -285,7 +285,7 @@ async fn a_200_mb_upload_is_refused_before_its_body_is_read_and_the_host_stays_u
 
 /// A component whose core module is `functions` functions of `groups` add-and-store groups
 /// each: valid, small on the wire (7 bytes a group), and slow to compile.
-pub(crate) fn compile_bomb(functions: usize, groups: usize) -> Vec<u8> {
+fn compile_bomb(functions: usize, groups: usize) -> Vec<u8> {
     fn leb(mut n: usize, out: &mut Vec<u8>) {
         loop {
             let byte = (n & 0x7f) as u8;
@@ -343,7 +343,9 @@ async fn a_compile_bomb_is_refused_in_time_while_the_host_keeps_serving() {
         "100",
     ]))
     .await;
-    let refused = operator_upload(&server, compile_bomb(20, 25_000)).await;
+    // About 3 s of compiling on this machine (20 x 25,000 took 0.65 s), 15x the limit.
+    let bomb = compile_bomb(100, 25_000);
+    let refused = operator_upload(&server, bomb.clone()).await;
     refused.expect_problem(422, "module_compile_timeout");
     assert!(refused.text.contains("200 ms"), "{}", refused.text);
     // The bomb's thread still compiles and holds the one compile slot: the next upload is
@@ -352,4 +354,9 @@ async fn a_compile_bomb_is_refused_in_time_while_the_host_keeps_serving() {
     busy.expect_problem(503, "server_busy");
     assert!(busy.header("retry-after").is_some());
     server.anon().get("/healthz").await.expect_status(200);
+    // Its compile finished since, but was not kept: it is refused again, not loaded from the
+    // cache its abandoned compile would otherwise have filled.
+    let compiled = async || server.stderr().contains("compiled module").then_some(());
+    eventually("the bomb's compile to end", compiled).await;
+    (operator_upload(&server, bomb).await).expect_problem(422, "module_compile_timeout");
 }
