@@ -275,6 +275,23 @@ pub struct ServeArgs {
         default_value_t = 30_000
     )]
     pub module_max_deadline_ms: u64,
+    /// How long compiling an uploaded component may take before the upload is refused
+    /// (422 `module_compile_timeout`): a compile bomb cannot hold the host. Uploads compile
+    /// one at a time, off the request path.
+    #[arg(
+        long,
+        env = "VEROFIELD_MODULE_COMPILE_TIMEOUT_MS",
+        default_value_t = 60_000
+    )]
+    pub module_compile_timeout_ms: u64,
+    /// How long an upload waits for the one compile slot before it is answered 503
+    /// `server_busy` with `Retry-After`.
+    #[arg(
+        long,
+        env = "VEROFIELD_MODULE_COMPILE_WAIT_MS",
+        default_value_t = 10_000
+    )]
+    pub module_compile_wait_ms: u64,
     /// The platform operator's bearer token; generated into the data directory if unset.
     #[arg(long, env = "VEROFIELD_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
@@ -744,6 +761,10 @@ fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
             .unwrap_or_else(|| cli.data_dir.join("cache").join("modules")),
         module_deadline: Duration::from_millis(args.module_deadline_ms),
         module_max_deadline: Duration::from_millis(args.module_max_deadline_ms),
+        upload_compile: crate::runtime::UploadCompile {
+            timeout: Duration::from_millis(args.module_compile_timeout_ms),
+            wait: Duration::from_millis(args.module_compile_wait_ms),
+        },
         wasm_perf_map: args.wasm_perf_map,
         #[cfg(feature = "bench-baseline")]
         bench_baseline: args.bench_baseline,

@@ -41,6 +41,8 @@ pub struct ServerSettings {
     pub module_deadline: Duration,
     /// The longest deadline a built-in module's manifest may obtain.
     pub module_max_deadline: Duration,
+    /// The time limit of an upload's compile and the wait for the compile slot.
+    pub upload_compile: crate::runtime::UploadCompile,
     /// Name module functions for `perf` (`serve --wasm-perf-map`).
     pub wasm_perf_map: bool,
     /// Mount the benchmark's native reference route (`http::baseline`).

@@ -35,6 +35,9 @@ pub enum Error {
         retry_after: Option<u64>,
         /// The methods a 405 answer lists in `Allow`.
         allow: Vec<String>,
+        /// One extension member of the problem body (RFC 9457 3.2), such as the `grants` a
+        /// `consent_required` answer shows.
+        extension: Option<Box<(&'static str, serde_json::Value)>>,
     },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -51,6 +54,7 @@ impl Error {
             fields: Vec::new(),
             retry_after: None,
             allow: Vec::new(),
+            extension: None,
         }
     }
 
@@ -95,6 +99,7 @@ impl Error {
             fields,
             retry_after: None,
             allow: Vec::new(),
+            extension: None,
         }
     }
 
@@ -114,6 +119,14 @@ impl Error {
         self
     }
 
+    /// The same problem with an extension member in its body.
+    pub fn with_extension(mut self, name: &'static str, value: serde_json::Value) -> Self {
+        if let Self::Problem { extension, .. } = &mut self {
+            *extension = Some(Box::new((name, value)));
+        }
+        self
+    }
+
     /// 405: the resource exists, for these methods only (RFC 9110 15.5.6).
     pub fn method_not_allowed(allow: Vec<String>) -> Self {
         Self::Problem {
@@ -123,6 +136,7 @@ impl Error {
             fields: Vec::new(),
             retry_after: None,
             allow,
+            extension: None,
         }
     }
 

@@ -123,6 +123,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     runtime_config.limits.deadline = settings.module_deadline;
     runtime_config.trusted_max.deadline = settings.module_max_deadline;
     runtime_config.perf_map = settings.wasm_perf_map;
+    runtime_config.upload_compile = settings.upload_compile.clone();
     runtime_config.shares = settings.call_shares.clone();
     let runtime = runtime::Runtime::new(runtime_config)?;
     let columns = Arc::new(storage::Catalog::load(&db.pool).await?);

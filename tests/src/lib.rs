@@ -25,6 +25,7 @@
 //! * [`jwt`]: forging tokens the way an attacker (or the server) would.
 //! * `guests`: the wasm fixtures and built-in modules, built once per process.
 //! * `modules`: publishing a component and binding it for a tenant.
+//! * `publishers`: a publisher and its uploads, and a tenant's consent to bind one.
 //! * `scenario`: one-line steps ([`Scenario`] and requests on [`Api`]) for long stories.
 //! * `python`: [`run_python`], the official Stripe and Standard Webhooks libraries as
 //!   independent checks of our signatures.
@@ -51,6 +52,7 @@ mod guests;
 mod http;
 pub mod jwt;
 mod modules;
+mod publishers;
 mod python;
 mod receiver;
 mod scenario;
@@ -65,6 +67,7 @@ pub use fixtures::*;
 pub use guests::*;
 pub use http::*;
 pub use modules::*;
+pub use publishers::*;
 pub use python::*;
 pub use receiver::*;
 pub use scenario::*;

@@ -21,13 +21,21 @@ impl TestServer {
     }
 }
 
-/// Binds the tenant's `slot` to `version` (a digest or `name@version`).
+/// Binds the tenant's `slot` to `version` (a digest or `name@version`). An upload needs the
+/// tenant's consent: when the server answers `consent_required`, the grants it shows are
+/// accepted, as an admin would after reading them.
 pub async fn bind(api: &Api, slot: &str, version: &str) {
-    api.request(Method::PUT, &format!("/v1/tenant/modules/{slot}"))
-        .json(&json!({ "version": version }))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap_or_else(|error| panic!("binding {slot} to {version}: {error}"));
+    let path = format!("/v1/tenant/modules/{slot}");
+    let mut body = json!({ "version": version });
+    let mut answer = send(api.request(Method::PUT, &path).json(&body)).await;
+    if answer.code() == "consent_required" {
+        body["accept"] = answer.json["grants"].clone();
+        answer = send(api.request(Method::PUT, &path).json(&body)).await;
+    }
+    assert_eq!(
+        answer.status.as_u16(),
+        200,
+        "binding {slot} to {version}: {}",
+        answer.text
+    );
 }

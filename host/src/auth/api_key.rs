@@ -38,18 +38,26 @@ pub struct Presented {
 
 impl Presented {
     pub fn parse(token: &str) -> Option<Self> {
-        let (tenant, secret) = token.strip_prefix(PREFIX)?.split_once('_')?;
-        if tenant.len() != 32
-            || secret.len() != SECRET_HEX_CHARS
-            || !secret.bytes().all(|b| b.is_ascii_hexdigit())
-        {
-            return None;
-        }
-        Some(Self {
-            tenant_id: Uuid::try_parse(tenant).ok()?,
-            digest: Sha256::digest(token.as_bytes()).into(),
-        })
+        let (tenant_id, digest) = split(PREFIX, token)?;
+        Some(Self { tenant_id, digest })
     }
+}
+
+/// A credential of the shape `<prefix><uuid simple>_<64 hex>` split into its id and the
+/// sha256 of the whole credential; None when it has another shape. Tenant API keys and the
+/// publishers' keys and invitations share it.
+pub fn split(prefix: &str, token: &str) -> Option<(Uuid, [u8; 32])> {
+    let (id, secret) = token.strip_prefix(prefix)?.split_once('_')?;
+    if id.len() != 32
+        || secret.len() != SECRET_HEX_CHARS
+        || !secret.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return None;
+    }
+    Some((
+        Uuid::try_parse(id).ok()?,
+        Sha256::digest(token.as_bytes()).into(),
+    ))
 }
 
 /// A new key: the secret shown once, the digest stored, the prefix kept in clear.
@@ -60,8 +68,13 @@ pub struct Generated {
 }
 
 pub fn generate(tenant_id: Uuid) -> Generated {
+    mint(PREFIX, tenant_id)
+}
+
+/// A new credential `<prefix><id>_<64 hex>` (256 random bits; see [`split`]).
+pub fn mint(prefix: &str, id: Uuid) -> Generated {
     let secret = crate::secrets::random_hex();
-    let key = format!("{PREFIX}{}_{secret}", tenant_id.simple());
+    let key = format!("{prefix}{}_{secret}", id.simple());
     Generated {
         digest: Sha256::digest(key.as_bytes()).into(),
         prefix: key[..key.len() - SECRET_HEX_CHARS + DISPLAY_SECRET_CHARS].to_owned(),

@@ -6,8 +6,8 @@
 //! it likes, and about twenty such clients would hold the whole pool (every tenant then gets
 //! 503). Reading it here first means a slow upload costs only its own connection and task;
 //! the request timeout bounds it. Every route with a body passes through here, host routes
-//! and module routes alike, except the operator's component upload: it opens no tenant
-//! transaction and has its own, larger limit.
+//! and module routes alike, except the component uploads (the operator's and the publishers'):
+//! they open no tenant transaction and have their own, larger limit.
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -18,11 +18,11 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::modules::UPLOAD_PATH;
+use super::modules::is_upload_path;
 use crate::error::Error;
 
 pub async fn read_body_first(State(limit): State<usize>, request: Request, next: Next) -> Response {
-    if request.body().is_end_stream() || request.uri().path() == UPLOAD_PATH {
+    if request.body().is_end_stream() || is_upload_path(request.uri().path()) {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();

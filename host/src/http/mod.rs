@@ -27,6 +27,8 @@ pub mod pagination;
 pub mod pay_links;
 pub mod payments;
 pub mod problem;
+pub mod publisher_modules;
+pub mod publishers;
 pub mod request_id;
 pub mod roles;
 pub mod scheduled_tasks;
@@ -113,6 +115,8 @@ pub fn router(state: AppState) -> Router {
         .merge(events::routes())
         .merge(api_keys::routes())
         .merge(operator::routes())
+        .merge(publishers::routes())
+        .merge(publisher_modules::routes())
         .merge(openapi::routes())
         .merge(modules::routes())
         .merge(webhooks::routes())
@@ -180,7 +184,7 @@ async fn refuse_oversized(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     // Component uploads carry their own, larger limit.
-    let exempt = request.uri().path() == modules::UPLOAD_PATH;
+    let exempt = modules::is_upload_path(request.uri().path());
     match declared {
         Some(length) if length > limit as u64 && !exempt => {
             if length <= DRAIN_LIMIT {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -28,24 +28,68 @@ use super::operator::{self, Operator};
 use super::pagination::Page;
 use crate::auth::rbac::perm;
 use crate::error::{Error, Result, Validator};
-use crate::registry::{self, ModuleRequest, Version};
+use crate::registry::{self, ModuleRequest, Upload, Uploader, Version, consent};
 use crate::runtime::Caller;
+use crate::runtime::manifest::Grants;
 
 /// Where the operator uploads components.
 pub const UPLOAD_PATH: &str = "/v1/operator/modules";
-/// Largest component an operator may upload.
+/// Where a publisher uploads components.
+pub const PUBLISHER_UPLOAD_PATH: &str = "/v1/publisher/modules";
+/// Largest component anyone may upload.
 const MAX_COMPONENT_BYTES: usize = 64 << 20;
+
+/// Whether a path takes component uploads: they open no tenant transaction and carry their
+/// own, larger limit ([`ComponentBody`]), so the general body handling passes them by.
+pub fn is_upload_path(path: &str) -> bool {
+    path == UPLOAD_PATH || path == PUBLISHER_UPLOAD_PATH
+}
+
+/// An uploaded component's bytes, at most 64 MiB: a larger declared length is 413 before any
+/// byte is read, and a body that turns out larger is 413 when it passes the cap.
+pub struct ComponentBody(pub Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for ComponentBody {
+    type Rejection = Error;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, Self::Rejection> {
+        let too_large = || {
+            Error::problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "a component may be at most {} MiB",
+                    MAX_COMPONENT_BYTES >> 20
+                ),
+            )
+        };
+        let declared = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > MAX_COMPONENT_BYTES as u64) {
+            return Err(too_large());
+        }
+        axum::body::to_bytes(req.into_body(), MAX_COMPONENT_BYTES)
+            .await
+            .map(Self)
+            .map_err(|_| too_large())
+    }
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/modules", get(list_versions))
+        .route("/v1/modules/{name}/{version}", get(show_version))
+        .route(
+            "/v1/modules/{namespace}/{name}/{version}",
+            get(show_namespaced_version),
+        )
         .route("/v1/tenant/modules", get(list_bindings))
         .route("/v1/tenant/modules/{slot}", axum::routing::put(rebind))
         .route("/v1/tenant/modules/{slot}/rollback", post(rollback))
-        .route(
-            UPLOAD_PATH,
-            post(upload).layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
-        )
+        .route(UPLOAD_PATH, post(upload))
         .route("/v1/{slot}", any(dispatch))
         .route("/v1/{slot}/{*rest}", any(dispatch))
 }
@@ -59,6 +103,68 @@ async fn list_versions(
     Ok(Json(Page {
         items: state.registry.bindable_versions(&mut ctx.tx).await?,
         next_cursor: None,
+    }))
+}
+
+/// What a tenant admin reads before binding a version: who publishes it, what it does and
+/// exactly what it may touch (the `grants` to accept on bind), and its conformance.
+#[derive(Serialize)]
+struct VersionDetail {
+    #[serde(flatten)]
+    version: Version,
+    publisher: Option<registry::publishers::Publisher>,
+    description: Option<String>,
+    grants: Grants,
+    conformance: serde_json::Value,
+    /// Whether binding it needs `accept` (uploads do; built-ins do not).
+    consent_required: bool,
+}
+
+async fn show_version(
+    ctx: Tenant,
+    state: State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<impl IntoResponse> {
+    version_detail(ctx, state, format!("{name}@{version}")).await
+}
+
+async fn show_namespaced_version(
+    ctx: Tenant,
+    state: State<AppState>,
+    Path((namespace, name, version)): Path<(String, String, String)>,
+) -> Result<impl IntoResponse> {
+    version_detail(ctx, state, format!("{namespace}/{name}@{version}")).await
+}
+
+/// A version this tenant may bind; 404 for every other, whether it exists or not.
+async fn version_detail(
+    mut ctx: Tenant,
+    State(state): State<AppState>,
+    reference: String,
+) -> Result<Json<VersionDetail>> {
+    ctx.require(perm::MODULES_MANAGE)?;
+    let version = state
+        .registry
+        .bindable(&mut ctx.tx, &reference)
+        .await?
+        .ok_or_else(|| Error::not_found("module version"))?;
+    let manifest = state
+        .registry
+        .module(&version.digest)
+        .await?
+        .manifest
+        .clone();
+    let publisher = match version.publisher_id {
+        Some(id) => registry::publishers::by_id(&state.pool, id).await?,
+        None => None,
+    };
+    Ok(Json(VersionDetail {
+        publisher,
+        description: manifest.description.clone(),
+        grants: manifest.grants(),
+        conformance: registry::upload_conformance(&version),
+        consent_required: !version.builtin,
+        version,
     }))
 }
 
@@ -108,6 +214,11 @@ pub async fn tenant_bindings(
 struct RebindRequest {
     /// A digest, or `name@version`.
     version: String,
+    /// The grants the admin accepts: exactly those `GET /v1/modules/{name}/{version}` shows.
+    /// Needed for an upload, unless the tenant accepted them (or more) for this module before.
+    accept: Option<serde_json::Value>,
+    /// Whether the module's publisher may see this tenant's name among those running it.
+    name_me_to_publisher: Option<bool>,
 }
 
 async fn rebind(
@@ -135,6 +246,9 @@ async fn rebind(
         format!("that module fills slot `{}`", version.slot),
     );
     check.finish()?;
+    if !version.builtin {
+        consent(&mut ctx, &state, &version, &body).await?;
+    }
     registry::bind(&mut ctx.tx, &version).await?;
     ctx.audit(
         "module.bound",
@@ -152,6 +266,52 @@ async fn rebind(
         source: "binding",
         version,
     }))
+}
+
+/// Checks (and records) the tenant's consent to an upload's grants: an `accept` must be
+/// exactly the grants; without one, an earlier consent for the module must cover them. The
+/// consent and the naming choice are audited.
+async fn consent(
+    ctx: &mut Tenant,
+    state: &AppState,
+    version: &Version,
+    body: &RebindRequest,
+) -> Result<()> {
+    let grants = state
+        .registry
+        .module(&version.digest)
+        .await?
+        .manifest
+        .grants();
+    let shown = serde_json::to_value(&grants).map_err(anyhow::Error::from)?;
+    match &body.accept {
+        Some(accept) if *accept == shown => {
+            consent::record(&mut ctx.tx, &version.name, &version.digest, &grants).await?;
+            ctx.audit(
+                "module.consented",
+                "module",
+                uuid::Uuid::nil(),
+                serde_json::json!({"module": version.name, "digest": version.digest, "grants": shown}),
+            )
+            .await?;
+        }
+        Some(_) => return Err(consent::required(&version.name, &grants)),
+        None => match consent::accepted(&mut ctx.tx, &version.name).await? {
+            Some(accepted) if grants.within(&accepted) => {}
+            _ => return Err(consent::required(&version.name, &grants)),
+        },
+    }
+    if let Some(named) = body.name_me_to_publisher {
+        consent::name_me_to_publisher(&mut ctx.tx, &version.name, named).await?;
+        ctx.audit(
+            "module.naming_changed",
+            "module",
+            uuid::Uuid::nil(),
+            serde_json::json!({"module": version.name, "name_me_to_publisher": named}),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Rebinds the slot to the version that served it before the current binding (the
@@ -195,7 +355,7 @@ async fn upload(
     _: Operator,
     State(state): State<AppState>,
     Query(params): Query<UploadParams>,
-    body: Bytes,
+    ComponentBody(body): ComponentBody,
 ) -> Result<impl IntoResponse> {
     let slugs: Vec<&str> = params
         .share
@@ -206,9 +366,16 @@ async fn upload(
         .collect();
     // Every tenant is checked before anything is recorded.
     let tenants = operator::tenant_ids(&state, &slugs, "share").await?;
-    let version = state.registry.publish(&body, false, "operator").await?;
-    operator::share_with(&state, &version.digest, &tenants).await?;
-    Ok((StatusCode::CREATED, Json(version)))
+    let record = state
+        .registry
+        .upload(Upload {
+            component: &body,
+            uploader: Uploader::Operator,
+            notes: "",
+        })
+        .await?;
+    operator::share_with(&state, &record.version.digest, &tenants, "operator").await?;
+    Ok((StatusCode::CREATED, Json(record)))
 }
 
 /// Extract, call, respond: the registry routes and runs the call ([`Registry::call`]); this

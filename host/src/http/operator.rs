@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/operator/tenants/{id}/suspend", post(suspend))
         .route("/v1/operator/tenants/{id}/activate", post(activate))
         .route("/v1/operator/modules/{version}/shares", post(share))
+        .route("/v1/operator/modules/{version}/approve", post(approve))
         .route(
             "/v1/operator/modules/{version}/shares/{tenant}",
             delete(unshare),
@@ -152,16 +153,35 @@ pub async fn tenant_ids(state: &AppState, slugs: &[&str], field: &str) -> Result
     Ok(ids)
 }
 
-/// Shares a version with these tenants on the operator's behalf.
-pub async fn share_with(state: &AppState, digest: &str, tenants: &[Uuid]) -> Result<()> {
+/// Shares a version with these tenants on behalf of `by` (`operator`, `publisher:<ns>`).
+pub async fn share_with(state: &AppState, digest: &str, tenants: &[Uuid], by: &str) -> Result<()> {
     shares::share(
         &state.pool,
         digest,
         tenants,
-        "operator",
+        by,
         state.limits.statement_timeout,
     )
     .await
+}
+
+/// Withdraws the share of a version with the tenant of this slug: 204, or 404 when there was
+/// none (or no such tenant).
+pub async fn withdraw_share(state: &AppState, digest: &str, tenant: &str) -> Result<StatusCode> {
+    let tenant_id = tenant_id(state, tenant)
+        .await?
+        .ok_or_else(|| Error::not_found("share"))?;
+    match shares::unshare(
+        &state.pool,
+        digest,
+        tenant_id,
+        state.limits.statement_timeout,
+    )
+    .await?
+    {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(Error::not_found("share")),
+    }
 }
 
 pub(super) async fn tenant_id(state: &AppState, slug: &str) -> Result<Option<Uuid>> {
@@ -206,7 +226,7 @@ async fn share(
 ) -> Result<impl IntoResponse> {
     let version = uploaded_version(&state, &reference).await?;
     let tenants = tenant_ids(&state, &[body.tenant.as_str()], "tenant").await?;
-    share_with(&state, &version.digest, &tenants).await?;
+    share_with(&state, &version.digest, &tenants, "operator").await?;
     Ok((
         StatusCode::CREATED,
         Json(Share {
@@ -224,18 +244,17 @@ async fn unshare(
     Path((reference, tenant)): Path<(String, String)>,
 ) -> Result<impl IntoResponse> {
     let version = uploaded_version(&state, &reference).await?;
-    let tenant_id = tenant_id(&state, &tenant)
-        .await?
-        .ok_or_else(|| Error::not_found("share"))?;
-    match shares::unshare(
-        &state.pool,
-        &version.digest,
-        tenant_id,
-        state.limits.statement_timeout,
-    )
-    .await?
-    {
-        true => Ok(StatusCode::NO_CONTENT),
-        false => Err(Error::not_found("share")),
-    }
+    withdraw_share(&state, &version.digest, &tenant).await
+}
+
+/// Makes an uploaded version public: every tenant sees it in `GET /v1/modules` and may bind
+/// it (with consent).
+async fn approve(
+    _: Operator,
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+) -> Result<impl IntoResponse> {
+    let version = state.registry.approve(&reference).await?;
+    tracing::info!(name = %version.name, version = %version.version, digest = %version.digest, "module approved");
+    Ok(Json(state.registry.version_record(version).await?))
 }

@@ -22,10 +22,22 @@ struct Problem<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extension: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A problem response from its parts; also used by middleware that has no [`Error`].
 pub fn response(status: StatusCode, code: &str, detail: &str, errors: &[FieldError]) -> Response {
+    response_with(status, code, detail, errors, None)
+}
+
+fn response_with(
+    status: StatusCode,
+    code: &str,
+    detail: &str,
+    errors: &[FieldError],
+    extension: Option<(&str, serde_json::Value)>,
+) -> Response {
     let body = Problem {
         kind: format!("https://docs.verofield.dev/problems/{code}"),
         title: status.canonical_reason().unwrap_or("Error"),
@@ -33,6 +45,7 @@ pub fn response(status: StatusCode, code: &str, detail: &str, errors: &[FieldErr
         detail,
         code,
         errors,
+        extension: extension.map(|(name, value)| [(name.to_owned(), value)].into_iter().collect()),
     };
     let mut response = (status, axum::Json(body)).into_response();
     response
@@ -51,9 +64,11 @@ impl IntoResponse for Error {
                 fields,
                 retry_after,
                 allow,
+                extension,
                 ..
             } => {
-                let mut response = response(status, code, &detail, &fields);
+                let mut response =
+                    response_with(status, code, &detail, &fields, extension.map(|e| *e));
                 if let Some(seconds) = retry_after {
                     response
                         .headers_mut()

@@ -5,8 +5,7 @@
 //! than by its name needs no naming rule for module crates, costs one pass of the parser (no
 //! compilation), and keeps the start-up log's warnings for modules that fail to publish.
 
-/// The interface every domain module exports (any version of the package).
-const MODULE_INTERFACE: &str = "verofield:platform/module";
+use super::validation::is_module_interface;
 
 /// What a `.wasm` file in the built-ins directory is.
 #[derive(Debug, PartialEq, Eq)]
@@ -51,11 +50,6 @@ pub(super) fn classify(bytes: &[u8]) -> Artifact {
         }
     }
     Artifact::NotAModule
-}
-
-fn is_module_interface(name: &str) -> bool {
-    name.strip_prefix(MODULE_INTERFACE)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('@'))
 }
 
 #[cfg(test)]

@@ -16,9 +16,14 @@
 //! through the registry's own small pool, which never waits on the request pool.
 
 mod call;
+pub mod consent;
 mod discovery;
+pub mod installs;
 mod published;
+pub mod publishers;
 pub mod shares;
+mod upload;
+pub mod validation;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -32,6 +37,7 @@ use uuid::Uuid;
 
 pub use self::call::{Answer, Delivered, ModuleRequest, Routed};
 use self::published::Catalog;
+pub use self::upload::{Upload, Uploader, VersionRecord, conformance as upload_conformance};
 use crate::error::{Error, Result, is_unique_violation};
 use crate::runtime::manifest::is_identifier;
 use crate::runtime::{Digest, ModuleHandle, Runtime};
@@ -46,6 +52,20 @@ pub struct Version {
     pub slot: String,
     pub builtin: bool,
     pub published_at: chrono::DateTime<chrono::Utc>,
+    /// The publisher who uploaded it; None for built-ins and the operator's uploads.
+    pub publisher_id: Option<Uuid>,
+    /// `private` (shared with named tenants) or `public` (approved for every tenant).
+    pub visibility: String,
+    /// The uploader's notes on this version.
+    pub notes: String,
+}
+
+impl Version {
+    /// Whether every tenant may see and bind it: a built-in, or an upload the operator
+    /// approved.
+    pub fn is_public(&self) -> bool {
+        self.builtin || self.visibility == "public"
+    }
 }
 
 pub struct Registry {
@@ -69,8 +89,8 @@ pub struct Registry {
 const PUBLISHED_CHANNEL: &str = "verofield_module_published";
 /// Connections of the registry's own pool: reads of versions this host has not seen yet.
 const READER_CONNECTIONS: u32 = 2;
-const SELECT_VERSION: &str =
-    "SELECT digest, name, version, slot, builtin, published_at FROM module_versions";
+const SELECT_VERSION: &str = "SELECT digest, name, version, slot, builtin, published_at,
+    publisher_id, visibility, notes FROM module_versions";
 
 /// Whether a slot name from a URL can name a slot at all (the manifest's rule): anything else
 /// is answered 404 before any look-up.
@@ -123,23 +143,29 @@ impl Registry {
         metrics::gauge!("module_registry_versions").set(catalog.len() as f64);
     }
 
-    /// Validates and records a component; publishing the same bytes again is a no-op.
-    pub async fn publish(&self, component: &[u8], builtin: bool, by: &str) -> Result<Version> {
-        let module = self.load(component, builtin).await?;
+    /// Records a loaded component as a version; recording the same bytes again is a no-op
+    /// (the version as first recorded is returned). Same name and version with other bytes is
+    /// 409 `version_exists`: versions are immutable.
+    async fn record(&self, module: &ModuleHandle, new: NewVersion<'_>) -> Result<Version> {
         let manifest = &module.manifest;
         let digest = module.digest.to_string();
         let inserted = sqlx::query(
-            "INSERT INTO module_versions (digest, name, version, slot, manifest, component, builtin, published_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (digest) DO NOTHING",
+            "INSERT INTO module_versions (digest, name, version, slot, manifest, component, builtin,
+                 published_by, publisher_id, notes, visibility, validation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (digest) DO NOTHING",
         )
         .bind(&digest)
         .bind(&manifest.name)
         .bind(&manifest.version)
         .bind(&manifest.slot)
         .bind(serde_json::to_value(manifest.as_ref()).map_err(anyhow::Error::from)?)
-        .bind(component)
-        .bind(builtin)
-        .bind(by)
+        .bind(new.component)
+        .bind(new.builtin)
+        .bind(new.by)
+        .bind(new.publisher_id)
+        .bind(new.notes)
+        .bind(if new.builtin { "public" } else { "private" })
+        .bind(new.validation)
         .execute(&self.pool)
         .await;
         let inserted = match inserted {
@@ -147,27 +173,64 @@ impl Registry {
                 return Err(Error::conflict(
                     "version_exists",
                     format!(
-                        "{} {} is published with other content",
+                        "{} {} is published with other content; versions are immutable, so \
+                         publish this one under a new version",
                         manifest.name, manifest.version
                     ),
                 ));
             }
             other => other?,
         };
-        let version: Version = sqlx::query_as(&format!("{SELECT_VERSION} WHERE digest = $1"))
-            .bind(&digest)
-            .fetch_one(&self.pool)
-            .await?;
-        self.remember(version.clone());
+        let version = self.refresh(&digest).await?;
         if inserted.rows_affected() == 1 {
-            // Every other host adds it to its catalog too (see `watch_published`).
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(PUBLISHED_CHANNEL)
-                .bind(&digest)
-                .execute(&self.pool)
-                .await?;
+            self.announce(&digest).await?;
         }
         Ok(version)
+    }
+
+    /// Tells every host (this one included) that a version is new or changed
+    /// (see `watch_published`).
+    async fn announce(&self, digest: &str) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(PUBLISHED_CHANNEL)
+            .bind(digest)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Reads a version's metadata from PostgreSQL (through the registry's own pool) into the
+    /// catalog, replacing what the catalog held.
+    async fn refresh(&self, digest: &str) -> Result<Version> {
+        let version: Version = sqlx::query_as(&format!("{SELECT_VERSION} WHERE digest = $1"))
+            .bind(digest)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or_else(|| Error::not_found("module version"))?;
+        self.remember(version.clone());
+        Ok(version)
+    }
+
+    /// Makes an uploaded version public: every tenant may then see it and bind it (with
+    /// consent). Approving again changes nothing.
+    pub async fn approve(&self, reference: &str) -> Result<Version> {
+        let version = self.find(reference).await?;
+        if version.builtin {
+            return Err(Error::conflict(
+                "module_builtin",
+                "built-in modules are available to every tenant",
+            ));
+        }
+        sqlx::query(
+            "UPDATE module_versions SET visibility = 'public', approved_by = 'operator', approved_at = now()
+             WHERE digest = $1 AND visibility <> 'public'",
+        )
+        .bind(&version.digest)
+        .execute(&self.pool)
+        .await?;
+        let approved = self.refresh(&version.digest).await?;
+        self.announce(&version.digest).await?;
+        Ok(approved)
     }
 
     /// Listens for versions published by any host (including this one) and adds them to the
@@ -198,8 +261,9 @@ impl Registry {
         self.load_catalog().await?;
         loop {
             match listener.try_recv().await? {
+                // A new version, or one whose visibility changed: read it afresh.
                 Some(notice) => {
-                    self.find(notice.payload()).await?;
+                    self.refresh(notice.payload()).await?;
                 }
                 // The connection was lost and re-established; notices may have been missed.
                 None => self.load_catalog().await?,
@@ -233,7 +297,7 @@ impl Registry {
                     continue;
                 }
             }
-            match self.publish(&bytes, true, "builtin").await {
+            match self.publish_builtin(&bytes).await {
                 Ok(version) => {
                     tracing::info!(name = %version.name, version = %version.version, slot = %version.slot, "built-in module published");
                     published.push(version);
@@ -244,6 +308,20 @@ impl Registry {
             }
         }
         Ok(published)
+    }
+
+    /// Publishes a built-in module: trusted, public, its limits as its manifest asks.
+    async fn publish_builtin(&self, component: &[u8]) -> Result<Version> {
+        let module = self.runtime.load_trusted(component).await?;
+        let new = NewVersion {
+            component,
+            builtin: true,
+            by: "builtin",
+            publisher_id: None,
+            notes: "",
+            validation: None,
+        };
+        self.record(&module, new).await
     }
 
     /// Finds a version by digest, or by `name@version`, whoever may bind it: the catalog
@@ -280,14 +358,15 @@ impl Registry {
             }) => return Ok(None),
             Err(error) => return Err(error),
         };
-        if version.builtin || shares::is_shared(tx, &version.digest).await? {
+        if version.is_public() || shares::is_shared(tx, &version.digest).await? {
             Ok(Some(version))
         } else {
             Ok(None)
         }
     }
 
-    /// The versions this tenant may bind: every built-in and the uploads shared with it,
+    /// The versions this tenant may bind: every built-in, the approved uploads and the uploads
+    /// shared with it,
     /// by slot, oldest first.
     pub async fn bindable_versions(&self, tx: &mut TenantTx) -> Result<Vec<Version>> {
         let mut versions: Vec<Version> = self
@@ -295,11 +374,14 @@ impl Registry {
             .read()
             .expect("catalog poisoned")
             .versions()
-            .filter(|v| v.builtin)
+            .filter(|v| v.is_public())
             .cloned()
             .collect();
         for digest in shares::shared_digests(tx).await? {
-            versions.push(self.find(&digest).await?);
+            let shared = self.find(&digest).await?;
+            if !shared.is_public() {
+                versions.push(shared);
+            }
         }
         versions.sort_by(|a, b| (&a.slot, a.published_at).cmp(&(&b.slot, b.published_at)));
         Ok(versions)
@@ -390,6 +472,18 @@ impl Registry {
             }),
         }
     }
+}
+
+/// What a new version row holds besides the component's own facts.
+struct NewVersion<'a> {
+    component: &'a [u8],
+    builtin: bool,
+    /// `builtin`, `operator`, or `publisher:<namespace>`.
+    by: &'a str,
+    publisher_id: Option<Uuid>,
+    notes: &'a str,
+    /// The report of the upload's checks (None for built-ins).
+    validation: Option<serde_json::Value>,
 }
 
 /// The transaction's tenant's bindings (slot -> digest of its latest binding), as a

@@ -70,6 +70,9 @@ mod tests {
             slot: slot.into(),
             builtin,
             published_at: chrono::DateTime::from_timestamp(second, 0).unwrap(),
+            publisher_id: None,
+            visibility: "private".into(),
+            notes: String::new(),
         }
     }
 

@@ -79,7 +79,8 @@ pub async fn unshare(
     Ok(removed == 1)
 }
 
-async fn operator_tx(
+/// A transaction in the tenant's scope for work the operator (or a publisher) does there.
+pub(super) async fn operator_tx(
     pool: &PgPool,
     tenant_id: Uuid,
     statement_timeout: Duration,

@@ -57,11 +57,18 @@ pub enum Origin {
     DiskCache,
 }
 
+/// A time limit on compiling: its deadline, and the limit itself (for the answer).
+pub(super) type CompileLimit = Option<(Instant, std::time::Duration)>;
+
+/// The component compiled (or read back from the cache). Code compiled past `limit`'s
+/// deadline is refused and not cached, so an upload refused for its compile time is refused
+/// again when it comes back, rather than loading from a cache its abandoned compile filled.
 pub(super) fn load_or_compile(
     engine: &Engine,
     cache_dir: &Path,
     digest: Digest,
     bytes: &[u8],
+    limit: CompileLimit,
 ) -> Result<(Component, Origin)> {
     let artifact = cache_dir.join(format!("{digest}.cwasm"));
     let sidecar = cache_dir.join(format!("{digest}.cwasm.sha256"));
@@ -91,6 +98,11 @@ pub(super) fn load_or_compile(
         )
     })?;
     tracing::info!(%digest, elapsed_ms = started.elapsed().as_millis() as u64, "compiled module");
+    if let Some((deadline, limit)) = limit
+        && Instant::now() > deadline
+    {
+        return Err(super::compile_timeout(limit));
+    }
     write_atomically(&artifact, &precompiled)
         .and_then(|()| write_atomically(&sidecar, Digest::of(&precompiled).to_string().as_bytes()))
         .with_context(|| format!("writing {}", artifact.display()))?;

@@ -32,6 +32,23 @@ pub struct Manifest {
     /// only (`scheduler`).
     #[serde(default)]
     pub schedules: Vec<Schedule>,
+    /// What the module does, in a sentence or two: shown to tenant admins at consent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// What a module may touch, as a tenant admin sees it at consent and accepts it on bind
+/// (`PUT /v1/tenant/modules/{slot}` with `"accept"`). Sets are sorted, so two manifests that
+/// ask for the same things give the same object whatever their order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    pub tables: Tables,
+    pub capabilities: Vec<String>,
+    /// The permissions its routes require of callers.
+    pub permissions: Vec<String>,
+    pub events: Events,
+    pub limits: RequestedLimits,
 }
 
 /// A scheduled entry point: `{"name": "extend-horizon", "at": "daily 01:00"}`, in the
@@ -91,14 +108,45 @@ impl Manifest {
         Ok(manifest)
     }
 
-    fn validate(&self) -> Result<()> {
-        for (what, name) in [("name", &self.name), ("slot", &self.slot)] {
-            if !is_identifier(name) {
-                return Err(rejected(format!(
-                    "{what} `{name}` is not lower-case letters, digits and dashes"
-                )));
-            }
+    /// The grants a tenant accepts for this module.
+    pub fn grants(&self) -> Grants {
+        let sorted = |items: &[String]| {
+            let mut items = items.to_vec();
+            items.sort();
+            items.dedup();
+            items
+        };
+        let permissions: Vec<String> = self.routes.iter().map(|r| r.permission.clone()).collect();
+        Grants {
+            tables: Tables {
+                read: sorted(&self.tables.read),
+                write: sorted(&self.tables.write),
+            },
+            capabilities: sorted(&self.capabilities),
+            permissions: sorted(&permissions),
+            events: Events {
+                emit: sorted(&self.events.emit),
+                subscribe: sorted(&self.events.subscribe),
+            },
+            limits: self.limits.clone(),
         }
+    }
+
+    /// The namespace of a publisher's module (`acme` of `acme/route-plus`); None for a bare
+    /// name (built-ins, the operator's uploads).
+    pub fn namespace(&self) -> Option<&str> {
+        self.name.split_once('/').map(|(namespace, _)| namespace)
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.validate_name()?;
+        if !is_identifier(&self.slot) {
+            return Err(rejected(format!(
+                "slot `{}` is not lower-case letters, digits and dashes",
+                self.slot
+            )));
+        }
+        self.validate_description()?;
         if !is_semver(&self.version) {
             return Err(rejected(format!(
                 "version `{}` is not semver",
@@ -167,6 +215,66 @@ impl Manifest {
     }
 }
 
+impl Manifest {
+    /// `module` or `namespace/module`, each part an identifier.
+    fn validate_name(&self) -> Result<()> {
+        let valid = match self.name.split_once('/') {
+            Some((namespace, module)) => is_identifier(namespace) && is_identifier(module),
+            None => is_identifier(&self.name),
+        };
+        if !valid {
+            return Err(rejected(format!(
+                "name `{}` is not `module` or `namespace/module`, each lower-case letters, digits and dashes",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
+    fn validate_description(&self) -> Result<()> {
+        match &self.description {
+            Some(text) if text.chars().count() > MAX_DESCRIPTION_CHARS => Err(rejected(format!(
+                "description is longer than {MAX_DESCRIPTION_CHARS} characters"
+            ))),
+            Some(text) if text.chars().any(|c| c.is_control() && c != '\n') => {
+                Err(rejected("description holds control characters".to_owned()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Grants {
+    /// Whether a module asking for `self` asks for nothing beyond `accepted`: every set a
+    /// subset, every requested limit at most the accepted one (an unset limit is the default,
+    /// which is never more than a set one).
+    pub fn within(&self, accepted: &Grants) -> bool {
+        let subset = |asked: &[String], given: &[String]| asked.iter().all(|a| given.contains(a));
+        let limit = |asked: Option<u64>, given: Option<u64>| match (asked, given) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(asked), Some(given)) => asked <= given,
+        };
+        let (a, g) = (&self.limits, &accepted.limits);
+        subset(&self.tables.read, &accepted.tables.read)
+            && subset(&self.tables.write, &accepted.tables.write)
+            && subset(&self.capabilities, &accepted.capabilities)
+            && subset(&self.permissions, &accepted.permissions)
+            && subset(&self.events.emit, &accepted.events.emit)
+            && subset(&self.events.subscribe, &accepted.events.subscribe)
+            && limit(a.deadline_ms, g.deadline_ms)
+            && limit(a.memory_mib.map(u64::from), g.memory_mib.map(u64::from))
+            && limit(a.host_calls.map(u64::from), g.host_calls.map(u64::from))
+            && limit(
+                a.rows_returned.map(u64::from),
+                g.rows_returned.map(u64::from),
+            )
+    }
+}
+
+/// A description longer than this is not a description.
+const MAX_DESCRIPTION_CHARS: usize = 2000;
+
 fn rejected(detail: String) -> Error {
     Error::problem(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -199,6 +307,51 @@ fn is_semver(version: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn grants_of(json: &str) -> Grants {
+        Manifest::parse(json).unwrap().grants()
+    }
+
+    #[test]
+    fn names_may_carry_one_namespace() {
+        let base = r#""version": "1.0.0", "slot": "routing", "routes": []"#;
+        let namespaced = Manifest::parse(&format!(r#"{{"name": "acme/route-plus", {base}}}"#));
+        assert_eq!(namespaced.unwrap().namespace(), Some("acme"));
+        assert_eq!(
+            Manifest::parse(&format!(r#"{{"name": "crm", {base}}}"#))
+                .unwrap()
+                .namespace(),
+            None
+        );
+        for bad in ["acme/", "/x", "a/b/c", "Acme/x", "acme/../x", "acme//x"] {
+            let parsed = Manifest::parse(&format!(r#"{{"name": "{bad}", {base}}}"#));
+            assert!(parsed.is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn grants_are_sorted_and_an_upgrade_within_them_needs_no_new_consent() {
+        let small = grants_of(
+            r#"{"name": "a/x", "version": "1.0.0", "slot": "x", "description": "X",
+                "routes": [{"method": "GET", "path": "/b", "permission": "a.read"},
+                           {"method": "GET", "path": "/a", "permission": "a.read"}],
+                "tables": {"read": ["crm_customers"]}}"#,
+        );
+        assert_eq!(small.permissions, ["a.read"]);
+        let more = grants_of(
+            r#"{"name": "a/x", "version": "1.1.0", "slot": "x",
+                "routes": [{"method": "GET", "path": "/a", "permission": "a.read"}],
+                "tables": {"read": ["crm_customers"], "write": ["crm_customers"]}}"#,
+        );
+        let higher_limit = grants_of(
+            r#"{"name": "a/x", "version": "1.2.0", "slot": "x", "routes": [],
+                "limits": {"deadline_ms": 500}}"#,
+        );
+        assert!(small.within(&small) && small.within(&more));
+        assert!(!more.within(&small));
+        assert!(!higher_limit.within(&small));
+        assert!(Grants::default().within(&small));
+    }
 
     #[test]
     fn accepts_a_full_manifest_and_refuses_typos() {

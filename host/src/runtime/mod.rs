@@ -149,6 +149,26 @@ pub struct RuntimeConfig {
     pub build: String,
     /// Calls in flight per tenant, and where long calls run ([`schedule`]).
     pub shares: CallShares,
+    /// The time limit of an uploaded component's compile ([`Runtime::load_upload`]).
+    pub upload_compile: UploadCompile,
+}
+
+/// How an upload's compile is bounded: one at a time across the process, `wait` at most for
+/// the slot (then 503 `server_busy`), `timeout` at most for the compile (then 422
+/// `module_compile_timeout`).
+#[derive(Debug, Clone)]
+pub struct UploadCompile {
+    pub timeout: Duration,
+    pub wait: Duration,
+}
+
+impl Default for UploadCompile {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(60),
+            wait: Duration::from_secs(10),
+        }
+    }
 }
 
 /// This host's build: crate version and the build id `build.rs` made (git commit and build
@@ -173,8 +193,22 @@ impl RuntimeConfig {
             perf_map: false,
             build: HOST_BUILD.to_owned(),
             shares: CallShares::default(),
+            upload_compile: UploadCompile::default(),
         }
     }
+}
+
+/// 422 `module_compile_timeout`: an upload took longer to compile than `limit`.
+fn compile_timeout(limit: Duration) -> Error {
+    Error::problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "module_compile_timeout",
+        format!(
+            "compiling the component took longer than this host allows ({} ms, \
+             --module-compile-timeout-ms); make its functions smaller",
+            limit.as_millis()
+        ),
+    )
 }
 
 /// A loaded module: its digest, its manifest, and its pre-instantiated component.
@@ -222,6 +256,9 @@ pub struct Runtime {
     config: RuntimeConfig,
     modules: RwLock<HashMap<Digest, ModuleHandle>>,
     scheduler: Scheduler,
+    /// The one compile slot of uploads: a compile that outlives its time limit keeps it until
+    /// it really ends, so compile bombs cannot pile up.
+    upload_compiles: Arc<tokio::sync::Semaphore>,
     /// Dropping it stops the epoch ticker.
     _ticker: mpsc::Sender<()>,
 }
@@ -244,6 +281,7 @@ impl Runtime {
             engine,
             linker,
             scheduler: Scheduler::new(config.shares.clone()),
+            upload_compiles: Arc::new(tokio::sync::Semaphore::new(1)),
             config,
             modules: RwLock::default(),
         })
@@ -265,9 +303,10 @@ impl Runtime {
             Some(module) => module,
             None => self.load(component).await?,
         };
-        let mut max = self.config.trusted_max.clone();
-        max.memory_bytes = max.memory_bytes.min(self.config.max_memory_bytes);
-        let granted = self.config.limits.granting(&module.manifest.limits, &max);
+        let granted = self
+            .config
+            .limits
+            .granting(&module.manifest.limits, &self.max_limits());
         if granted == module.limits {
             return Ok(module);
         }
@@ -308,10 +347,67 @@ impl Runtime {
         let cache_dir = self.config.cache_dir.clone();
         let bytes = component.to_vec();
         let (component, origin) = tokio::task::spawn_blocking(move || {
-            compile::load_or_compile(&engine, &cache_dir, digest, &bytes)
+            compile::load_or_compile(&engine, &cache_dir, digest, &bytes, None)
         })
         .await
         .map_err(|error| anyhow::anyhow!("compiling a module panicked: {error}"))??;
+        self.prepare(digest, component, origin, limits).await
+    }
+
+    /// Loads an uploaded component with the default limits, its compile bounded
+    /// ([`UploadCompile`]): one upload compiles at a time, on a blocking thread, and one that
+    /// takes longer than the limit is refused while its thread runs on to the end, holding
+    /// the slot.
+    pub async fn load_upload(&self, component: &[u8]) -> Result<ModuleHandle> {
+        let digest = Digest::of(component);
+        if let Some(module) = self.loaded(&digest) {
+            return Ok(module);
+        }
+        let bounds = &self.config.upload_compile;
+        let permit =
+            tokio::time::timeout(bounds.wait, self.upload_compiles.clone().acquire_owned())
+                .await
+                .map_err(|_| {
+                    Error::problem(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "server_busy",
+                        "another upload is compiling; retry shortly",
+                    )
+                    .with_retry_after(bounds.wait.as_secs().max(1))
+                })?
+                .map_err(|error| anyhow::anyhow!("the compile slot is closed: {error}"))?;
+        let engine = self.engine.clone();
+        let cache_dir = self.config.cache_dir.clone();
+        let bytes = component.to_vec();
+        let limit = Some((std::time::Instant::now() + bounds.timeout, bounds.timeout));
+        let compiling = tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            compile::load_or_compile(&engine, &cache_dir, digest, &bytes, limit)
+        });
+        let (component, origin) = tokio::time::timeout(bounds.timeout, compiling)
+            .await
+            .map_err(|_| compile_timeout(bounds.timeout))?
+            .map_err(|error| anyhow::anyhow!("compiling a module panicked: {error}"))??;
+        self.prepare(digest, component, origin, self.config.limits.clone())
+            .await
+    }
+
+    /// The largest limits the operator lets any module have ([`RuntimeConfig::trusted_max`],
+    /// memory capped by the slot size): what an upload's manifest may request at most.
+    pub fn max_limits(&self) -> ModuleLimits {
+        let mut max = self.config.trusted_max.clone();
+        max.memory_bytes = max.memory_bytes.min(self.config.max_memory_bytes);
+        max
+    }
+
+    /// Pre-instantiates compiled code against the linker and reads its manifest.
+    async fn prepare(
+        &self,
+        digest: Digest,
+        component: wasmtime::component::Component,
+        origin: Origin,
+        limits: ModuleLimits,
+    ) -> Result<ModuleHandle> {
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -352,6 +448,14 @@ impl Runtime {
             .write()
             .expect("module map poisoned")
             .insert(module.digest, module.clone());
+    }
+
+    /// Drops a loaded module (a refused upload's), so that what is refused holds no memory.
+    pub fn forget(&self, digest: &Digest) {
+        self.modules
+            .write()
+            .expect("module map poisoned")
+            .remove(digest);
     }
 
     /// The module with this digest, if it is loaded.

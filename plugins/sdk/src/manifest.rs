@@ -30,6 +30,10 @@ pub struct Manifest {
     /// the JSON when there are none.
     #[serde(skip_serializing_if = "<[Schedule]>::is_empty")]
     pub schedules: &'static [Schedule],
+    /// What the module does, shown to tenant admins when they consent to its grants. A
+    /// partner's module is named `namespace/module` (its publisher's namespace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'static str>,
 }
 
 /// A scheduled entry point: `at` is `daily HH:MM`, `hourly :MM` or `every N minutes`.
@@ -60,6 +64,7 @@ impl Manifest {
         capabilities: &[],
         limits: Limits::DEFAULT,
         schedules: &[],
+        description: None,
     };
 
     /// The JSON `manifest()` returns.

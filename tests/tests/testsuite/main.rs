@@ -26,6 +26,7 @@ mod lifecycle;
 mod module_answers;
 mod modules;
 mod payments;
+mod publishers;
 mod python_crm;
 mod registry;
 mod routing;

@@ -401,16 +401,19 @@ async fn uploads_are_checked_before_they_are_recorded() {
                 .body(bytes),
         )
     };
+    // Each refusal names its reason (`registry::validation`).
     upload(b"not a component".to_vec())
         .await
-        .expect_problem(422, "module_invalid");
-    // A core module (not a component), and a component of another world.
+        .expect_problem(422, "module_not_wasm");
     upload(b"\0asm\x01\0\0\0".to_vec())
+        .await
+        .expect_problem(422, "module_not_component");
+    upload(b"\0asm\x0d\0\x01".to_vec())
         .await
         .expect_problem(422, "module_invalid");
     upload(Vec::new())
         .await
-        .expect_problem(422, "module_invalid");
+        .expect_problem(422, "module_not_wasm");
 
     let echo = fixture_component("echo");
     let a = tenant(&server, "upload-a").await;

@@ -2,17 +2,21 @@
 //! operator shares them with, module requests never take a second pooled connection (they
 //! succeed with a pool of one), slot names from URLs are checked and leave nothing cached, the
 //! module cache directory must be private, and built-in discovery passes over non-modules.
+//! Every upload (the operator's here, a publisher's in `publishers.rs`) passes one validation:
+//! a core module is refused with its fix, a 200 MB body at once, and a compile bomb within the
+//! compile time limit, while the host keeps serving and the next upload is told to retry.
 
 use serde_json::json;
 use verofield_tests::{
-    Api, Method, ServerOptions, TempDir, TenantFixture, TestServer, fixture_component, send,
+    Api, Method, Resp, ServerOptions, TempDir, TenantFixture, TestServer, bind, eventually,
+    fixture_component, send,
 };
 
 async fn owner_api(server: &TestServer, tenant: &TenantFixture) -> Api {
     server.client_for(&server.login_owner(tenant).await.access)
 }
 
-fn bind(api: &Api, version: &str) -> reqwest::RequestBuilder {
+fn bind_request(api: &Api, version: &str) -> reqwest::RequestBuilder {
     api.request(Method::PUT, "/v1/tenant/modules/echo")
         .json(&json!({ "version": version }))
 }
@@ -50,10 +54,10 @@ async fn an_upload_is_seen_and_bound_only_by_the_tenants_it_is_shared_with() {
     );
 
     // B binding A's version answers exactly as a version that does not exist.
-    let missing = send(bind(&b, &"f".repeat(64))).await;
+    let missing = send(bind_request(&b, &"f".repeat(64))).await;
     missing.expect_problem(422, "validation_failed");
     for reference in [echo.as_str(), "echo@0.1.0"] {
-        let refused = send(bind(&b, reference)).await;
+        let refused = send(bind_request(&b, reference)).await;
         refused.expect_problem(422, "validation_failed");
         assert_eq!(refused.json["fields"], missing.json["fields"]);
         assert_eq!(refused.json["detail"], missing.json["detail"]);
@@ -62,7 +66,7 @@ async fn an_upload_is_seen_and_bound_only_by_the_tenants_it_is_shared_with() {
         .await
         .expect_problem(404, "not_found");
 
-    send(bind(&a, &echo)).await.expect_status(200);
+    bind(&a, "echo", &echo).await;
     a.get("/v1/echo/echo/1").await.expect_status(200);
 
     // Shared with B too: B binds it. Unshared again: B's binding keeps serving, but B can
@@ -73,7 +77,7 @@ async fn an_upload_is_seen_and_bound_only_by_the_tenants_it_is_shared_with() {
         .post(&shares, &json!({"tenant": "share-b"}))
         .await
         .expect_status(201);
-    send(bind(&b, "echo@0.1.0")).await.expect_status(200);
+    bind(&b, "echo", "echo@0.1.0").await;
     server
         .operator()
         .delete(&format!("{shares}/share-b"))
@@ -86,7 +90,7 @@ async fn an_upload_is_seen_and_bound_only_by_the_tenants_it_is_shared_with() {
         .expect_problem(404, "not_found");
     b.get("/v1/echo/echo/1").await.expect_status(200);
     assert!(!listed(&b.get("/v1/modules").await, &echo));
-    send(bind(&b, &echo))
+    send(bind_request(&b, &echo))
         .await
         .expect_problem(422, "validation_failed");
     a.get("/v1/echo/echo/1").await.expect_status(200);
@@ -159,7 +163,7 @@ async fn module_requests_succeed_with_a_pool_of_one_connection() {
     let versions = api.get("/v1/modules").await;
     versions.expect_status(200);
     assert!(listed(&versions, &echo), "{}", versions.text);
-    send(bind(&api, &echo)).await.expect_status(200);
+    bind(&api, "echo", &echo).await;
     api.get("/v1/echo/echo/1").await.expect_status(200);
     api.get("/v1/tenant/modules").await.expect_status(200);
     api.get("/v1/openapi.json").await.expect_status(200);
@@ -233,4 +237,126 @@ async fn built_in_discovery_passes_over_non_modules_without_a_warning() {
     assert!(!stderr.contains("skipping"), "{stderr}");
     assert!(!stderr.contains("vrptw-bench"), "{stderr}");
     assert!(stderr.contains("built-in module published"), "{stderr}");
+}
+
+async fn operator_upload(server: &TestServer, component: Vec<u8>) -> Resp {
+    send(
+        server
+            .operator()
+            .request(Method::POST, "/v1/operator/modules")
+            .header("content-type", "application/wasm")
+            .body(component),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_operator_upload_refuses_a_core_module_with_the_fix() {
+    let server = TestServer::start().await;
+    let core = wat::parse_str("(module (func (export \"f\")))").unwrap();
+    let refused = operator_upload(&server, core).await;
+    refused.expect_problem(422, "module_not_component");
+    assert!(refused.text.contains("wasm32-wasip2"), "{}", refused.text);
+    (operator_upload(&server, b"\x7fELF".to_vec()).await).expect_problem(422, "module_not_wasm");
+}
+
+#[tokio::test]
+async fn a_200_mb_upload_is_refused_before_its_body_is_read_and_the_host_stays_up() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start().await;
+    let address = server.url("").trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /v1/operator/modules HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {}\r\n\
+         content-type: application/wasm\r\ncontent-length: {}\r\n\r\n",
+        server.operator_token,
+        200u64 << 20
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&[0u8; 64 << 10]).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = stream.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+    server.anon().get("/healthz").await.expect_status(200);
+}
+
+/// A component whose core module is `functions` functions of `groups` add-and-store groups
+/// each: valid, small on the wire (7 bytes a group), and slow to compile.
+fn compile_bomb(functions: usize, groups: usize) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            out.push(if n == 0 { byte } else { byte | 0x80 });
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
+        out.push(id);
+        leb(body.len(), out);
+        out.extend_from_slice(body);
+    }
+    let mut body = vec![1, 2, 0x7f]; // two i32 locals
+    for _ in 0..groups {
+        body.extend_from_slice(&[0x20, 0, 0x20, 1, 0x6a, 0x21, 0]);
+    }
+    body.push(0x0b);
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    section(1, &[1, 0x60, 0, 0], &mut module);
+    let mut declared = Vec::new();
+    leb(functions, &mut declared);
+    declared.extend(std::iter::repeat_n(0u8, functions));
+    section(3, &declared, &mut module);
+    let mut code = Vec::new();
+    leb(functions, &mut code);
+    for _ in 0..functions {
+        leb(body.len(), &mut code);
+        code.extend_from_slice(&body);
+    }
+    section(10, &code, &mut module);
+    // An empty core module in a component of our world, its module swapped for the bomb.
+    let shell = wat::parse_str(
+        r#"(component (core module $m) (instance $i)
+             (export "verofield:platform/module@0.1.0" (instance $i)))"#,
+    )
+    .unwrap();
+    assert_eq!(shell[8], 1, "the core module section follows the preamble");
+    let (empty_len, rest) = (shell[9] as usize, 10 + shell[9] as usize);
+    assert!(empty_len < 0x80);
+    let mut component = shell[..8].to_vec();
+    section(1, &module, &mut component);
+    component.extend_from_slice(&shell[rest..]);
+    component
+}
+
+#[tokio::test]
+async fn a_compile_bomb_is_refused_in_time_while_the_host_keeps_serving() {
+    let server = TestServer::start_with(ServerOptions::new().args([
+        "--module-compile-timeout-ms",
+        "200",
+        "--module-compile-wait-ms",
+        "100",
+    ]))
+    .await;
+    // About 3 s of compiling on this machine (20 x 25,000 took 0.65 s), 15x the limit.
+    let bomb = compile_bomb(100, 25_000);
+    let refused = operator_upload(&server, bomb.clone()).await;
+    refused.expect_problem(422, "module_compile_timeout");
+    assert!(refused.text.contains("200 ms"), "{}", refused.text);
+    // The bomb's thread still compiles and holds the one compile slot: the next upload is
+    // told to come back, and everything else is served.
+    let busy = operator_upload(&server, fixture_component("spin")).await;
+    busy.expect_problem(503, "server_busy");
+    assert!(busy.header("retry-after").is_some());
+    server.anon().get("/healthz").await.expect_status(200);
+    // Its compile finished since, but was not kept: it is refused again, not loaded from the
+    // cache its abandoned compile would otherwise have filled.
+    let compiled = async || server.stderr().contains("compiled module").then_some(());
+    eventually("the bomb's compile to end", compiled).await;
+    (operator_upload(&server, bomb).await).expect_problem(422, "module_compile_timeout");
 }

@@ -1,0 +1,267 @@
+//! One upload, whoever sends it (the operator or a publisher): the component's shape, world,
+//! WIT version and imports ([`validation`]), its compile under the time limit
+//! (`Runtime::load_upload`), then the manifest's policy, then the version row. Each refusal
+//! is a 422 with a stable code naming exactly what is wrong; nothing is recorded before every
+//! check passed.
+//!
+//! The manifest's policy for a publisher: the name is `<its namespace>/<module>`; every
+//! permission its routes require is one the built-in of the same slot declares (a replacement
+//! CRM keeps `crm.customers.read`) or starts with `<namespace>.`; table grants name only
+//! tables the store catalog knows (platform tables such as `users` are never in it); limits
+//! are within the operator's maxima. The operator's own upload is the grant: bare names, any
+//! permission and table name, WASI imports beyond the allowlist (still linked with no
+//! authority), so the fixtures and tools the operator runs keep working.
+
+use axum::http::StatusCode;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::validation::{self, Imports};
+use super::{NewVersion, Registry, Version};
+use crate::error::{Error, Result};
+use crate::runtime::Manifest;
+
+/// Who uploads.
+#[derive(Debug, Clone, Copy)]
+pub enum Uploader<'a> {
+    Operator,
+    Publisher { id: Uuid, namespace: &'a str },
+}
+
+pub struct Upload<'a> {
+    pub component: &'a [u8],
+    pub uploader: Uploader<'a>,
+    pub notes: &'a str,
+}
+
+/// A version as its uploader sees it: the version, its validation report and its
+/// conformance.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionRecord {
+    #[serde(flatten)]
+    pub version: Version,
+    pub validation: serde_json::Value,
+    pub conformance: serde_json::Value,
+}
+
+/// The core slots, whose replacements must pass the slot's conformance pack (issue 23 item 4).
+const CORE_SLOTS: &[&str] = &[
+    "crm",
+    "technicians",
+    "jobs",
+    "work-orders",
+    "agreements",
+    "routing",
+    "billing",
+    "kpis",
+];
+
+impl Registry {
+    /// Validates and records an upload (same bytes again: the version as first recorded).
+    pub async fn upload(&self, upload: Upload<'_>) -> Result<VersionRecord> {
+        let imports = match upload.uploader {
+            Uploader::Operator => Imports::Granted,
+            Uploader::Publisher { .. } => Imports::Allowlisted,
+        };
+        let inspection = validation::inspect(upload.component, imports)?;
+        let digest = crate::runtime::Digest::of(upload.component);
+        let known = self.runtime.loaded(&digest).is_some();
+        let started = std::time::Instant::now();
+        let module = self.runtime.load_upload(upload.component).await?;
+        let compile_ms = started.elapsed().as_millis() as u64;
+        // A refused upload leaves nothing in memory behind it.
+        if let Err(refusal) = self.check_policy(&module.manifest, upload.uploader).await {
+            if !known {
+                self.runtime.forget(&digest);
+            }
+            return Err(refusal);
+        }
+        let report = serde_json::json!({
+            "passed": true,
+            "platform_versions": inspection.platform_versions,
+            "imports": inspection.imports,
+            "load_ms": compile_ms,
+        });
+        let (publisher_id, by) = match upload.uploader {
+            Uploader::Operator => (None, "operator".to_owned()),
+            Uploader::Publisher { id, namespace } => (Some(id), format!("publisher:{namespace}")),
+        };
+        let new = NewVersion {
+            component: upload.component,
+            builtin: false,
+            by: &by,
+            publisher_id,
+            notes: upload.notes,
+            validation: Some(report),
+        };
+        match self.record(&module, new).await {
+            Ok(version) => self.version_record(version).await,
+            Err(refusal) => {
+                if !known {
+                    self.runtime.forget(&digest);
+                }
+                Err(refusal)
+            }
+        }
+    }
+
+    /// The versions a publisher uploaded, oldest first.
+    pub async fn versions_of_publisher(&self, publisher_id: Uuid) -> Result<Vec<Version>> {
+        Ok(sqlx::query_as(&format!(
+            "{} WHERE publisher_id = $1 ORDER BY published_at, digest",
+            super::SELECT_VERSION
+        ))
+        .bind(publisher_id)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
+    /// The record of a version: its validation report (read from PostgreSQL) and conformance.
+    pub async fn version_record(&self, version: Version) -> Result<VersionRecord> {
+        let validation: Option<serde_json::Value> =
+            sqlx::query_scalar("SELECT validation FROM module_versions WHERE digest = $1")
+                .bind(&version.digest)
+                .fetch_one(&self.reader)
+                .await?;
+        Ok(VersionRecord {
+            validation: validation.unwrap_or_else(|| serde_json::json!({"passed": true})),
+            conformance: conformance(&version),
+            version,
+        })
+    }
+
+    /// The manifest's policy for this uploader (see the module comment).
+    async fn check_policy(&self, manifest: &Manifest, uploader: Uploader<'_>) -> Result<()> {
+        let Uploader::Publisher { namespace, .. } = uploader else {
+            return match manifest.namespace() {
+                None => Ok(()),
+                Some(_) => Err(refused(
+                    "module_namespace_refused",
+                    format!(
+                        "`{}` names a publisher's namespace; the operator uploads modules with \
+                         bare names",
+                        manifest.name
+                    ),
+                )),
+            };
+        };
+        if manifest.namespace() != Some(namespace) {
+            return Err(refused(
+                "module_namespace_refused",
+                format!(
+                    "the manifest names `{}`; this publisher uploads only modules named \
+                     `{namespace}/<module>`",
+                    manifest.name
+                ),
+            ));
+        }
+        self.check_permissions(manifest, namespace).await?;
+        self.check_table_grants(manifest)?;
+        self.check_limits(manifest)
+    }
+
+    async fn check_permissions(&self, manifest: &Manifest, namespace: &str) -> Result<()> {
+        let builtin_permissions = match self.builtin(&manifest.slot) {
+            Some(builtin) => {
+                self.module(&builtin.digest)
+                    .await?
+                    .manifest
+                    .grants()
+                    .permissions
+            }
+            None => Vec::new(),
+        };
+        let own_prefix = format!("{namespace}.");
+        let outside = manifest
+            .grants()
+            .permissions
+            .into_iter()
+            .find(|permission| {
+                !permission.starts_with(&own_prefix) && !builtin_permissions.contains(permission)
+            });
+        match outside {
+            None => Ok(()),
+            Some(permission) => Err(refused(
+                "module_permission_outside_namespace",
+                format!(
+                    "route permission `{permission}` is neither in the publisher's namespace \
+                     (`{own_prefix}*`) nor one the built-in `{}` module declares",
+                    manifest.slot
+                ),
+            )),
+        }
+    }
+
+    fn check_table_grants(&self, manifest: &Manifest) -> Result<()> {
+        let tables = &manifest.tables;
+        match tables
+            .read
+            .iter()
+            .chain(&tables.write)
+            .find(|table| self.columns.table(table).is_none())
+        {
+            None => Ok(()),
+            Some(table) => Err(refused(
+                "module_grant_refused",
+                format!(
+                    "the manifest grants table `{table}`, which is not a table modules may use \
+                     (platform tables are never granted)"
+                ),
+            )),
+        }
+    }
+
+    fn check_limits(&self, manifest: &Manifest) -> Result<()> {
+        let max = self.runtime.max_limits();
+        let asked = &manifest.limits;
+        let over = [
+            (
+                "deadline_ms",
+                asked.deadline_ms,
+                max.deadline.as_millis() as u64,
+            ),
+            (
+                "memory_mib",
+                asked.memory_mib.map(u64::from),
+                (max.memory_bytes >> 20) as u64,
+            ),
+            (
+                "host_calls",
+                asked.host_calls.map(u64::from),
+                max.host_calls.into(),
+            ),
+            (
+                "rows_returned",
+                asked.rows_returned.map(u64::from),
+                max.rows_returned.into(),
+            ),
+        ]
+        .into_iter()
+        .find(|(_, asked, max)| asked.is_some_and(|asked| asked > *max));
+        match over {
+            None => Ok(()),
+            Some((name, asked, max)) => Err(refused(
+                "module_limits_refused",
+                format!(
+                    "limits.{name} asks for {}; the operator allows at most {max}",
+                    asked.unwrap_or_default()
+                ),
+            )),
+        }
+    }
+}
+
+/// A version's conformance. Only core slots have packs; until the conformance runner records
+/// a result for the version (issue 23 item 4), a core-slot upload is `pending`.
+pub fn conformance(version: &Version) -> serde_json::Value {
+    let status = if version.builtin || !CORE_SLOTS.contains(&version.slot.as_str()) {
+        "not_applicable"
+    } else {
+        "pending"
+    };
+    serde_json::json!({ "status": status })
+}
+
+fn refused(code: &'static str, detail: String) -> Error {
+    Error::problem(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+}
