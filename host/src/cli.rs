@@ -130,6 +130,11 @@ pub enum ModuleCommand {
         /// Where the folder is created.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// The publisher's namespace: the module is named `NAMESPACE/NAME` and its route's
+        /// permission `NAMESPACE.NAME.read`, as a publisher's upload must be. Without it the
+        /// name is bare (an operator's upload).
+        #[arg(long)]
+        namespace: Option<String>,
     },
     /// Upload a component as a publisher, print its validation, and wait for its
     /// conformance result.
@@ -635,8 +640,14 @@ impl Cli {
                 }
                 db.close().await
             }
-            Command::Module(ModuleCommand::New { name, lang, dir }) => {
-                let created = crate::authoring::scaffold::create(name, *lang, dir)?;
+            Command::Module(ModuleCommand::New {
+                name,
+                lang,
+                dir,
+                namespace,
+            }) => {
+                let created =
+                    crate::authoring::scaffold::create(name, namespace.as_deref(), *lang, dir)?;
                 println!("created {}; see its README.md", created.display());
                 Ok(())
             }

@@ -43,11 +43,20 @@ const PYTHON_TEMPLATE: &[(&str, &str)] = &[
 ];
 
 /// Writes the module folder `parent/name` and returns its path.
-pub fn create(name: &str, lang: Lang, parent: &Path) -> anyhow::Result<PathBuf> {
-    if !is_identifier(name) {
-        bail!(
-            "`{name}` cannot name a module: use lower-case letters, digits and dashes, starting with a letter, at most 64 characters"
-        );
+/// With a publisher's `namespace`, the manifest names the module `namespace/name` and its
+/// route's permission starts with `namespace.`, as the host requires of a publisher's upload.
+pub fn create(
+    name: &str,
+    namespace: Option<&str>,
+    lang: Lang,
+    parent: &Path,
+) -> anyhow::Result<PathBuf> {
+    for (what, word) in std::iter::once(("name", name)).chain(namespace.map(|n| ("namespace", n))) {
+        if !is_identifier(word) {
+            bail!(
+                "`{word}` cannot be a module {what}: use lower-case letters, digits and dashes, starting with a letter, at most 64 characters"
+            );
+        }
     }
     let dir = parent.join(name);
     if dir.exists() {
@@ -56,7 +65,7 @@ pub fn create(name: &str, lang: Lang, parent: &Path) -> anyhow::Result<PathBuf> 
             dir.display()
         );
     }
-    let written = files(name, lang)
+    let written = files(name, namespace, lang)
         .into_iter()
         .try_for_each(|(path, contents)| write(&dir.join(path), &contents));
     if let Err(error) = written {
@@ -67,9 +76,18 @@ pub fn create(name: &str, lang: Lang, parent: &Path) -> anyhow::Result<PathBuf> 
 }
 
 /// Every file of the folder, `(relative path, contents)`.
-fn files(name: &str, lang: Lang) -> Vec<(String, String)> {
+fn files(name: &str, namespace: Option<&str>, lang: Lang) -> Vec<(String, String)> {
+    let (module_name, permission) = match namespace {
+        Some(namespace) => (
+            format!("{namespace}/{name}"),
+            format!("{namespace}.{name}.read"),
+        ),
+        None => (name.to_owned(), format!("{name}.read")),
+    };
     let fill = |text: &str| {
-        text.replace("{{name}}", name)
+        text.replace("{{module_name}}", &module_name)
+            .replace("{{permission}}", &permission)
+            .replace("{{name}}", name)
             .replace("{{crate_name}}", &name.replace('-', "_"))
             .replace("{{toolchain}}", TOOLCHAIN)
             .replace("{{componentize_py}}", COMPONENTIZE_PY)
@@ -120,7 +138,7 @@ mod tests {
     #[test]
     fn writes_every_file_with_the_name_filled_in() {
         let parent = scratch();
-        let dir = create("acme-notes", Lang::Rust, &parent).unwrap();
+        let dir = create("acme-notes", None, Lang::Rust, &parent).unwrap();
         let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
         assert!(lib.contains("slot: \"acme-notes\""));
         assert!(!lib.contains("{{"));
@@ -133,10 +151,11 @@ mod tests {
         ] {
             assert!(dir.join(vendored).is_file(), "{vendored}");
         }
-        let python = create("acme-py", Lang::Python, &parent).unwrap();
+        let python = create("acme-py", Some("acme"), Lang::Python, &parent).unwrap();
         assert!(python.join("verofield_sdk/store.py").is_file());
         let app = std::fs::read_to_string(python.join("app.py")).unwrap();
         assert!(app.contains("slot=\"acme-py\"") && !app.contains("{{"));
+        assert!(app.contains("name=\"acme/acme-py\"") && app.contains("\"acme.acme-py.read\""));
         std::fs::remove_dir_all(parent).unwrap();
     }
 
@@ -144,10 +163,14 @@ mod tests {
     fn refuses_bad_names_and_existing_folders_without_writing() {
         let parent = scratch();
         for bad in ["Acme", "acme/notes", "../up", "", "9lives"] {
-            assert!(create(bad, Lang::Python, &parent).is_err(), "{bad}");
+            assert!(create(bad, None, Lang::Python, &parent).is_err(), "{bad}");
+            assert!(
+                create("ok", Some(bad), Lang::Python, &parent).is_err(),
+                "{bad}"
+            );
         }
         std::fs::create_dir(parent.join("taken")).unwrap();
-        let refused = create("taken", Lang::Rust, &parent).unwrap_err();
+        let refused = create("taken", None, Lang::Rust, &parent).unwrap_err();
         assert!(refused.to_string().contains("already exists"));
         assert_eq!(std::fs::read_dir(&parent).unwrap().count(), 1);
         std::fs::remove_dir_all(parent).unwrap();

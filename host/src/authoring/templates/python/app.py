@@ -31,10 +31,10 @@ def greeting(name):
 
 
 MANIFEST = Manifest(
-    name="{{name}}",
+    name="{{module_name}}",
     version="0.1.0",
     slot="{{name}}",
-    routes=[Route.get("/hello", "crm.customers.read", hello)],
+    routes=[Route.get("/hello", "{{permission}}", hello)],
     tables={"read": [CUSTOMERS], "write": []},
 )
 

@@ -19,10 +19,10 @@ struct App;
 
 impl Module for App {
     const MANIFEST: Manifest = Manifest {
-        name: "{{name}}",
+        name: "{{module_name}}",
         version: env!("CARGO_PKG_VERSION"),
         slot: "{{name}}",
-        routes: &[Route::get("/hello", "crm.customers.read", hello)],
+        routes: &[Route::get("/hello", "{{permission}}", hello)],
         tables: Tables {
             read: &[CUSTOMERS],
             write: &[],
