@@ -90,6 +90,16 @@ pub enum Command {
         #[command(flatten)]
         output: JsonFlag,
     },
+    /// Module authors' tools.
+    #[command(subcommand)]
+    Module(ModuleCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModuleCommand {
+    /// Run a component in the real host on a throwaway embedded database, against its slot's
+    /// conformance pack and your own scenarios (`conformance::cli`).
+    Test(crate::conformance::cli::TestArgs),
 }
 
 #[derive(Args, Debug)]
@@ -582,6 +592,7 @@ impl Cli {
                 }
                 db.close().await
             }
+            Command::Module(ModuleCommand::Test(args)) => crate::conformance::cli::run(args).await,
             Command::Demo(output) => {
                 let db = Database::open_checked(&self.database()).await?;
                 let demo = crate::demo::ensure(&db.pool, &self.data_dir).await?;
@@ -624,7 +635,7 @@ fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> 
     Ok(())
 }
 
-fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
+pub(crate) fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
     if args.test_store_delay_ms > 0 && !cfg!(debug_assertions) {
         bail!("--test-store-delay-ms is a test setting: only debug builds accept it");
     }

@@ -13,6 +13,7 @@ pub mod auth;
 #[cfg(feature = "bench-baseline")]
 pub mod baseline;
 pub mod body_first;
+pub mod conformance;
 pub mod etag;
 pub mod events;
 pub mod extract;
@@ -113,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::routes())
         .merge(api_keys::routes())
         .merge(operator::routes())
+        .merge(conformance::routes())
         .merge(openapi::routes())
         .merge(modules::routes())
         .merge(webhooks::routes())

@@ -135,6 +135,8 @@ async fn rebind(
         format!("that module fills slot `{}`", version.slot),
     );
     check.finish()?;
+    // A core slot takes an upload only once its conformance pack passed (or was overridden).
+    crate::conformance::require_bindable(&mut ctx.tx, &version).await?;
     registry::bind(&mut ctx.tx, &version).await?;
     ctx.audit(
         "module.bound",
@@ -208,7 +210,24 @@ async fn upload(
     let tenants = operator::tenant_ids(&state, &slugs, "share").await?;
     let version = state.registry.publish(&body, false, "operator").await?;
     operator::share_with(&state, &version.digest, &tenants).await?;
-    Ok((StatusCode::CREATED, Json(version)))
+    crate::conformance::on_upload(&state, &version).await?;
+    let conformance = crate::conformance::summary(&state.pool, &version.digest).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Uploaded {
+            version,
+            conformance,
+        }),
+    ))
+}
+
+/// An upload's answer: the version and where its conformance stands (`pending` while the
+/// pack runs, `not_applicable` outside the core slots).
+#[derive(Serialize)]
+struct Uploaded {
+    #[serde(flatten)]
+    version: Version,
+    conformance: serde_json::Value,
 }
 
 /// Extract, call, respond: the registry routes and runs the call ([`Registry::call`]); this
