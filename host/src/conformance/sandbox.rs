@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::error::Result;
 use crate::http::AppState;
 use crate::registry::{self, Version};
-use crate::tenancy::provision::{NewTenant, create_tenant};
+use crate::tenancy::provision::{CreatedTenant, NewTenant, create_tenant};
 use crate::tenancy::{TenantScope, TenantTx};
 
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,7 +37,10 @@ pub async fn open(state: &AppState, version: &Version) -> Result<Sandbox> {
     let created = create_tenant(
         &state.pool,
         NewTenant {
-            name: format!("Conformance run of {}@{}", version.name, version.version),
+            name: format!("Conformance run of {}@{}", version.name, version.version)
+                .chars()
+                .take(200)
+                .collect(),
             slug: slug.clone(),
             time_zone: None,
             admin_email: format!("owner@{slug}.conformance.verofield.test"),
@@ -46,6 +49,26 @@ pub async fn open(state: &AppState, version: &Version) -> Result<Sandbox> {
         STATEMENT_TIMEOUT,
     )
     .await?;
+    let mut sandbox = Sandbox {
+        tenant_id: created.tenant_id,
+        slug,
+        token: String::new(),
+    };
+    // A tenant that could not be readied is removed at once, like one that ran.
+    match ready(state, &created, version).await {
+        Ok(token) => {
+            sandbox.token = token;
+            Ok(sandbox)
+        }
+        Err(error) => {
+            close(&state.pool, &sandbox).await;
+            Err(error)
+        }
+    }
+}
+
+/// Binds the candidate for the new tenant and mints its owner a token.
+async fn ready(state: &AppState, created: &CreatedTenant, version: &Version) -> Result<String> {
     let scope = TenantScope {
         tenant_id: created.tenant_id,
         user_id: Some(created.admin_user_id),
@@ -53,14 +76,9 @@ pub async fn open(state: &AppState, version: &Version) -> Result<Sandbox> {
     let mut tx = TenantTx::begin(&state.pool, scope, STATEMENT_TIMEOUT).await?;
     registry::bind(&mut tx, version).await?;
     tx.commit().await?;
-    let token = state
+    Ok(state
         .tokens
-        .issue(created.tenant_id, created.admin_user_id)?;
-    Ok(Sandbox {
-        tenant_id: created.tenant_id,
-        slug,
-        token,
-    })
+        .issue(created.tenant_id, created.admin_user_id)?)
 }
 
 /// Suspends the tenant, then deletes everything it holds (see the module comment).

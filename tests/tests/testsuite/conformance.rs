@@ -260,12 +260,7 @@ async fn module_test_runs_the_pack_and_the_authors_scenarios() {
             .contains("body.name: expected \"string\", got \"absent\""),
         "{failed:#?}"
     );
-    assert!(
-        failed
-            .stdout
-            .contains("PASS  read it back"),
-        "{failed:#?}"
-    );
+    assert!(failed.stdout.contains("PASS  read it back"), "{failed:#?}");
     assert!(failed.stderr.contains("steps failed"), "{failed:#?}");
 
     let crm = builtin_modules_dir().join("verofield_crm.wasm");
