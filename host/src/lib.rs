@@ -212,7 +212,12 @@ impl Host {
 
     /// Stops the background work, closes the pool and stops the embedded database.
     pub async fn stop(self) -> Result<()> {
-        self.background.iter().for_each(JoinHandle::abort);
+        // Awaited once aborted, so their connections are back in the pool before it closes
+        // (else they are released into a stopped cluster, with a warning each).
+        for task in self.background {
+            task.abort();
+            let _ = task.await;
+        }
         drop(self.state);
         self.db.close().await
     }
