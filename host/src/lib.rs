@@ -203,6 +203,9 @@ impl Host {
             outbound,
             stripe,
         });
+        if let Err(error) = conformance::resume_pending(&state).await {
+            tracing::warn!(%error, "resuming unfinished conformance runs failed");
+        }
         Ok(Self {
             state,
             db,

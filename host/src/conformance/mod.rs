@@ -64,6 +64,22 @@ pub async fn rerun(state: &AppState, version: &Version) -> Result<()> {
     Ok(())
 }
 
+/// Starts again every run left `pending` by a host that stopped before it ended (its task
+/// died with it). Called once at start-up; a run another live host still has in flight is
+/// started anew too, and only the newer run's result is kept (`run_id`).
+pub async fn resume_pending(state: &AppState) -> Result<()> {
+    let pending: Vec<String> =
+        sqlx::query_scalar("SELECT digest FROM module_conformance WHERE status = 'pending'")
+            .fetch_all(&state.pool)
+            .await?;
+    for digest in pending {
+        let version = state.registry.find(&digest).await?;
+        tracing::info!(name = %version.name, version = %version.version, "resuming a conformance run");
+        rerun(state, &version).await?;
+    }
+    Ok(())
+}
+
 fn spawn_run(state: &AppState, version: &Version, pack: Pack, run: Uuid) {
     let state = state.clone();
     let version = version.clone();

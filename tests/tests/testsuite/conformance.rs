@@ -271,3 +271,29 @@ async fn module_test_runs_the_pack_and_the_authors_scenarios() {
         "{passed:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_run_cut_short_by_a_stopped_host_is_resumed_by_the_next_one() {
+    let first = server().await;
+    first.create_tenant("conf-resume").await;
+    let digest = first
+        .publish_module(&fixture_component("crm-renamed"), &["conf-resume"])
+        .await;
+    first.conformance_result(&digest).await;
+    // What a host that died in the middle of the run leaves: pending, with nobody running it.
+    let mut db = first.db().await;
+    sqlx::query(
+        "UPDATE module_conformance SET status = 'pending', run_id = gen_random_uuid(),
+             steps = '[]', failed = 0, ran_at = NULL WHERE digest = $1",
+    )
+    .bind(&digest)
+    .execute(&mut db)
+    .await
+    .unwrap();
+
+    let next =
+        TestServer::start_with(ServerOptions::new().with_builtin_modules().beside(&first)).await;
+    let result = next.conformance_result(&digest).await;
+    assert_eq!(result["status"], "failed", "{result:#}");
+    assert_eq!(result["steps"][0]["name"], "create a customer");
+}
