@@ -82,7 +82,7 @@ pub enum Command {
     User(UserCommand),
     /// Create the demo tenant (once) and print its credentials.
     Demo(JsonFlag),
-    /// Write and publish domain modules (the partner's authoring kit; no database needed).
+    /// Write, test and publish domain modules (the partner's authoring kit).
     #[command(subcommand)]
     Module(ModuleCommand),
     /// Delete expired idempotency keys and refresh tokens and old delivered events now
@@ -154,6 +154,9 @@ pub enum ModuleCommand {
         #[arg(long, default_value_t = 600)]
         wait_secs: u64,
     },
+    /// Run a component in the real host on a throwaway embedded database, against its slot's
+    /// conformance pack and your own scenarios (`conformance::cli`).
+    Test(crate::conformance::cli::TestArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -673,6 +676,7 @@ impl Cli {
                 .await
                 .map(drop)
             }
+            Command::Module(ModuleCommand::Test(args)) => crate::conformance::cli::run(args).await,
             Command::Demo(output) => {
                 let db = Database::open_checked(&self.database()).await?;
                 let demo = crate::demo::ensure(&db.pool, &self.data_dir).await?;
@@ -715,7 +719,7 @@ fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> 
     Ok(())
 }
 
-fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
+pub(crate) fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {
     if args.test_store_delay_ms > 0 && !cfg!(debug_assertions) {
         bail!("--test-store-delay-ms is a test setting: only debug builds accept it");
     }

@@ -14,6 +14,8 @@
 //! - [`http`]: router, middleware, extractors, problem+json, one handler file per resource.
 //! - [`registry`]: module versions by digest, tenant bindings and shares, built-in discovery,
 //!   and the one home of a module call (route it, run it in the tenant transaction).
+//! - [`conformance`]: each core slot's pack of HTTP scenarios (`conformance/*.json`), run
+//!   against an uploaded version in a throwaway tenant; results per version gate binding.
 //! - [`runtime`]: the wasmtime engine, limits, compiled-code cache, route matching, one file
 //!   per capability.
 //! - [`storage`]: store calls compiled to SQL over the column catalog; database errors mapped.
@@ -34,6 +36,7 @@ pub mod auth;
 pub mod authoring;
 pub mod cli;
 pub mod config;
+pub mod conformance;
 pub mod db;
 pub mod demo;
 pub mod error;
@@ -72,126 +75,157 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     // First, so that a signal during start-up still ends in an orderly shutdown (and the
     // embedded cluster is stopped) once the server is up, rather than killing the process.
     let shutdown = http::server::shutdown_signal();
-    let metrics = PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Full("http_request_duration_seconds".into()),
-            LATENCY_BUCKETS,
-        )?
-        .install_recorder()
-        .context("installing the metrics recorder")?;
-    auth::password::configure(settings.password_hashing);
-    let tokens = TokenKeys::load(&settings.key_source, settings.token.clone())?;
-    let operator_token = match &settings.operator_token {
-        Some(token) => token.clone(),
-        None => secrets::load_or_generate(
-            &settings.data_dir.join("secrets").join("operator-token"),
-            secrets::random_hex,
-        )?,
-    };
-
-    let db = db::Database::open_checked(&settings.database).await?;
+    let host = Host::start(&settings).await?;
     if demo {
         println!(
             "{}",
-            demo::ensure(&db.pool, &settings.data_dir).await?.describe()
+            demo::ensure(&host.state.pool, &settings.data_dir)
+                .await?
+                .describe()
         );
     }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     let address = listener.local_addr()?;
-
-    let pool = db.pool.clone();
-    let throttle = settings.throttle.clone();
-    let pruner = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-        loop {
-            tick.tick().await;
-            if let Err(error) = auth::throttle::prune(&pool, &throttle).await {
-                tracing::warn!(%error, "pruning login throttle counters failed");
-            }
-        }
-    });
-
-    let growth_pruner = db::prune::spawn(
-        db.pool.clone(),
-        settings.prune.clone(),
-        settings.prune_interval,
-    );
-
-    let mut runtime_config = runtime::RuntimeConfig::new(settings.module_cache_dir.clone());
-    runtime_config.limits.deadline = settings.module_deadline;
-    runtime_config.trusted_max.deadline = settings.module_max_deadline;
-    runtime_config.perf_map = settings.wasm_perf_map;
-    runtime_config.upload_compile = settings.upload_compile.clone();
-    runtime_config.shares = settings.call_shares.clone();
-    let runtime = runtime::Runtime::new(runtime_config)?;
-    let columns = Arc::new(storage::Catalog::load(&db.pool).await?);
-    let outbound = outbound::Outbound::new(settings.outbound.clone());
-    let stripe = payments::Stripe::new(outbound.clone(), settings.stripe.clone());
-    let registry = Arc::new(
-        registry::Registry::new(db.pool.clone(), Arc::new(runtime), columns)
-            .with_payments(stripe.clone()),
-    );
-    registry.load_catalog().await?;
-    let publish_watch = registry.watch_published();
-    registry.publish_builtins(&settings.builtin_modules).await?;
-    storage::test_delay::install(settings.test_store_delay);
-    let dispatcher = events::Dispatcher::new(
-        db.pool.clone(),
-        registry.clone(),
-        outbound.clone(),
-        settings.dispatch.clone(),
-    );
-    let dispatching = match settings.dispatch.enabled {
-        true => dispatcher.spawn(),
-        false => Vec::new(),
-    };
-    let scheduler = settings.scheduler.enabled.then(|| {
-        scheduler::Scheduler::new(
-            db.pool.clone(),
-            registry.clone(),
-            settings.prune.clone(),
-            settings.limits.statement_timeout,
-        )
-        .spawn(settings.scheduler.interval)
-    });
-
-    let state = AppState::new(Shared {
-        pool: db.pool.clone(),
-        tokens,
-        limits: settings.limits.clone(),
-        throttle: settings.throttle.clone(),
-        operator_token_digest: Sha256::digest(operator_token.as_bytes()).into(),
-        metrics,
-        registry,
-        #[cfg(feature = "bench-baseline")]
-        bench_baseline: settings.bench_baseline,
-        tenant_transactions: tenancy::share::TenantShare::new(
-            "database transactions",
-            settings.tenant_max_transactions,
-        ),
-        outbound,
-        stripe,
-    });
     // Scripts and the test harness wait for this exact line.
     println!("verofield listening on http://{address}");
     tracing::info!(%address, "serving");
     http::server::serve(
         listener,
-        http::router(state),
+        http::router(host.state.clone()),
         shutdown,
         settings.shutdown_grace,
     )
     .await?;
-    pruner.abort();
-    growth_pruner.abort();
-    publish_watch.abort();
-    dispatching.iter().for_each(JoinHandle::abort);
-    if let Some(scheduler) = scheduler {
-        scheduler.abort();
-    }
-    db.close().await?;
+    host.stop().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A started host without its listener: the database open and migrated, the modules
+/// published, the background work (pruning, event dispatch, the scheduler) running, and the
+/// state the router serves. `serve` listens on it; `verofield module test` sends requests to
+/// its router in process.
+pub struct Host {
+    pub state: AppState,
+    db: db::Database,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Host {
+    pub async fn start(settings: &ServerSettings) -> Result<Self> {
+        let metrics = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("http_request_duration_seconds".into()),
+                LATENCY_BUCKETS,
+            )?
+            .install_recorder()
+            .context("installing the metrics recorder")?;
+        auth::password::configure(settings.password_hashing);
+        let tokens = TokenKeys::load(&settings.key_source, settings.token.clone())?;
+        let operator_token = match &settings.operator_token {
+            Some(token) => token.clone(),
+            None => secrets::load_or_generate(
+                &settings.data_dir.join("secrets").join("operator-token"),
+                secrets::random_hex,
+            )?,
+        };
+
+        let db = db::Database::open_checked(&settings.database).await?;
+        let mut background = Vec::new();
+        let pool = db.pool.clone();
+        let throttle = settings.throttle.clone();
+        background.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                if let Err(error) = auth::throttle::prune(&pool, &throttle).await {
+                    tracing::warn!(%error, "pruning login throttle counters failed");
+                }
+            }
+        }));
+        background.push(db::prune::spawn(
+            db.pool.clone(),
+            settings.prune.clone(),
+            settings.prune_interval,
+        ));
+
+        let mut runtime_config = runtime::RuntimeConfig::new(settings.module_cache_dir.clone());
+        runtime_config.limits.deadline = settings.module_deadline;
+        runtime_config.trusted_max.deadline = settings.module_max_deadline;
+        runtime_config.perf_map = settings.wasm_perf_map;
+        runtime_config.upload_compile = settings.upload_compile.clone();
+        runtime_config.shares = settings.call_shares.clone();
+        let runtime = runtime::Runtime::new(runtime_config)?;
+        let columns = Arc::new(storage::Catalog::load(&db.pool).await?);
+        let outbound = outbound::Outbound::new(settings.outbound.clone());
+        let stripe = payments::Stripe::new(outbound.clone(), settings.stripe.clone());
+        let registry = Arc::new(
+            registry::Registry::new(db.pool.clone(), Arc::new(runtime), columns)
+                .with_payments(stripe.clone()),
+        );
+        registry.load_catalog().await?;
+        background.push(registry.watch_published());
+        registry.publish_builtins(&settings.builtin_modules).await?;
+        storage::test_delay::install(settings.test_store_delay);
+        let dispatcher = events::Dispatcher::new(
+            db.pool.clone(),
+            registry.clone(),
+            outbound.clone(),
+            settings.dispatch.clone(),
+        );
+        if settings.dispatch.enabled {
+            background.extend(dispatcher.spawn());
+        }
+        if settings.scheduler.enabled {
+            background.push(
+                scheduler::Scheduler::new(
+                    db.pool.clone(),
+                    registry.clone(),
+                    settings.prune.clone(),
+                    settings.limits.statement_timeout,
+                )
+                .spawn(settings.scheduler.interval),
+            );
+        }
+
+        let state = AppState::new(Shared {
+            pool: db.pool.clone(),
+            tokens,
+            limits: settings.limits.clone(),
+            throttle: settings.throttle.clone(),
+            operator_token_digest: Sha256::digest(operator_token.as_bytes()).into(),
+            metrics,
+            registry,
+            #[cfg(feature = "bench-baseline")]
+            bench_baseline: settings.bench_baseline,
+            tenant_transactions: tenancy::share::TenantShare::new(
+                "database transactions",
+                settings.tenant_max_transactions,
+            ),
+            outbound,
+            stripe,
+        });
+        if let Err(error) = conformance::resume_pending(&state).await {
+            tracing::warn!(%error, "resuming unfinished conformance runs failed");
+        }
+        Ok(Self {
+            state,
+            db,
+            background,
+        })
+    }
+
+    /// Stops the background work, closes the pool and stops the embedded database.
+    pub async fn stop(self) -> Result<()> {
+        // Awaited once aborted, so their connections are back in the pool before it closes
+        // (else they are released into a stopped cluster, with a warning each).
+        for task in self.background {
+            task.abort();
+            let _ = task.await;
+        }
+        drop(self.state);
+        self.db.close().await
+    }
 }

@@ -19,6 +19,29 @@ impl TestServer {
         response.expect_status(201);
         response.json["digest"].as_str().unwrap().to_owned()
     }
+
+    /// The operator's override of an upload's conformance verdict (`reason` recorded), so a
+    /// tenant may bind it to a core slot whatever its pack says.
+    pub async fn override_conformance(&self, digest: &str, reason: &str) -> Resp {
+        let path = format!("/v1/operator/modules/{digest}/conformance/override");
+        send(
+            self.operator()
+                .request(Method::POST, &path)
+                .json(&json!({ "reason": reason })),
+        )
+        .await
+    }
+
+    /// A version's conformance record as the operator sees it, once its run has ended.
+    pub async fn conformance_result(&self, digest: &str) -> Value {
+        let path = format!("/v1/operator/modules/{digest}/conformance");
+        eventually("the conformance run to end", async || {
+            let record = send(self.operator().request(Method::GET, &path)).await;
+            record.expect_status(200);
+            (record.json["status"] != "pending").then_some(record.json)
+        })
+        .await
+    }
 }
 
 /// Binds the tenant's `slot` to `version` (a digest or `name@version`). An upload needs the

@@ -13,6 +13,7 @@ pub mod auth;
 #[cfg(feature = "bench-baseline")]
 pub mod baseline;
 pub mod body_first;
+pub mod conformance;
 pub mod etag;
 pub mod events;
 pub mod extract;
@@ -117,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .merge(operator::routes())
         .merge(publishers::routes())
         .merge(publisher_modules::routes())
+        .merge(conformance::routes())
         .merge(openapi::routes())
         .merge(modules::routes())
         .merge(webhooks::routes())

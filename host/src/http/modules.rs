@@ -162,7 +162,7 @@ async fn version_detail(
         publisher,
         description: manifest.description.clone(),
         grants: manifest.grants(),
-        conformance: registry::upload_conformance(&version),
+        conformance: state.registry.conformance(&version.digest).await?,
         consent_required: !version.builtin,
         version,
     }))
@@ -249,6 +249,8 @@ async fn rebind(
     if !version.builtin {
         consent(&mut ctx, &state, &version, &body).await?;
     }
+    // A core slot takes an upload only once its conformance pack passed (or was overridden).
+    crate::conformance::require_bindable(&mut ctx.tx, &version).await?;
     registry::bind(&mut ctx.tx, &version).await?;
     ctx.audit(
         "module.bound",
@@ -366,7 +368,7 @@ async fn upload(
         .collect();
     // Every tenant is checked before anything is recorded.
     let tenants = operator::tenant_ids(&state, &slugs, "share").await?;
-    let record = state
+    let mut record = state
         .registry
         .upload(Upload {
             component: &body,
@@ -375,6 +377,7 @@ async fn upload(
         })
         .await?;
     operator::share_with(&state, &record.version.digest, &tenants, "operator").await?;
+    record.conformance = crate::conformance::on_upload(&state, &record.version).await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
 

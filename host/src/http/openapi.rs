@@ -345,6 +345,27 @@ const HOST_ROUTES: &[HostRoute] = &[
     ),
     route(
         "GET",
+        "/v1/operator/modules/{version}/conformance",
+        "A version's conformance result, every step of its last run",
+        "operator",
+        Operator,
+    ),
+    route(
+        "POST",
+        "/v1/operator/modules/{version}/conformance",
+        "Run the version's conformance pack again (202, pending)",
+        "operator",
+        Operator,
+    ),
+    route(
+        "POST",
+        "/v1/operator/modules/{version}/conformance/override",
+        "Make a version bindable whatever its pack said ({\"reason\"}, recorded)",
+        "operator",
+        Operator,
+    ),
+    route(
+        "GET",
         "/v1/operator/tenants",
         "List tenants",
         "operator",

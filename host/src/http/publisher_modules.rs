@@ -57,7 +57,7 @@ async fn upload(
             format!("must be at most {MAX_NOTES_CHARS} characters"),
         )]));
     }
-    let record = state
+    let mut record = state
         .registry
         .upload(Upload {
             component: &body,
@@ -68,6 +68,7 @@ async fn upload(
             notes: &notes,
         })
         .await?;
+    record.conformance = crate::conformance::on_upload(&state, &record.version).await?;
     tracing::info!(publisher = %caller.publisher.namespace, name = %record.version.name,
         version = %record.version.version, digest = %record.version.digest, "module uploaded");
     Ok((StatusCode::CREATED, Json(record)))

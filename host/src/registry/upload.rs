@@ -44,18 +44,6 @@ pub struct VersionRecord {
     pub conformance: serde_json::Value,
 }
 
-/// The core slots, whose replacements must pass the slot's conformance pack (issue 23 item 4).
-const CORE_SLOTS: &[&str] = &[
-    "crm",
-    "technicians",
-    "jobs",
-    "work-orders",
-    "agreements",
-    "routing",
-    "billing",
-    "kpis",
-];
-
 impl Registry {
     /// Validates and records an upload (same bytes again: the version as first recorded).
     pub async fn upload(&self, upload: Upload<'_>) -> Result<VersionRecord> {
@@ -116,6 +104,12 @@ impl Registry {
         .await?)
     }
 
+    /// Where a version's conformance stands (read through the registry's own pool, so that a
+    /// request holding its tenant transaction may ask).
+    pub async fn conformance(&self, digest: &str) -> Result<serde_json::Value> {
+        crate::conformance::summary(&self.reader, digest).await
+    }
+
     /// The record of a version: its validation report (read from PostgreSQL) and conformance.
     pub async fn version_record(&self, version: Version) -> Result<VersionRecord> {
         let validation: Option<serde_json::Value> =
@@ -125,7 +119,7 @@ impl Registry {
                 .await?;
         Ok(VersionRecord {
             validation: validation.unwrap_or_else(|| serde_json::json!({"passed": true})),
-            conformance: conformance(&version),
+            conformance: self.conformance(&version.digest).await?,
             version,
         })
     }
@@ -249,17 +243,6 @@ impl Registry {
             )),
         }
     }
-}
-
-/// A version's conformance. Only core slots have packs; until the conformance runner records
-/// a result for the version (issue 23 item 4), a core-slot upload is `pending`.
-pub fn conformance(version: &Version) -> serde_json::Value {
-    let status = if version.builtin || !CORE_SLOTS.contains(&version.slot.as_str()) {
-        "not_applicable"
-    } else {
-        "pending"
-    };
-    serde_json::json!({ "status": status })
 }
 
 fn refused(code: &'static str, detail: String) -> Error {

@@ -14,6 +14,7 @@ mod baseline;
 mod billing;
 mod catalog;
 mod cli;
+mod conformance;
 mod crm;
 mod embedded_pg;
 mod events;
