@@ -124,6 +124,7 @@ impl ServerOptions {
     /// 18 MB Python module about 10 s alone and several times that on a busy machine.
     pub fn large_uploads(self) -> Self {
         self.env("VEROFIELD_REQUEST_TIMEOUT_SECS", "300")
+            .env("VEROFIELD_MODULE_COMPILE_TIMEOUT_MS", "280000")
     }
 
     /// Serve the built-in modules from `plugins/` (built first when needed).

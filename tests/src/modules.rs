@@ -46,15 +46,20 @@ impl TestServer {
 
 /// Binds the tenant's `slot` to `version` (a digest or `name@version`). An upload needs the
 /// tenant's consent: when the server answers `consent_required`, the grants it shows are
-/// accepted, as an admin would after reading them.
+/// accepted, as an admin would after reading them. An upload for a core slot binds once its
+/// conformance pack passed: while it runs (`conformance_pending`) the bind is tried again.
 pub async fn bind(api: &Api, slot: &str, version: &str) {
     let path = format!("/v1/tenant/modules/{slot}");
     let mut body = json!({ "version": version });
-    let mut answer = send(api.request(Method::PUT, &path).json(&body)).await;
-    if answer.code() == "consent_required" {
-        body["accept"] = answer.json["grants"].clone();
-        answer = send(api.request(Method::PUT, &path).json(&body)).await;
-    }
+    let answer = eventually("the upload's conformance run", async || {
+        let mut answer = send(api.request(Method::PUT, &path).json(&body)).await;
+        if answer.code() == "consent_required" {
+            body["accept"] = answer.json["grants"].clone();
+            answer = send(api.request(Method::PUT, &path).json(&body)).await;
+        }
+        (answer.code() != "conformance_pending").then_some(answer)
+    })
+    .await;
     assert_eq!(
         answer.status.as_u16(),
         200,

@@ -30,6 +30,7 @@ const RUST_TEMPLATE: &[(&str, &str)] = &[
     (".gitignore", include_str!("templates/rust/gitignore")),
     ("README.md", include_str!("templates/rust/README.md")),
     ("src/lib.rs", include_str!("templates/rust/src/lib.rs")),
+    ("scenarios.json", include_str!("templates/scenarios.json")),
 ];
 
 const PYTHON_TEMPLATE: &[(&str, &str)] = &[
@@ -40,6 +41,7 @@ const PYTHON_TEMPLATE: &[(&str, &str)] = &[
     ),
     (".gitignore", include_str!("templates/python/gitignore")),
     ("README.md", include_str!("templates/python/README.md")),
+    ("scenarios.json", include_str!("templates/scenarios.json")),
 ];
 
 /// Writes the module folder `parent/name` and returns its path.

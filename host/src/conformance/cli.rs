@@ -95,10 +95,7 @@ async fn publish_and_run(
     component: &[u8],
     scenarios: Option<Pack>,
 ) -> Result<(String, Vec<Report>)> {
-    let version = host
-        .state
-        .registry
-        .publish(component, false, "module-test")
+    let version = upload_as_published(host, component)
         .await
         .map_err(|error| anyhow::anyhow!("the host refused the component: {error}"))?;
     let mut packs: Vec<Pack> = pack::for_slot(&version.slot).into_iter().collect();
@@ -115,6 +112,47 @@ async fn publish_and_run(
     );
     let reports = super::run_packs(&host.state, &version, &packs).await?;
     Ok((title, reports))
+}
+
+/// Uploads the component under the policy its real upload will meet: a namespaced module as
+/// its publisher (a throwaway one owning the namespace: the import allowlist, the namespace of
+/// names and permissions apply), a bare name as the operator's upload.
+async fn upload_as_published(
+    host: &crate::Host,
+    component: &[u8],
+) -> crate::error::Result<crate::registry::Version> {
+    use crate::registry::{Upload, Uploader, publishers};
+    let registry = &host.state.registry;
+    let manifest = registry
+        .runtime()
+        .load_upload(component)
+        .await?
+        .manifest
+        .clone();
+    let publisher = match manifest.namespace() {
+        Some(namespace) => {
+            let owner = format!("module-test@{namespace}.example.com");
+            Some(
+                publishers::create(&host.state.pool, namespace, namespace, &owner)
+                    .await?
+                    .0,
+            )
+        }
+        None => None,
+    };
+    let uploader = match &publisher {
+        Some(publisher) => Uploader::Publisher {
+            id: publisher.id,
+            namespace: &publisher.namespace,
+        },
+        None => Uploader::Operator,
+    };
+    let upload = Upload {
+        component,
+        uploader,
+        notes: "verofield module test",
+    };
+    Ok(registry.upload(upload).await?.version)
 }
 
 /// `VEROFIELD_MODULE_CACHE_DIR`, else `~/.cache/verofield/modules` (the temp directory's

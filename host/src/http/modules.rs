@@ -246,11 +246,12 @@ async fn rebind(
         format!("that module fills slot `{}`", version.slot),
     );
     check.finish()?;
+    // A core slot takes an upload only once its conformance pack passed (or was overridden);
+    // asked first, so that no admin is asked to consent to a version that cannot serve.
+    crate::conformance::require_bindable(&mut ctx.tx, &version).await?;
     if !version.builtin {
         consent(&mut ctx, &state, &version, &body).await?;
     }
-    // A core slot takes an upload only once its conformance pack passed (or was overridden).
-    crate::conformance::require_bindable(&mut ctx.tx, &version).await?;
     registry::bind(&mut ctx.tx, &version).await?;
     ctx.audit(
         "module.bound",

@@ -1,14 +1,18 @@
-//! The authoring kit end to end: `verofield module new` writes a Rust and a Python module
-//! folder; each is unit-tested and built the way its README tells a partner (cargo for
-//! wasm32-wasip2; componentize-py with `--stub-wasi`), and the component is uploaded, bound
-//! for a tenant and answers it. A tenant it is not shared with cannot bind it, and the
-//! tenant it serves sees only its own data.
+//! A partner's whole path, as the README and the generated folder's README tell it, in Rust
+//! and in Python: `verofield module new --namespace acme` writes the folder; it is unit-tested
+//! and built (cargo for wasm32-wasip2; componentize-py with `--stub-wasi`); `module test` runs
+//! the folder's scenarios in the real host; `module publish` uploads it with a publishing key;
+//! the publisher shares it with one tenant, whose admin consents and binds, and whose clients
+//! call it. Another tenant sees nothing of it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::json;
-use verofield_tests::{Method, ServerOptions, TempDir, TestServer, bind, run_cli, send};
+use verofield_tests::{
+    Api, ServerOptions, TempDir, TestServer, bind_with, consent_and_bind, grants_of, module_test,
+    run_cli,
+};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -17,7 +21,17 @@ fn repo_root() -> PathBuf {
 /// `verofield module new NAME --lang LANG --dir DIR`; the folder it wrote.
 async fn module_new(dir: &Path, name: &str, lang: &str) -> PathBuf {
     let folder = dir.to_str().unwrap();
-    let args = ["module", "new", name, "--lang", lang, "--dir", folder];
+    let args = [
+        "module",
+        "new",
+        name,
+        "--lang",
+        lang,
+        "--dir",
+        folder,
+        "--namespace",
+        "acme",
+    ];
     let output = run_cli(dir, None, &args, &[]).await;
     assert!(output.status.success(), "{output:#?}");
     assert!(output.stdout.contains("README.md"), "{output:#?}");
@@ -52,8 +66,8 @@ async fn a_new_rust_module_builds_and_serves_a_tenant() {
     };
     succeeds(cargo().args(["test", "--quiet"]));
     succeeds(cargo().args(["build", "--release", "--target", "wasm32-wasip2"]));
-    let component = std::fs::read(target.join("wasm32-wasip2/release/acme_hello.wasm")).unwrap();
-    serves_its_tenant_only(&component, "acme-hello").await;
+    let component = target.join("wasm32-wasip2/release/acme_hello.wasm");
+    tested_published_and_served(&folder, &component, "acme-hello").await;
 }
 
 #[tokio::test]
@@ -74,46 +88,81 @@ async fn a_new_python_module_builds_and_serves_a_tenant() {
             .env("PYTHONPATH", repo_root().join("target/py"))
             .current_dir(&folder),
     );
-    let component = std::fs::read(folder.join("acme_py.wasm")).unwrap();
-    serves_its_tenant_only(&component, "acme-py").await;
+    tested_published_and_served(&folder, &folder.join("acme_py.wasm"), "acme-py").await;
 }
 
-/// Uploads the component shared with one tenant, binds its slot there and calls its route;
-/// another tenant cannot bind it, and once shared sees only its own customers.
-async fn serves_its_tenant_only(component: &[u8], slot: &str) {
+/// The rest of a partner's path, from a built component: `module test` with the folder's own
+/// scenarios, `module publish` with a publishing key, a private share with tenant A, whose
+/// admin reads the grants, consents and binds; A's clients call the route. Tenant B sees
+/// nothing of it: no detail, no bind, no route.
+async fn tested_published_and_served(folder: &Path, component: &Path, module: &str) {
+    let scenarios = folder.join("scenarios.json");
+    let tested = module_test(&[path_str(component), "--scenarios", path_str(&scenarios)]).await;
+    assert!(tested.status.success(), "{tested:#?}");
+    assert!(tested.stdout.contains("4 passed, 0 failed"), "{tested:#?}");
+
     let options = ServerOptions::new().with_builtin_modules().large_uploads();
     let server = TestServer::start_with(options).await;
-    let owner = |slug: &'static str| async {
-        let tenant = server.create_tenant(slug).await;
-        server.client_for(&server.login_owner(&tenant).await.access)
-    };
-    let (a, b) = (owner("author-a").await, owner("author-b").await);
-    let digest = server.publish_module(component, &["author-a"]).await;
-    bind(&a, slot, &digest).await;
+    let acme = server.create_publisher("acme").await;
+    let (a, b) = (
+        owner(&server, "author-a").await,
+        owner(&server, "author-b").await,
+    );
+    let url = server.url("");
+    let publish = [
+        "module",
+        "publish",
+        path_str(component),
+        "--server",
+        url.as_str(),
+    ];
+    let env = [("VEROFIELD_PUBLISHER_KEY", acme.key.as_str())];
+    let published = run_cli(folder, None, &publish, &env).await;
+    assert!(published.status.success(), "{published:#?}");
+    assert!(
+        published.stdout.contains("not_applicable"),
+        "{published:#?}"
+    );
+    let name = format!("acme/{module}");
+    let listed = acme.api.get("/v1/publisher/modules").await;
+    let digest = listed.json["items"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(listed.json["items"][0]["name"], name.as_str());
+    acme.share(&digest, "author-a").await;
+
+    let grants = grants_of(&a, &name, "0.1.0").await;
+    assert_eq!(
+        grants["tables"]["read"],
+        json!(["crm_customers"]),
+        "{grants:#}"
+    );
+    consent_and_bind(&a, module, &name, "0.1.0").await;
     a.post("/v1/crm/customers", &json!({"name": "Ada"}))
         .await
         .expect_status(201);
-    let hello = a.get(&format!("/v1/{slot}/hello?name=%20Ada%20")).await;
-    hello.expect_status(200);
+    let hello = a.get(&format!("/v1/{module}/hello?name=%20Ada%20")).await;
     assert_eq!(
         hello.json,
         json!({"greeting": "Hello, Ada!", "customers": 1})
     );
-    a.get(&format!("/v1/{slot}/hello?name=%20"))
-        .await
-        .expect_problem(400, "invalid_query_parameter");
 
-    b.get(&format!("/v1/{slot}/hello")).await.expect_status(404);
-    // Not shared with B: answered as a version that does not exist.
-    let refused = b
-        .request(Method::PUT, &format!("/v1/tenant/modules/{slot}"))
-        .json(&json!({"version": digest}));
-    send(refused).await.expect_problem(422, "validation_failed");
-    server.publish_module(component, &["author-b"]).await;
-    bind(&b, slot, &digest).await;
-    let theirs = b.get(&format!("/v1/{slot}/hello")).await;
-    assert_eq!(
-        theirs.json,
-        json!({"greeting": "Hello, world!", "customers": 0})
-    );
+    b.get(&format!("/v1/modules/{name}/0.1.0"))
+        .await
+        .expect_status(404);
+    b.get(&format!("/v1/{module}/hello"))
+        .await
+        .expect_status(404);
+    let refused = bind_with(&b, module, &json!({"version": digest, "accept": grants})).await;
+    refused.expect_problem(422, "validation_failed");
+}
+
+async fn owner(server: &TestServer, slug: &str) -> Api {
+    let tenant = server.create_tenant(slug).await;
+    server.client_for(&server.login_owner(&tenant).await.access)
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
 }

@@ -208,20 +208,6 @@ async fn uploads_outside_the_core_slots_are_not_judged() {
     .expect_problem(404, "not_found");
 }
 
-/// `verofield module test` in a fresh data directory, compiled modules cached under target/.
-async fn module_test(args: &[&str]) -> CliOutput {
-    let data = TempDir::new("module-test");
-    let cache = repo_root().join("target/module-test-cache");
-    let builtins = builtin_modules_dir();
-    let mut full = vec!["module", "test"];
-    full.extend_from_slice(args);
-    let env = [
-        ("VEROFIELD_BUILTIN_MODULES", builtins.to_str().unwrap()),
-        ("VEROFIELD_MODULE_CACHE_DIR", cache.to_str().unwrap()),
-    ];
-    run_cli(data.path(), None, &full, &env).await
-}
-
 #[tokio::test]
 async fn module_test_runs_the_pack_and_the_authors_scenarios() {
     let renamed = TempDir::new("renamed");

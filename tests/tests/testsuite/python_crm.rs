@@ -42,12 +42,11 @@ async fn the_python_crm_answers_exactly_as_the_rust_crm() {
     let Crm::Uploaded(component) = python_crm() else {
         unreachable!()
     };
-    bind(
-        &python,
-        "crm",
-        &server.publish_module(component, &["twin-python"]).await,
-    )
-    .await;
+    let digest = server.publish_module(component, &["twin-python"]).await;
+    // The same conformance pack as the Rust CRM's, run by the host on upload.
+    let conformance = server.conformance_result(&digest).await;
+    assert_eq!(conformance["status"], "passed", "{conformance:#}");
+    bind(&python, "crm", &digest).await;
     let (mut rust_ids, mut python_ids) = (HashMap::new(), HashMap::new());
     let mut differences = Vec::new();
     for step in steps() {
