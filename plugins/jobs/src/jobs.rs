@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use verofield_field_ops::events::{emit_job_scheduled, job_payload};
@@ -112,9 +113,10 @@ fn service_types(check: &mut Validator, ids: &[String]) -> Result<(Vec<String>, 
     Ok((found.required_skills, found.default_minutes))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new job: where, what, and optionally when (date and window schedule it at once).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewJob {
+pub struct NewJob {
     customer_id: String,
     location_id: String,
     #[serde(default)]
@@ -329,9 +331,9 @@ pub fn show(request: &Request) -> Result<Response, Problem> {
 }
 
 #[verofield_sdk::patch_fields]
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct JobFields {
+pub struct JobFields {
     service_type_ids: Patch<Vec<String>>,
     duration_minutes: Patch<i64>,
     priority: Patch<i64>,
@@ -383,9 +385,10 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
     with_assignments(job)
 }
 
-#[derive(Debug, Deserialize)]
+/// When: a local date and an `HH:MM` arrival window in `time_zone` (default: the job's).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ScheduleBody {
+pub struct ScheduleBody {
     scheduled_date: String,
     window_start_local: String,
     window_end_local: String,
@@ -450,7 +453,7 @@ pub fn schedule_job(request: &Request) -> Result<Response, Problem> {
     with_assignments(job)
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Material {
     name: String,
@@ -459,7 +462,7 @@ struct Material {
     unit: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Completion {
     #[serde(default)]
@@ -471,9 +474,11 @@ struct Completion {
     signature_ref: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The status to move to; `completion` is required for, and only for, `completed`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StatusBody {
+pub struct StatusBody {
+    #[schemars(with = "crate::records::Status")]
     status: String,
     #[serde(default)]
     note: Option<String>,
@@ -741,9 +746,11 @@ pub fn history(request: &Request) -> Result<Response, Problem> {
     Ok(Response::json(200, &json!({"items": rows})))
 }
 
-#[derive(Debug, Deserialize)]
+/// Technicians to add to the job (1 to 10).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AssignBody {
+pub struct AssignBody {
+    #[schemars(length(min = 1, max = 10))]
     technician_ids: Vec<String>,
     #[serde(default)]
     reason: Option<String>,
