@@ -13,6 +13,7 @@ pub mod auth;
 #[cfg(feature = "bench-baseline")]
 pub mod baseline;
 pub mod body_first;
+pub mod docs;
 pub mod etag;
 pub mod events;
 pub mod extract;
@@ -21,12 +22,15 @@ pub mod idempotency;
 pub mod module_headers;
 pub mod modules;
 pub mod openapi;
+pub mod openapi_modules;
 pub mod openapi_webhooks;
 pub mod operator;
 pub mod pagination;
 pub mod pay_links;
 pub mod payments;
 pub mod problem;
+pub mod problem_catalog;
+pub mod problem_pages;
 pub mod request_id;
 pub mod roles;
 pub mod scheduled_tasks;
@@ -114,6 +118,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api_keys::routes())
         .merge(operator::routes())
         .merge(openapi::routes())
+        .merge(docs::routes())
+        .merge(problem_pages::routes())
         .merge(modules::routes())
         .merge(webhooks::routes())
         .merge(payments::routes())

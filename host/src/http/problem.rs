@@ -27,7 +27,7 @@ struct Problem<'a> {
 /// A problem response from its parts; also used by middleware that has no [`Error`].
 pub fn response(status: StatusCode, code: &str, detail: &str, errors: &[FieldError]) -> Response {
     let body = Problem {
-        kind: format!("https://docs.verofield.dev/problems/{code}"),
+        kind: super::problem_pages::type_uri(code),
         title: status.canonical_reason().unwrap_or("Error"),
         status: status.as_u16(),
         detail,
