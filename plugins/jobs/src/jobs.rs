@@ -116,12 +116,15 @@ fn service_types(check: &mut Validator, ids: &[String]) -> Result<(Vec<String>, 
 /// A new job: where, what, and optionally when (date and window schedule it at once).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = service_types_required)]
 pub struct NewJob {
     customer_id: String,
     location_id: String,
     #[serde(default)]
     work_order_id: Option<String>,
+    /// What the visit is made of: at least one service type.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     service_type_ids: Vec<String>,
     #[serde(default)]
     scheduled_date: Option<String>,
@@ -137,6 +140,14 @@ pub struct NewJob {
     priority: Option<i64>,
     #[serde(default)]
     notes: Option<String>,
+}
+
+/// The schema says what validation enforces: `service_type_ids` is absent-tolerant for serde
+/// (so that the 422 names the field like every other check) but required in fact.
+fn service_types_required(schema: &mut schemars::Schema) {
+    if let Some(serde_json::Value::Array(required)) = schema.get_mut("required") {
+        required.push("service_type_ids".into());
+    }
 }
 
 /// `POST /` : a job, scheduled at once when the body gives date and window.

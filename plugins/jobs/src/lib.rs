@@ -128,3 +128,23 @@ impl Module for Jobs {
 }
 
 verofield_sdk::export_module!(Jobs);
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    #[test]
+    fn a_new_job_names_what_it_needs() {
+        let manifest: serde_json::Value = serde_json::from_str(&Jobs::MANIFEST.to_json()).unwrap();
+        let create = manifest["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|route| route["method"] == "POST" && route["path"] == "/")
+            .unwrap();
+        assert_eq!(
+            create["request"]["required"],
+            serde_json::json!(["customer_id", "location_id", "service_type_ids"])
+        );
+    }
+}
