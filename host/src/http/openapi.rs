@@ -614,18 +614,23 @@ fn add(
         User(_) => operation.security(SecurityRequirement::new("bearer", Vec::<String>::new())),
         Operator => operation.security(SecurityRequirement::new("operator", Vec::<String>::new())),
     };
-    for segment in path.split('/') {
-        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            operation = operation.parameter(
-                ParameterBuilder::new()
-                    .name(name)
-                    .parameter_in(ParameterIn::Path)
-                    .required(Required::True)
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
-            );
-        }
+    for name in path_parameters(path) {
+        operation = operation.parameter(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+        );
     }
     paths.add_path_operation(path, vec![method], operation.build());
+}
+
+/// The `{name}`s of a path, also those inside a segment (`/invoices/{id}.pdf`).
+fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
 }
 
 fn http_method(method: &str) -> Option<HttpMethod> {
@@ -698,4 +703,19 @@ fn build(paths: Paths, named: Vec<(String, RefOr<Schema>)>) -> OpenApi {
         .paths(paths)
         .components(Some(components))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_parameters_inside_segments_count_too() {
+        let names: Vec<&str> = path_parameters("/v1/billing/pay/{token}.pdf").collect();
+        assert_eq!(names, ["token"]);
+        let names: Vec<&str> =
+            path_parameters("/v1/jobs/{id}/assignments/{technician_id}").collect();
+        assert_eq!(names, ["id", "technician_id"]);
+        assert_eq!(path_parameters("/v1/me").count(), 0);
+    }
 }
