@@ -29,18 +29,32 @@ function resolve(doc, schema, seen = 0) {
   return resolve(doc, target, seen + 1) || schema;
 }
 
-// An example value built from a schema: `examples`/`example`/`default`/`const`/`enum` first,
-// then by type and format. Depth-bounded, so a recursive schema still ends.
-function example(doc, schema, depth = 0) {
+// Example strings by a property's name, for schemas that give no format.
+const NAMED = [
+  [/(^|_)id$|_ids?$/, "0190d5c4-3a1e-7cc2-9f10-5b6c1d2e3f40"],
+  [/date$|_on$/, "2026-03-04"],
+  [/_at$/, "2026-03-04T09:00:00Z"],
+  [/_local$|_time$/, "09:00"],
+  [/time_zone$/, "America/New_York"],
+  [/email$/, "ann@example.com"],
+  [/currency$/, "USD"],
+];
+
+// An example value built from a schema: `examples`/`example`/`const`/`enum`, a default that
+// says something (not null or empty), then by type, format and the property's name.
+// Depth-bounded, so a recursive schema still ends.
+function example(doc, schema, depth = 0, name = "") {
   schema = resolve(doc, schema);
   if (!schema || typeof schema !== "object" || depth > 8) return null;
   if (Array.isArray(schema.examples) && schema.examples.length) return schema.examples[0];
-  for (const key of ["example", "default", "const"]) if (key in schema) return schema[key];
+  for (const key of ["example", "const"]) if (key in schema) return schema[key];
   if (Array.isArray(schema.enum)) return schema.enum[0];
+  const fallback = schema.default;
+  if (fallback !== undefined && fallback !== null && JSON.stringify(fallback).length > 2) return fallback;
   const choices = schema.anyOf || schema.oneOf;
   if (choices) {
     const first = choices.find((c) => resolve(doc, c).type !== "null") || choices[0];
-    return example(doc, first, depth + 1);
+    return example(doc, first, depth + 1, name);
   }
   if (schema.allOf) {
     return Object.assign({}, ...schema.allOf.map((s) => example(doc, s, depth + 1) || {}));
@@ -51,12 +65,12 @@ function example(doc, schema, depth = 0) {
   switch (type) {
     case "object": {
       const out = {};
-      for (const [name, prop] of Object.entries(schema.properties || {})) {
-        out[name] = example(doc, prop, depth + 1);
+      for (const [key, prop] of Object.entries(schema.properties || {})) {
+        out[key] = example(doc, prop, depth + 1, key);
       }
       return out;
     }
-    case "array": return schema.items ? [example(doc, schema.items, depth + 1)] : [];
+    case "array": return schema.items ? [example(doc, schema.items, depth + 1, name)] : [];
     case "integer": return schema.minimum !== undefined ? schema.minimum : 1;
     case "number": return schema.minimum !== undefined ? schema.minimum : 1.5;
     case "boolean": return true;
@@ -68,7 +82,10 @@ function example(doc, schema, depth = 0) {
         case "uuid": return "0190d5c4-3a1e-7cc2-9f10-5b6c1d2e3f40";
         case "email": return "ann@example.com";
         case "uri": return "https://example.com/hook";
-        default: return "string";
+        default: {
+          const hint = NAMED.find(([pattern]) => pattern.test(name));
+          return hint ? hint[1] : "string";
+        }
       }
     default: return null;
   }
