@@ -4,7 +4,9 @@
 //! document with the owner's token: no server error and no answer outside its schema.
 
 use serde_json::{Value, json};
-use verofield_tests::{Scenario, ServerOptions, TempDir, TestServer};
+use verofield_tests::{
+    Method, Scenario, ServerOptions, TempDir, TestServer, fixture_component, send,
+};
 
 async fn server() -> TestServer {
     TestServer::start_with(ServerOptions::new().with_builtin_modules()).await
@@ -64,6 +66,30 @@ async fn openapi_describes_the_crm_and_jobs_bodies_and_answers() {
     assert!(document["components"]["schemas"]["Problem"].is_object());
     let delete = &document["paths"]["/v1/crm/customers/{id}"]["delete"]["responses"];
     assert!(delete["2XX"].is_object() && delete["default"].is_object());
+}
+
+#[tokio::test]
+async fn an_upload_whose_route_schema_nests_too_deep_is_refused_naming_the_route() {
+    let server = server().await;
+    let upload = server
+        .operator()
+        .request(Method::POST, "/v1/operator/modules")
+        .header("content-type", "application/wasm")
+        .body(fixture_component("hostile-schema"));
+    let refused = send(upload).await;
+    refused.expect_problem(422, "module_manifest_invalid");
+    let detail = refused.json["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("route POST /: request schema nests deeper than 32"),
+        "{detail}"
+    );
+    // Nothing of it was published.
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM module_versions WHERE name = 'hostile-schema'")
+            .fetch_one(&mut server.db().await)
+            .await
+            .unwrap();
+    assert_eq!(stored, 0);
 }
 
 #[tokio::test]
