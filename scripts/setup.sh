@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs before building: the wasm32-wasip2 target (rustup does
 # not install it from rust-toolchain.toml here, RUSTUP_AUTO_INSTALL=0), the PostgreSQL
-# binaries check, poppler for the invoice PDF tests, and the Stripe and Standard Webhooks
-# Python libraries and componentize-py into target/py (the payments, webhooks and Python-module
-# suites). Idempotent; sourced by run-demo.sh and test.sh.
+# binaries check, poppler for the invoice PDF tests, and into target/py the Stripe, Standard
+# Webhooks and schemathesis Python libraries and componentize-py (the payments, webhooks,
+# api_schemas and Python-module suites). Idempotent; sourced by run-demo.sh and test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,8 +27,9 @@ if ! command -v pdftoppm >/dev/null 2>&1; then
 fi
 
 # The official Python libraries of Stripe and Standard Webhooks, for the independent checks
-# of our webhook signatures (the payments and webhooks suites fail without them).
-for package in stripe standardwebhooks; do
+# of our webhook signatures (the payments and webhooks suites fail without them), and
+# schemathesis, which fuzzes the API from its OpenAPI document (the api_schemas suite).
+for package in stripe standardwebhooks schemathesis; do
   if ! [ -d "target/py/$package" ]; then
     echo "setup: installing the Python package $package into target/py" >&2
     python3 -m pip install --quiet --target target/py "$package"

@@ -29,8 +29,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A key as lists and reads show it: never the secret, nor its digest.
-#[derive(Debug, Serialize, sqlx::FromRow)]
-struct ApiKey {
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub(super) struct ApiKey {
     id: Uuid,
     name: String,
     prefix: String,
@@ -74,16 +74,17 @@ async fn fetch(mut ctx: Tenant, Path(id): Path<Uuid>) -> Result<impl IntoRespons
     Ok(Json(load(&mut ctx.tx, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateKey {
+pub(super) struct CreateKey {
     name: String,
     permissions: Vec<String>,
     expires_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Serialize)]
-struct Created {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CreatedApiKey)]
+pub(super) struct Created {
     #[serde(flatten)]
     api_key: ApiKey,
     /// The key itself (`vfk_...`), shown this once.

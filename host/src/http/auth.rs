@@ -29,18 +29,19 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/me", get(me))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginRequest {
+pub(super) struct LoginRequest {
     tenant: String,
     email: String,
     password: String,
 }
 
-#[derive(Serialize)]
-struct TokenResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct TokenResponse {
     access_token: String,
     refresh_token: String,
+    #[schema(value_type = String)]
     token_type: &'static str,
     expires_in: u64,
 }
@@ -172,9 +173,9 @@ fn token_response(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefreshRequest {
+pub(super) struct RefreshRequest {
     refresh_token: String,
 }
 
@@ -241,9 +242,9 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AcceptInvite {
+pub(super) struct AcceptInvite {
     token: String,
     password: String,
 }
@@ -311,8 +312,8 @@ async fn accept_invite(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
-struct Me {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Me {
     user_id: Uuid,
     /// The API key of the request, when it was made with one (`user_id` is its creator's).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -323,7 +324,7 @@ struct Me {
     permissions: Vec<String>,
 }
 
-#[derive(Serialize, sqlx::FromRow)]
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
 struct TenantSummary {
     id: Uuid,
     slug: String,

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod baseline;
 pub mod body_first;
 pub mod conformance;
+pub mod docs;
 pub mod etag;
 pub mod events;
 pub mod extract;
@@ -22,12 +23,15 @@ pub mod idempotency;
 pub mod module_headers;
 pub mod modules;
 pub mod openapi;
+pub mod openapi_modules;
 pub mod openapi_webhooks;
 pub mod operator;
 pub mod pagination;
 pub mod pay_links;
 pub mod payments;
 pub mod problem;
+pub mod problem_catalog;
+pub mod problem_pages;
 pub mod publisher_modules;
 pub mod publishers;
 pub mod request_id;
@@ -120,6 +124,8 @@ pub fn router(state: AppState) -> Router {
         .merge(publisher_modules::routes())
         .merge(conformance::routes())
         .merge(openapi::routes())
+        .merge(docs::routes())
+        .merge(problem_pages::routes())
         .merge(modules::routes())
         .merge(webhooks::routes())
         .merge(payments::routes())

@@ -3,29 +3,37 @@
 //! Two halves: the host's own routes, listed once in [`HOST_ROUTES`] beside the permission
 //! each needs, and the routes of the modules serving the caller's tenant, read from their
 //! manifests. A tenant that swaps its CRM for a partner's sees the partner's routes on its
-//! next fetch. Bodies are described by their media types and every error by the shared
-//! problem+json schema; the domain schemas belong to the modules, which do not publish them
-//! yet. The `webhooks` section (every event type's payload) comes from
+//! next fetch. Every error is described by the shared problem+json schema; a module route's
+//! body and answers by the JSON Schemas of its manifest (`openapi_modules`). The `webhooks` section (every event type's payload) comes from
 //! `crate::event_catalog`, added by [`super::openapi_webhooks`].
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, Required,
 };
 
-use super::AppState;
 use super::extract::{Json, Tenant};
 use super::modules::tenant_bindings;
+use super::openapi_modules::{Components, module_path};
+use super::pagination::Page;
+use super::{AppState, api_keys, auth, roles, users};
 use crate::auth::rbac::perm;
 use crate::error::Result;
+use crate::runtime::Manifest;
+use crate::tenancy::provision::NewUser;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/openapi.json", get(document))
@@ -48,6 +56,40 @@ struct HostRoute {
     summary: &'static str,
     tag: &'static str,
     auth: Auth,
+    /// The JSON body's schema.
+    body: Option<SchemaOf>,
+    /// The success answer: its status and schema.
+    answer: Option<(&'static str, SchemaOf)>,
+}
+
+/// A host type's schema (utoipa's `ToSchema` derive), collecting the named schemas it refers
+/// to into the document's components.
+type SchemaOf = fn(&mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema>;
+
+fn schema_of<T: ToSchema>(named: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+    T::schemas(named);
+    T::schema()
+}
+
+impl HostRoute {
+    /// The body is a `T`.
+    const fn body<T: ToSchema>(mut self) -> Self {
+        self.body = Some(schema_of::<T>);
+        self
+    }
+
+    /// Answers `status` with a `T`.
+    const fn answers<T: ToSchema>(mut self, status: &'static str) -> Self {
+        self.answer = Some((status, schema_of::<T>));
+        self
+    }
+}
+
+/// What `add` documents of an operation's body and success answer.
+#[derive(Default)]
+struct Described {
+    body: Option<RefOr<Schema>>,
+    answer: Option<(&'static str, RefOr<Schema>)>,
 }
 
 const fn route(
@@ -63,6 +105,8 @@ const fn route(
         summary,
         tag,
         auth,
+        body: None,
+        answer: None,
     }
 }
 
@@ -86,6 +130,34 @@ const HOST_ROUTES: &[HostRoute] = &[
     ),
     route(
         "GET",
+        "/docs",
+        "The browsable API reference (HTML)",
+        "platform",
+        Auth::None,
+    ),
+    route(
+        "GET",
+        "/docs/openapi.json",
+        "This document with the host's routes only, without a login",
+        "platform",
+        Auth::None,
+    ),
+    route(
+        "GET",
+        "/problems",
+        "Every problem code of the host (HTML)",
+        "platform",
+        Auth::None,
+    ),
+    route(
+        "GET",
+        "/problems/{code}",
+        "What a problem code means and what to do (HTML)",
+        "platform",
+        Auth::None,
+    ),
+    route(
+        "GET",
         "/v1/openapi.json",
         "This document",
         "platform",
@@ -97,63 +169,76 @@ const HOST_ROUTES: &[HostRoute] = &[
         "Log in: tenant, email, password -> tokens",
         "auth",
         Auth::None,
-    ),
+    )
+    .body::<auth::LoginRequest>()
+    .answers::<auth::TokenResponse>("200"),
     route(
         "POST",
         "/v1/auth/refresh",
         "Rotate a refresh token",
         "auth",
         Auth::None,
-    ),
+    )
+    .body::<auth::RefreshRequest>()
+    .answers::<auth::TokenResponse>("200"),
     route(
         "POST",
         "/v1/auth/logout",
         "Revoke a refresh token's family",
         "auth",
         Auth::None,
-    ),
+    )
+    .body::<auth::RefreshRequest>(),
     route(
         "POST",
         "/v1/auth/accept-invite",
         "Set a password from an invitation",
         "auth",
         Auth::None,
-    ),
+    )
+    .body::<auth::AcceptInvite>(),
     route(
         "GET",
         "/v1/me",
         "The caller, roles and permissions",
         "auth",
         User(None),
-    ),
+    )
+    .answers::<auth::Me>("200"),
     route(
         "GET",
         "/v1/users",
         "List users (q, status, cursor, limit)",
         "users",
         User(Some(perm::USERS_READ)),
-    ),
+    )
+    .answers::<Page<users::User>>("200"),
     route(
         "POST",
         "/v1/users",
         "Create or invite a user",
         "users",
         User(Some(perm::USERS_MANAGE)),
-    ),
+    )
+    .body::<NewUser>()
+    .answers::<users::Created>("201"),
     route(
         "GET",
         "/v1/users/{id}",
         "A user (ETag)",
         "users",
         User(Some(perm::USERS_READ)),
-    ),
+    )
+    .answers::<users::User>("200"),
     route(
         "PATCH",
         "/v1/users/{id}",
         "Change a user (If-Match)",
         "users",
         User(Some(perm::USERS_MANAGE)),
-    ),
+    )
+    .body::<users::UpdateUser>()
+    .answers::<users::User>("200"),
     route(
         "DELETE",
         "/v1/users/{id}",
@@ -167,28 +252,34 @@ const HOST_ROUTES: &[HostRoute] = &[
         "List roles",
         "roles",
         User(Some(perm::USERS_READ)),
-    ),
+    )
+    .answers::<Page<roles::Role>>("200"),
     route(
         "POST",
         "/v1/roles",
         "Create a custom role",
         "roles",
         User(Some(perm::ROLES_MANAGE)),
-    ),
+    )
+    .body::<roles::CreateRole>()
+    .answers::<roles::Role>("201"),
     route(
         "GET",
         "/v1/roles/{id}",
         "A role",
         "roles",
         User(Some(perm::USERS_READ)),
-    ),
+    )
+    .answers::<roles::Role>("200"),
     route(
         "PATCH",
         "/v1/roles/{id}",
         "Change a custom role",
         "roles",
         User(Some(perm::ROLES_MANAGE)),
-    ),
+    )
+    .body::<roles::UpdateRole>()
+    .answers::<roles::Role>("200"),
     route(
         "DELETE",
         "/v1/roles/{id}",
@@ -209,21 +300,25 @@ const HOST_ROUTES: &[HostRoute] = &[
         "List API keys (cursor, limit; never the key itself)",
         "api-keys",
         User(Some(perm::API_KEYS_MANAGE)),
-    ),
+    )
+    .answers::<Page<api_keys::ApiKey>>("200"),
     route(
         "POST",
         "/v1/api-keys",
         "Create an API key (name, permissions, expires_at); the key is shown once",
         "api-keys",
         User(Some(perm::API_KEYS_MANAGE)),
-    ),
+    )
+    .body::<api_keys::CreateKey>()
+    .answers::<api_keys::Created>("201"),
     route(
         "GET",
         "/v1/api-keys/{id}",
         "An API key",
         "api-keys",
         User(Some(perm::API_KEYS_MANAGE)),
-    ),
+    )
+    .answers::<api_keys::ApiKey>("200"),
     route(
         "DELETE",
         "/v1/api-keys/{id}",
@@ -395,8 +490,37 @@ const HOST_ROUTES: &[HostRoute] = &[
 ];
 
 async fn document(ctx: Tenant, State(state): State<AppState>) -> Result<impl IntoResponse> {
+    let mut modules = Vec::new();
+    for binding in tenant_bindings(&ctx.principal.module_bindings, &state.registry).await? {
+        modules.push(
+            state
+                .registry
+                .module(&binding.version.digest)
+                .await?
+                .manifest
+                .clone(),
+        );
+    }
+    Ok(Json(render(&modules)?))
+}
+
+/// The host's routes only, for `/docs` before the reader gives a credential: no login, and
+/// nothing in it depends on a tenant.
+pub async fn public_document() -> Result<impl IntoResponse> {
+    Ok(Json(render(&[])?))
+}
+
+/// The document for a tenant served by these modules.
+fn render(modules: &[Arc<Manifest>]) -> Result<serde_json::Value> {
     let mut paths = Paths::new();
+    let mut named = Vec::new();
     for route in HOST_ROUTES {
+        let described = Described {
+            body: route.body.map(|schema| schema(&mut named)),
+            answer: route
+                .answer
+                .map(|(status, schema)| (status, schema(&mut named))),
+        };
         add(
             &mut paths,
             route.method,
@@ -405,34 +529,43 @@ async fn document(ctx: Tenant, State(state): State<AppState>) -> Result<impl Int
             route.tag,
             route.auth,
             None,
+            described,
         );
     }
-    for binding in tenant_bindings(&ctx.principal.module_bindings, &state.registry).await? {
-        let module = state.registry.module(&binding.version.digest).await?;
-        let manifest = &module.manifest;
+    for manifest in modules {
         let by = format!("{}@{}", manifest.name, manifest.version);
         for module_route in &manifest.routes {
-            let path = format!("/v1/{}{}", manifest.slot, module_route.path)
-                .trim_end_matches('/')
-                .to_owned();
-            let permission: &str = &module_route.permission;
+            let summary = module_route
+                .summary
+                .clone()
+                .unwrap_or_else(|| format!("{} {}", module_route.method, module_route.path));
             add(
                 &mut paths,
                 &module_route.method,
-                &path,
-                &format!("{} {}", module_route.method, module_route.path),
+                &module_path(&manifest.slot, &module_route.path),
+                &summary,
                 &manifest.slot,
                 User(None),
-                Some((&by, permission)),
+                Some((&by, &module_route.permission)),
+                Described::default(),
             );
         }
     }
-    let mut document = serde_json::to_value(build(paths)).map_err(anyhow::Error::from)?;
+    let mut document = serde_json::to_value(build(paths, named)).map_err(anyhow::Error::from)?;
+    let mut components = Components::default();
+    for manifest in modules {
+        for route in &manifest.routes {
+            let path = module_path(&manifest.slot, &route.path);
+            components.describe(&mut document, &manifest.slot, &path, route);
+        }
+    }
+    components.finish(&mut document);
     super::openapi_webhooks::add(&mut document);
-    Ok(Json(document))
+    Ok(document)
 }
 
 /// Adds one operation. `module` is the serving module and the route's permission.
+#[allow(clippy::too_many_arguments)]
 fn add(
     paths: &mut Paths,
     method: &str,
@@ -441,6 +574,7 @@ fn add(
     tag: &str,
     auth: Auth,
     module: Option<(&str, &str)>,
+    described: Described,
 ) {
     let Some(method) = http_method(method) else {
         return;
@@ -457,14 +591,35 @@ fn add(
     if let Some((by, _)) = module {
         description.push_str(&format!(" Served by the module `{by}`."));
     }
+    let success = match described.answer {
+        Some((status, schema)) => (
+            status,
+            ResponseBuilder::new().description("Success").content(
+                "application/json",
+                ContentBuilder::new().schema(Some(schema)).build(),
+            ),
+        ),
+        None => ("2XX", ResponseBuilder::new().description("Success")),
+    };
     let mut operation = OperationBuilder::new()
         .summary(Some(summary))
         .tag(tag)
         .responses(
             ResponsesBuilder::new()
-                .response("2XX", ResponseBuilder::new().description("Success"))
+                .response(success.0, success.1)
                 .response("default", Ref::from_response_name("Problem")),
         );
+    if let Some(schema) = described.body {
+        operation = operation.request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(schema)).build(),
+                )
+                .build(),
+        ));
+    }
     if !description.is_empty() {
         operation = operation.description(Some(description.trim()));
     }
@@ -480,18 +635,23 @@ fn add(
         User(_) => operation.security(SecurityRequirement::new("bearer", Vec::<String>::new())),
         Operator => operation.security(SecurityRequirement::new("operator", Vec::<String>::new())),
     };
-    for segment in path.split('/') {
-        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            operation = operation.parameter(
-                ParameterBuilder::new()
-                    .name(name)
-                    .parameter_in(ParameterIn::Path)
-                    .required(Required::True)
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
-            );
-        }
+    for name in path_parameters(path) {
+        operation = operation.parameter(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+        );
     }
     paths.add_path_operation(path, vec![method], operation.build());
+}
+
+/// The `{name}`s of a path, also those inside a segment (`/invoices/{id}.pdf`).
+fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
 }
 
 fn http_method(method: &str) -> Option<HttpMethod> {
@@ -505,7 +665,7 @@ fn http_method(method: &str) -> Option<HttpMethod> {
     })
 }
 
-fn build(paths: Paths) -> OpenApi {
+fn build(paths: Paths, named: Vec<(String, RefOr<Schema>)>) -> OpenApi {
     let problem = ObjectBuilder::new()
         .property("type", ObjectBuilder::new().schema_type(Type::String))
         .property("title", ObjectBuilder::new().schema_type(Type::String))
@@ -520,6 +680,7 @@ fn build(paths: Paths) -> OpenApi {
         .required("status")
         .required("code");
     let components = ComponentsBuilder::new()
+        .schemas_from_iter(named)
         .schema("Problem", problem)
         .response(
             "Problem",
@@ -563,4 +724,19 @@ fn build(paths: Paths) -> OpenApi {
         .paths(paths)
         .components(Some(components))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_parameters_inside_segments_count_too() {
+        let names: Vec<&str> = path_parameters("/v1/billing/pay/{token}.pdf").collect();
+        assert_eq!(names, ["token"]);
+        let names: Vec<&str> =
+            path_parameters("/v1/jobs/{id}/assignments/{technician_id}").collect();
+        assert_eq!(names, ["id", "technician_id"]);
+        assert_eq!(path_parameters("/v1/me").count(), 0);
+    }
 }

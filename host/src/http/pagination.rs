@@ -42,7 +42,7 @@ fn decode(cursor: &str) -> Result<Uuid, Error> {
         })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -39,7 +39,7 @@ fn response_with(
     extension: Option<(&str, serde_json::Value)>,
 ) -> Response {
     let body = Problem {
-        kind: format!("https://docs.verofield.dev/problems/{code}"),
+        kind: super::problem_pages::type_uri(code),
         title: status.canonical_reason().unwrap_or("Error"),
         status: status.as_u16(),
         detail,

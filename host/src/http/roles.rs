@@ -22,8 +22,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/roles/{id}", get(fetch).patch(update).delete(remove))
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
-struct Role {
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub(super) struct Role {
     id: Uuid,
     name: String,
     description: String,
@@ -64,9 +64,9 @@ async fn fetch(mut ctx: Tenant, Path(id): Path<Uuid>) -> Result<impl IntoRespons
     Ok(([(header::ETAG, etag_header(role.version))], Json(role)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateRole {
+pub(super) struct CreateRole {
     name: String,
     #[serde(default)]
     description: String,
@@ -155,9 +155,9 @@ async fn create(mut ctx: Tenant, Json(body): Json<CreateRole>) -> Result<impl In
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateRole {
+pub(super) struct UpdateRole {
     description: Option<String>,
     permissions: Option<Vec<String>>,
 }

@@ -35,7 +35,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct User {
     id: Uuid,
     email: String,
@@ -113,8 +113,9 @@ async fn fetch(mut ctx: Tenant, Path(id): Path<Uuid>) -> Result<impl IntoRespons
     Ok(([(header::ETAG, etag_header(user.version))], Json(user)))
 }
 
-#[derive(Serialize)]
-struct Created {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CreatedUser)]
+pub(super) struct Created {
     #[serde(flatten)]
     user: User,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -144,15 +145,15 @@ async fn create(mut ctx: Tenant, Json(body): Json<NewUser>) -> Result<impl IntoR
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateUser {
+pub(super) struct UpdateUser {
     display_name: Option<String>,
     roles: Option<Vec<String>>,
     status: Option<UserStatus>,
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum UserStatus {
     Active,

@@ -3,9 +3,12 @@
 //! the router and the authorizer read the routes. Parsed strictly: an unknown field is a typo
 //! that would otherwise silently grant nothing.
 
+use std::collections::BTreeMap;
+
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use super::route_schema;
 use crate::error::{Error, Result};
 use crate::events::types::is_valid_pattern;
 
@@ -69,6 +72,15 @@ pub struct Route {
     pub path: String,
     /// The permission the caller needs, for example `customers.read`.
     pub permission: String,
+    /// One line for the API reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// The JSON Schema of the request body (`route_schema` bounds and checks it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<serde_json::Value>,
+    /// The JSON Schema of each documented answer, by status code (`"201"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub responses: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,7 +223,28 @@ impl Manifest {
             }
             crate::scheduler::spec::Spec::parse(&schedule.at).map_err(rejected)?;
         }
-        super::routes::check_patterns(&self.routes).map_err(rejected)
+        super::routes::check_patterns(&self.routes).map_err(rejected)?;
+        self.validate_route_schemas()
+    }
+
+    /// Each route's summary and schemas, and their total size (`route_schema`).
+    fn validate_route_schemas(&self) -> Result<()> {
+        let mut total = 0;
+        for route in &self.routes {
+            total += route_schema::check_route(
+                route.summary.as_deref(),
+                route.request.as_ref(),
+                &route.responses,
+            )
+            .map_err(|error| rejected(format!("route {} {}: {error}", route.method, route.path)))?;
+        }
+        if total > route_schema::MAX_MANIFEST_SCHEMA_BYTES {
+            return Err(rejected(format!(
+                "the route schemas take {total} bytes, more than {}",
+                route_schema::MAX_MANIFEST_SCHEMA_BYTES
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -384,8 +417,54 @@ mod tests {
             r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "X", "at": "daily 01:00"}]}"#,
             r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "x", "at": "daily 01:00"}, {"name": "x", "at": "daily 02:00"}]}"#,
             r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "x", "at": "daily 01:00", "tz": "UTC"}]}"#,
+            r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [{"method": "GET", "path": "/", "permission": "x", "responses": {"200": {"type": "nope"}}}]}"#,
         ] {
             assert!(Manifest::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn names_the_route_whose_schema_is_refused() {
+        let manifest = |request: &str| {
+            format!(
+                r#"{{"name": "crm", "version": "1.0.0", "slot": "crm", "routes": [
+                    {{"method": "POST", "path": "/customers", "permission": "crm.write",
+                      "summary": "Create a customer", "request": {request},
+                      "responses": {{"201": {{"type": "object"}}}}}}]}}"#
+            )
+        };
+        let parsed = Manifest::parse(&manifest(r#"{"type": "object"}"#)).unwrap();
+        assert_eq!(
+            parsed.routes[0].summary.as_deref(),
+            Some("Create a customer")
+        );
+        assert!(parsed.routes[0].responses.contains_key("201"));
+        let error = Manifest::parse(&manifest(r#"{"type": 7}"#)).unwrap_err();
+        assert_eq!(error.code(), "module_manifest_invalid");
+        assert!(
+            error
+                .to_string()
+                .contains("route POST /customers: request schema"),
+            "{error}"
+        );
+        let many: Vec<String> = (0..20)
+            .map(|i| {
+                format!(
+                    r#"{{"method": "GET", "path": "/r{i}", "permission": "x",
+                        "request": {{"description": "{}"}}}}"#,
+                    "d".repeat(60_000)
+                )
+            })
+            .collect();
+        let total = format!(
+            r#"{{"name": "crm", "version": "1.0.0", "slot": "crm", "routes": [{}]}}"#,
+            many.join(",")
+        );
+        assert!(
+            Manifest::parse(&total)
+                .unwrap_err()
+                .to_string()
+                .contains("route schemas take")
+        );
     }
 }

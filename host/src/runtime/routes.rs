@@ -181,6 +181,9 @@ mod tests {
             method: method.into(),
             path: path.into(),
             permission: format!("{method} {path}"),
+            summary: None,
+            request: None,
+            responses: Default::default(),
         }
     }
 

@@ -160,7 +160,7 @@ fn is_plausible_time_zone(name: &str) -> bool {
 }
 
 /// A user to create, as `POST /v1/users` and `verofield user create` take it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub email: String,

@@ -26,9 +26,9 @@ const BILLING: [&str; 5] = [
 ];
 
 #[verofield_sdk::patch_fields]
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AgreementFields {
+pub struct AgreementFields {
     customer_id: Patch<String>,
     name: Patch<String>,
     location_ids: Patch<Vec<String>>,

@@ -18,6 +18,7 @@
 
 mod agreements;
 
+use agreements::AgreementFields;
 use verofield_field_ops as ops;
 use verofield_sdk::{Deadline, Event, Events, Manifest, Module, Route, Schedule, Tables, events};
 
@@ -36,15 +37,21 @@ impl Module for Agreements {
         version: env!("CARGO_PKG_VERSION"),
         slot: "agreements",
         routes: &[
-            Route::post("/", WRITE, agreements::create),
-            Route::get("/", READ, agreements::list),
-            Route::get("/{id}", READ, agreements::show),
-            Route::patch("/{id}", WRITE, agreements::update),
-            Route::post("/{id}/activate", WRITE, agreements::activate),
-            Route::post("/{id}/pause", WRITE, agreements::pause),
-            Route::post("/{id}/cancel", WRITE, agreements::cancel),
-            Route::post("/{id}/expire", WRITE, agreements::expire),
-            Route::post("/{id}/renew", WRITE, agreements::renew),
+            Route::post("/", WRITE, agreements::create)
+                .summary("Create a draft agreement")
+                .request::<AgreementFields>(),
+            Route::get("/", READ, agreements::list).summary("List agreements"),
+            Route::get("/{id}", READ, agreements::show).summary("An agreement (ETag)"),
+            Route::patch("/{id}", WRITE, agreements::update)
+                .summary("Change an agreement (If-Match)")
+                .request::<AgreementFields>(),
+            Route::post("/{id}/activate", WRITE, agreements::activate)
+                .summary("Activate: make its work orders and generate their jobs"),
+            Route::post("/{id}/pause", WRITE, agreements::pause)
+                .summary("Pause: retract future unscheduled jobs"),
+            Route::post("/{id}/cancel", WRITE, agreements::cancel).summary("Cancel"),
+            Route::post("/{id}/expire", WRITE, agreements::expire).summary("Expire now"),
+            Route::post("/{id}/renew", WRITE, agreements::renew).summary("Renew for another term"),
         ],
         tables: Tables {
             read: &[ops::CUSTOMERS, ops::LOCATIONS, ops::SERVICE_TYPES],

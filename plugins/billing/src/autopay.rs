@@ -100,9 +100,9 @@ pub fn show(request: &Request) -> Result<Response, Problem> {
     Ok(answer(&customer.id, profile_of(&customer.id)?.as_ref()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ProfileBody {
+pub struct ProfileBody {
     autopay: bool,
 }
 

@@ -12,9 +12,9 @@ use verofield_sdk::{Problem, Request, Response, Validator, money};
 use crate::rows::{self, CREDIT_NOTES, INVOICE, int, text};
 use crate::{balance, payments};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreditBody {
+pub struct CreditBody {
     amount_minor: i64,
     reason: String,
 }

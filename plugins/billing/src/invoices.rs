@@ -76,9 +76,9 @@ pub fn create_draft(draft: &Draft) -> Result<Record<Columns>, Problem> {
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+pub struct CreateBody {
     customer_id: String,
     #[serde(default)]
     currency: Option<String>,
@@ -170,9 +170,9 @@ pub fn show(request: &Request) -> Result<Response, Problem> {
     answer(200, &INVOICE.existing(request.id_param("id")?)?, false)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
+pub struct UpdateBody {
     #[serde(default)]
     payment_terms: Option<String>,
     #[serde(default)]

@@ -73,23 +73,37 @@ impl Module for Billing {
         slot: "billing",
         routes: &[
             Route::get("/settings", READ, numbering::show),
-            Route::patch("/settings", WRITE, numbering::update),
-            Route::post("/tax-rates", WRITE, tax_rates::create),
+            Route::patch("/settings", WRITE, numbering::update)
+                .summary("Change the invoice numbering and company details")
+                .request::<numbering::SettingsFields>(),
+            Route::post("/tax-rates", WRITE, tax_rates::create)
+                .summary("Create a tax rate")
+                .request::<tax_rates::RateFields>(),
             Route::get("/tax-rates", READ, tax_rates::list),
             Route::get("/tax-rates/{id}", READ, tax_rates::show),
-            Route::patch("/tax-rates/{id}", WRITE, tax_rates::update),
+            Route::patch("/tax-rates/{id}", WRITE, tax_rates::update)
+                .summary("Change a tax rate (If-Match)")
+                .request::<tax_rates::RateFields>(),
             Route::delete("/tax-rates/{id}", WRITE, tax_rates::delete),
-            Route::post("/invoices", WRITE, invoices::create),
+            Route::post("/invoices", WRITE, invoices::create)
+                .summary("Create a draft invoice")
+                .request::<invoices::CreateBody>(),
             Route::get("/invoices", READ, invoices::list),
-            Route::post("/invoices/from-job", WRITE, sources::create_from_job),
+            Route::post("/invoices/from-job", WRITE, sources::create_from_job)
+                .summary("Draft an invoice for a completed job")
+                .request::<sources::FromJob>(),
             Route::post(
                 "/invoices/from-work-order",
                 WRITE,
                 sources::create_from_work_order,
-            ),
+            )
+            .summary("Draft an invoice for a work order's completed jobs")
+            .request::<sources::FromWorkOrder>(),
             Route::get("/invoices/{id}.pdf", READ, pdf::show),
             Route::get("/invoices/{id}", READ, invoices::show),
-            Route::patch("/invoices/{id}", WRITE, invoices::update),
+            Route::patch("/invoices/{id}", WRITE, invoices::update)
+                .summary("Change a draft invoice (If-Match)")
+                .request::<invoices::UpdateBody>(),
             Route::delete("/invoices/{id}", WRITE, invoices::delete),
             Route::post("/invoices/{id}/finalize", WRITE, invoices::finalize),
             Route::post("/invoices/{id}/void", WRITE, invoices::void),
@@ -98,17 +112,23 @@ impl Module for Billing {
                 WRITE,
                 invoices::mark_uncollectible,
             ),
-            Route::post("/invoices/{id}/payments", WRITE, payments::record),
+            Route::post("/invoices/{id}/payments", WRITE, payments::record)
+                .summary("Record a payment received outside Stripe")
+                .request::<payments::PaymentBody>(),
             Route::post(
                 "/invoices/{id}/payment-intent",
                 WRITE,
                 stripe_events::create_intent,
             ),
-            Route::post("/invoices/{id}/credit-notes", WRITE, credit_notes::create),
+            Route::post("/invoices/{id}/credit-notes", WRITE, credit_notes::create)
+                .summary("Credit part of a finalized invoice")
+                .request::<credit_notes::CreditBody>(),
             Route::get("/invoices/{id}/credit-notes", READ, credit_notes::list),
             Route::get("/payments", READ, payments::list),
             Route::get("/payments/{id}", READ, payments::show),
-            Route::post("/payments/{id}/refunds", REFUND, payments::create_refund),
+            Route::post("/payments/{id}/refunds", REFUND, payments::create_refund)
+                .summary("Refund part or all of a payment")
+                .request::<payments::RefundBody>(),
             Route::get("/invoices/{id}/dunning", READ, dunning::show),
             Route::post("/dunning/run", WRITE, dunning::run_now),
             Route::post(
@@ -117,7 +137,9 @@ impl Module for Billing {
                 autopay::create_setup_intent,
             ),
             Route::get("/customers/{id}/payment-profile", READ, autopay::show),
-            Route::patch("/customers/{id}/payment-profile", WRITE, autopay::update),
+            Route::patch("/customers/{id}/payment-profile", WRITE, autopay::update)
+                .summary("Turn autopay on or off")
+                .request::<autopay::ProfileBody>(),
             Route::get("/reports/aging", READ, reports::aging),
             Route::get("/reports/revenue", READ, reports::revenue),
             Route::get("/pay/{token}.pdf", pay_links::PAY_LINK, pay_links::show_pdf),

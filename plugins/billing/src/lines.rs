@@ -23,7 +23,7 @@ fn one() -> f64 {
 }
 
 /// A line as a client writes it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineBody {
     description: String,

@@ -61,9 +61,9 @@ pub fn allocate() -> Result<String, Problem> {
 }
 
 #[verofield_sdk::patch_fields]
-#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[derive(Debug, Default, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SettingsFields {
+pub struct SettingsFields {
     invoice_prefix: Patch<String>,
     company_name: Patch<String>,
     company_address: Patch<Vec<String>>,

@@ -144,9 +144,9 @@ fn emit_paid(invoice: &Record<Columns>) -> Result<(), Problem> {
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PaymentBody {
+pub struct PaymentBody {
     amount_minor: i64,
     currency: String,
     method: String,
@@ -306,9 +306,9 @@ pub fn refund(
     )?)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RefundBody {
+pub struct RefundBody {
     amount_minor: i64,
     #[serde(default)]
     reason: String,

@@ -214,9 +214,9 @@ fn materials(job: &Columns) -> Vec<NewLine> {
         .collect()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct FromJob {
+pub struct FromJob {
     job_id: String,
 }
 
@@ -238,9 +238,9 @@ pub fn create_from_job(request: &Request) -> Result<Response, Problem> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct FromWorkOrder {
+pub struct FromWorkOrder {
     work_order_id: String,
 }
 

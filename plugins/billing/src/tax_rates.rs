@@ -15,9 +15,9 @@ use crate::rows::{self, LINES, TAX_RATE, TAX_RATES};
 use crate::tax;
 
 /// A percentage as the client sends it: `8.875` or `"8.875"`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
-enum Percentage {
+pub enum Percentage {
     Number(serde_json::Number),
     Text(String),
 }
@@ -32,9 +32,9 @@ impl Percentage {
 }
 
 #[verofield_sdk::patch_fields]
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RateFields {
+pub struct RateFields {
     name: Patch<String>,
     percentage: Patch<Percentage>,
     inclusive: Patch<bool>,

@@ -12,9 +12,9 @@ use crate::{CONTACT, CONTACTS, CUSTOMER, Columns, public_path};
 const READ_ONLY: &[&str] = &["customer_id"];
 
 #[verofield_sdk::patch_fields]
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ContactFields {
+pub struct ContactFields {
     name: Patch<String>,
     email: Patch<String>,
     phone: Patch<String>,

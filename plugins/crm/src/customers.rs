@@ -3,6 +3,7 @@
 //! `customer.*` event with the customer's id, version and contact fields, in the same
 //! transaction.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use verofield_sdk::http::Request;
@@ -24,14 +25,14 @@ const STATUSES: [&str; 3] = ["active", "inactive", "lead"];
 const SORTS: [&str; 4] = ["name", "-name", "created_at", "-created_at"];
 const MAX_TAGS: usize = 50;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum Kind {
     Residential,
     Commercial,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum Status {
     Active,
@@ -41,9 +42,9 @@ enum Status {
 
 /// The writable columns; absent ones keep their value (or the column default on create).
 #[verofield_sdk::patch_fields]
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CustomerFields {
+pub struct CustomerFields {
     kind: Patch<Kind>,
     name: Patch<String>,
     email: Patch<String>,

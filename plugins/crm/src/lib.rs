@@ -12,9 +12,14 @@ mod contacts;
 mod customers;
 mod geo;
 mod locations;
+mod records;
 
+use contacts::ContactFields;
+use customers::CustomerFields;
+use locations::LocationFields;
+use records::{Contact, Customer, Location};
 use verofield_field_ops::{CUSTOMERS, LOCATIONS};
-use verofield_sdk::{Events, Manifest, Module, Resource, Route, Tables};
+use verofield_sdk::{Events, Manifest, Module, Page, Record, Resource, Route, Tables};
 
 const READ: &str = "crm.customers.read";
 const WRITE: &str = "crm.customers.write";
@@ -44,30 +49,65 @@ impl Module for Crm {
         version: env!("CARGO_PKG_VERSION"),
         slot: "crm",
         routes: &[
-            Route::post("/customers", WRITE, customers::create),
-            Route::get("/customers", READ, customers::list),
-            Route::get("/customers/{id}", READ, customers::show),
-            Route::patch("/customers/{id}", WRITE, customers::update),
-            Route::delete("/customers/{id}", WRITE, customers::delete),
-            Route::post("/customers/{id}/locations", WRITE, locations::create),
+            Route::post("/customers", WRITE, customers::create)
+                .summary("Create a customer (name required)")
+                .request::<CustomerFields>()
+                .responds::<Record<Customer>>(201),
+            Route::get("/customers", READ, customers::list)
+                .summary("List customers (q, status, tag, created_after, created_before, sort, cursor, limit)")
+                .responds::<Page<Customer>>(200),
+            Route::get("/customers/{id}", READ, customers::show)
+                .summary("A customer (ETag)")
+                .responds::<Record<Customer>>(200),
+            Route::patch("/customers/{id}", WRITE, customers::update)
+                .summary("Change a customer (If-Match; null clears a field)")
+                .request::<CustomerFields>()
+                .responds::<Record<Customer>>(200),
+            Route::delete("/customers/{id}", WRITE, customers::delete)
+                .summary("Delete a customer, its locations and contacts"),
+            Route::post("/customers/{id}/locations", WRITE, locations::create)
+                .summary("Add a service location to a customer")
+                .request::<LocationFields>()
+                .responds::<Record<Location>>(201),
             Route::get(
                 "/customers/{id}/locations",
                 READ,
                 locations::list_for_customer,
-            ),
-            Route::get("/locations", READ, locations::list),
-            Route::get("/locations/{id}", READ, locations::show),
-            Route::patch("/locations/{id}", WRITE, locations::update),
-            Route::delete("/locations/{id}", WRITE, locations::delete),
-            Route::post("/customers/{id}/contacts", WRITE, contacts::create),
+            )
+            .summary("A customer's locations (cursor, limit)")
+            .responds::<Page<Location>>(200),
+            Route::get("/locations", READ, locations::list)
+                .summary("List locations; near=lat,lon and radius_km find them by distance")
+                .responds::<Page<Location>>(200),
+            Route::get("/locations/{id}", READ, locations::show)
+                .summary("A location (ETag)")
+                .responds::<Record<Location>>(200),
+            Route::patch("/locations/{id}", WRITE, locations::update)
+                .summary("Change a location (If-Match)")
+                .request::<LocationFields>()
+                .responds::<Record<Location>>(200),
+            Route::delete("/locations/{id}", WRITE, locations::delete)
+                .summary("Delete a location"),
+            Route::post("/customers/{id}/contacts", WRITE, contacts::create)
+                .summary("Add a contact to a customer (name required)")
+                .request::<ContactFields>()
+                .responds::<Record<Contact>>(201),
             Route::get(
                 "/customers/{id}/contacts",
                 READ,
                 contacts::list_for_customer,
-            ),
-            Route::get("/contacts/{id}", READ, contacts::show),
-            Route::patch("/contacts/{id}", WRITE, contacts::update),
-            Route::delete("/contacts/{id}", WRITE, contacts::delete),
+            )
+            .summary("A customer's contacts (cursor, limit)")
+            .responds::<Page<Contact>>(200),
+            Route::get("/contacts/{id}", READ, contacts::show)
+                .summary("A contact (ETag)")
+                .responds::<Record<Contact>>(200),
+            Route::patch("/contacts/{id}", WRITE, contacts::update)
+                .summary("Change a contact (If-Match)")
+                .request::<ContactFields>()
+                .responds::<Record<Contact>>(200),
+            Route::delete("/contacts/{id}", WRITE, contacts::delete)
+                .summary("Delete a contact"),
         ],
         tables: Tables {
             read: &[],
@@ -111,5 +151,31 @@ mod tests {
             };
             assert_eq!(route["permission"], permission, "{route}");
         }
+    }
+
+    #[test]
+    fn every_route_documents_its_body_and_answer() {
+        let manifest: serde_json::Value = serde_json::from_str(&Crm::MANIFEST.to_json()).unwrap();
+        for route in manifest["routes"].as_array().unwrap() {
+            let (method, path) = (route["method"].as_str().unwrap(), &route["path"]);
+            assert!(route["summary"].is_string(), "{method} {path}");
+            if method == "POST" || method == "PATCH" {
+                assert_eq!(route["request"]["type"], "object", "{method} {path}");
+            }
+            if method != "DELETE" {
+                let (_, schema) = route["responses"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .next()
+                    .unwrap();
+                assert_eq!(schema["type"], "object", "{method} {path}: {schema}");
+            }
+        }
+        let create = &manifest["routes"][0];
+        assert_eq!(
+            create["request"]["properties"]["billing_address"]["anyOf"][0]["$ref"],
+            "#/$defs/Address"
+        );
     }
 }

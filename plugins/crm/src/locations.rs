@@ -23,9 +23,9 @@ const SCAN_PAGE: u32 = 200;
 const MAX_CANDIDATES: usize = 5_000;
 
 #[verofield_sdk::patch_fields]
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct LocationFields {
+pub struct LocationFields {
     label: Patch<String>,
     address: Patch<Address>,
     latitude: Patch<f64>,

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use verofield_field_ops::events::{emit_job_scheduled, job_payload};
@@ -112,14 +113,18 @@ fn service_types(check: &mut Validator, ids: &[String]) -> Result<(Vec<String>, 
     Ok((found.required_skills, found.default_minutes))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new job: where, what, and optionally when (date and window schedule it at once).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewJob {
+#[schemars(transform = service_types_required)]
+pub struct NewJob {
     customer_id: String,
     location_id: String,
     #[serde(default)]
     work_order_id: Option<String>,
+    /// What the visit is made of: at least one service type.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     service_type_ids: Vec<String>,
     #[serde(default)]
     scheduled_date: Option<String>,
@@ -135,6 +140,14 @@ struct NewJob {
     priority: Option<i64>,
     #[serde(default)]
     notes: Option<String>,
+}
+
+/// The schema says what validation enforces: `service_type_ids` is absent-tolerant for serde
+/// (so that the 422 names the field like every other check) but required in fact.
+fn service_types_required(schema: &mut schemars::Schema) {
+    if let Some(serde_json::Value::Array(required)) = schema.get_mut("required") {
+        required.push("service_type_ids".into());
+    }
 }
 
 /// `POST /` : a job, scheduled at once when the body gives date and window.
@@ -329,9 +342,9 @@ pub fn show(request: &Request) -> Result<Response, Problem> {
 }
 
 #[verofield_sdk::patch_fields]
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct JobFields {
+pub struct JobFields {
     service_type_ids: Patch<Vec<String>>,
     duration_minutes: Patch<i64>,
     priority: Patch<i64>,
@@ -383,9 +396,10 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
     with_assignments(job)
 }
 
-#[derive(Debug, Deserialize)]
+/// When: a local date and an `HH:MM` arrival window in `time_zone` (default: the job's).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ScheduleBody {
+pub struct ScheduleBody {
     scheduled_date: String,
     window_start_local: String,
     window_end_local: String,
@@ -450,7 +464,7 @@ pub fn schedule_job(request: &Request) -> Result<Response, Problem> {
     with_assignments(job)
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Material {
     name: String,
@@ -459,7 +473,7 @@ struct Material {
     unit: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Completion {
     #[serde(default)]
@@ -471,9 +485,11 @@ struct Completion {
     signature_ref: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The status to move to; `completion` is required for, and only for, `completed`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StatusBody {
+pub struct StatusBody {
+    #[schemars(with = "crate::records::Status")]
     status: String,
     #[serde(default)]
     note: Option<String>,
@@ -741,9 +757,11 @@ pub fn history(request: &Request) -> Result<Response, Problem> {
     Ok(Response::json(200, &json!({"items": rows})))
 }
 
-#[derive(Debug, Deserialize)]
+/// Technicians to add to the job (1 to 10).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AssignBody {
+pub struct AssignBody {
+    #[schemars(length(min = 1, max = 10))]
     technician_ids: Vec<String>,
     #[serde(default)]
     reason: Option<String>,

@@ -10,9 +10,9 @@ use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Patch, Problem, Response, Validator, etag};
 
 #[verofield_sdk::patch_fields]
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ServiceTypeFields {
+pub struct ServiceTypeFields {
     name: Patch<String>,
     description: Patch<String>,
     default_duration_minutes: Patch<i64>,

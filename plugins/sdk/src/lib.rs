@@ -121,6 +121,7 @@ pub use validate::Validator;
 pub use verofield_sdk_macros::patch_fields;
 
 /// Re-exported so that modules name one version of them.
+pub use schemars;
 pub use serde;
 pub use serde_json;
 

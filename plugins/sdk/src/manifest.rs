@@ -73,7 +73,23 @@ impl Manifest {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+/// Renders a JSON Schema when the manifest is rendered (a `const` cannot hold a `Value`).
+pub type SchemaFn = fn() -> serde_json::Value;
+
+/// The most answers one route documents.
+pub const MAX_RESPONSES: usize = 4;
+
+/// One route: its method, pattern, permission and handler, and what the API reference shows of
+/// it (a summary, the body's schema, each answer's schema), derived from the body and record
+/// structs with `schemars`:
+///
+/// ```ignore
+/// Route::post("/customers", WRITE, create)
+///     .summary("Create a customer")
+///     .request::<CustomerFields>()
+///     .responds::<Record<Customer>>(201)
+/// ```
+#[derive(Debug, Clone, Copy)]
 pub struct Route {
     /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
     pub method: &'static str,
@@ -81,8 +97,11 @@ pub struct Route {
     pub path: &'static str,
     /// The permission the host checks before calling the module.
     pub permission: &'static str,
-    #[serde(skip)]
     pub handler: Handler,
+    pub summary: Option<&'static str>,
+    pub request: Option<SchemaFn>,
+    /// Documented answers by status; the host adds problem+json for every error.
+    pub responses: [Option<(u16, SchemaFn)>; MAX_RESPONSES],
 }
 
 impl Route {
@@ -117,7 +136,66 @@ impl Route {
             path,
             permission,
             handler,
+            summary: None,
+            request: None,
+            responses: [None; MAX_RESPONSES],
         }
+    }
+
+    /// One line for the API reference.
+    pub const fn summary(mut self, summary: &'static str) -> Self {
+        self.summary = Some(summary);
+        self
+    }
+
+    /// The body is a `T` (its JSON Schema, derived with `schemars`).
+    pub const fn request<T: schemars::JsonSchema>(mut self) -> Self {
+        self.request = Some(schema_of::<T>);
+        self
+    }
+
+    /// Answers `status` with a `T`. More than [`MAX_RESPONSES`] fails to compile.
+    pub const fn responds<T: schemars::JsonSchema>(mut self, status: u16) -> Self {
+        let mut i = 0;
+        while i < MAX_RESPONSES {
+            if self.responses[i].is_none() {
+                self.responses[i] = Some((status, schema_of::<T>));
+                return self;
+            }
+            i += 1;
+        }
+        panic!("a route documents at most MAX_RESPONSES answers")
+    }
+}
+
+fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
+    schemars::schema_for!(T).into()
+}
+
+/// The host's route fields; schemas are rendered here, and only those declared.
+impl Serialize for Route {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("method", self.method)?;
+        map.serialize_entry("path", self.path)?;
+        map.serialize_entry("permission", self.permission)?;
+        if let Some(summary) = self.summary {
+            map.serialize_entry("summary", summary)?;
+        }
+        if let Some(request) = self.request {
+            map.serialize_entry("request", &request())?;
+        }
+        let responses: std::collections::BTreeMap<String, serde_json::Value> = self
+            .responses
+            .iter()
+            .flatten()
+            .map(|(status, schema)| (status.to_string(), schema()))
+            .collect();
+        if !responses.is_empty() {
+            map.serialize_entry("responses", &responses)?;
+        }
+        map.end()
     }
 }
 
@@ -219,6 +297,34 @@ mod tests {
                 "capabilities": [],
             })
         );
+    }
+
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Note {
+        text: String,
+        pinned: Option<bool>,
+    }
+
+    #[test]
+    fn renders_declared_schemas_only() {
+        const MANIFEST: Manifest = Manifest {
+            routes: &[
+                Route::post("/notes", "notes.write", ok)
+                    .summary("Create a note")
+                    .request::<Note>()
+                    .responds::<Note>(201),
+                Route::get("/notes", "notes.read", ok),
+            ],
+            ..Manifest::EMPTY
+        };
+        let json: serde_json::Value = serde_json::from_str(&MANIFEST.to_json()).unwrap();
+        let create = &json["routes"][0];
+        assert_eq!(create["summary"], "Create a note");
+        assert_eq!(create["request"]["required"], serde_json::json!(["text"]));
+        assert_eq!(create["responses"]["201"]["title"], "Note");
+        let plain = json["routes"][1].as_object().unwrap();
+        assert_eq!(plain.len(), 3, "{plain:?}");
     }
 
     #[test]

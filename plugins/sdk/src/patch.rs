@@ -24,6 +24,21 @@ pub enum Patch<T> {
     Value(T),
 }
 
+/// In a schema a `Patch<T>` is an `Option<T>`: the field may be absent or null.
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Patch<T> {
+    fn inline_schema() -> bool {
+        <Option<T>>::inline_schema()
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        <Option<T>>::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Option<T>>::json_schema(generator)
+    }
+}
+
 impl<T> Patch<T> {
     pub fn is_absent(&self) -> bool {
         matches!(self, Self::Absent)

@@ -110,7 +110,9 @@ impl Problem {
     /// The problem+json body.
     pub fn body(&self) -> serde_json::Value {
         let mut body = serde_json::json!({
-            "type": format!("https://docs.verofield.dev/problems/{}", self.code),
+            // The host serves a page for every code at `/problems/{code}` (its own, or a
+            // generic one saying that the module defines it).
+            "type": format!("/problems/{}", self.code),
             "title": reason_phrase(self.status),
             "status": self.status,
             "detail": self.detail,
@@ -170,7 +172,7 @@ mod tests {
         assert_eq!(
             body_of(&response),
             serde_json::json!({
-                "type": "https://docs.verofield.dev/problems/not_found",
+                "type": "/problems/not_found",
                 "title": "Not Found",
                 "status": 404,
                 "detail": "no customer with this id",

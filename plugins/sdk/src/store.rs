@@ -14,7 +14,11 @@ pub use wit::{AggregateFunction, Aggregation, DateBucket, Direction, GroupKey};
 
 /// A row: its id and version (the ETag) and its columns, `created_at` and `updated_at`
 /// included. Serializes flat: `{"id", "version", ...columns}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(
+    rename = "{T}Record",
+    description = "A stored row: its id, its version (the ETag) and its columns"
+)]
 pub struct Record<T> {
     pub id: String,
     pub version: u64,
@@ -23,7 +27,11 @@ pub struct Record<T> {
 }
 
 /// One page of a [`Select`]: `{"items": [...], "next_cursor": ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[schemars(
+    rename = "{T}Page",
+    description = "One page of rows; pass `next_cursor` as `cursor` for the next (null: the last)"
+)]
 pub struct Page<T> {
     pub items: Vec<Record<T>>,
     pub next_cursor: Option<String>,

@@ -2,10 +2,14 @@
 //! user), their skills, weekly working hours in their own time zone, home base and active
 //! flag, and their time off. Reads need `technicians.read`, writes `technicians.manage`.
 
+mod records;
 mod technicians;
 mod time_off;
 
-use verofield_sdk::{Manifest, Module, Route, Tables};
+use records::{Technician, TimeOff};
+use technicians::TechnicianFields;
+use time_off::TimeOffFields;
+use verofield_sdk::{Manifest, Module, Page, Record, Route, Tables};
 
 const READ: &str = "technicians.read";
 const MANAGE: &str = "technicians.manage";
@@ -18,14 +22,30 @@ impl Module for Technicians {
         version: env!("CARGO_PKG_VERSION"),
         slot: "technicians",
         routes: &[
-            Route::post("/", MANAGE, technicians::create),
-            Route::get("/", READ, technicians::list),
-            Route::get("/{id}", READ, technicians::show),
-            Route::patch("/{id}", MANAGE, technicians::update),
-            Route::delete("/{id}", MANAGE, technicians::delete),
-            Route::post("/{id}/time-off", MANAGE, time_off::create),
-            Route::get("/{id}/time-off", READ, time_off::list),
-            Route::delete("/{id}/time-off/{time_off_id}", MANAGE, time_off::delete),
+            Route::post("/", MANAGE, technicians::create)
+                .summary("Create a technician (name required)")
+                .request::<TechnicianFields>()
+                .responds::<Record<Technician>>(201),
+            Route::get("/", READ, technicians::list)
+                .summary("List technicians (active, skill, q, user_id, cursor, limit)")
+                .responds::<Page<Technician>>(200),
+            Route::get("/{id}", READ, technicians::show)
+                .summary("A technician (ETag)")
+                .responds::<Record<Technician>>(200),
+            Route::patch("/{id}", MANAGE, technicians::update)
+                .summary("Change a technician (If-Match)")
+                .request::<TechnicianFields>()
+                .responds::<Record<Technician>>(200),
+            Route::delete("/{id}", MANAGE, technicians::delete).summary("Delete a technician"),
+            Route::post("/{id}/time-off", MANAGE, time_off::create)
+                .summary("Record time off")
+                .request::<TimeOffFields>()
+                .responds::<Record<TimeOff>>(201),
+            Route::get("/{id}/time-off", READ, time_off::list)
+                .summary("A technician's time off (cursor, limit)")
+                .responds::<Page<TimeOff>>(200),
+            Route::delete("/{id}/time-off/{time_off_id}", MANAGE, time_off::delete)
+                .summary("Delete time off"),
         ],
         tables: Tables {
             read: &[],

@@ -10,7 +10,8 @@ use verofield_sdk::{FieldError, Patch, Problem, Response, Validator, etag};
 
 pub const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+/// A local `HH:MM` to `HH:MM` interval.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Interval {
     pub start: String,
@@ -18,9 +19,9 @@ pub struct Interval {
 }
 
 #[verofield_sdk::patch_fields]
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TechnicianFields {
+pub struct TechnicianFields {
     user_id: Patch<String>,
     name: Patch<String>,
     email: Patch<String>,

@@ -7,10 +7,13 @@ use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Problem, Response, Validator, etag};
 
-#[derive(Debug, Deserialize, Serialize)]
+/// An absence, RFC 3339 instants (`ends_at` after `starts_at`).
+#[derive(Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TimeOffFields {
+pub struct TimeOffFields {
+    #[schemars(extend("format" = "date-time"))]
     starts_at: String,
+    #[schemars(extend("format" = "date-time"))]
     ends_at: String,
     #[serde(default)]
     reason: String,

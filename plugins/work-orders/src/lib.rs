@@ -13,6 +13,7 @@ mod work_orders;
 
 use verofield_field_ops as ops;
 use verofield_sdk::{Deadline, Event, Events, Manifest, Module, Route, Schedule, Tables, events};
+use work_orders::{NewWorkOrder, WorkOrderFields};
 
 const READ: &str = "jobs.read";
 const WRITE: &str = "jobs.write";
@@ -29,12 +30,18 @@ impl Module for WorkOrders {
         version: env!("CARGO_PKG_VERSION"),
         slot: "work-orders",
         routes: &[
-            Route::post("/", WRITE, work_orders::create),
-            Route::get("/", READ, work_orders::list),
-            Route::get("/{id}", READ, work_orders::show),
-            Route::patch("/{id}", WRITE, work_orders::update),
-            Route::post("/{id}/generate", WRITE, work_orders::generate),
-            Route::post("/{id}/close", WRITE, work_orders::close),
+            Route::post("/", WRITE, work_orders::create)
+                .summary("Create a work order; a recurrence generates its jobs")
+                .request::<NewWorkOrder>(),
+            Route::get("/", READ, work_orders::list).summary("List work orders"),
+            Route::get("/{id}", READ, work_orders::show).summary("A work order (ETag)"),
+            Route::patch("/{id}", WRITE, work_orders::update)
+                .summary("Change a work order; a new rule regenerates future jobs (If-Match)")
+                .request::<WorkOrderFields>(),
+            Route::post("/{id}/generate", WRITE, work_orders::generate)
+                .summary("Generate the jobs of the horizon now (idempotent)"),
+            Route::post("/{id}/close", WRITE, work_orders::close)
+                .summary("Close a work order and cancel its future unscheduled jobs"),
         ],
         tables: Tables {
             read: &[ops::CUSTOMERS, ops::LOCATIONS, ops::SERVICE_TYPES],

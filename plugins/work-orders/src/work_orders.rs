@@ -9,7 +9,8 @@ use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Deadline, Patch, Problem, Response, Validator, etag, money};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A line: a service type, a quantity (default 1), and a unit price unless the catalog's.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct LineItem {
     service_type_id: String,
@@ -25,9 +26,11 @@ fn one() -> i64 {
     1
 }
 
-#[derive(Debug, Deserialize)]
+/// A work order: where, what (line items), and optionally an RRULE `recurrence` with its
+/// window (`starts_on`, `ends_on`, local `start_time`/`end_time` in `time_zone`).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewWorkOrder {
+pub struct NewWorkOrder {
     customer_id: String,
     location_id: String,
     #[serde(default)]
@@ -244,9 +247,9 @@ pub fn show(request: &Request) -> Result<Response, Problem> {
 }
 
 #[verofield_sdk::patch_fields]
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct WorkOrderFields {
+pub struct WorkOrderFields {
     title: Patch<String>,
     notes: Patch<String>,
     recurrence: Patch<String>,

@@ -6,6 +6,7 @@
 //! Run one suite with a name filter: `cargo test -p verofield-tests --test testsuite routing::`.
 
 mod api_keys;
+mod api_schemas;
 mod auth_abuse;
 mod auth_flows;
 mod authoring;
