@@ -122,7 +122,9 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     runtime_config.perf_map = settings.wasm_perf_map;
     runtime_config.shares = settings.call_shares.clone();
     let runtime = runtime::Runtime::new(runtime_config)?;
-    let columns = Arc::new(storage::Catalog::load(&db.pool).await?);
+    let columns = Arc::new(storage::Columns::new(
+        storage::Catalog::load(&db.pool).await?,
+    ));
     let outbound = outbound::Outbound::new(settings.outbound.clone());
     let stripe = payments::Stripe::new(outbound.clone(), settings.stripe.clone());
     let registry = Arc::new(

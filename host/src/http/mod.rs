@@ -18,6 +18,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod module_data;
 pub mod module_headers;
 pub mod modules;
 pub mod openapi;
@@ -115,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .merge(operator::routes())
         .merge(openapi::routes())
         .merge(modules::routes())
+        .merge(module_data::routes())
         .merge(webhooks::routes())
         .merge(payments::routes())
         .merge(pay_links::routes())

@@ -30,6 +30,7 @@ use crate::auth::rbac::perm;
 use crate::error::{Error, Result, Validator};
 use crate::registry::{self, ModuleRequest, Version};
 use crate::runtime::Caller;
+use crate::storage::collections::retention;
 
 /// Where the operator uploads components.
 pub const UPLOAD_PATH: &str = "/v1/operator/modules";
@@ -135,7 +136,12 @@ async fn rebind(
         format!("that module fills slot `{}`", version.slot),
     );
     check.finish()?;
+    let leaving = state
+        .registry
+        .module_serving(&ctx.principal.module_bindings, &slot)
+        .await?;
     registry::bind(&mut ctx.tx, &version).await?;
+    retention::record_switch(&mut ctx.tx, leaving.as_deref(), &version.name).await?;
     ctx.audit(
         "module.bound",
         "module_slot",
@@ -163,7 +169,12 @@ async fn rollback(
 ) -> Result<impl IntoResponse> {
     ctx.require(perm::MODULES_MANAGE)?;
     let previous = state.registry.previous(&mut ctx.tx, &slot).await?;
+    let leaving = state
+        .registry
+        .module_serving(&ctx.principal.module_bindings, &slot)
+        .await?;
     registry::bind(&mut ctx.tx, &previous).await?;
+    retention::record_switch(&mut ctx.tx, leaving.as_deref(), &previous.name).await?;
     ctx.audit(
         "module.rolled_back",
         "module_slot",

@@ -261,6 +261,13 @@ const HOST_ROUTES: &[HostRoute] = &[
     ),
     route(
         "GET",
+        "/v1/tenant/module-data",
+        "Export the tenant's rows of a module's collections as JSON lines (?module=NAME)",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    ),
+    route(
+        "GET",
         "/v1/webhooks/endpoints",
         "List webhook endpoints (cursor, limit)",
         "webhooks",

@@ -144,7 +144,9 @@ impl Registry {
             time_zone,
             caller,
             request_id: request_id.clone(),
-            store: Box::new(PgStore::new(shared.clone(), self.columns.clone())),
+            store: Box::new(
+                PgStore::new(shared.clone(), self.columns.snapshot()).for_module(&module.manifest),
+            ),
             events: Box::new(OutboxSink::new(
                 shared.clone(),
                 module.manifest.name.clone(),

@@ -57,7 +57,7 @@ pub struct Registry {
     runtime: Arc<Runtime>,
     catalog: RwLock<Catalog>,
     /// The store's column catalog, for the calls' store backends.
-    columns: Arc<storage::Catalog>,
+    columns: Arc<storage::Columns>,
     /// Stripe, for the calls' `payments` backends.
     stripe: crate::payments::Stripe,
     /// Each tenant's time zone, read once: it is fixed when the tenant is created.
@@ -79,7 +79,7 @@ pub fn is_slot(slot: &str) -> bool {
 }
 
 impl Registry {
-    pub fn new(pool: PgPool, runtime: Arc<Runtime>, columns: Arc<storage::Catalog>) -> Self {
+    pub fn new(pool: PgPool, runtime: Arc<Runtime>, columns: Arc<storage::Columns>) -> Self {
         let options = (*pool.connect_options()).clone();
         let reader = PgPoolOptions::new()
             .max_connections(READER_CONNECTIONS)
@@ -123,11 +123,22 @@ impl Registry {
         metrics::gauge!("module_registry_versions").set(catalog.len() as f64);
     }
 
-    /// Validates and records a component; publishing the same bytes again is a no-op.
+    /// Validates and records a component; publishing the same bytes again is a no-op. The
+    /// module's collections are created in the same transaction as the version's row
+    /// (`storage::collections::install`), so a refused change records nothing.
     pub async fn publish(&self, component: &[u8], builtin: bool, by: &str) -> Result<Version> {
         let module = self.load(component, builtin).await?;
         let manifest = &module.manifest;
         let digest = module.digest.to_string();
+        let mut tx = self.pool.begin().await?;
+        let known: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM module_versions WHERE digest = $1)")
+                .bind(&digest)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !known {
+            storage::collections::install(&mut tx, &manifest.name, &manifest.collections).await?;
+        }
         let inserted = sqlx::query(
             "INSERT INTO module_versions (digest, name, version, slot, manifest, component, builtin, published_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (digest) DO NOTHING",
@@ -140,7 +151,7 @@ impl Registry {
         .bind(component)
         .bind(builtin)
         .bind(by)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         let inserted = match inserted {
             Err(error) if is_unique_violation(&error, Some("module_versions_name_version_key")) => {
@@ -156,8 +167,12 @@ impl Registry {
         };
         let version: Version = sqlx::query_as(&format!("{SELECT_VERSION} WHERE digest = $1"))
             .bind(&digest)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?;
+        tx.commit().await?;
+        if !manifest.collections.is_empty() && inserted.rows_affected() == 1 {
+            self.columns.reload(&self.pool).await?;
+        }
         self.remember(version.clone());
         if inserted.rows_affected() == 1 {
             // Every other host adds it to its catalog too (see `watch_published`).
@@ -196,13 +211,19 @@ impl Registry {
         let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
         listener.listen(PUBLISHED_CHANNEL).await?;
         self.load_catalog().await?;
+        self.columns.reload(&self.reader).await?;
         loop {
             match listener.try_recv().await? {
                 Some(notice) => {
                     self.find(notice.payload()).await?;
+                    // The version may have created collections.
+                    self.columns.reload(&self.reader).await?;
                 }
                 // The connection was lost and re-established; notices may have been missed.
-                None => self.load_catalog().await?,
+                None => {
+                    self.load_catalog().await?;
+                    self.columns.reload(&self.reader).await?;
+                }
             }
         }
     }
@@ -340,6 +361,23 @@ impl Registry {
             Some(digest) => Some(digest.clone()),
             None => self.builtin(slot).map(|v| v.digest),
         }
+    }
+
+    /// The name of the module serving `slot` for a tenant with these bindings, if any.
+    pub async fn module_serving(
+        &self,
+        bindings: &HashMap<String, String>,
+        slot: &str,
+    ) -> Result<Option<String>> {
+        match self.serving(bindings, slot) {
+            Some(digest) => Ok(Some(self.find(&digest).await?.name)),
+            None => Ok(None),
+        }
+    }
+
+    /// The collections (bare names) that exist in a module's schema, from the catalog.
+    pub fn collections_in(&self, schema: &str) -> Vec<String> {
+        self.columns.snapshot().collections_in(schema)
     }
 
     /// The loaded module for a digest, loading it from PostgreSQL (through the registry's own

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::events::types::is_valid_pattern;
+use crate::storage::collections::{Collections, spec as collection_spec};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +33,10 @@ pub struct Manifest {
     /// only (`scheduler`).
     #[serde(default)]
     pub schedules: Vec<Schedule>,
+    /// Storage the module owns, created by the host when a version is published
+    /// (`storage::collections`); reached through `store` by bare name, by this module only.
+    #[serde(default, skip_serializing_if = "Collections::is_empty")]
+    pub collections: Collections,
 }
 
 /// A scheduled entry point: `{"name": "extend-horizon", "at": "daily 01:00"}`, in the
@@ -163,7 +168,25 @@ impl Manifest {
             }
             crate::scheduler::spec::Spec::parse(&schedule.at).map_err(rejected)?;
         }
+        self.validate_collections()?;
         super::routes::check_patterns(&self.routes).map_err(rejected)
+    }
+
+    /// Collections follow their own rules, and none may share a name with a granted store
+    /// table: the bare name must mean one table.
+    fn validate_collections(&self) -> Result<()> {
+        collection_spec::validate(&self.collections)
+            .map_err(|why| rejected(format!("collections: {why}")))?;
+        let granted = self.tables.read.iter().chain(&self.tables.write);
+        if let Some(clash) = granted
+            .into_iter()
+            .find(|table| self.collections.contains_key(*table))
+        {
+            return Err(rejected(format!(
+                "collection `{clash}` has the name of a granted store table"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -231,6 +254,8 @@ mod tests {
             r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "X", "at": "daily 01:00"}]}"#,
             r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "x", "at": "daily 01:00"}, {"name": "x", "at": "daily 02:00"}]}"#,
             r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "x", "at": "daily 01:00", "tz": "UTC"}]}"#,
+            r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "collections": {"Bad": {"columns": {"a": {"type": "text"}}}}}"#,
+            r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "tables": {"read": ["crm_customers"]}, "collections": {"crm_customers": {"columns": {"a": {"type": "text"}}}}}"#,
         ] {
             assert!(Manifest::parse(bad).is_err(), "{bad}");
         }

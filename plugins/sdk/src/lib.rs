@@ -5,7 +5,7 @@
 //! table of plain functions:
 //!
 //! ```ignore
-//! use verofield_sdk::{Manifest, Module, Problem, Request, Response, Route, Tables};
+//! use verofield_sdk::{Collection, Column, Manifest, Module, Problem, Request, Response, Route};
 //!
 //! struct Notes;
 //!
@@ -15,7 +15,8 @@
 //!         version: "1.0.0",
 //!         slot: "notes",
 //!         routes: &[Route::get("/notes/{id}", "notes.read", show)],
-//!         tables: Tables { read: &[], write: &["notes"] },
+//!         // The module's own table, created by the host at upload (no migration of ours).
+//!         collections: &[Collection::new("notes", &[Column::text("body").required()])],
 //!         ..Manifest::EMPTY
 //!     };
 //! }
@@ -56,7 +57,7 @@ pub mod validate;
 
 pub use deadline::Deadline;
 pub use http::{Request, Response};
-pub use manifest::{Events, Limits, Manifest, Route, Schedule, Tables};
+pub use manifest::{Collection, Column, Events, Limits, Manifest, Route, Schedule, Tables};
 pub use patch::Patch;
 pub use problem::{FieldError, Problem};
 pub use resource::Resource;

@@ -13,6 +13,7 @@ mod baseline;
 mod billing;
 mod catalog;
 mod cli;
+mod collections;
 mod crm;
 mod embedded_pg;
 mod events;
