@@ -19,6 +19,7 @@
 //!   it to subscribing modules and webhooks once each in effect, across hosts.
 //! - [`event_catalog`]: every event type's payload fields, the one source of docs/EVENTS.md's
 //!   checks, the OpenAPI `webhooks` and the payload tests.
+//! - [`module_config`]: a module's per-tenant configuration (JSON Schema) and sealed secrets.
 //! - [`outbound`]: the one hardened HTTP client for requests the server sends out (SSRF rules).
 //! - [`payments`]: Stripe on the host (client, connected accounts, webhook signatures and
 //!   routing); modules reach it through the `payments` capability.
@@ -37,6 +38,7 @@ pub mod error;
 pub mod event_catalog;
 pub mod events;
 pub mod http;
+pub mod module_config;
 pub mod outbound;
 pub mod payments;
 pub mod pg;
@@ -129,7 +131,16 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     let stripe = payments::Stripe::new(outbound.clone(), settings.stripe.clone());
     let registry = Arc::new(
         registry::Registry::new(db.pool.clone(), Arc::new(runtime), columns)
-            .with_payments(stripe.clone()),
+            .with_payments(stripe.clone())
+            .with_sealer(module_config::Sealer::from_hex(
+                &secrets::load_or_generate(
+                    &settings
+                        .data_dir
+                        .join("secrets")
+                        .join(module_config::seal::KEY_FILE),
+                    secrets::random_hex,
+                )?,
+            )?),
     );
     registry.load_catalog().await?;
     let publish_watch = registry.watch_published();

@@ -18,6 +18,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod module_config;
 pub mod module_data;
 pub mod module_headers;
 pub mod modules;
@@ -117,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::routes())
         .merge(modules::routes())
         .merge(module_data::routes())
+        .merge(module_config::routes())
         .merge(webhooks::routes())
         .merge(payments::routes())
         .merge(pay_links::routes())

@@ -60,6 +60,8 @@ pub struct Registry {
     columns: Arc<storage::Columns>,
     /// Stripe, for the calls' `payments` backends.
     stripe: crate::payments::Stripe,
+    /// Opens the secrets of the calls' `config` backends.
+    sealer: Arc<crate::module_config::Sealer>,
     /// Each tenant's time zone, read once: it is fixed when the tenant is created.
     time_zones: std::sync::Mutex<HashMap<Uuid, String>>,
 }
@@ -93,6 +95,7 @@ impl Registry {
             catalog: RwLock::default(),
             columns,
             stripe: crate::payments::Stripe::default(),
+            sealer: Arc::new(crate::module_config::Sealer::ephemeral()),
             time_zones: std::sync::Mutex::default(),
         }
     }
@@ -101,6 +104,16 @@ impl Registry {
     pub fn with_payments(mut self, stripe: crate::payments::Stripe) -> Self {
         self.stripe = stripe;
         self
+    }
+
+    /// Seals and opens module secrets with this key (without it: a key of this process only).
+    pub fn with_sealer(mut self, sealer: crate::module_config::Sealer) -> Self {
+        self.sealer = Arc::new(sealer);
+        self
+    }
+
+    pub fn sealer(&self) -> &crate::module_config::Sealer {
+        &self.sealer
     }
 
     pub fn runtime(&self) -> &Runtime {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::events::types::is_valid_pattern;
+use crate::module_config::ConfigSpec;
 use crate::storage::collections::{Collections, spec as collection_spec};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +38,10 @@ pub struct Manifest {
     /// (`storage::collections`); reached through `store` by bare name, by this module only.
     #[serde(default, skip_serializing_if = "Collections::is_empty")]
     pub collections: Collections,
+    /// The tenant's configuration (its JSON Schema) and the names of its secrets
+    /// (`module_config`).
+    #[serde(default, skip_serializing_if = "ConfigSpec::is_empty")]
+    pub config: ConfigSpec,
 }
 
 /// A scheduled entry point: `{"name": "extend-horizon", "at": "daily 01:00"}`, in the
@@ -169,6 +174,7 @@ impl Manifest {
             crate::scheduler::spec::Spec::parse(&schedule.at).map_err(rejected)?;
         }
         self.validate_collections()?;
+        self.config.validate().map_err(rejected)?;
         super::routes::check_patterns(&self.routes).map_err(rejected)
     }
 

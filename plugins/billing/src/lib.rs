@@ -181,6 +181,7 @@ impl Module for Billing {
             Schedule::new(AGREEMENT_BILLING, "daily 00:05"),
             Schedule::new(dunning::TASK, "daily 06:00"),
         ],
+        ..Manifest::EMPTY
     };
 
     /// Drafts from completed jobs and agreement periods; Stripe's events. A refusal that

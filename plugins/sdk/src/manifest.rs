@@ -39,6 +39,41 @@ pub struct Manifest {
         serialize_with = "collections_as_map"
     )]
     pub collections: &'static [Collection],
+    /// The tenant's configuration and secrets ([`crate::config`]). Left out when empty.
+    #[serde(skip_serializing_if = "Config::is_empty")]
+    pub config: Config,
+}
+
+/// `config`: the JSON Schema of the configuration object (as JSON text) and the secret names.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    pub schema: Option<&'static str>,
+    pub secrets: &'static [&'static str],
+}
+
+impl Config {
+    pub const NONE: Self = Self {
+        schema: None,
+        secrets: &[],
+    };
+
+    fn is_empty(&self) -> bool {
+        self.schema.is_none() && self.secrets.is_empty()
+    }
+}
+
+impl Serialize for Config {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serde_json::Map::new();
+        if let Some(schema) = self.schema {
+            let schema = serde_json::from_str(schema).map_err(serde::ser::Error::custom)?;
+            map.insert("schema".into(), schema);
+        }
+        if !self.secrets.is_empty() {
+            map.insert("secrets".into(), self.secrets.to_vec().into());
+        }
+        map.serialize(serializer)
+    }
 }
 
 /// A collection: `Collection::new("tickets", &[Column::text("title").required()])`, with
@@ -172,6 +207,7 @@ impl Manifest {
         limits: Limits::DEFAULT,
         schedules: &[],
         collections: &[],
+        config: Config::NONE,
     };
 
     /// The JSON `manifest()` returns.

@@ -24,6 +24,7 @@ mod isolation;
 mod jwt;
 mod lifecycle;
 mod module_answers;
+mod module_config;
 mod modules;
 mod payments;
 mod registry;
