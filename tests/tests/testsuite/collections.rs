@@ -18,18 +18,9 @@ struct Setup {
 
 async fn setup(slugs: &[&str]) -> Setup {
     let server = TestServer::start().await;
-    let mut tenants = Vec::new();
-    for slug in slugs {
-        let tenant = server.create_tenant(slug).await;
-        let api = server.client_for(&server.login_owner(&tenant).await.access);
-        tenants.push((tenant, api));
-    }
-    let probe = server
-        .publish_module(&fixture_component("collection-probe"), slugs)
+    let tenants = server
+        .tenants_on_fixture(slugs, "collection-probe", SLOT)
         .await;
-    for (_, api) in &tenants {
-        bind(api, SLOT, &probe).await;
-    }
     Setup { server, tenants }
 }
 

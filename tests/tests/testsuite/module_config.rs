@@ -11,18 +11,7 @@ const CONFIG: &str = "/v1/tenant/modules/cfg/config";
 /// A server with `config-probe` shared with and bound for each tenant in `slugs`.
 async fn setup(slugs: &[&str]) -> (TestServer, Vec<(TenantFixture, Api)>) {
     let server = TestServer::start().await;
-    let mut tenants = Vec::new();
-    for slug in slugs {
-        let tenant = server.create_tenant(slug).await;
-        let api = server.client_for(&server.login_owner(&tenant).await.access);
-        tenants.push((tenant, api));
-    }
-    let probe = server
-        .publish_module(&fixture_component("config-probe"), slugs)
-        .await;
-    for (_, api) in &tenants {
-        bind(api, SLOT, &probe).await;
-    }
+    let tenants = server.tenants_on_fixture(slugs, "config-probe", SLOT).await;
     (server, tenants)
 }
 
