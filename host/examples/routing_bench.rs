@@ -178,6 +178,7 @@ async fn wasm(runtime: &Runtime, module: &verofield::runtime::LoadedModule, body
         store: Box::new(memory.clone()),
         events: Box::new(memory),
         payments: verofield::runtime::no_payments(),
+        config: verofield::runtime::no_config(),
     };
     let request = Request {
         method: "POST".into(),

@@ -85,8 +85,9 @@ pub enum Command {
     /// Write, test and publish domain modules (the partner's authoring kit).
     #[command(subcommand)]
     Module(ModuleCommand),
-    /// Delete expired idempotency keys and refresh tokens and old delivered events now
-    /// (`serve` does it every `--prune-interval-secs`).
+    /// Delete expired idempotency keys and refresh tokens, old delivered events and the rows
+    /// of modules tenants stopped using past their retention now (`serve` does it every
+    /// `--prune-interval-secs`).
     Prune {
         #[command(flatten)]
         retention: RetentionArgs,
@@ -101,12 +102,21 @@ pub struct RetentionArgs {
     /// Also how far back the event feed (`GET /v1/events`) reaches.
     #[arg(long, env = "VEROFIELD_OUTBOX_RETENTION_HOURS", default_value_t = 30 * 24)]
     pub outbox_retention_hours: u64,
+    /// How long a tenant's rows in a module's collections are kept after the tenant stopped
+    /// using the module (switched its slot away); export them before.
+    #[arg(
+        long,
+        env = "VEROFIELD_MODULE_DATA_RETENTION_DAYS",
+        default_value_t = 30
+    )]
+    pub module_data_retention_days: u64,
 }
 
 impl RetentionArgs {
     fn settings(&self) -> crate::db::prune::PruneSettings {
         crate::db::prune::PruneSettings {
             outbox_retention: Duration::from_secs(self.outbox_retention_hours * 3600),
+            module_data_retention: Duration::from_secs(self.module_data_retention_days * 86_400),
         }
     }
 }
@@ -635,8 +645,11 @@ impl Cli {
                 match pruned {
                     Some(pruned) => print(output.json, &pruned, || {
                         format!(
-                            "pruned {} idempotency keys, {} refresh tokens, {} delivered events",
-                            pruned.idempotency_keys, pruned.refresh_tokens, pruned.outbox_events
+                            "pruned {} idempotency keys, {} refresh tokens, {} delivered events, {} rows of modules no longer used",
+                            pruned.idempotency_keys,
+                            pruned.refresh_tokens,
+                            pruned.outbox_events,
+                            pruned.module_rows
                         )
                     })?,
                     None => bail!("another host is pruning; try again later"),

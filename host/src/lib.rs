@@ -23,6 +23,7 @@
 //!   it to subscribing modules and webhooks once each in effect, across hosts.
 //! - [`event_catalog`]: every event type's payload fields, the one source of docs/EVENTS.md's
 //!   checks, the OpenAPI `webhooks` and the payload tests.
+//! - [`module_config`]: a module's per-tenant configuration (JSON Schema) and sealed secrets.
 //! - [`outbound`]: the one hardened HTTP client for requests the server sends out (SSRF rules).
 //! - [`payments`]: Stripe on the host (client, connected accounts, webhook signatures and
 //!   routing); modules reach it through the `payments` capability.
@@ -43,6 +44,7 @@ pub mod error;
 pub mod event_catalog;
 pub mod events;
 pub mod http;
+pub mod module_config;
 pub mod outbound;
 pub mod payments;
 pub mod pg;
@@ -158,12 +160,23 @@ impl Host {
         runtime_config.upload_compile = settings.upload_compile.clone();
         runtime_config.shares = settings.call_shares.clone();
         let runtime = runtime::Runtime::new(runtime_config)?;
-        let columns = Arc::new(storage::Catalog::load(&db.pool).await?);
+        let columns = Arc::new(storage::Columns::new(
+            storage::Catalog::load(&db.pool).await?,
+        ));
         let outbound = outbound::Outbound::new(settings.outbound.clone());
         let stripe = payments::Stripe::new(outbound.clone(), settings.stripe.clone());
         let registry = Arc::new(
             registry::Registry::new(db.pool.clone(), Arc::new(runtime), columns)
-                .with_payments(stripe.clone()),
+                .with_payments(stripe.clone())
+                .with_sealer(module_config::Sealer::from_hex(
+                    &secrets::load_or_generate(
+                        &settings
+                            .data_dir
+                            .join("secrets")
+                            .join(module_config::seal::KEY_FILE),
+                        secrets::random_hex,
+                    )?,
+                )?),
         );
         registry.load_catalog().await?;
         background.push(registry.watch_published());

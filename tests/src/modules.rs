@@ -44,6 +44,31 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Creates a tenant per slug with its owner's client, uploads the fixture `fixture`
+    /// shared with them all, and binds each tenant's `slot` to it.
+    pub async fn tenants_on_fixture(
+        &self,
+        slugs: &[&str],
+        fixture: &str,
+        slot: &str,
+    ) -> Vec<(TenantFixture, Api)> {
+        let mut tenants = Vec::new();
+        for slug in slugs {
+            let tenant = self.create_tenant(slug).await;
+            let api = self.client_for(&self.login_owner(&tenant).await.access);
+            tenants.push((tenant, api));
+        }
+        let digest = self
+            .publish_module(&fixture_component(fixture), slugs)
+            .await;
+        for (_, api) in &tenants {
+            bind(api, slot, &digest).await;
+        }
+        tenants
+    }
+}
+
 /// Binds the tenant's `slot` to `version` (a digest or `name@version`). An upload needs the
 /// tenant's consent: when the server answers `consent_required`, the grants it shows are
 /// accepted, as an admin would after reading them. An upload for a core slot binds once its

@@ -1,5 +1,6 @@
-//! Pruning what only grows: idempotency keys past their 24 hours, expired refresh tokens and
-//! delivered outbox rows past their retention.
+//! Pruning what only grows: idempotency keys past their 24 hours, expired refresh tokens,
+//! delivered outbox rows past their retention, and a tenant's rows in the collections of a
+//! module it stopped using, past theirs (`storage::collections::retention`).
 //!
 //! One pass at a time across every host: a pass holds the session advisory lock
 //! [`PRUNE_LOCK`] on a connection of its own and skips the round when another host holds it
@@ -26,6 +27,8 @@ const BATCH: i64 = 1_000;
 pub struct PruneSettings {
     /// How long a delivered outbox row is kept.
     pub outbox_retention: Duration,
+    /// How long a tenant's rows in a module's collections outlive its use of the module.
+    pub module_data_retention: Duration,
 }
 
 /// Rows deleted by one pass.
@@ -34,6 +37,7 @@ pub struct Pruned {
     pub idempotency_keys: u64,
     pub refresh_tokens: u64,
     pub outbox_events: u64,
+    pub module_rows: u64,
 }
 
 /// One pass over every tenant; `None` when another host is pruning.
@@ -98,6 +102,12 @@ async fn prune_one(
         idempotency_keys: delete_in_batches(conn, tenant, &idempotency, None).await?,
         refresh_tokens: delete_in_batches(conn, tenant, refresh, None).await?,
         outbox_events: delete_in_batches(conn, tenant, outbox, Some(retention_secs)).await?,
+        module_rows: crate::storage::collections::retention::prune_departed(
+            conn,
+            tenant,
+            settings.module_data_retention,
+        )
+        .await?,
     })
 }
 
@@ -106,6 +116,7 @@ impl Pruned {
         self.idempotency_keys += other.idempotency_keys;
         self.refresh_tokens += other.refresh_tokens;
         self.outbox_events += other.outbox_events;
+        self.module_rows += other.module_rows;
     }
 }
 

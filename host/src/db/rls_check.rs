@@ -1,6 +1,7 @@
 //! The start-up self-check of the RLS rules in DESIGN.md, read from pg_catalog.
 //!
-//! A tenant table is any table in `public` with a `tenant_id` column. The host refuses to
+//! A tenant table is any table in `public`, `store` or a module's collection schema (`mod_*`)
+//! with a `tenant_id` column. The host refuses to
 //! serve when one of them, or the app role, breaks a rule: a migration mistake must stop
 //! the deploy, not leak a tenant's rows. Each violation names the table and the rule.
 
@@ -8,6 +9,8 @@ use anyhow::Result;
 use sqlx::PgPool;
 
 pub const APP_ROLE: &str = "verofield_app";
+/// Module collection schemas (`storage::collections::schema`), for `LIKE`.
+const MODULE_SCHEMAS: &str = crate::storage::collections::schema::LIKE_PATTERN;
 
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,9 +93,10 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>> {
 
     let views: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname IN ('public', 'store') AND c.relkind IN ('v', 'm')
+         WHERE (n.nspname IN ('public', 'store') OR n.nspname LIKE $1) AND c.relkind IN ('v', 'm')
            AND NOT coalesce('security_invoker=true' = ANY (c.reloptions), false)",
     )
+    .bind(MODULE_SCHEMAS)
     .fetch_all(pool)
     .await?;
     for view in views {
@@ -102,6 +106,7 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>> {
     let tables: Vec<TenantTable> = sqlx::query_as(TENANT_TABLES)
         .bind(TENANT_PREDICATE)
         .bind(format!("({TENANT_PREDICATE} AND "))
+        .bind(MODULE_SCHEMAS)
         .fetch_all(pool)
         .await?;
     for table in tables {
@@ -171,7 +176,7 @@ struct TenantTable {
 }
 
 const TENANT_TABLES: &str = r#"
-SELECT c.relname::text AS name,
+SELECT CASE WHEN n.nspname LIKE $3 THEN n.nspname || '.' || c.relname ELSE c.relname::text END AS name,
        a.attnotnull AS tenant_id_not_null,
        c.relrowsecurity AS rls_enabled,
        c.relforcerowsecurity AS rls_forced,
@@ -211,6 +216,6 @@ SELECT c.relname::text AS name,
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
-WHERE n.nspname IN ('public', 'store') AND c.relkind IN ('r', 'p')
-ORDER BY c.relname
+WHERE (n.nspname IN ('public', 'store') OR n.nspname LIKE $3) AND c.relkind IN ('r', 'p')
+ORDER BY 1
 "#;

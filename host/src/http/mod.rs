@@ -20,6 +20,8 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod module_config;
+pub mod module_data;
 pub mod module_headers;
 pub mod modules;
 pub mod openapi;
@@ -127,6 +129,8 @@ pub fn router(state: AppState) -> Router {
         .merge(docs::routes())
         .merge(problem_pages::routes())
         .merge(modules::routes())
+        .merge(module_data::routes())
+        .merge(module_config::routes())
         .merge(webhooks::routes())
         .merge(payments::routes())
         .merge(pay_links::routes())

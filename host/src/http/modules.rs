@@ -31,6 +31,7 @@ use crate::error::{Error, Result, Validator};
 use crate::registry::{self, ModuleRequest, Upload, Uploader, Version, consent};
 use crate::runtime::Caller;
 use crate::runtime::manifest::Grants;
+use crate::storage::collections::retention;
 
 /// Where the operator uploads components.
 pub const UPLOAD_PATH: &str = "/v1/operator/modules";
@@ -252,7 +253,12 @@ async fn rebind(
     if !version.builtin {
         consent(&mut ctx, &state, &version, &body).await?;
     }
+    let leaving = state
+        .registry
+        .module_serving(&ctx.principal.module_bindings, &slot)
+        .await?;
     registry::bind(&mut ctx.tx, &version).await?;
+    retention::record_switch(&mut ctx.tx, leaving.as_deref(), &version.name).await?;
     ctx.audit(
         "module.bound",
         "module_slot",
@@ -326,7 +332,12 @@ async fn rollback(
 ) -> Result<impl IntoResponse> {
     ctx.require(perm::MODULES_MANAGE)?;
     let previous = state.registry.previous(&mut ctx.tx, &slot).await?;
+    let leaving = state
+        .registry
+        .module_serving(&ctx.principal.module_bindings, &slot)
+        .await?;
     registry::bind(&mut ctx.tx, &previous).await?;
+    retention::record_switch(&mut ctx.tx, leaving.as_deref(), &previous.name).await?;
     ctx.audit(
         "module.rolled_back",
         "module_slot",

@@ -356,6 +356,27 @@ const HOST_ROUTES: &[HostRoute] = &[
     ),
     route(
         "GET",
+        "/v1/tenant/modules/{slot}/config",
+        "The module's configuration and which of its secrets are set",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    ),
+    route(
+        "PUT",
+        "/v1/tenant/modules/{slot}/config",
+        "Set the module's configuration (checked by its JSON Schema) and secrets (write-only)",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    ),
+    route(
+        "GET",
+        "/v1/tenant/module-data",
+        "Export the tenant's rows of a module's collections as JSON lines (?module=NAME)",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    ),
+    route(
+        "GET",
         "/v1/webhooks/endpoints",
         "List webhook endpoints (cursor, limit)",
         "webhooks",

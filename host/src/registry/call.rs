@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 use super::Registry;
 use crate::error::{Error, Result};
 use crate::events::OutboxSink;
+use crate::module_config::PgConfig;
 use crate::payments::backend::PgPayments;
 use crate::runtime::{
     CallContext, Caller, Event, ModuleHandle, Request, Response, RouteMatch, Usage,
@@ -144,7 +145,9 @@ impl Registry {
             time_zone,
             caller,
             request_id: request_id.clone(),
-            store: Box::new(PgStore::new(shared.clone(), self.columns.clone())),
+            store: Box::new(
+                PgStore::new(shared.clone(), self.columns.snapshot()).for_module(&module.manifest),
+            ),
             events: Box::new(OutboxSink::new(
                 shared.clone(),
                 module.manifest.name.clone(),
@@ -154,6 +157,12 @@ impl Registry {
                 shared.clone(),
                 tenant_id,
                 self.stripe.clone(),
+            )),
+            config: Box::new(PgConfig::new(
+                shared.clone(),
+                tenant_id,
+                module.manifest.name.clone(),
+                self.sealer.clone(),
             )),
         };
         Ok((context, shared))

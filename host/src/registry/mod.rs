@@ -77,9 +77,11 @@ pub struct Registry {
     runtime: Arc<Runtime>,
     catalog: RwLock<Catalog>,
     /// The store's column catalog, for the calls' store backends.
-    columns: Arc<storage::Catalog>,
+    columns: Arc<storage::Columns>,
     /// Stripe, for the calls' `payments` backends.
     stripe: crate::payments::Stripe,
+    /// Opens the secrets of the calls' `config` backends.
+    sealer: Arc<crate::module_config::Sealer>,
     /// Each tenant's time zone, read once: it is fixed when the tenant is created.
     time_zones: std::sync::Mutex<HashMap<Uuid, String>>,
 }
@@ -99,7 +101,7 @@ pub fn is_slot(slot: &str) -> bool {
 }
 
 impl Registry {
-    pub fn new(pool: PgPool, runtime: Arc<Runtime>, columns: Arc<storage::Catalog>) -> Self {
+    pub fn new(pool: PgPool, runtime: Arc<Runtime>, columns: Arc<storage::Columns>) -> Self {
         let options = (*pool.connect_options()).clone();
         let reader = PgPoolOptions::new()
             .max_connections(READER_CONNECTIONS)
@@ -113,6 +115,7 @@ impl Registry {
             catalog: RwLock::default(),
             columns,
             stripe: crate::payments::Stripe::default(),
+            sealer: Arc::new(crate::module_config::Sealer::ephemeral()),
             time_zones: std::sync::Mutex::default(),
         }
     }
@@ -121,6 +124,16 @@ impl Registry {
     pub fn with_payments(mut self, stripe: crate::payments::Stripe) -> Self {
         self.stripe = stripe;
         self
+    }
+
+    /// Seals and opens module secrets with this key (without it: a key of this process only).
+    pub fn with_sealer(mut self, sealer: crate::module_config::Sealer) -> Self {
+        self.sealer = Arc::new(sealer);
+        self
+    }
+
+    pub fn sealer(&self) -> &crate::module_config::Sealer {
+        &self.sealer
     }
 
     pub fn runtime(&self) -> &Runtime {
@@ -145,10 +158,21 @@ impl Registry {
 
     /// Records a loaded component as a version; recording the same bytes again is a no-op
     /// (the version as first recorded is returned). Same name and version with other bytes is
-    /// 409 `version_exists`: versions are immutable.
+    /// 409 `version_exists`: versions are immutable. The module's collections are created in
+    /// the same transaction as the version's row (`storage::collections::install`), so a
+    /// refused change records nothing.
     async fn record(&self, module: &ModuleHandle, new: NewVersion<'_>) -> Result<Version> {
         let manifest = &module.manifest;
         let digest = module.digest.to_string();
+        let mut tx = self.pool.begin().await?;
+        let known: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM module_versions WHERE digest = $1)")
+                .bind(&digest)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !known {
+            storage::collections::install(&mut tx, &manifest.name, &manifest.collections).await?;
+        }
         let inserted = sqlx::query(
             "INSERT INTO module_versions (digest, name, version, slot, manifest, component, builtin,
                  published_by, publisher_id, notes, visibility, validation)
@@ -166,7 +190,7 @@ impl Registry {
         .bind(new.notes)
         .bind(if new.builtin { "public" } else { "private" })
         .bind(new.validation)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         let inserted = match inserted {
             Err(error) if is_unique_violation(&error, Some("module_versions_name_version_key")) => {
@@ -181,6 +205,10 @@ impl Registry {
             }
             other => other?,
         };
+        tx.commit().await?;
+        if !manifest.collections.is_empty() && inserted.rows_affected() == 1 {
+            self.columns.reload(&self.pool).await?;
+        }
         let version = self.refresh(&digest).await?;
         if inserted.rows_affected() == 1 {
             self.announce(&digest).await?;
@@ -259,14 +287,20 @@ impl Registry {
         let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
         listener.listen(PUBLISHED_CHANNEL).await?;
         self.load_catalog().await?;
+        self.columns.reload(&self.reader).await?;
         loop {
             match listener.try_recv().await? {
                 // A new version, or one whose visibility changed: read it afresh.
                 Some(notice) => {
                     self.refresh(notice.payload()).await?;
+                    // The version may have created collections.
+                    self.columns.reload(&self.reader).await?;
                 }
                 // The connection was lost and re-established; notices may have been missed.
-                None => self.load_catalog().await?,
+                None => {
+                    self.load_catalog().await?;
+                    self.columns.reload(&self.reader).await?;
+                }
             }
         }
     }
@@ -422,6 +456,23 @@ impl Registry {
             Some(digest) => Some(digest.clone()),
             None => self.builtin(slot).map(|v| v.digest),
         }
+    }
+
+    /// The name of the module serving `slot` for a tenant with these bindings, if any.
+    pub async fn module_serving(
+        &self,
+        bindings: &HashMap<String, String>,
+        slot: &str,
+    ) -> Result<Option<String>> {
+        match self.serving(bindings, slot) {
+            Some(digest) => Ok(Some(self.find(&digest).await?.name)),
+            None => Ok(None),
+        }
+    }
+
+    /// The collections (bare names) that exist in a module's schema, from the catalog.
+    pub fn collections_in(&self, schema: &str) -> Vec<String> {
+        self.columns.snapshot().collections_in(schema)
     }
 
     /// The loaded module for a digest, loading it from PostgreSQL (through the registry's own

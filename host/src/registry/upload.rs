@@ -188,11 +188,14 @@ impl Registry {
 
     fn check_table_grants(&self, manifest: &Manifest) -> Result<()> {
         let tables = &manifest.tables;
+        // Only the `store` schema's tables: never a platform table, nor another module's
+        // collections (those live in `mod_*` schemas and are reached by their module alone).
+        let store = self.columns.snapshot();
         match tables
             .read
             .iter()
             .chain(&tables.write)
-            .find(|table| self.columns.table(table).is_none())
+            .find(|table| store.table(table).is_none())
         {
             None => Ok(()),
             Some(table) => Err(refused(

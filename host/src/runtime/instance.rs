@@ -22,6 +22,7 @@ use wasmtime::{PoolConcurrencyLimitError, ResourceLimiter, Store, Trap, UpdateDe
 
 use super::LoadedModule;
 use super::bindings::exports::verofield::platform::module::{Event, Request, Response};
+use super::capabilities::config::{ConfigBackend, ConfigState, Settings};
 use super::capabilities::context::{Caller, ContextState};
 use super::capabilities::events::{EventError, EventSink, EventsState};
 use super::capabilities::log::{ModuleLog, Origin as LogOrigin};
@@ -50,6 +51,8 @@ pub struct CallContext {
     pub events: Box<dyn EventSink>,
     /// Stripe on the tenant's connected account (`payments`).
     pub payments: Box<dyn PaymentsBackend>,
+    /// The tenant's settings of this module (`config`).
+    pub config: Box<dyn ConfigBackend>,
 }
 
 impl CallContext {
@@ -64,6 +67,7 @@ impl CallContext {
             store: Box::new(NoBackend),
             events: Box::new(NoBackend),
             payments: Box::new(NoBackend),
+            config: Box::new(NoBackend),
         }
     }
 
@@ -91,6 +95,7 @@ pub struct CallState {
     pub(super) store: StoreState,
     pub(super) events: EventsState,
     pub(super) payments: PaymentsState,
+    pub(super) config: ConfigState,
     pub(super) wasi: WasiState,
     memory: MemoryCap,
     deadline: Instant,
@@ -125,6 +130,7 @@ pub(super) async fn call(
         store: StoreState::new(call.store, module.manifest.clone(), limits.rows_returned),
         events: EventsState::new(call.events, module.manifest.clone()),
         payments: PaymentsState::new(call.payments, &module.manifest),
+        config: ConfigState::new(call.config, &module.manifest),
         wasi: WasiState::new(&log),
         log,
         memory: MemoryCap {
@@ -337,6 +343,22 @@ impl StoreBackend for NoBackend {
     }
     fn aggregate(&mut self, _: AggregateQuery) -> BoxFuture<'_, StoreResult<Vec<JsonObject>>> {
         Box::pin(async { not_now() })
+    }
+}
+
+/// A config backend with nothing set, for calls without a tenant's settings (tests).
+pub fn no_config() -> Box<dyn ConfigBackend> {
+    Box::new(NoBackend)
+}
+
+impl ConfigBackend for NoBackend {
+    fn load(&mut self) -> BoxFuture<'_, anyhow::Result<Settings>> {
+        Box::pin(async {
+            Ok(Settings {
+                config: "{}".into(),
+                ..Settings::default()
+            })
+        })
     }
 }
 

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::route_schema;
 use crate::error::{Error, Result};
 use crate::events::types::is_valid_pattern;
+use crate::module_config::ConfigSpec;
+use crate::storage::collections::{Collections, spec as collection_spec};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +40,14 @@ pub struct Manifest {
     /// What the module does, in a sentence or two: shown to tenant admins at consent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Storage the module owns, created by the host when a version is published
+    /// (`storage::collections`); reached through `store` by bare name, by this module only.
+    #[serde(default, skip_serializing_if = "Collections::is_empty")]
+    pub collections: Collections,
+    /// The tenant's configuration (its JSON Schema) and the names of its secrets
+    /// (`module_config`).
+    #[serde(default, skip_serializing_if = "ConfigSpec::is_empty")]
+    pub config: ConfigSpec,
 }
 
 /// What a module may touch, as a tenant admin sees it at consent and accepts it on bind
@@ -52,6 +62,12 @@ pub struct Grants {
     pub permissions: Vec<String>,
     pub events: Events,
     pub limits: RequestedLimits,
+    /// The collections the module keeps in its own schema (the tenant's data it will hold).
+    #[serde(default)]
+    pub collections: Vec<String>,
+    /// The names of the secrets the tenant may give it.
+    #[serde(default)]
+    pub secrets: Vec<String>,
 }
 
 /// A scheduled entry point: `{"name": "extend-horizon", "at": "daily 01:00"}`, in the
@@ -141,6 +157,8 @@ impl Manifest {
                 subscribe: sorted(&self.events.subscribe),
             },
             limits: self.limits.clone(),
+            collections: self.collections.keys().cloned().collect(),
+            secrets: sorted(&self.config.secrets),
         }
     }
 
@@ -223,6 +241,8 @@ impl Manifest {
             }
             crate::scheduler::spec::Spec::parse(&schedule.at).map_err(rejected)?;
         }
+        self.validate_collections()?;
+        self.config.validate().map_err(rejected)?;
         super::routes::check_patterns(&self.routes).map_err(rejected)?;
         self.validate_route_schemas()
     }
@@ -242,6 +262,23 @@ impl Manifest {
             return Err(rejected(format!(
                 "the route schemas take {total} bytes, more than {}",
                 route_schema::MAX_MANIFEST_SCHEMA_BYTES
+            )));
+        }
+        Ok(())
+    }
+
+    /// Collections follow their own rules, and none may share a name with a granted store
+    /// table: the bare name must mean one table.
+    fn validate_collections(&self) -> Result<()> {
+        collection_spec::validate(&self.collections)
+            .map_err(|why| rejected(format!("collections: {why}")))?;
+        let granted = self.tables.read.iter().chain(&self.tables.write);
+        if let Some(clash) = granted
+            .into_iter()
+            .find(|table| self.collections.contains_key(*table))
+        {
+            return Err(rejected(format!(
+                "collection `{clash}` has the name of a granted store table"
             )));
         }
         Ok(())
@@ -295,6 +332,8 @@ impl Grants {
             && subset(&self.permissions, &accepted.permissions)
             && subset(&self.events.emit, &accepted.events.emit)
             && subset(&self.events.subscribe, &accepted.events.subscribe)
+            && subset(&self.collections, &accepted.collections)
+            && subset(&self.secrets, &accepted.secrets)
             && limit(a.deadline_ms, g.deadline_ms)
             && limit(a.memory_mib.map(u64::from), g.memory_mib.map(u64::from))
             && limit(a.host_calls.map(u64::from), g.host_calls.map(u64::from))
@@ -418,6 +457,8 @@ mod tests {
             r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "x", "at": "daily 01:00"}, {"name": "x", "at": "daily 02:00"}]}"#,
             r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "schedules": [{"name": "x", "at": "daily 01:00", "tz": "UTC"}]}"#,
             r#"{"name": "crm", "version": "1.2.0", "slot": "crm", "routes": [{"method": "GET", "path": "/", "permission": "x", "responses": {"200": {"type": "nope"}}}]}"#,
+            r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "collections": {"Bad": {"columns": {"a": {"type": "text"}}}}}"#,
+            r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "tables": {"read": ["crm_customers"]}, "collections": {"crm_customers": {"columns": {"a": {"type": "text"}}}}}"#,
         ] {
             assert!(Manifest::parse(bad).is_err(), "{bad}");
         }

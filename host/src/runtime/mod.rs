@@ -46,7 +46,7 @@ pub use self::capabilities::context::Caller;
 pub use self::capabilities::events::{EventError, EventSink};
 pub use self::capabilities::store::StoreBackend;
 pub use self::compile::{Digest, Origin};
-pub use self::instance::{CallContext, DEADLINE_HEADER, Usage, no_payments};
+pub use self::instance::{CallContext, DEADLINE_HEADER, Usage, no_config, no_payments};
 pub use self::manifest::{Manifest, RequestedLimits};
 pub use self::routes::{NoRoute, RouteMatch};
 pub use self::schedule::CallShares;

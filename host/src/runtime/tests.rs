@@ -163,6 +163,7 @@ fn call_for(tenant_id: Uuid, backend: &Memory) -> CallContext {
         store: Box::new(backend.clone()),
         events: Box::new(backend.clone()),
         payments: super::instance::no_payments(),
+        config: super::instance::no_config(),
     }
 }
 

@@ -9,7 +9,7 @@
 
 use sqlx::postgres::PgDatabaseError;
 
-use super::columns::Catalog;
+use super::columns::{Catalog, Table};
 use crate::runtime::capabilities::store::{StoreError, invalid_column};
 
 /// What the host keeps of a failed statement to classify it: no message text.
@@ -44,7 +44,7 @@ const FAILED: &str = "the database did not complete the statement";
 /// a savepoint and rolled back to it, so the transaction is still usable and the client's
 /// fault can be answered; `None` for a read, which has no savepoint, so any failure loses
 /// the transaction and is `unavailable`.
-pub fn classify(fault: &Fault, catalog: &Catalog, written: Option<&str>) -> StoreError {
+pub fn classify(fault: &Fault, catalog: &Catalog, written: Option<&Table>) -> StoreError {
     let code = fault.code.as_deref().unwrap_or("");
     if code == "57014" {
         return StoreError::Unavailable(TIMED_OUT.into());
@@ -53,11 +53,15 @@ pub fn classify(fault: &Fault, catalog: &Catalog, written: Option<&str>) -> Stor
         return StoreError::Unavailable(FAILED.into());
     };
     // PostgreSQL reports a foreign key's violation on the referencing table, whichever
-    // side was written.
+    // side was written: the written table itself (a store table or a collection), or another
+    // store table (collections have no foreign keys but to `tenants`).
     let table = fault
         .table
         .as_deref()
-        .and_then(|table| catalog.table(table));
+        .and_then(|table| match table == written.name {
+            true => Some(written),
+            false => catalog.table(table),
+        });
     let constraint = table
         .zip(fault.constraint.as_deref())
         .and_then(|(table, name)| table.constraints.get(name));
@@ -69,7 +73,7 @@ pub fn classify(fault: &Fault, catalog: &Catalog, written: Option<&str>) -> Stor
     match code {
         "23505" => StoreError::Duplicate(columns.unwrap_or_default()),
         "23503" => match (table, one_column) {
-            (Some(table), _) if table.name != written => {
+            (Some(table), _) if table.name != written.name => {
                 StoreError::Invalid(format!("rows of `{}` still refer to this row", table.name))
             }
             (_, Some(column)) => invalid_column(column, "refers to no existing row"),
@@ -108,6 +112,7 @@ mod tests {
     fn catalog() -> Catalog {
         let columns = |names: &[&str]| names.iter().map(|c| c.to_string()).collect();
         let jobs = Table {
+            schema: "store".into(),
             name: "jobs".into(),
             columns: BTreeMap::from([("priority".into(), ColumnType::Integer { bits: 32 })]),
             constraints: BTreeMap::from([
@@ -139,7 +144,8 @@ mod tests {
     }
 
     fn write(fault: &Fault) -> StoreError {
-        classify(fault, &catalog(), Some("jobs"))
+        let catalog = catalog();
+        classify(fault, &catalog, catalog.table("jobs"))
     }
 
     #[test]
@@ -172,10 +178,14 @@ mod tests {
             )),
             "column `customer_id`: refers to no existing row"
         );
+        let customers = Table {
+            name: "crm_customers".into(),
+            ..catalog().table("jobs").unwrap().clone()
+        };
         let still_referenced = classify(
             &fault("23503", Some("jobs_tenant_id_customer_id_fkey"), None),
             &catalog(),
-            Some("crm_customers"),
+            Some(&customers),
         );
         assert_eq!(
             still_referenced,

@@ -8,12 +8,18 @@
 //! 422) while the transaction stays usable; only a lost connection or a timeout makes the
 //! backend `unavailable`, which fails the whole call. PostgreSQL's messages never reach a
 //! module ([`errors`]).
+//!
+//! A table name resolves through the calling module ([`PgStore::for_module`]): a name its
+//! manifest declares as a collection is that collection in the module's own schema, anything
+//! else a `store` table. No name a module passes can reach another schema.
 
+pub mod collections;
 pub mod columns;
 mod errors;
 mod sql;
 pub mod test_delay;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -22,14 +28,15 @@ use sqlx::postgres::PgRow;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-pub use columns::Catalog;
 use columns::Table;
+pub use columns::{Catalog, Columns};
 use sql::{Arg, Statement};
 
 use crate::runtime::capabilities::store::{
     AggregateQuery, BoxFuture, JsonObject, Page, Row, SelectQuery, StoreBackend, StoreError,
     StoreResult,
 };
+use crate::runtime::manifest::Manifest;
 use crate::tenancy::TenantTx;
 
 /// The request's transaction, shared between the backend (during the module call) and the
@@ -39,17 +46,47 @@ pub type SharedTx = Arc<Mutex<Option<TenantTx>>>;
 pub struct PgStore {
     tx: SharedTx,
     catalog: Arc<Catalog>,
+    /// The calling module's collection schema and the collections its manifest declares.
+    own: Option<(String, BTreeSet<String>)>,
 }
 
 impl PgStore {
+    /// A store of `store` tables only.
     pub fn new(tx: SharedTx, catalog: Arc<Catalog>) -> Self {
-        Self { tx, catalog }
+        Self {
+            tx,
+            catalog,
+            own: None,
+        }
+    }
+
+    /// Lets the calling module reach its own collections by their bare names.
+    pub fn for_module(mut self, manifest: &Manifest) -> Self {
+        if !manifest.collections.is_empty() {
+            self.own = Some((
+                collections::schema_name(&manifest.name),
+                manifest.collections.keys().cloned().collect(),
+            ));
+        }
+        self
     }
 
     fn table(&self, name: &str) -> StoreResult<&Table> {
-        self.catalog
-            .table(name)
-            .ok_or_else(|| StoreError::Invalid(format!("unknown table `{name}`")))
+        let found = match &self.own {
+            Some((schema, own)) if own.contains(name) => {
+                self.catalog.collection(schema, name).ok_or_else(|| {
+                    // Declared but not in this host's catalog yet: the publication's notice
+                    // is on its way, and the call may be retried.
+                    tracing::warn!(collection = name, %schema, "a declared collection is not in the catalog");
+                    StoreError::Unavailable("the collection is not ready yet".into())
+                })?
+            }
+            _ => self
+                .catalog
+                .table(name)
+                .ok_or_else(|| StoreError::Invalid(format!("unknown table `{name}`")))?,
+        };
+        Ok(found)
     }
 
     async fn fetch(&self, statement: Statement) -> StoreResult<Vec<PgRow>> {
@@ -84,13 +121,13 @@ impl PgStore {
                 sqlx::Executor::execute(&mut *conn, "ROLLBACK TO SAVEPOINT store_write")
                     .await
                     .map_err(unavailable)?;
-                Err(self.failed(&error, Some(&table.name)))
+                Err(self.failed(&error, Some(table)))
             }
         }
     }
 
     /// The store error for a failed statement; PostgreSQL's own words go to the log only.
-    fn failed(&self, error: &sqlx::Error, written: Option<&str>) -> StoreError {
+    fn failed(&self, error: &sqlx::Error, written: Option<&Table>) -> StoreError {
         let kind = errors::classify(&errors::Fault::of(error), &self.catalog, written);
         match &kind {
             StoreError::Unavailable(_) => tracing::warn!(%error, "store statement failed"),
@@ -109,8 +146,8 @@ impl PgStore {
         let rows = self
             .fetch(Statement::new(
                 format!(
-                    "SELECT version FROM store.\"{}\" WHERE tenant_id = $1 AND id = $2",
-                    table.name
+                    "SELECT version FROM {} WHERE tenant_id = $1 AND id = $2",
+                    table.qualified()
                 ),
                 vec![Arg::Uuid(tenant), Arg::Uuid(id)],
             ))

@@ -87,8 +87,8 @@ fn column(table: &Table, name: &str) -> StoreResult<ColumnType> {
 pub fn get(table: &Table, tenant: Uuid, id: Uuid) -> Statement {
     Statement::new(
         format!(
-            "SELECT {ROW_COLUMNS} FROM store.{} t WHERE t.tenant_id = $1 AND t.id = $2",
-            ident(&table.name)
+            "SELECT {ROW_COLUMNS} FROM {} t WHERE t.tenant_id = $1 AND t.id = $2",
+            table.qualified()
         ),
         vec![Arg::Uuid(tenant), Arg::Uuid(id)],
     )
@@ -342,8 +342,8 @@ pub fn select(
         .join(", ");
     let limit = statement.param(Arg::Integer(Some(i64::from(query.limit) + 1)));
     statement.sql = format!(
-        "SELECT {ROW_COLUMNS} FROM store.{} t WHERE {} ORDER BY {order} LIMIT {limit}",
-        ident(&table.name),
+        "SELECT {ROW_COLUMNS} FROM {} t WHERE {} ORDER BY {order} LIMIT {limit}",
+        table.qualified(),
         conditions.join(" AND ")
     );
     Ok((statement, keys))
@@ -440,7 +440,7 @@ pub fn insert(table: &Table, tenant: Uuid, mut values: JsonObject) -> StoreResul
         .iter()
         .map(|c| format!(", r.{}", ident(c)))
         .collect();
-    let table_name = format!("store.{}", ident(&table.name));
+    let table_name = table.qualified();
     Ok(Statement::new(
         format!(
             "INSERT INTO {table_name} AS t (tenant_id, id, version{names})
@@ -467,7 +467,7 @@ pub fn update(
         .iter()
         .map(|c| format!("{} = r.{}, ", ident(c), ident(c)))
         .collect();
-    let table_name = format!("store.{}", ident(&table.name));
+    let table_name = table.qualified();
     Ok(Statement::new(
         format!(
             "UPDATE {table_name} AS t SET {sets}version = t.version + 1, updated_at = now()
@@ -487,9 +487,9 @@ pub fn update(
 pub fn delete(table: &Table, tenant: Uuid, id: Uuid, expected: Option<u64>) -> Statement {
     Statement::new(
         format!(
-            "DELETE FROM store.{} AS t WHERE t.tenant_id = $1 AND t.id = $2
+            "DELETE FROM {} AS t WHERE t.tenant_id = $1 AND t.id = $2
                AND ($3::bigint IS NULL OR t.version = $3) RETURNING t.id",
-            ident(&table.name)
+            table.qualified()
         ),
         vec![
             Arg::Uuid(tenant),
@@ -606,9 +606,9 @@ pub fn aggregate(table: &Table, tenant: Uuid, query: &AggregateQuery) -> StoreRe
     }
     let limit = statement.param(Arg::Integer(Some(i64::from(query.limit))));
     statement.sql = format!(
-        "SELECT jsonb_build_object({}) FROM (SELECT {select_list} FROM store.{} t WHERE {}{grouping} LIMIT {limit}) s",
+        "SELECT jsonb_build_object({}) FROM (SELECT {select_list} FROM {} t WHERE {}{grouping} LIMIT {limit}) s",
         object.join(", "),
-        ident(&table.name),
+        table.qualified(),
         conditions.join(" AND ")
     );
     Ok(statement)
@@ -632,6 +632,7 @@ mod tests {
             ("since", ColumnType::Date),
         ];
         Table {
+            schema: "store".into(),
             name: "customers".into(),
             columns: columns
                 .into_iter()

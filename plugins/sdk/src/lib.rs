@@ -90,10 +90,11 @@
 //! `code` and, for validation, `errors: [{field, message}]`.
 //!
 //! Everything except the thin wrappers over host imports (`store`, `events`, `log`, `context`,
-//! `payments`)
+//! `payments`, `config`)
 //! is plain Rust and unit-tested natively; the imports compile natively too but only work
 //! inside the host.
 
+pub mod config;
 pub mod deadline;
 pub mod etag;
 pub mod events;
@@ -111,7 +112,7 @@ pub mod validate;
 
 pub use deadline::Deadline;
 pub use http::{Request, Response};
-pub use manifest::{Events, Limits, Manifest, Route, Schedule, Tables};
+pub use manifest::{Collection, Column, Config, Events, Limits, Manifest, Route, Schedule, Tables};
 pub use patch::Patch;
 pub use problem::{FieldError, Problem};
 pub use resource::Resource;

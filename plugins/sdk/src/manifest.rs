@@ -34,6 +34,152 @@ pub struct Manifest {
     /// partner's module is named `namespace/module` (its publisher's namespace).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'static str>,
+    /// Storage the module owns: the host creates these tables when the version is published,
+    /// and the module reaches them through [`crate::store`] by their bare names (no grant in
+    /// `tables` needed; no other module can reach them). Upgrades may only add collections,
+    /// nullable or defaulted columns and indexes. Left out of the JSON when there are none.
+    #[serde(
+        skip_serializing_if = "<[Collection]>::is_empty",
+        serialize_with = "collections_as_map"
+    )]
+    pub collections: &'static [Collection],
+    /// The tenant's configuration and secrets ([`crate::config`]). Left out when empty.
+    #[serde(skip_serializing_if = "Config::is_empty")]
+    pub config: Config,
+}
+
+/// `config`: the JSON Schema of the configuration object (as JSON text) and the secret names.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    pub schema: Option<&'static str>,
+    pub secrets: &'static [&'static str],
+}
+
+impl Config {
+    pub const NONE: Self = Self {
+        schema: None,
+        secrets: &[],
+    };
+
+    fn is_empty(&self) -> bool {
+        self.schema.is_none() && self.secrets.is_empty()
+    }
+}
+
+impl Serialize for Config {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serde_json::Map::new();
+        if let Some(schema) = self.schema {
+            let schema = serde_json::from_str(schema).map_err(serde::ser::Error::custom)?;
+            map.insert("schema".into(), schema);
+        }
+        if !self.secrets.is_empty() {
+            map.insert("secrets".into(), self.secrets.to_vec().into());
+        }
+        map.serialize(serializer)
+    }
+}
+
+/// A collection: `Collection::new("tickets", &[Column::text("title").required()])`, with
+/// indexes and unique keys (unique within the tenant) as lists of its columns.
+#[derive(Debug, Clone, Copy)]
+pub struct Collection {
+    pub name: &'static str,
+    pub columns: &'static [Column],
+    pub indexes: &'static [&'static [&'static str]],
+    pub unique: &'static [&'static [&'static str]],
+}
+
+impl Collection {
+    pub const fn new(name: &'static str, columns: &'static [Column]) -> Self {
+        Self {
+            name,
+            columns,
+            indexes: &[],
+            unique: &[],
+        }
+    }
+
+    pub const fn indexes(mut self, indexes: &'static [&'static [&'static str]]) -> Self {
+        self.indexes = indexes;
+        self
+    }
+
+    pub const fn unique(mut self, unique: &'static [&'static [&'static str]]) -> Self {
+        self.unique = unique;
+        self
+    }
+}
+
+/// A collection's column: its type is one of `text`, `integer` (64-bit), `numeric`,
+/// `boolean`, `date`, `timestamptz`, `uuid`, `jsonb`. The host adds `id`, `version`,
+/// `created_at` and `updated_at`.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub required: bool,
+    /// The default as JSON text (`"3"`, `"\"open\""`).
+    pub default: Option<&'static str>,
+}
+
+impl Column {
+    pub const fn new(name: &'static str, kind: &'static str) -> Self {
+        Self {
+            name,
+            kind,
+            required: false,
+            default: None,
+        }
+    }
+
+    pub const fn text(name: &'static str) -> Self {
+        Self::new(name, "text")
+    }
+
+    pub const fn integer(name: &'static str) -> Self {
+        Self::new(name, "integer")
+    }
+
+    /// Every row has a value (given, or the default).
+    pub const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// The default, as JSON text.
+    pub const fn default_json(mut self, json: &'static str) -> Self {
+        self.default = Some(json);
+        self
+    }
+}
+
+/// The host's shape: `{"tickets": {"columns": {"title": {"type": "text", ...}}, ...}}`.
+fn collections_as_map<S: serde::Serializer>(
+    collections: &&'static [Collection],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde_json::{Map, Value, json};
+    let keys = |keys: &[&[&str]]| -> Value { keys.iter().map(|key| key.to_vec()).collect() };
+    let mut map = Map::new();
+    for collection in collections.iter() {
+        let mut columns = Map::new();
+        for column in collection.columns {
+            let mut spec = json!({"type": column.kind});
+            if column.required {
+                spec["required"] = Value::Bool(true);
+            }
+            if let Some(default) = column.default {
+                spec["default"] = serde_json::from_str(default).unwrap_or(Value::Null);
+            }
+            columns.insert(column.name.to_owned(), spec);
+        }
+        map.insert(
+            collection.name.to_owned(),
+            json!({"columns": columns, "indexes": keys(collection.indexes), "unique": keys(collection.unique)}),
+        );
+    }
+    map.serialize(serializer)
 }
 
 /// A scheduled entry point: `at` is `daily HH:MM`, `hourly :MM` or `every N minutes`.
@@ -65,6 +211,8 @@ impl Manifest {
         limits: Limits::DEFAULT,
         schedules: &[],
         description: None,
+        collections: &[],
+        config: Config::NONE,
     };
 
     /// The JSON `manifest()` returns.
@@ -361,5 +509,35 @@ mod tests {
         );
         let json: serde_json::Value = serde_json::from_str(&Manifest::EMPTY.to_json()).unwrap();
         assert!(json.get("schedules").is_none());
+    }
+
+    #[test]
+    fn renders_collections_in_the_hosts_shape() {
+        const MANIFEST: Manifest = Manifest {
+            name: "tickets",
+            slot: "tickets",
+            collections: &[Collection::new(
+                "tickets",
+                &[
+                    Column::text("title").required(),
+                    Column::integer("priority").default_json("3"),
+                    Column::new("due", "date"),
+                ],
+            )
+            .indexes(&[&["due"]])
+            .unique(&[&["title"]])],
+            ..Manifest::EMPTY
+        };
+        let json: serde_json::Value = serde_json::from_str(&MANIFEST.to_json()).unwrap();
+        assert_eq!(
+            json["collections"],
+            serde_json::json!({"tickets": {
+                "columns": {"title": {"type": "text", "required": true},
+                            "priority": {"type": "integer", "default": 3},
+                            "due": {"type": "date"}},
+                "indexes": [["due"]], "unique": [["title"]]}})
+        );
+        let json: serde_json::Value = serde_json::from_str(&Manifest::EMPTY.to_json()).unwrap();
+        assert!(json.get("collections").is_none());
     }
 }

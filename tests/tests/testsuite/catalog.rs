@@ -175,3 +175,19 @@ async fn an_extra_policy_with_the_tenant_check_or_true_is_refused() {
         &["roles", "a permissive policy other than the tenant policy"],
     );
 }
+
+#[tokio::test]
+async fn a_module_collection_with_a_broken_policy_is_refused() {
+    // A collection in a module's schema, in the standard shape, whose policy lets every row through.
+    let outcome = serve_after(
+        "CREATE SCHEMA mod_evil;
+         CREATE TABLE mod_evil.tickets (tenant_id uuid NOT NULL REFERENCES tenants (id), id uuid NOT NULL,
+             version bigint NOT NULL DEFAULT 1, title text, created_at timestamptz NOT NULL DEFAULT now(),
+             updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant_id, id));
+         ALTER TABLE mod_evil.tickets ENABLE ROW LEVEL SECURITY;
+         ALTER TABLE mod_evil.tickets FORCE ROW LEVEL SECURITY;
+         CREATE POLICY tenant_isolation ON mod_evil.tickets USING (true) WITH CHECK (true)",
+    )
+    .await;
+    assert_refused(outcome, &["mod_evil.tickets", "policy"]);
+}

@@ -305,7 +305,7 @@ async fn prune_deletes_what_is_past_its_retention_and_keeps_the_rest() {
     let report: Value = serde_json::from_str(pruned.stdout.trim()).unwrap();
     assert_eq!(
         report,
-        json!({"idempotency_keys": 2, "refresh_tokens": 2, "outbox_events": 2})
+        json!({"idempotency_keys": 2, "refresh_tokens": 2, "outbox_events": 2, "module_rows": 0})
     );
     assert_eq!(
         counts(),

@@ -360,3 +360,18 @@ async fn a_compile_bomb_is_refused_in_time_while_the_host_keeps_serving() {
     eventually("the bomb's compile to end", compiled).await;
     (operator_upload(&server, bomb).await).expect_problem(422, "module_compile_timeout");
 }
+
+/// WIT 0.1.1 only added interfaces: a component built against the frozen 0.1.0
+/// (`wit/versions/0.1.0`) still uploads, binds and answers, its imports and its export
+/// resolved by semver.
+#[tokio::test]
+async fn a_component_built_against_wit_0_1_0_still_loads_and_runs() {
+    let server = TestServer::start().await;
+    let tenants = server
+        .tenants_on_fixture(&["legacy-wit"], "legacy-echo", "legacy-echo")
+        .await;
+    let echoed = tenants[0].1.get("/v1/legacy-echo/echo/42").await;
+    echoed.expect_status(200);
+    assert_eq!(echoed.json["params"], json!([["id", "42"]]));
+    assert_eq!(echoed.json["tenant"], tenants[0].0.id.to_string());
+}

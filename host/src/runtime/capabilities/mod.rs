@@ -7,6 +7,7 @@
 //! budget the import traps, which fails the call with `module_host_call_limit`. (WASI calls are
 //! not charged: they reach no tenant data, and the deadline bounds them.)
 
+pub mod config;
 pub mod context;
 pub mod events;
 pub mod log;
@@ -25,6 +26,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
     store::add_to_linker(linker)?;
     events::add_to_linker(linker)?;
     payments::add_to_linker(linker)?;
+    config::add_to_linker(linker)?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! `store`: typed storage on the tables a module's manifest declares. This capability checks
 //! the grants (a read needs the table in `tables.read` or `tables.write`, a write needs it in
-//! `tables.write`), turns the WIT call into typed Rust (JSON text becomes a [`Filter`] tree or
+//! `tables.write`; the module's own `collections` are its to read and write), turns the WIT call into typed Rust (JSON text becomes a [`Filter`] tree or
 //! a [`JsonObject`], ids become UUIDs), enforces the per-call rows cap, and hands the call to
 //! the [`StoreBackend`] of this call. The real backend compiles it to parameterized SQL inside
 //! the request's tenant transaction, checking every column against the catalog.
@@ -261,11 +261,12 @@ impl StoreState {
 
     fn readable(&mut self, table: &str) -> StoreResult<()> {
         let tables = &self.grants.tables;
-        if tables
-            .read
-            .iter()
-            .chain(&tables.write)
-            .any(|granted| granted == table)
+        if self.grants.collections.contains_key(table)
+            || tables
+                .read
+                .iter()
+                .chain(&tables.write)
+                .any(|granted| granted == table)
         {
             Ok(())
         } else {
@@ -274,12 +275,13 @@ impl StoreState {
     }
 
     fn writable(&mut self, table: &str) -> StoreResult<()> {
-        if self
-            .grants
-            .tables
-            .write
-            .iter()
-            .any(|granted| granted == table)
+        if self.grants.collections.contains_key(table)
+            || self
+                .grants
+                .tables
+                .write
+                .iter()
+                .any(|granted| granted == table)
         {
             Ok(())
         } else {
