@@ -39,12 +39,12 @@ pub async fn summary(pool: &PgPool, digest: &str) -> Result<Value> {
 /// starts nothing. Other versions are `not_applicable`. Answers the version's summary as
 /// it stands once the run is under way.
 pub async fn on_upload(state: &AppState, version: &Version) -> Result<Value> {
-    if !version.builtin && is_core(&version.slot) {
-        if let Some(pack) = pack::for_slot(&version.slot) {
-            if let Some(run) = results::begin(&state.pool, &version.digest, &pack).await? {
-                spawn_run(state, version, pack, run);
-            }
-        }
+    if !version.builtin
+        && is_core(&version.slot)
+        && let Some(pack) = pack::for_slot(&version.slot)
+        && let Some(run) = results::begin(&state.pool, &version.digest, &pack).await?
+    {
+        spawn_run(state, version, pack, run);
     }
     summary(&state.pool, &version.digest).await
 }
