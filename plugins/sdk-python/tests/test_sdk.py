@@ -42,7 +42,7 @@ class ProblemTests(unittest.TestCase):
         self.assertEqual(
             response.json_body(),
             {
-                "type": "https://docs.verofield.dev/problems/not_found",
+                "type": "/problems/not_found",
                 "title": "Not Found",
                 "status": 404,
                 "detail": "no customer with this id",

@@ -102,7 +102,7 @@ class Problem(Exception):
 
     def body(self):
         body = {
-            "type": f"https://docs.verofield.dev/problems/{self.code}",
+            "type": f"/problems/{self.code}",
             "title": _REASONS.get(self.status, "Error"),
             "status": self.status,
             "detail": self.detail,
