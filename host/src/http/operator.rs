@@ -193,15 +193,16 @@ pub(super) async fn tenant_id(state: &AppState, slug: &str) -> Result<Option<Uui
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ShareRequest {
+pub(super) struct ShareRequest {
     /// The tenant's slug.
-    tenant: String,
+    pub tenant: String,
 }
 
+/// A version shared with a tenant: the operator's and the publishers' answer alike.
 #[derive(Serialize)]
-struct Share {
-    digest: String,
-    tenant: String,
+pub(super) struct Share {
+    pub digest: String,
+    pub tenant: String,
 }
 
 /// An uploaded version the operator may share (by digest or `name@version`). Built-ins are

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::extract::{Json, Path, Query};
 use super::modules::{ComponentBody, PUBLISHER_UPLOAD_PATH};
-use super::operator;
+use super::operator::{self, Share, ShareRequest};
 use super::pagination::Page;
 use super::publishers::Publisher;
 use crate::error::{Error, FieldError, Result};
@@ -126,19 +126,6 @@ async fn own_version(state: &AppState, caller: &Caller, reference: &str) -> Resu
         Ok(_) => Err(Error::not_found("module version")),
         Err(error) => Err(error),
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ShareRequest {
-    /// The tenant's slug.
-    tenant: String,
-}
-
-#[derive(Serialize)]
-struct Share {
-    digest: String,
-    tenant: String,
 }
 
 async fn share(
