@@ -141,21 +141,65 @@ pub async fn claim(
     .await
 }
 
+/// An update of one claimed delivery that applies only while the lease it was claimed under
+/// holds (`$1` to `$5`, bound by [`under_lease`]; the caller's own values from `$6`).
+macro_rules! leased_update {
+    ($set:literal) => {
+        concat!(
+            "UPDATE event_deliveries SET ",
+            $set,
+            " WHERE tenant_id = $1 AND event_id = $2 AND subscriber = $3
+               AND state = 'pending' AND attempts = $4 AND leased_by = $5"
+        )
+    };
+}
+
+fn under_lease<'q>(
+    sql: &'q str,
+    tx: &TenantTx,
+    claimed: &'q Claimed,
+    host: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(sql)
+        .bind(tx.tenant_id())
+        .bind(claimed.event_id)
+        .bind(&claimed.subscriber)
+        .bind(claimed.attempts)
+        .bind(host)
+}
+
 /// Marks a claimed delivery delivered, `finished_at` the clock time the effect was written
 /// (the latency the benchmark reports ends there). False when the lease it was claimed under is gone
 /// (another host took it over): the caller must then roll back.
 pub async fn finish(tx: &mut TenantTx, claimed: &Claimed, host: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE event_deliveries
-         SET state = 'delivered', finished_at = clock_timestamp(), lease_until = NULL, last_error = NULL
-         WHERE tenant_id = $1 AND event_id = $2 AND subscriber = $3
-           AND state = 'pending' AND attempts = $4 AND leased_by = $5",
+    let done = under_lease(
+        leased_update!(
+            "state = 'delivered', finished_at = clock_timestamp(), lease_until = NULL,
+             last_error = NULL"
+        ),
+        tx,
+        claimed,
+        host,
     )
-    .bind(tx.tenant_id())
-    .bind(claimed.event_id)
-    .bind(&claimed.subscriber)
-    .bind(claimed.attempts)
-    .bind(host)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Extends a claimed delivery's lease to `secs` from now (guarded by its lease, as [`finish`]).
+pub async fn extend_lease(
+    tx: &mut TenantTx,
+    claimed: &Claimed,
+    host: &str,
+    secs: f64,
+) -> sqlx::Result<bool> {
+    let done = under_lease(
+        leased_update!("lease_until = greatest(lease_until, now() + make_interval(secs => $6))"),
+        tx,
+        claimed,
+        host,
+    )
+    .bind(secs)
     .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() == 1)
@@ -186,19 +230,16 @@ pub async fn retry_or_bury(
         Next::Bury => ("dead", None, 0),
     };
     let error: String = error.chars().take(2_000).collect();
-    let done = sqlx::query(
-        "UPDATE event_deliveries
-         SET state = $6, next_attempt_at = coalesce($7, next_attempt_at),
+    let done = under_lease(
+        leased_update!(
+            "state = $6, next_attempt_at = coalesce($7, next_attempt_at),
              attempts = attempts - $8, lease_until = NULL, last_error = $9,
-             finished_at = CASE WHEN $6 = 'dead' THEN now() END
-         WHERE tenant_id = $1 AND event_id = $2 AND subscriber = $3
-           AND state = 'pending' AND attempts = $4 AND leased_by = $5",
+             finished_at = CASE WHEN $6 = 'dead' THEN now() END"
+        ),
+        tx,
+        claimed,
+        host,
     )
-    .bind(tx.tenant_id())
-    .bind(claimed.event_id)
-    .bind(&claimed.subscriber)
-    .bind(claimed.attempts)
-    .bind(host)
     .bind(state)
     .bind(at)
     .bind(uncount)

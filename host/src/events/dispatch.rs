@@ -49,8 +49,9 @@ pub struct DispatchSettings {
     pub poll_interval: Duration,
     /// How often every tenant is looked at.
     pub sweep_interval: Duration,
-    /// How long a claimed delivery is this host's: longer than a module call's deadline and
-    /// a webhook's timeout, so that only a dead host loses one.
+    /// How long a claimed delivery is this host's: longer than a webhook's timeout, so that
+    /// only a dead host loses one. A module whose deadline (plus a statement timeout for the
+    /// commit) is longer gets its delivery's lease extended to that before the call.
     pub lease: Duration,
     /// Events fanned out, and deliveries claimed, per transaction.
     pub batch: i64,
@@ -390,6 +391,18 @@ impl Dispatcher {
                 )
                 .await;
         };
+        // The lease must outlast the call and its commit, or another host starts a second
+        // attempt that queues on this one's row locks. A lease short of that is extended
+        // (committed on its own, so that other hosts see it) before the call begins.
+        let needed = module.limits().deadline + self.settings.statement_timeout;
+        if needed > self.settings.lease {
+            let secs = needed.as_secs_f64();
+            if !deliveries::extend_lease(&mut tx, claimed, &self.host, secs).await? {
+                return Ok("lease_lost");
+            }
+            tx.commit().await?;
+            tx = self.begin(tenant).await?;
+        }
         let event = Event {
             id: claimed.event_id.to_string(),
             event_type: claimed.event_type.clone(),

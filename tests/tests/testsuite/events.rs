@@ -107,6 +107,20 @@ async fn a_subscriber_takes_each_committed_event_once_and_a_rolled_back_one_neve
     }));
 }
 
+/// A call that outlasts the event lease (3 s here) keeps its delivery: the lease is extended
+/// to cover the module's deadline, so no second attempt starts beside the first.
+#[tokio::test]
+async fn a_call_longer_than_the_lease_is_attempted_once() {
+    let options = options().args(["--module-deadline-ms", "8000"]);
+    let server = TestServer::start_with(options).await;
+    let shop = sink_tenant(&server, &unique("slow")).await;
+    shop.customer("slow one").await;
+    assert_each_seen_once(&server, &shop.tenant, 1).await;
+    let delivered = deliveries(&server, &shop.tenant).await;
+    let states: Vec<_> = delivered.iter().map(|d| (d.1.as_str(), d.2)).collect();
+    assert_eq!(states, [("delivered", 1)], "{delivered:?}");
+}
+
 #[tokio::test]
 async fn a_refusing_subscriber_retries_then_dies_without_holding_up_others() {
     let options = options().args(["--event-max-attempts", "3"]);
