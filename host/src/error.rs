@@ -119,6 +119,14 @@ impl Error {
         self
     }
 
+    /// The same problem naming the offending fields (`errors` in its body).
+    pub fn with_fields(mut self, offending: Vec<FieldError>) -> Self {
+        if let Self::Problem { fields, .. } = &mut self {
+            *fields = offending;
+        }
+        self
+    }
+
     /// The same problem with an extension member in its body.
     pub fn with_extension(mut self, name: &'static str, value: serde_json::Value) -> Self {
         if let Self::Problem { extension, .. } = &mut self {

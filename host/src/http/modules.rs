@@ -388,7 +388,13 @@ async fn upload(
             notes: "",
         })
         .await?;
-    operator::share_with(&state, &record.version.digest, &tenants, "operator").await?;
+    operator::share_with(
+        &state,
+        &record.version.digest,
+        &tenants,
+        crate::registry::shares::OPERATOR,
+    )
+    .await?;
     record.conformance = crate::conformance::on_upload(&state, &record.version).await?;
     Ok((StatusCode::CREATED, Json(record)))
 }

@@ -165,20 +165,21 @@ pub async fn share_with(state: &AppState, digest: &str, tenants: &[Uuid], by: &s
     .await
 }
 
-/// Withdraws the share of a version with the tenant of this slug: 204, or 404 when there was
-/// none (or no such tenant).
-pub async fn withdraw_share(state: &AppState, digest: &str, tenant: &str) -> Result<StatusCode> {
+/// Withdraws the share of a version with the tenant of this slug, and a publisher's record of
+/// sharing it there: 204, or 404 when there was neither (or no such tenant).
+async fn withdraw_share(state: &AppState, digest: &str, tenant: &str) -> Result<StatusCode> {
     let tenant_id = tenant_id(state, tenant)
         .await?
         .ok_or_else(|| Error::not_found("share"))?;
-    match shares::unshare(
+    let unshared = shares::unshare(
         &state.pool,
         digest,
         tenant_id,
         state.limits.statement_timeout,
     )
-    .await?
-    {
+    .await?;
+    let forgotten = shares::forget_by_slug(&state.pool, digest, tenant).await?;
+    match unshared || forgotten {
         true => Ok(StatusCode::NO_CONTENT),
         false => Err(Error::not_found("share")),
     }
@@ -227,7 +228,7 @@ async fn share(
 ) -> Result<impl IntoResponse> {
     let version = uploaded_version(&state, &reference).await?;
     let tenants = tenant_ids(&state, &[body.tenant.as_str()], "tenant").await?;
-    share_with(&state, &version.digest, &tenants, "operator").await?;
+    share_with(&state, &version.digest, &tenants, shares::OPERATOR).await?;
     Ok((
         StatusCode::CREATED,
         Json(Share {

@@ -335,6 +335,12 @@ pub const CODES: &[ProblemCode] = &[
         "Ask for less (smaller pages).",
     ),
     entry(
+        "module_slot_reserved",
+        422,
+        "The module's slot is the first segment of one of the host's own `/v1` routes (`publisher`, `users`, `tenant`, ...): its routes would shadow the host's.",
+        "Choose another slot in the module's manifest.",
+    ),
+    entry(
         "module_timeout",
         503,
         "The module did not answer within its deadline; nothing was committed.",

@@ -162,11 +162,11 @@ async fn accept_invite(
 async fn members(
     Publisher(caller): Publisher,
     State(state): State<AppState>,
+    Query(page): Query<PageParams>,
 ) -> Result<impl IntoResponse> {
-    Ok(Json(Page {
-        items: publishers::members(&state.pool, caller.publisher.id).await?,
-        next_cursor: None,
-    }))
+    let (limit, after) = page.resolve()?;
+    let rows = publishers::members(&state.pool, caller.publisher.id, after, limit + 1).await?;
+    Ok(Json(Page::from_rows(rows, limit, |row| row.id)))
 }
 
 async fn remove_member(
@@ -196,11 +196,11 @@ async fn create_key(
 async fn keys(
     Publisher(caller): Publisher,
     State(state): State<AppState>,
+    Query(page): Query<PageParams>,
 ) -> Result<impl IntoResponse> {
-    Ok(Json(Page {
-        items: publishers::keys(&state.pool, caller.publisher.id).await?,
-        next_cursor: None,
-    }))
+    let (limit, after) = page.resolve()?;
+    let rows = publishers::keys(&state.pool, caller.publisher.id, after, limit + 1).await?;
+    Ok(Json(Page::from_rows(rows, limit, |row| row.id)))
 }
 
 async fn revoke_key(

@@ -65,6 +65,10 @@ impl Registry {
         method: &str,
         path: &str,
     ) -> Result<Routed> {
+        // A host prefix is never a module's, whatever was stored before it was reserved.
+        if crate::runtime::reserved_slots::is_reserved(slot) {
+            return Err(Error::not_found("route"));
+        }
         let digest = self
             .serving(bindings, slot)
             .ok_or_else(|| Error::not_found("route"))?;

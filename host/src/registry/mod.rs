@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 pub use self::call::{Answer, Delivered, ModuleRequest, Routed};
 use self::published::Catalog;
-pub use self::upload::{Upload, Uploader, VersionRecord};
+pub use self::upload::{Upload, Uploader, VersionKey, VersionRecord};
 use crate::error::{Error, Result, is_unique_violation};
 use crate::runtime::manifest::is_identifier;
 use crate::runtime::{Digest, ModuleHandle, Runtime};

@@ -272,11 +272,33 @@ pub async fn accept(pool: &PgPool, token: &str) -> Result<(Publisher, Member, Ne
     Ok((publisher, member, key))
 }
 
-pub async fn members(pool: &PgPool, publisher_id: Uuid) -> Result<Vec<Member>> {
+/// A page of the publisher's members, in id order after `after`.
+pub async fn members(
+    pool: &PgPool,
+    publisher_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Member>> {
+    page_of(pool, SELECT_MEMBER, publisher_id, after, limit).await
+}
+
+/// A page of the rows `select` reads (one of the publisher's own tables, with an `id`).
+async fn page_of<T>(
+    pool: &PgPool,
+    select: &str,
+    publisher_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
     Ok(sqlx::query_as(&format!(
-        "{SELECT_MEMBER} WHERE publisher_id = $1 ORDER BY id"
+        "{select} WHERE publisher_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
     ))
     .bind(publisher_id)
+    .bind(after)
+    .bind(limit)
     .fetch_all(pool)
     .await?)
 }
@@ -325,13 +347,14 @@ pub async fn create_key(pool: &PgPool, caller: &Caller, name: &str) -> Result<Ne
     insert_key(&mut conn, caller.publisher.id, caller.member_id, name).await
 }
 
-pub async fn keys(pool: &PgPool, publisher_id: Uuid) -> Result<Vec<Key>> {
-    Ok(
-        sqlx::query_as(&format!("{SELECT_KEY} WHERE publisher_id = $1 ORDER BY id"))
-            .bind(publisher_id)
-            .fetch_all(pool)
-            .await?,
-    )
+/// A page of the publisher's keys, in id order after `after`.
+pub async fn keys(
+    pool: &PgPool,
+    publisher_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Key>> {
+    page_of(pool, SELECT_KEY, publisher_id, after, limit).await
 }
 
 /// Revokes a key: a member their own, an owner any of the publisher's. Anything else is 404.

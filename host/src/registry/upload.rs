@@ -34,6 +34,23 @@ pub struct Upload<'a> {
     pub notes: &'a str,
 }
 
+/// Where a version stands in its publisher's list: publication time, then digest (two
+/// versions published in the same microsecond still have one order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionKey {
+    pub published_at: chrono::DateTime<chrono::Utc>,
+    pub digest: String,
+}
+
+impl VersionKey {
+    pub fn of(version: &Version) -> Self {
+        Self {
+            published_at: version.published_at,
+            digest: version.digest.clone(),
+        }
+    }
+}
+
 /// A version as its uploader sees it: the version, its validation report and its
 /// conformance.
 #[derive(Debug, Clone, Serialize)]
@@ -93,13 +110,23 @@ impl Registry {
         }
     }
 
-    /// The versions a publisher uploaded, oldest first.
-    pub async fn versions_of_publisher(&self, publisher_id: Uuid) -> Result<Vec<Version>> {
+    /// The versions a publisher uploaded, oldest first, after `after`, at most `limit`.
+    pub async fn versions_of_publisher(
+        &self,
+        publisher_id: Uuid,
+        after: Option<&VersionKey>,
+        limit: i64,
+    ) -> Result<Vec<Version>> {
         Ok(sqlx::query_as(&format!(
-            "{} WHERE publisher_id = $1 ORDER BY published_at, digest",
+            "{} WHERE publisher_id = $1
+               AND ($2::timestamptz IS NULL OR (published_at, digest) > ($2, $3))
+             ORDER BY published_at, digest LIMIT $4",
             super::SELECT_VERSION
         ))
         .bind(publisher_id)
+        .bind(after.map(|key| key.published_at))
+        .bind(after.map(|key| key.digest.as_str()))
+        .bind(limit)
         .fetch_all(&self.reader)
         .await?)
     }

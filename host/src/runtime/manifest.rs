@@ -176,6 +176,7 @@ impl Manifest {
                 self.slot
             )));
         }
+        self.validate_slot_free()?;
         self.validate_description()?;
         if !is_semver(&self.version) {
             return Err(rejected(format!(
@@ -301,6 +302,21 @@ impl Manifest {
         Ok(())
     }
 
+    /// The slot is not one of the host's own `/v1` prefixes (`reserved_slots`).
+    fn validate_slot_free(&self) -> Result<()> {
+        if super::reserved_slots::is_reserved(&self.slot) {
+            return Err(Error::problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "module_slot_reserved",
+                format!(
+                    "slot `{}` is reserved: `/v1/{}/...` is the host's own",
+                    self.slot, self.slot
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn validate_description(&self) -> Result<()> {
         match &self.description {
             Some(text) if text.chars().count() > MAX_DESCRIPTION_CHARS => Err(rejected(format!(
@@ -398,6 +414,24 @@ mod tests {
         for bad in ["acme/", "/x", "a/b/c", "Acme/x", "acme/../x", "acme//x"] {
             let parsed = Manifest::parse(&format!(r#"{{"name": "{bad}", {base}}}"#));
             assert!(parsed.is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_slot_that_is_a_host_prefix_is_refused_with_its_own_code() {
+        for slot in [
+            "publisher",
+            "operator",
+            "users",
+            "tenant",
+            "scheduled-tasks",
+        ] {
+            let error = Manifest::parse(&format!(
+                r#"{{"name": "acme/x", "version": "1.0.0", "slot": "{slot}", "routes": []}}"#
+            ))
+            .unwrap_err();
+            assert_eq!(error.code(), "module_slot_reserved", "{slot}");
+            assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
         }
     }
 

@@ -21,6 +21,7 @@ pub mod capabilities;
 mod compile;
 mod instance;
 pub mod manifest;
+pub mod reserved_slots;
 pub mod route_schema;
 pub mod routes;
 mod schedule;

@@ -14,6 +14,7 @@ use super::{TenantScope, TenantTx};
 use crate::auth::password;
 use crate::auth::rbac::{BUILTIN_ROLES, Permissions};
 use crate::error::{Error, Result, Validator, is_unique_violation};
+use crate::registry::shares;
 
 pub struct NewTenant {
     pub name: String,
@@ -77,11 +78,14 @@ pub async fn create_tenant(
         }
         return Err(error.into());
     }
+    // Publishers may have shared versions with this slug before the tenant existed.
+    let adopted = shares::adopt(&mut tx, &new.slug).await?;
     let scope = TenantScope {
         tenant_id,
         user_id: None,
     };
     let mut tx = TenantTx::enter(tx, scope, statement_timeout).await?;
+    shares::record_adopted(&mut tx, &adopted).await?;
     for role in BUILTIN_ROLES {
         sqlx::query(
             "INSERT INTO roles (tenant_id, id, name, description, permissions, builtin)

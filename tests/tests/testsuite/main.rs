@@ -30,6 +30,7 @@ mod module_answers;
 mod module_config;
 mod modules;
 mod payments;
+mod publisher_lists;
 mod publishers;
 mod python_crm;
 mod registry;

@@ -232,6 +232,7 @@ async fn a_publisher_reaches_nothing_of_another_and_uploads_only_in_its_namespac
         .expect_problem(404, "not_found");
     let share = json!({"tenant": tenant.slug});
     (other.api.post(&format!("{theirs}/shares"), &share).await).expect_problem(404, "not_found");
+    (other.api.get(&format!("{theirs}/shares")).await).expect_problem(404, "not_found");
     let unshare = format!("{theirs}/shares/{}", tenant.slug);
     other
         .api

@@ -3,7 +3,8 @@
 //! succeed with a pool of one), slot names from URLs are checked and leave nothing cached, the
 //! module cache directory must be private, and built-in discovery passes over non-modules.
 //! Every upload (the operator's here, a publisher's in `publishers.rs`) passes one validation:
-//! a core module is refused with its fix, a 200 MB body at once, and a compile bomb within the
+//! a core module is refused with its fix, a slot named after a host route for operator and
+//! publisher alike, a 200 MB body at once, and a compile bomb within the
 //! compile time limit, while the host keeps serving and the next upload is told to retry.
 
 use serde_json::json;
@@ -258,6 +259,22 @@ async fn the_operator_upload_refuses_a_core_module_with_the_fix() {
     refused.expect_problem(422, "module_not_component");
     assert!(refused.text.contains("wasm32-wasip2"), "{}", refused.text);
     (operator_upload(&server, b"\x7fELF".to_vec()).await).expect_problem(422, "module_not_wasm");
+}
+
+#[tokio::test]
+async fn a_slot_that_shadows_a_host_route_is_refused_for_the_operator_and_publishers() {
+    let server = TestServer::start().await;
+    let squatter = fixture_component("acme-slot-squatter");
+    let by_operator = operator_upload(&server, squatter.clone()).await;
+    by_operator.expect_problem(422, "module_slot_reserved");
+    let detail = by_operator.json["detail"].as_str().unwrap();
+    assert!(detail.contains("`publisher`"), "{detail}");
+    let acme = server.create_publisher("acme").await;
+    (acme.upload(&squatter).await).expect_problem(422, "module_slot_reserved");
+    // Nothing was recorded, and the host's own route still answers its own.
+    let listed = acme.api.get("/v1/publisher/modules").await;
+    listed.expect_status(200);
+    assert_eq!(listed.json["items"], json!([]));
 }
 
 #[tokio::test]
