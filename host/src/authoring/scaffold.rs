@@ -1,8 +1,9 @@
 //! `verofield module new NAME --lang rust|python`: a ready-to-build module folder with one
-//! route that reads one table, a unit test, a README, and the SDK and WIT of this host
-//! ([`vendored`]). The folder is written whole or not at all: a name the host would refuse,
-//! or a path that exists, is refused before anything is written, and a failed write removes
-//! what it wrote.
+//! route that reads one platform table and writes and reads one collection of the module's
+//! own, a unit test, scenarios, a README, and the SDK and WIT of this host ([`vendored`]).
+//! The folder is written whole or not at all: a name the host would refuse (including a slot
+//! that is one of the host's own prefixes), or a path that exists, is refused before anything
+//! is written, and a failed write removes what it wrote.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,7 @@ use anyhow::{Context as _, bail};
 
 use super::vendored::{self, COMPONENTIZE_PY};
 use crate::runtime::manifest::is_identifier;
+use crate::runtime::reserved_slots::is_reserved;
 
 /// The language of a new module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,6 +62,9 @@ pub fn create(
             );
         }
     }
+    if is_reserved(name) {
+        bail!("`{name}` is one of the host's own routes (`/v1/{name}`): choose another name");
+    }
     let dir = parent.join(name);
     if dir.exists() {
         bail!(
@@ -82,9 +87,9 @@ fn files(name: &str, namespace: Option<&str>, lang: Lang) -> Vec<(String, String
     let (module_name, permission) = match namespace {
         Some(namespace) => (
             format!("{namespace}/{name}"),
-            format!("{namespace}.{name}.read"),
+            format!("{namespace}.{name}.greet"),
         ),
-        None => (name.to_owned(), format!("{name}.read")),
+        None => (name.to_owned(), format!("{name}.greet")),
     };
     let fill = |text: &str| {
         text.replace("{{module_name}}", &module_name)
@@ -143,6 +148,7 @@ mod tests {
         let dir = create("acme-notes", None, Lang::Rust, &parent).unwrap();
         let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
         assert!(lib.contains("slot: \"acme-notes\""));
+        assert!(lib.contains("collections: &[Collection::new("));
         assert!(!lib.contains("{{"));
         let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
         assert!(readme.contains("release/acme_notes.wasm"));
@@ -157,13 +163,15 @@ mod tests {
         assert!(python.join("verofield_sdk/store.py").is_file());
         let app = std::fs::read_to_string(python.join("app.py")).unwrap();
         assert!(app.contains("slot=\"acme-py\"") && !app.contains("{{"));
-        assert!(app.contains("name=\"acme/acme-py\"") && app.contains("\"acme.acme-py.read\""));
+        assert!(app.contains("name=\"acme/acme-py\"") && app.contains("\"acme.acme-py.greet\""));
         std::fs::remove_dir_all(parent).unwrap();
     }
 
     #[test]
     fn refuses_bad_names_and_existing_folders_without_writing() {
         let parent = scratch();
+        let reserved = create("users", None, Lang::Rust, &parent).unwrap_err();
+        assert!(reserved.to_string().contains("host's own"), "{reserved}");
         for bad in ["Acme", "acme/notes", "../up", "", "9lives"] {
             assert!(create(bad, None, Lang::Python, &parent).is_err(), "{bad}");
             assert!(

@@ -3,7 +3,8 @@
 //! and built (cargo for wasm32-wasip2; componentize-py with `--stub-wasi`); `module test` runs
 //! the folder's scenarios in the real host; `module publish` uploads it with a publishing key;
 //! the publisher shares it with one tenant, whose admin consents and binds, and whose clients
-//! call it. Another tenant sees nothing of it.
+//! call it, writing and reading the module's own collection. Another tenant sees nothing of
+//! it; shared and bound there too, it sees only its own rows of the collection.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -93,8 +94,9 @@ async fn a_new_python_module_builds_and_serves_a_tenant() {
 
 /// The rest of a partner's path, from a built component: `module test` with the folder's own
 /// scenarios, `module publish` with a publishing key, a private share with tenant A, whose
-/// admin reads the grants, consents and binds; A's clients call the route. Tenant B sees
-/// nothing of it: no detail, no bind, no route.
+/// admin reads the grants, consents and binds; A's clients call the route, which records
+/// each greeting in the module's collection. Tenant B sees nothing of it: no detail, no bind,
+/// no route; once it is shared with B and bound there, B counts only its own greetings.
 async fn tested_published_and_served(folder: &Path, component: &Path, module: &str) {
     let scenarios = folder.join("scenarios.json");
     let tested = module_test(&[path_str(component), "--scenarios", path_str(&scenarios)]).await;
@@ -142,20 +144,26 @@ async fn tested_published_and_served(folder: &Path, component: &Path, module: &s
     a.post("/v1/crm/customers", &json!({"name": "Ada"}))
         .await
         .expect_status(201);
-    let hello = a.get(&format!("/v1/{module}/hello?name=%20Ada%20")).await;
-    assert_eq!(
-        hello.json,
-        json!({"greeting": "Hello, Ada!", "customers": 1})
-    );
+    let hello = format!("/v1/{module}/hello");
+    let greeted = a.post(&hello, &json!({"name": " Ada "})).await;
+    let expected = json!({"greeting": "Hello, Ada!", "customers": 1, "greeted": 1});
+    assert_eq!(greeted.json, expected, "{}", greeted.text);
+    assert_eq!(a.post(&hello, &json!({})).await.json["greeted"], 2);
 
     b.get(&format!("/v1/modules/{name}/0.1.0"))
         .await
         .expect_status(404);
-    b.get(&format!("/v1/{module}/hello"))
-        .await
-        .expect_status(404);
+    b.post(&hello, &json!({})).await.expect_status(404);
     let refused = bind_with(&b, module, &json!({"version": digest, "accept": grants})).await;
     refused.expect_problem(422, "validation_failed");
+
+    // Shared with B too: B's greetings are its own, and A's stay A's.
+    acme.share(&digest, "author-b").await;
+    consent_and_bind(&b, module, &name, "0.1.0").await;
+    let at_b = b.post(&hello, &json!({"name": "Bo"})).await;
+    let expected = json!({"greeting": "Hello, Bo!", "customers": 0, "greeted": 1});
+    assert_eq!(at_b.json, expected, "{}", at_b.text);
+    assert_eq!(a.post(&hello, &json!({})).await.json["greeted"], 3);
 }
 
 async fn owner(server: &TestServer, slug: &str) -> Api {

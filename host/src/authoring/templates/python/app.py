@@ -7,35 +7,59 @@ route: a `Route` line and a handler function. Build the component with
 and publish it with `verofield module publish`. See docs/PARTNERS.md for the whole path.
 """
 
-from verofield_sdk import Manifest, Problem, Response, Route, export, store, trim
+from verofield_sdk import FieldError, Manifest, Problem, Response, Route, export, store, trim
 
-# The store table this module reads: a grant in the manifest, checked by the host on
+# The platform table this module reads: a grant in the manifest, checked by the host on
 # every call.
 CUSTOMERS = "crm_customers"
 
+# The module's own collection, one row per greeting. The host creates it when the module is
+# published (a schema of the module's own, rows kept per tenant under row-level security);
+# no other module can reach it. A later version may only add to it (nullable or defaulted
+# columns, indexes).
+GREETINGS = "greetings"
+
 
 def hello(request):
-    """`GET /hello?name=Ada`: a greeting and how many customers the tenant has."""
-    groups = store.aggregate(CUSTOMERS, [("count", None, "customers")], limit=1)
-    customers = groups[0].get("customers", 0) if groups else 0
-    name = request.query("name")
-    return Response.json(200, {"greeting": greeting("world" if name is None else name), "customers": customers})
+    """`POST /hello` with `{"name": "Ada"}`: records the greeting in the module's collection
+    and answers it, how many customers the tenant has and how many greetings it has had."""
+    body = request.json()
+    unknown = sorted(set(body) - {"name"})
+    if unknown:
+        raise Problem.validation([FieldError(field, "is not a field") for field in unknown])
+    greeted = name(body.get("name", "world"))
+    store.insert(GREETINGS, {"name": greeted})
+    return Response.json(
+        200,
+        {"greeting": f"Hello, {greeted}!", "customers": count(CUSTOMERS), "greeted": count(GREETINGS)},
+    )
 
 
-def greeting(name):
-    """The pure part of the handler, unit-tested with plain unittest."""
-    name = trim(name)
+def count(table):
+    """How many rows of `table` the tenant has (the host sees only the caller's tenant)."""
+    groups = store.aggregate(table, [("count", None, "count")], limit=1)
+    return groups[0].get("count", 0) if groups else 0
+
+
+def name(name):
+    """The pure part of the handler, unit-tested with plain unittest: the name, trimmed."""
+    name = trim(name) if isinstance(name, str) else ""
     if not 1 <= len(name) <= 100:
-        raise Problem.invalid_query("name", "1 to 100 characters")
-    return f"Hello, {name}!"
+        raise Problem.validation([FieldError("name", "must be 1 to 100 characters")])
+    return name
 
 
 MANIFEST = Manifest(
     name="{{module_name}}",
     version="0.1.0",
     slot="{{name}}",
-    routes=[Route.get("/hello", "{{permission}}", hello)],
+    routes=[Route.post("/hello", "{{permission}}", hello)],
     tables={"read": [CUSTOMERS], "write": []},
+    extra={
+        "collections": {
+            GREETINGS: {"columns": {"name": {"type": "text", "required": True}}},
+        },
+    },
 )
 
 Module = export(MANIFEST)

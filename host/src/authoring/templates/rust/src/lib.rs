@@ -7,13 +7,22 @@
 //! `target/wasm32-wasip2/release/{{crate_name}}.wasm`) and publish it with
 //! `verofield module publish`. See docs/PARTNERS.md for the whole path.
 
-use serde_json::json;
+use serde::Deserialize;
+use serde_json::{Value, json};
 use verofield_sdk::store::{AggregateFunction, Aggregation};
-use verofield_sdk::{Manifest, Module, Problem, Request, Response, Route, Tables};
+use verofield_sdk::{
+    Collection, Column, FieldError, Manifest, Module, Problem, Request, Response, Route, Tables,
+};
 
-/// The store table this module reads: a grant in the manifest, checked by the host on
+/// The platform table this module reads: a grant in the manifest, checked by the host on
 /// every call.
 const CUSTOMERS: &str = "crm_customers";
+
+/// The module's own collection, one row per greeting. The host creates it when the module is
+/// published (a schema of the module's own, rows kept per tenant under row-level security);
+/// no other module can reach it. A later version may only add to it (nullable or defaulted
+/// columns, indexes).
+const GREETINGS: &str = "greetings";
 
 struct App;
 
@@ -22,44 +31,66 @@ impl Module for App {
         name: "{{module_name}}",
         version: env!("CARGO_PKG_VERSION"),
         slot: "{{name}}",
-        routes: &[Route::get("/hello", "{{permission}}", hello)],
+        routes: &[Route::post("/hello", "{{permission}}", hello)],
         tables: Tables {
             read: &[CUSTOMERS],
             write: &[],
         },
+        collections: &[Collection::new(
+            GREETINGS,
+            &[Column::text("name").required()],
+        )],
         ..Manifest::EMPTY
     };
 }
 
 verofield_sdk::export_module!(App);
 
-/// `GET /hello?name=Ada`: a greeting and how many customers the tenant has.
+/// The body of `POST /hello`; unknown fields are refused, not ignored.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Hello {
+    name: Option<String>,
+}
+
+/// `POST /hello` with `{"name": "Ada"}`: records the greeting in the module's collection and
+/// answers it, how many customers the tenant has and how many greetings it has had.
 fn hello(request: &Request) -> Result<Response, Problem> {
-    let count = Aggregation {
-        function: AggregateFunction::Count,
-        column: None,
-        alias: "customers".into(),
-    };
-    let groups = verofield_sdk::store::aggregate(CUSTOMERS, None, vec![], vec![count], 1)?;
-    let customers = groups
-        .first()
-        .and_then(|group| group.get("customers"))
-        .cloned()
-        .unwrap_or_else(|| json!(0));
-    let greeting = greeting(request.query("name").unwrap_or("world"))?;
+    let body: Hello = request.json()?;
+    let name = name(body.name.as_deref().unwrap_or("world"))?;
+    verofield_sdk::store::insert::<Value>(GREETINGS, &json!({ "name": name }))?;
     Ok(Response::json(
         200,
-        &json!({"greeting": greeting, "customers": customers}),
+        &json!({
+            "greeting": format!("Hello, {name}!"),
+            "customers": count(CUSTOMERS)?,
+            "greeted": count(GREETINGS)?,
+        }),
     ))
 }
 
-/// The pure part of the handler, unit-tested natively.
-fn greeting(name: &str) -> Result<String, Problem> {
+/// How many rows of `table` the tenant has (the host sees only the caller's tenant).
+fn count(table: &str) -> Result<Value, Problem> {
+    let count = Aggregation {
+        function: AggregateFunction::Count,
+        column: None,
+        alias: "count".into(),
+    };
+    let groups = verofield_sdk::store::aggregate(table, None, vec![], vec![count], 1)?;
+    Ok(groups
+        .first()
+        .and_then(|group| group.get("count"))
+        .cloned()
+        .unwrap_or_else(|| json!(0)))
+}
+
+/// The pure part of the handler, unit-tested natively: the name to greet, trimmed.
+fn name(name: &str) -> Result<&str, Problem> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(Problem::invalid_query("name", "1 to 100 characters"));
+        return Err(FieldError::new("name", "must be 1 to 100 characters").into());
     }
-    Ok(format!("Hello, {name}!"))
+    Ok(name)
 }
 
 #[cfg(test)]
@@ -67,15 +98,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn greets_by_name_and_refuses_blank_names() {
-        assert_eq!(greeting(" Ada ").unwrap(), "Hello, Ada!");
-        assert_eq!(greeting("").unwrap_err().status, 400);
+    fn trims_names_and_refuses_blank_ones() {
+        assert_eq!(name(" Ada ").unwrap(), "Ada");
+        assert_eq!(name(" ").unwrap_err().status, 422);
     }
 
     #[test]
-    fn the_manifest_names_the_slot_and_its_route() {
-        let manifest: serde_json::Value = serde_json::from_str(&App::MANIFEST.to_json()).unwrap();
+    fn the_manifest_names_the_slot_its_route_and_its_collection() {
+        let manifest: Value = serde_json::from_str(&App::MANIFEST.to_json()).unwrap();
         assert_eq!(manifest["slot"], "{{name}}");
         assert_eq!(manifest["routes"][0]["path"], "/hello");
+        let name = &manifest["collections"][GREETINGS]["columns"]["name"];
+        assert_eq!(name["type"], "text");
+        assert_eq!(name["required"], true);
     }
 }
