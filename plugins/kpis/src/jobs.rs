@@ -3,7 +3,7 @@
 //! counts serve all of them: every job per bucket, and the completed and canceled ones per
 //! bucket and status. The technician filter is the jobs of that technician's assignments
 //! (read by id, then counted by the database); the service type filter is jobs that include
-//! the type.
+//! the type. Booked minutes (utilisation) are the planned durations of the jobs not canceled.
 
 use std::collections::HashMap;
 
@@ -22,6 +22,8 @@ pub struct Counts {
     pub scheduled: i64,
     pub completed: i64,
     pub canceled: i64,
+    /// The planned minutes (`duration_minutes`) of the jobs not canceled.
+    pub booked_minutes: i64,
 }
 
 /// The counts of every bucket, in the order of the spans, and the technicians working.
@@ -62,11 +64,16 @@ pub fn counts(query: &KpiQuery, spans: &[Span]) -> Result<JobCounts, Problem> {
         ops::JOBS,
         Some(&in_range),
         vec![by_bucket.clone()],
-        vec![Aggregation::count("jobs")],
+        vec![
+            Aggregation::count("jobs"),
+            Aggregation::sum("duration_minutes", "minutes"),
+        ],
         limit,
     )? {
         if let Some(key) = calendar::group_key(group.get("scheduled_date")) {
-            buckets.entry(key).or_default().scheduled = group_number(&group, "jobs");
+            let counts = buckets.entry(key).or_default();
+            counts.scheduled = group_number(&group, "jobs");
+            counts.booked_minutes += group_number(&group, "minutes");
         }
     }
     let ended = Filter::and([
@@ -77,7 +84,10 @@ pub fn counts(query: &KpiQuery, spans: &[Span]) -> Result<JobCounts, Problem> {
         ops::JOBS,
         Some(&ended),
         vec![by_bucket, GroupKey::by("status", None)],
-        vec![Aggregation::count("jobs")],
+        vec![
+            Aggregation::count("jobs"),
+            Aggregation::sum("duration_minutes", "minutes"),
+        ],
         limit,
     )? {
         let Some(key) = calendar::group_key(group.get("scheduled_date")) else {
@@ -87,7 +97,10 @@ pub fn counts(query: &KpiQuery, spans: &[Span]) -> Result<JobCounts, Problem> {
         let jobs = group_number(&group, "jobs");
         match group.get("status").and_then(|s| s.as_str()) {
             Some(ops::status::COMPLETED) => counts.completed = jobs,
-            Some(ops::status::CANCELED) => counts.canceled = jobs,
+            Some(ops::status::CANCELED) => {
+                counts.canceled = jobs;
+                counts.booked_minutes -= group_number(&group, "minutes");
+            }
             _ => {}
         }
     }
@@ -136,16 +149,28 @@ fn active_technicians() -> Result<i64, Problem> {
         .unwrap_or(0))
 }
 
-/// A job metric's series from the counts.
-pub fn series(metric: Metric, spans: &[Span], counts: &JobCounts) -> MetricSeries {
+/// A job metric's series from the counts; `available` is each span's working minutes (for
+/// utilisation).
+pub fn series(
+    metric: Metric,
+    spans: &[Span],
+    counts: &JobCounts,
+    available: &[i64],
+) -> MetricSeries {
     let points = spans
         .iter()
         .zip(&counts.buckets)
-        .map(|(span, bucket)| match metric {
+        .enumerate()
+        .map(|(i, (span, bucket))| match metric {
             Metric::JobsPerTechnicianPerDay => {
                 Point::ratio(span, bucket.completed, counts.technicians * span.days())
             }
             Metric::CancellationRate => Point::ratio(span, bucket.canceled, bucket.scheduled),
+            Metric::TechnicianUtilisation => Point::ratio(
+                span,
+                bucket.booked_minutes,
+                available.get(i).copied().unwrap_or(0),
+            ),
             _ => Point::whole(span, bucket.completed),
         })
         .collect();

@@ -4,13 +4,14 @@
 //! invoices or agreements, it asks for counts and sums per bucket.
 //!
 //! - `query.rs` reads and checks the parameters (every bad one named in one 422);
-//! - `calendar.rs` cuts the range into buckets;
+//! - `calendar.rs` cuts the range into buckets; `capacity.rs` counts technicians' hours;
 //! - `jobs.rs`, `revenue.rs` and `recurring.rs` compute the metrics of each source table;
 //! - `series.rs` is the answer's shape.
 //!
 //! The formulas are in docs/KPIS.md. Reading needs `kpi.read`; the module writes nothing.
 
 mod calendar;
+mod capacity;
 mod jobs;
 mod query;
 mod recurring;
@@ -40,6 +41,7 @@ impl Module for Kpis {
                 ops::JOBS,
                 ops::ASSIGNMENTS,
                 ops::TECHNICIANS,
+                ops::TIME_OFF,
                 ops::AGREEMENTS,
                 INVOICES,
             ],
@@ -62,10 +64,17 @@ fn kpis(request: &Request) -> Result<Response, Problem> {
         true => revenue::takings(&query, &spans)?,
         false => Vec::new(),
     };
+    let available = match query
+        .metrics
+        .contains(&query::Metric::TechnicianUtilisation)
+    {
+        true => capacity::available_minutes(&query, &spans)?,
+        false => Vec::new(),
+    };
     let mut metrics = Vec::with_capacity(query.metrics.len());
     for &metric in &query.metrics {
         metrics.push(match (metric.source(), &job_counts) {
-            (Source::Jobs, Some(counts)) => jobs::series(metric, &spans, counts),
+            (Source::Jobs, Some(counts)) => jobs::series(metric, &spans, counts, &available),
             (Source::Agreements, _) => recurring::series(metric, &query, &spans)?,
             _ => revenue::series(metric, &spans, &takings, job_counts.as_ref()),
         });

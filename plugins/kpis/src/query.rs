@@ -27,6 +27,7 @@ pub enum Metric {
     JobsCompleted,
     JobsPerTechnicianPerDay,
     CancellationRate,
+    TechnicianUtilisation,
     Revenue,
     AverageTicket,
     RevenuePerJob,
@@ -43,6 +44,7 @@ const METRICS: &[(&str, Metric)] = &[
         Metric::JobsPerTechnicianPerDay,
     ),
     ("cancellation_rate", Metric::CancellationRate),
+    ("technician_utilisation", Metric::TechnicianUtilisation),
     ("revenue", Metric::Revenue),
     ("average_ticket", Metric::AverageTicket),
     ("revenue_per_job", Metric::RevenuePerJob),
@@ -69,9 +71,10 @@ impl Metric {
 
     pub fn source(self) -> Source {
         match self {
-            Self::JobsCompleted | Self::JobsPerTechnicianPerDay | Self::CancellationRate => {
-                Source::Jobs
-            }
+            Self::JobsCompleted
+            | Self::JobsPerTechnicianPerDay
+            | Self::CancellationRate
+            | Self::TechnicianUtilisation => Source::Jobs,
             Self::Revenue | Self::AverageTicket => Source::Invoices,
             Self::RevenuePerJob => Source::JobsAndInvoices,
             Self::MonthlyRecurringRevenue | Self::AnnualRecurringValue | Self::AgreementChurn => {
@@ -85,7 +88,7 @@ impl Metric {
         match self {
             Self::JobsCompleted => "count",
             Self::JobsPerTechnicianPerDay => "per_day",
-            Self::CancellationRate | Self::AgreementChurn => "ratio",
+            Self::CancellationRate | Self::TechnicianUtilisation | Self::AgreementChurn => "ratio",
             Self::Revenue
             | Self::AverageTicket
             | Self::RevenuePerJob

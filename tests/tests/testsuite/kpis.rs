@@ -182,7 +182,8 @@ fn fractions(answer: &Value, metric: &str) -> Vec<(i64, i64)> {
         .collect()
 }
 
-const JOB_METRICS: &str = "metrics=jobs_completed,jobs_per_technician_per_day,cancellation_rate";
+const JOB_METRICS: &str =
+    "metrics=jobs_completed,jobs_per_technician_per_day,cancellation_rate,technician_utilisation";
 
 /// The jobs of the fixture, by scheduled date (2030-01-07 is a Monday):
 ///
@@ -209,6 +210,12 @@ async fn job_metrics_equal_the_hand_count_by_week_day_technician_and_service() {
     let server = server().await;
     let shop = company(&server, "kpi-jobs").await;
     six_jobs(&shop).await;
+    // Tess is off on Wednesday 2030-01-09 from 12:00 to 17:00 New York time (EST, UTC-5).
+    shop.create(
+        &format!("/v1/technicians/{}/time-off", shop.tess),
+        &json!({"starts_at": "2030-01-09T17:00:00Z", "ends_at": "2030-01-09T22:00:00Z"}),
+    )
+    .await;
 
     // Weeks of 01-07..01-13 and 01-14..01-20. Week 1: 5 jobs, 3 completed, 1 canceled;
     // week 2: 1 job, completed. 2 active technicians x 7 days = 14 technician-days a week.
@@ -265,6 +272,11 @@ async fn job_metrics_equal_the_hand_count_by_week_day_technician_and_service() {
         [(2, 7), (0, 7)]
     );
     assert_eq!(fractions(&tess, "cancellation_rate"), [(0, 3), (0, 0)]);
+    // Her 3 jobs' 180 minutes over 5 x 540 - 300 = 2,400; week 2: none over 2,700.
+    assert_eq!(
+        fractions(&tess, "technician_utilisation"),
+        [(180, 2_400), (0, 2_700)]
+    );
 
     // Termite only: 01-08 completed and 01-09 scheduled, both in week 1.
     let termite = shop
