@@ -18,7 +18,7 @@ mod recurring;
 mod revenue;
 mod series;
 
-use query::Source;
+use query::{Metric, Source};
 use verofield_field_ops as ops;
 use verofield_sdk::{Manifest, Module, Problem, Request, Response, Route, Tables};
 
@@ -56,20 +56,20 @@ fn kpis(request: &Request) -> Result<Response, Problem> {
     let query = query::KpiQuery::read(request)?;
     let spans = calendar::spans(query.from, query.to, query.bucket);
     let asks = |sources: &[Source]| query.metrics.iter().any(|m| sources.contains(&m.source()));
-    let job_counts = match asks(&[Source::Jobs, Source::JobsAndInvoices]) {
-        true => Some(jobs::counts(&query, &spans)?),
-        false => None,
+    let job_counts = if asks(&[Source::Jobs, Source::JobsAndInvoices]) {
+        Some(jobs::counts(&query, &spans)?)
+    } else {
+        None
     };
-    let takings = match asks(&[Source::Invoices, Source::JobsAndInvoices]) {
-        true => revenue::takings(&query, &spans)?,
-        false => Vec::new(),
+    let takings = if asks(&[Source::Invoices, Source::JobsAndInvoices]) {
+        revenue::takings(&query, &spans)?
+    } else {
+        Vec::new()
     };
-    let available = match query
-        .metrics
-        .contains(&query::Metric::TechnicianUtilisation)
-    {
-        true => capacity::available_minutes(&query, &spans)?,
-        false => Vec::new(),
+    let available = if query.metrics.contains(&Metric::TechnicianUtilisation) {
+        capacity::available_minutes(&query, &spans)?
+    } else {
+        Vec::new()
     };
     let mut metrics = Vec::with_capacity(query.metrics.len());
     for &metric in &query.metrics {
