@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// The slots whose contract clients rely on; `kpis` has no built-in (and so no pack) yet.
+/// The slots whose contract clients rely on; each has a built-in and a pack.
 pub const CORE_SLOTS: &[&str] = &[
     "crm",
     "technicians",
@@ -43,6 +43,7 @@ const SHIPPED: &[(&str, &str)] = &[
     ),
     ("routing", include_str!("../../../conformance/routing.json")),
     ("billing", include_str!("../../../conformance/billing.json")),
+    ("kpis", include_str!("../../../conformance/kpis.json")),
 ];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -212,7 +213,8 @@ mod tests {
             );
             assert!(is_core(slot));
         }
-        assert!(for_slot("kpis").is_none(), "kpis has no built-in yet");
+        let packed: Vec<&str> = SHIPPED.iter().map(|(slot, _)| *slot).collect();
+        assert_eq!(packed, CORE_SLOTS, "every core slot ships a pack");
     }
 
     #[test]

@@ -12,7 +12,9 @@
 
 use chrono::{Days, NaiveDate};
 use serde_json::{Map, Value, json};
-use verofield_sdk::store::{self, AggregateFunction, Aggregation, DateBucket, Filter, GroupKey};
+use verofield_sdk::store::{
+    self, Aggregation, DateBucket, Filter, GroupKey, group_number as number,
+};
 use verofield_sdk::{Problem, Request, Response};
 
 use crate::rows::{self, INVOICES, LINES};
@@ -23,40 +25,6 @@ fn date_query(request: &Request, name: &str) -> Result<Option<NaiveDate>, Proble
         Some(text) => verofield_field_ops::time::parse_date(text)
             .map(Some)
             .ok_or_else(|| Problem::invalid_query(name, "a date (YYYY-MM-DD)")),
-    }
-}
-
-fn sum(column: &str, alias: &str) -> Aggregation {
-    Aggregation {
-        function: AggregateFunction::Sum,
-        column: Some(column.to_owned()),
-        alias: alias.to_owned(),
-    }
-}
-
-fn count() -> Aggregation {
-    Aggregation {
-        function: AggregateFunction::Count,
-        column: None,
-        alias: "count".to_owned(),
-    }
-}
-
-fn by(column: &str, bucket: Option<DateBucket>) -> GroupKey {
-    GroupKey {
-        column: column.to_owned(),
-        bucket,
-    }
-}
-
-/// The aggregate's number at `key` as an integer (sums arrive as numbers or numeric text).
-fn number(group: &Map<String, Value>, key: &str) -> i64 {
-    match group.get(key) {
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .unwrap_or_else(|| n.as_f64().unwrap_or(0.0) as i64),
-        Some(Value::String(s)) => s.parse().unwrap_or(0),
-        _ => 0,
     }
 }
 
@@ -104,8 +72,11 @@ pub fn aging(request: &Request) -> Result<Response, Problem> {
         let groups = store::aggregate(
             INVOICES,
             Some(&filter),
-            vec![by("currency", None)],
-            vec![count(), sum("amount_due_minor", "due_minor")],
+            vec![GroupKey::by("currency", None)],
+            vec![
+                Aggregation::count("count"),
+                Aggregation::sum("amount_due_minor", "due_minor"),
+            ],
             100,
         )?;
         for group in groups {
@@ -150,14 +121,14 @@ pub fn revenue(request: &Request) -> Result<Response, Problem> {
         INVOICES,
         Some(&Filter::and(filters)),
         vec![
-            by("finalized_at", Some(DateBucket::Month)),
-            by("currency", None),
+            GroupKey::by("finalized_at", Some(DateBucket::Month)),
+            GroupKey::by("currency", None),
         ],
         vec![
-            count(),
-            sum("total_minor", "total_minor"),
-            sum("tax_minor", "tax_minor"),
-            sum("amount_paid_minor", "paid_minor"),
+            Aggregation::count("count"),
+            Aggregation::sum("total_minor", "total_minor"),
+            Aggregation::sum("tax_minor", "tax_minor"),
+            Aggregation::sum("amount_paid_minor", "paid_minor"),
         ],
         1_000,
     )?;
@@ -178,14 +149,14 @@ pub fn revenue(request: &Request) -> Result<Response, Problem> {
         LINES,
         Some(&Filter::and(line_filters)),
         vec![
-            by("finalized_at", Some(DateBucket::Month)),
-            by("currency", None),
-            by("service_type_id", None),
+            GroupKey::by("finalized_at", Some(DateBucket::Month)),
+            GroupKey::by("currency", None),
+            GroupKey::by("service_type_id", None),
         ],
         vec![
-            count(),
-            sum("total_minor", "total_minor"),
-            sum("tax_minor", "tax_minor"),
+            Aggregation::count("count"),
+            Aggregation::sum("total_minor", "total_minor"),
+            Aggregation::sum("tax_minor", "tax_minor"),
         ],
         1_000,
     )?;

@@ -1,13 +1,15 @@
 //! Shared code of the field-operations modules (`technicians`, `jobs`, `work-orders`,
 //! `agreements`, `routing`; `crm` for its table names): the names of the tables more than
 //! one module touches, defined here once (a table only its own module touches is named
-//! there), event names, local time in IANA zones ([`time`]), the RRULE subset ([`rrule`]),
+//! there), event names, local time in IANA zones ([`time`]), working hours ([`hours`]), the
+//! RRULE subset ([`rrule`]),
 //! job statuses ([`status`]), and generating a recurring work order's jobs ([`generate`]),
 //! which both the work-orders and the agreements modules run (an agreement's activation
 //! creates its work orders and their first jobs in the same transaction).
 
 pub mod events;
 pub mod generate;
+pub mod hours;
 pub mod plan;
 pub mod rrule;
 pub mod status;

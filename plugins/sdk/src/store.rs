@@ -251,6 +251,48 @@ pub fn delete(table: &str, id: &str, expected_version: Option<u64>) -> Result<()
     Ok(wit::delete(table, id, expected_version)?)
 }
 
+impl Aggregation {
+    /// `count(*)` as `alias`.
+    pub fn count(alias: &str) -> Self {
+        Self {
+            function: AggregateFunction::Count,
+            column: None,
+            alias: alias.to_owned(),
+        }
+    }
+
+    /// `sum(column)` as `alias`.
+    pub fn sum(column: &str, alias: &str) -> Self {
+        Self {
+            function: AggregateFunction::Sum,
+            column: Some(column.to_owned()),
+            alias: alias.to_owned(),
+        }
+    }
+}
+
+impl GroupKey {
+    /// Groups by `column`, cut to `bucket` when it is a date or timestamp.
+    pub fn by(column: &str, bucket: Option<DateBucket>) -> Self {
+        Self {
+            column: column.to_owned(),
+            bucket,
+        }
+    }
+}
+
+/// An aggregate's number at `key` as an integer: sums of bigints arrive as numbers or as
+/// numeric text (PostgreSQL's `numeric`); absent (no rows) is 0.
+pub fn group_number(group: &Map<String, Value>, key: &str) -> i64 {
+    match group.get(key) {
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .unwrap_or_else(|| n.as_f64().unwrap_or(0.0) as i64),
+        Some(Value::String(s)) => s.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 /// One JSON object per group, with the group keys and the aggregates by alias.
 pub fn aggregate(
     table: &str,

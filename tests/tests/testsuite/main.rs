@@ -25,6 +25,7 @@ mod fairness;
 mod field_ops;
 mod isolation;
 mod jwt;
+mod kpis;
 mod lifecycle;
 mod module_answers;
 mod module_config;
