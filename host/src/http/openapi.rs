@@ -143,12 +143,14 @@ impl HostRoute {
     }
 }
 
-/// What `add` documents of an operation's body and success answer: a media type and, for
-/// JSON, its schema.
+/// A media type and, for JSON, its schema.
+type Content = (&'static str, Option<RefOr<Schema>>);
+
+/// What `add` documents of an operation's body and success answer (its status and content).
 #[derive(Default)]
 struct Described {
-    body: Option<(&'static str, Option<RefOr<Schema>>)>,
-    answer: Option<(&'static str, Option<(&'static str, Option<RefOr<Schema>>)>)>,
+    body: Option<Content>,
+    answer: Option<(&'static str, Option<Content>)>,
 }
 
 impl Described {
