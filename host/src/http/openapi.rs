@@ -105,6 +105,13 @@ fn schema_of<T: ToSchema>(named: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Sch
     T::schema()
 }
 
+/// A [`Page`] of `T`s. utoipa's `Page<T>` refers to `T` by name without collecting it (a
+/// type's `schemas` are those it refers to, not its own), so `T` is added here.
+fn page_of<T: ToSchema>(named: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+    named.push((T::name().into_owned(), T::schema()));
+    schema_of::<Page<T>>(named)
+}
+
 impl HostRoute {
     /// The body is a `T`.
     const fn body<T: ToSchema>(mut self) -> Self {
@@ -127,6 +134,12 @@ impl HostRoute {
     /// Answers `status` with a `T`.
     const fn answers<T: ToSchema>(mut self, status: &'static str) -> Self {
         self.answer = Answer::Json(status, schema_of::<T>);
+        self
+    }
+
+    /// Answers `200` with a page of `T`s.
+    const fn answers_page<T: ToSchema>(mut self) -> Self {
+        self.answer = Answer::Json("200", page_of::<T>);
         self
     }
 
@@ -317,7 +330,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "users",
         User(Some(perm::USERS_READ)),
     )
-    .answers::<Page<users::User>>("200"),
+    .answers_page::<users::User>(),
     route(
         "POST",
         "/v1/users",
@@ -359,7 +372,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "roles",
         User(Some(perm::USERS_READ)),
     )
-    .answers::<Page<roles::Role>>("200"),
+    .answers_page::<roles::Role>(),
     route(
         "POST",
         "/v1/roles",
@@ -401,7 +414,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "audit",
         User(Some(perm::AUDIT_READ)),
     )
-    .answers::<Page<audit::Entry>>("200"),
+    .answers_page::<audit::Entry>(),
     route(
         "GET",
         "/v1/events",
@@ -417,7 +430,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "api-keys",
         User(Some(perm::API_KEYS_MANAGE)),
     )
-    .answers::<Page<api_keys::ApiKey>>("200"),
+    .answers_page::<api_keys::ApiKey>(),
     route(
         "POST",
         "/v1/api-keys",
@@ -450,7 +463,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "modules",
         User(Some(perm::MODULES_MANAGE)),
     )
-    .answers::<Page<Version>>("200"),
+    .answers_page::<Version>(),
     route(
         "GET",
         "/v1/modules/{name}/{version}",
@@ -474,7 +487,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "modules",
         User(Some(perm::MODULES_MANAGE)),
     )
-    .answers::<Page<modules::Binding>>("200"),
+    .answers_page::<modules::Binding>(),
     route(
         "PUT",
         "/v1/tenant/modules/{slot}",
@@ -533,7 +546,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "webhooks",
         User(Some(perm::WEBHOOKS_MANAGE)),
     )
-    .answers::<Page<webhooks::EndpointView>>("200"),
+    .answers_page::<webhooks::EndpointView>(),
     route(
         "POST",
         "/v1/webhooks/endpoints",
@@ -584,7 +597,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "webhooks",
         User(Some(perm::WEBHOOKS_MANAGE)),
     )
-    .answers::<Page<webhooks::Attempt>>("200"),
+    .answers_page::<webhooks::Attempt>(),
     route(
         "POST",
         "/v1/webhooks/endpoints/{id}/test",
@@ -697,7 +710,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "operator",
         Operator,
     )
-    .answers::<Page<operator::TenantRow>>("200"),
+    .answers_page::<operator::TenantRow>(),
     route(
         "POST",
         "/v1/operator/tenants",
@@ -740,7 +753,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "publishers",
         Operator,
     )
-    .answers::<Page<Publisher>>("200"),
+    .answers_page::<Publisher>(),
     route(
         "POST",
         "/v1/operator/publishers",
@@ -765,7 +778,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "publishers",
         Auth::Publisher,
     )
-    .answers::<Page<Member>>("200"),
+    .answers_page::<Member>(),
     route(
         "POST",
         "/v1/publisher/members",
@@ -799,7 +812,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "publishers",
         Auth::Publisher,
     )
-    .answers::<Page<Key>>("200"),
+    .answers_page::<Key>(),
     route(
         "POST",
         "/v1/publisher/keys",
@@ -824,7 +837,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "publishers",
         Auth::Publisher,
     )
-    .answers::<Page<publisher_modules::Listed>>("200"),
+    .answers_page::<publisher_modules::Listed>(),
     route(
         "POST",
         "/v1/publisher/modules",
@@ -1107,6 +1120,21 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+
+    #[test]
+    fn every_schema_the_host_document_refers_to_is_in_it() {
+        let document = render(&[]).unwrap();
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        let text = document.to_string();
+        let prefix = "#/components/schemas/";
+        for (at, _) in text.match_indices(prefix) {
+            let name = text[at + prefix.len()..].split('"').next().unwrap();
+            assert!(
+                schemas.contains_key(name),
+                "{name} is referred to, not defined"
+            );
+        }
+    }
 
     #[test]
     fn every_host_route_states_its_body_and_answer() {
