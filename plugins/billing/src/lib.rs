@@ -57,8 +57,8 @@ mod tax;
 mod tax_rates;
 
 use records::{
-    CreditNote, CreditNotes, Dunning, Invoice, InvoiceWithLines, Payment, PaymentProfile,
-    PaymentWithRefunds, Refund, Settings, TaxRate, TaxRates,
+    Aging, CreditNote, CreditNotes, Dunning, Invoice, InvoiceWithLines, Payment, PaymentProfile,
+    PaymentWithRefunds, Refund, Revenue, Settings, TaxRate, TaxRates,
 };
 use verofield_field_ops as ops;
 use verofield_sdk::{
@@ -187,8 +187,12 @@ impl Module for Billing {
                 .summary("Turn autopay on or off")
                 .request::<autopay::ProfileBody>()
                 .responds::<PaymentProfile>(200),
-            Route::get("/reports/aging", READ, reports::aging),
-            Route::get("/reports/revenue", READ, reports::revenue),
+            Route::get("/reports/aging", READ, reports::aging)
+                .summary("What is owed by days past due (as_of)")
+                .responds::<Aging>(200),
+            Route::get("/reports/revenue", READ, reports::revenue)
+                .summary("Revenue by month, currency and service type (from, to)")
+                .responds::<Revenue>(200),
             Route::get("/pay/{token}.pdf", pay_links::PAY_LINK, pay_links::show_pdf),
             Route::get("/pay/{token}", pay_links::PAY_LINK, pay_links::show),
             Route::post(

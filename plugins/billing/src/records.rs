@@ -259,3 +259,63 @@ pub struct Dunning {
     #[schemars(extend("format" = "date-time"))]
     updated_at: String,
 }
+
+/// What is owed, per currency, by days past due as of a date.
+#[derive(JsonSchema)]
+pub struct Aging {
+    /// `YYYY-MM-DD`.
+    as_of: String,
+    /// By currency code.
+    currencies: std::collections::BTreeMap<String, CurrencyAging>,
+}
+
+/// One currency's receivables; a bucket without invoices is absent.
+#[derive(JsonSchema)]
+pub struct CurrencyAging {
+    total_due_minor: i64,
+    /// Not yet due.
+    current: Option<AgingBucket>,
+    #[serde(rename = "1_30")]
+    days_1_30: Option<AgingBucket>,
+    #[serde(rename = "31_60")]
+    days_31_60: Option<AgingBucket>,
+    #[serde(rename = "61_90")]
+    days_61_90: Option<AgingBucket>,
+    over_90: Option<AgingBucket>,
+}
+
+#[derive(JsonSchema)]
+pub struct AgingBucket {
+    count: i64,
+    due_minor: i64,
+}
+
+/// Finalized invoices per month and currency, and the same months by service type.
+#[derive(JsonSchema)]
+pub struct Revenue {
+    items: Vec<MonthRevenue>,
+    service_types: Vec<ServiceTypeRevenue>,
+}
+
+#[derive(JsonSchema)]
+pub struct MonthRevenue {
+    /// The month of finalization.
+    month: Option<String>,
+    currency: Option<String>,
+    count: i64,
+    total_minor: i64,
+    tax_minor: i64,
+    paid_minor: i64,
+}
+
+#[derive(JsonSchema)]
+pub struct ServiceTypeRevenue {
+    month: Option<String>,
+    currency: Option<String>,
+    /// Null for lines without a service type.
+    service_type_id: Option<String>,
+    lines: i64,
+    /// The lines' totals less their tax.
+    revenue_minor: i64,
+    tax_minor: i64,
+}
