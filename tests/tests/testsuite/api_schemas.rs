@@ -4,6 +4,8 @@
 //! document with the owner's token: no server error and no answer outside its schema.
 
 use serde_json::{Value, json};
+
+use crate::billing::{Books, books};
 use verofield_tests::{
     Method, Scenario, ServerOptions, TempDir, TestServer, fixture_component, send,
 };
@@ -175,7 +177,7 @@ async fn a_job(shop: &Scenario<'_>) -> (String, String) {
 
 /// The owner's API with some of every built-in's rows, so that schemathesis reaches answers
 /// with content (an empty list proves little about an item's schema).
-async fn seeded(shop: &Scenario<'_>) {
+async fn seeded(shop: &Books<'_>) {
     let (customer, job) = a_job(shop).await;
     shop.create(
         &format!("/v1/crm/customers/{customer}/contacts"),
@@ -192,48 +194,17 @@ async fn seeded(shop: &Scenario<'_>) {
         .await
         .expect_status(200);
     shop.assign(&job, &[tech]).await;
-    agreement_and_invoice(shop, &customer).await;
-}
-
-/// An active agreement (its work order and jobs), a tax rate and a finalized invoice with a
-/// payment: rows for the work-orders, agreements and billing answers.
-async fn agreement_and_invoice(shop: &Scenario<'_>, customer: &str) {
-    let location = shop.location(customer, "Shop").await;
-    let service = shop.service_type("Pest control", 60, 4_500, &[]).await;
-    let agreement = shop
-        .create(
-            "/v1/agreements",
-            &json!({"customer_id": customer, "name": "Pest plan", "location_ids": [location],
-                    "service_type_ids": [service], "recurrence": "FREQ=WEEKLY;BYDAY=MO",
-                    "price_minor": 4500, "currency": "USD", "starts_on": "2031-01-06",
-                    "ends_on": "2031-02-28"}),
-        )
+    // An active agreement (its work order and jobs) and an invoice, open and part paid: rows
+    // for the work-orders, agreements and billing answers.
+    shop.active_monthly_agreement().await;
+    let invoice = shop.open_invoice(12_500).await;
+    let invoice = invoice["id"].as_str().unwrap();
+    shop.pay(&shop.owner, invoice, 2_500, "check")
         .await
-        .id();
-    shop.owner
-        .action(&format!("/v1/agreements/{agreement}/activate"))
-        .await
-        .expect_status(200);
+        .expect_status(201);
     shop.create(
         "/v1/billing/tax-rates",
         &json!({"name": "State", "percentage": "8.875"}),
-    )
-    .await;
-    let invoice = shop
-        .create(
-            "/v1/billing/invoices",
-            &json!({"customer_id": customer, "lines": [
-                {"description": "Inspection", "unit_price_minor": 12500}]}),
-        )
-        .await
-        .id();
-    shop.owner
-        .action(&format!("/v1/billing/invoices/{invoice}/finalize"))
-        .await
-        .expect_status(200);
-    shop.create(
-        &format!("/v1/billing/invoices/{invoice}/payments"),
-        &json!({"amount_minor": 2500, "currency": "USD", "method": "check"}),
     )
     .await;
 }
@@ -288,7 +259,7 @@ fn schemathesis(schema: &std::path::Path, base: &str, token: &str) -> (bool, Str
 #[tokio::test]
 async fn schemathesis_finds_no_server_error_and_no_answer_outside_its_schema() {
     let server = server().await;
-    let shop = server.scenario("schemas-fuzz").await;
+    let shop = books(&server, "schemas-fuzz").await;
     seeded(&shop).await;
     let token = server.login_owner(&shop.tenant).await.access;
     let document = shop.owner.get("/v1/openapi.json").await;
