@@ -17,8 +17,9 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/audit", get(list))
 }
 
-#[derive(Serialize, sqlx::FromRow)]
-struct Entry {
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = AuditEntry)]
+pub(super) struct Entry {
     id: Uuid,
     occurred_at: DateTime<Utc>,
     actor_user_id: Option<Uuid>,

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::extract::{Json, Path};
@@ -39,10 +39,12 @@ async fn show(
     Path(reference): Path<String>,
 ) -> Result<impl IntoResponse> {
     let version = state.registry.find(&reference).await?;
-    Ok(match results::record(&state.pool, &version.digest).await? {
-        Some(record) => Json(serde_json::to_value(record).map_err(anyhow::Error::from)?),
-        None => Json(conformance::summary(&state.pool, &version.digest).await?),
-    })
+    Ok(Json(ConformanceAnswer(
+        match results::record(&state.pool, &version.digest).await? {
+            Some(record) => serde_json::to_value(record).map_err(anyhow::Error::from)?,
+            None => conformance::summary(&state.pool, &version.digest).await?,
+        },
+    )))
 }
 
 async fn rerun(
@@ -53,12 +55,20 @@ async fn rerun(
     let version = state.registry.find(&reference).await?;
     conformance::rerun(&state, &version).await?;
     let summary = conformance::summary(&state.pool, &version.digest).await?;
-    Ok((StatusCode::ACCEPTED, Json(summary)))
+    Ok((StatusCode::ACCEPTED, Json(ConformanceAnswer(summary))))
 }
 
-#[derive(Deserialize)]
+/// A version's conformance as `conformance::results` builds it: its summary, or every step of
+/// its last run.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(transparent)]
+#[schema(as = Conformance, value_type = Object)]
+pub(super) struct ConformanceAnswer(serde_json::Value);
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ConformanceOverride)]
 #[serde(deny_unknown_fields)]
-struct OverrideRequest {
+pub(super) struct OverrideRequest {
     reason: String,
 }
 
@@ -83,7 +93,7 @@ async fn override_verdict(
         ));
     }
     tracing::warn!(digest = %version.digest, name = %version.name, version = %version.version, reason, "conformance overridden by the operator");
-    Ok(Json(
+    Ok(Json(ConformanceAnswer(
         conformance::summary(&state.pool, &version.digest).await?,
-    ))
+    )))
 }

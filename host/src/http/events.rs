@@ -36,8 +36,8 @@ struct FeedParams {
     limit: Option<i64>,
 }
 
-#[derive(Serialize, sqlx::FromRow)]
-struct FeedEvent {
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub(super) struct FeedEvent {
     id: Uuid,
     #[serde(rename = "type")]
     #[sqlx(rename = "event_type")]
@@ -50,8 +50,9 @@ struct FeedEvent {
     feed_seq: i64,
 }
 
-#[derive(Serialize)]
-struct Feed {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = EventFeed)]
+pub(super) struct Feed {
     items: Vec<FeedEvent>,
     /// Where the next poll starts; never absent.
     next_cursor: String,

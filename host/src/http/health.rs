@@ -3,12 +3,31 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde_json::json;
+use serde::Serialize;
 
 use super::AppState;
 
+/// What liveness and readiness answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`, `ready` or `unavailable`.
+    status: &'static str,
+    /// Set when not ready: what is unreachable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<&'static str>,
+}
+
+impl Health {
+    const fn status(status: &'static str) -> axum::Json<Self> {
+        axum::Json(Self {
+            status,
+            database: None,
+        })
+    }
+}
+
 pub async fn healthz() -> impl IntoResponse {
-    axum::Json(json!({ "status": "ok" }))
+    Health::status("ok")
 }
 
 /// Ready when the database answers (and, later, the modules are loaded).
@@ -17,12 +36,15 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         .fetch_one(&state.pool)
         .await
     {
-        Ok(_) => (StatusCode::OK, axum::Json(json!({ "status": "ready" }))),
+        Ok(_) => (StatusCode::OK, Health::status("ready")),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({ "status": "unavailable", "database": "unreachable" })),
+                axum::Json(Health {
+                    status: "unavailable",
+                    database: Some("unreachable"),
+                }),
             )
         }
     }

@@ -26,22 +26,24 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/tenant/modules/{slot}/config", get(show).put(update))
 }
 
-#[derive(Serialize)]
-struct Answer {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ModuleConfig)]
+pub(super) struct Answer {
     module: String,
     config: Value,
     secrets: Vec<SecretState>,
 }
 
-#[derive(Serialize)]
-struct SecretState {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SecretState {
     name: String,
     set: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ModuleConfigUpdate)]
 #[serde(deny_unknown_fields)]
-struct Update {
+pub(super) struct Update {
     config: Option<Value>,
     #[serde(default)]
     secrets: BTreeMap<String, Option<String>>,

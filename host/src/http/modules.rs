@@ -109,12 +109,15 @@ async fn list_versions(
 
 /// What a tenant admin reads before binding a version: who publishes it, what it does and
 /// exactly what it may touch (the `grants` to accept on bind), and its conformance.
-#[derive(Serialize)]
-struct VersionDetail {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ModuleVersionDetail)]
+pub(super) struct VersionDetail {
     #[serde(flatten)]
     version: Version,
     publisher: Option<registry::publishers::Publisher>,
     description: Option<String>,
+    /// What it may touch: tables, capabilities, permissions, events, limits, collections.
+    #[schema(value_type = Object)]
     grants: Grants,
     conformance: serde_json::Value,
     /// Whether binding it needs `accept` (uploads do; built-ins do not).
@@ -169,7 +172,8 @@ async fn version_detail(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ModuleBinding)]
 pub struct Binding {
     pub slot: String,
     /// `binding` when the tenant chose the version, `builtin` when it is the default.
@@ -210,9 +214,9 @@ pub async fn tenant_bindings(
     Ok(serving)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RebindRequest {
+pub(super) struct RebindRequest {
     /// A digest, or `name@version`.
     version: String,
     /// The grants the admin accepts: exactly those `GET /v1/modules/{name}/{version}` shows.

@@ -29,11 +29,22 @@ use super::extract::{Json, Tenant};
 use super::modules::tenant_bindings;
 use super::openapi_modules::{Components, module_path};
 use super::pagination::Page;
-use super::{AppState, api_keys, auth, roles, users};
+use super::{
+    AppState, api_keys, audit, auth, conformance, events, health, module_config, modules, operator,
+    payments, publisher_modules, publishers, roles, scheduled_tasks, users, webhooks,
+};
 use crate::auth::rbac::perm;
 use crate::error::Result;
+use crate::registry::publishers::{Key, Member, NewKey, Publisher};
+use crate::registry::{Version, VersionRecord};
 use crate::runtime::Manifest;
-use crate::tenancy::provision::NewUser;
+use crate::tenancy::provision::{CreatedTenant, NewUser};
+
+/// An OpenAPI document (this one), as [`render`] builds it.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+struct OpenApiDocument(serde_json::Value);
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/openapi.json", get(document))
@@ -48,6 +59,8 @@ enum Auth {
     User(Option<&'static str>),
     /// The operator token.
     Operator,
+    /// A publisher member's key (`vfp_...`).
+    Publisher,
 }
 
 struct HostRoute {
@@ -56,10 +69,31 @@ struct HostRoute {
     summary: &'static str,
     tag: &'static str,
     auth: Auth,
-    /// The JSON body's schema.
-    body: Option<SchemaOf>,
-    /// The success answer: its status and schema.
-    answer: Option<(&'static str, SchemaOf)>,
+    body: Body,
+    answer: Answer,
+}
+
+/// What a route takes. `Unstated` is a gap the `every_host_route_states_its_body_and_answer`
+/// test refuses, so that a new route cannot slip into the document undescribed.
+#[derive(Clone, Copy)]
+enum Body {
+    Unstated,
+    /// No body at all.
+    Nothing,
+    Json(SchemaOf),
+    /// Bytes of this media type (a component's `application/wasm`).
+    Raw(&'static str),
+}
+
+/// What a route answers on success: its status and content.
+#[derive(Clone, Copy)]
+enum Answer {
+    Unstated,
+    Json(&'static str, SchemaOf),
+    /// No content (`204`, `202`).
+    Nothing(&'static str),
+    /// Not JSON: a page, a script, metrics, JSON lines; of this media type.
+    Raw(&'static str, &'static str),
 }
 
 /// A host type's schema (utoipa's `ToSchema` derive), collecting the named schemas it refers
@@ -71,26 +105,85 @@ fn schema_of<T: ToSchema>(named: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Sch
     T::schema()
 }
 
+/// A [`Page`] of `T`s. utoipa's `Page<T>` refers to `T` by name without collecting it (a
+/// type's `schemas` are those it refers to, not its own), so `T` is added here.
+fn page_of<T: ToSchema>(named: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+    named.push((T::name().into_owned(), T::schema()));
+    schema_of::<Page<T>>(named)
+}
+
 impl HostRoute {
     /// The body is a `T`.
     const fn body<T: ToSchema>(mut self) -> Self {
-        self.body = Some(schema_of::<T>);
+        self.body = Body::Json(schema_of::<T>);
+        self
+    }
+
+    /// Takes no body (a POST that is an action on its path alone).
+    const fn no_body(mut self) -> Self {
+        self.body = Body::Nothing;
+        self
+    }
+
+    /// The body is bytes of `media_type`.
+    const fn raw_body(mut self, media_type: &'static str) -> Self {
+        self.body = Body::Raw(media_type);
         self
     }
 
     /// Answers `status` with a `T`.
     const fn answers<T: ToSchema>(mut self, status: &'static str) -> Self {
-        self.answer = Some((status, schema_of::<T>));
+        self.answer = Answer::Json(status, schema_of::<T>);
+        self
+    }
+
+    /// Answers `200` with a page of `T`s.
+    const fn answers_page<T: ToSchema>(mut self) -> Self {
+        self.answer = Answer::Json("200", page_of::<T>);
+        self
+    }
+
+    /// Answers `status` with no content.
+    const fn answers_nothing(mut self, status: &'static str) -> Self {
+        self.answer = Answer::Nothing(status);
+        self
+    }
+
+    /// Answers `200` with content of `media_type` that is not JSON.
+    const fn answers_raw(mut self, media_type: &'static str) -> Self {
+        self.answer = Answer::Raw("200", media_type);
         self
     }
 }
 
-/// What `add` documents of an operation's body and success answer.
+/// A media type and, for JSON, its schema.
+type Content = (&'static str, Option<RefOr<Schema>>);
+
+/// What `add` documents of an operation's body and success answer (its status and content).
 #[derive(Default)]
 struct Described {
-    body: Option<RefOr<Schema>>,
-    answer: Option<(&'static str, RefOr<Schema>)>,
+    body: Option<Content>,
+    answer: Option<(&'static str, Option<Content>)>,
 }
+
+impl Described {
+    fn of(route: &HostRoute, named: &mut Vec<(String, RefOr<Schema>)>) -> Self {
+        let body = match route.body {
+            Body::Unstated | Body::Nothing => None,
+            Body::Json(schema) => Some((JSON, Some(schema(named)))),
+            Body::Raw(media_type) => Some((media_type, None)),
+        };
+        let answer = match route.answer {
+            Answer::Unstated => None,
+            Answer::Json(status, schema) => Some((status, Some((JSON, Some(schema(named)))))),
+            Answer::Nothing(status) => Some((status, None)),
+            Answer::Raw(status, media_type) => Some((status, Some((media_type, None)))),
+        };
+        Self { body, answer }
+    }
+}
+
+const JSON: &str = "application/json";
 
 const fn route(
     method: &'static str,
@@ -105,64 +198,87 @@ const fn route(
         summary,
         tag,
         auth,
-        body: None,
-        answer: None,
+        body: Body::Unstated,
+        answer: Answer::Unstated,
     }
 }
 
 use Auth::{Operator, User};
 
 const HOST_ROUTES: &[HostRoute] = &[
-    route("GET", "/healthz", "Liveness", "platform", Auth::None),
+    route("GET", "/healthz", "Liveness", "platform", Auth::None).answers::<health::Health>("200"),
     route(
         "GET",
         "/readyz",
         "Readiness (the database answers)",
         "platform",
         Auth::None,
-    ),
+    )
+    .answers::<health::Health>("200"),
     route(
         "GET",
         "/metrics",
         "Prometheus metrics",
         "platform",
         Auth::None,
-    ),
+    )
+    .answers_raw("text/plain"),
     route(
         "GET",
         "/docs",
         "The browsable API reference (HTML)",
         "platform",
         Auth::None,
-    ),
+    )
+    .answers_raw("text/html"),
+    route(
+        "GET",
+        "/docs/docs.js",
+        "The reference's script",
+        "platform",
+        Auth::None,
+    )
+    .answers_raw("text/javascript"),
+    route(
+        "GET",
+        "/docs/docs.css",
+        "The reference's style",
+        "platform",
+        Auth::None,
+    )
+    .answers_raw("text/css"),
     route(
         "GET",
         "/docs/openapi.json",
         "This document with the host's routes only, without a login",
         "platform",
         Auth::None,
-    ),
+    )
+    .answers::<OpenApiDocument>("200"),
     route(
         "GET",
         "/problems",
         "Every problem code of the host (HTML)",
         "platform",
         Auth::None,
-    ),
+    )
+    .answers_raw("text/html"),
     route(
         "GET",
         "/problems/{code}",
         "What a problem code means and what to do (HTML)",
         "platform",
         Auth::None,
-    ),
+    )
+    .answers_raw("text/html"),
     route(
         "GET",
         "/v1/openapi.json",
         "This document",
         "platform",
         User(None),
-    ),
+    )
+    .answers::<OpenApiDocument>("200"),
     route(
         "POST",
         "/v1/auth/login",
@@ -188,7 +304,8 @@ const HOST_ROUTES: &[HostRoute] = &[
         "auth",
         Auth::None,
     )
-    .body::<auth::RefreshRequest>(),
+    .body::<auth::RefreshRequest>()
+    .answers_nothing("204"),
     route(
         "POST",
         "/v1/auth/accept-invite",
@@ -196,7 +313,8 @@ const HOST_ROUTES: &[HostRoute] = &[
         "auth",
         Auth::None,
     )
-    .body::<auth::AcceptInvite>(),
+    .body::<auth::AcceptInvite>()
+    .answers_nothing("204"),
     route(
         "GET",
         "/v1/me",
@@ -212,7 +330,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "users",
         User(Some(perm::USERS_READ)),
     )
-    .answers::<Page<users::User>>("200"),
+    .answers_page::<users::User>(),
     route(
         "POST",
         "/v1/users",
@@ -245,7 +363,8 @@ const HOST_ROUTES: &[HostRoute] = &[
         "Deactivate a user and end their sessions",
         "users",
         User(Some(perm::USERS_MANAGE)),
-    ),
+    )
+    .answers_nothing("204"),
     route(
         "GET",
         "/v1/roles",
@@ -253,7 +372,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "roles",
         User(Some(perm::USERS_READ)),
     )
-    .answers::<Page<roles::Role>>("200"),
+    .answers_page::<roles::Role>(),
     route(
         "POST",
         "/v1/roles",
@@ -286,14 +405,24 @@ const HOST_ROUTES: &[HostRoute] = &[
         "Delete a custom role",
         "roles",
         User(Some(perm::ROLES_MANAGE)),
-    ),
+    )
+    .answers_nothing("204"),
     route(
         "GET",
         "/v1/audit",
-        "The tenant's audit log",
+        "The tenant's audit log (cursor, limit)",
         "audit",
         User(Some(perm::AUDIT_READ)),
-    ),
+    )
+    .answers_page::<audit::Entry>(),
+    route(
+        "GET",
+        "/v1/events",
+        "The tenant's event feed (after, types, limit); poll from next_cursor",
+        "events",
+        User(None),
+    )
+    .answers::<events::Feed>("200"),
     route(
         "GET",
         "/v1/api-keys",
@@ -301,7 +430,7 @@ const HOST_ROUTES: &[HostRoute] = &[
         "api-keys",
         User(Some(perm::API_KEYS_MANAGE)),
     )
-    .answers::<Page<api_keys::ApiKey>>("200"),
+    .answers_page::<api_keys::ApiKey>(),
     route(
         "POST",
         "/v1/api-keys",
@@ -325,189 +454,424 @@ const HOST_ROUTES: &[HostRoute] = &[
         "Revoke an API key at once",
         "api-keys",
         User(Some(perm::API_KEYS_MANAGE)),
-    ),
+    )
+    .answers_nothing("204"),
     route(
         "GET",
         "/v1/modules",
         "Published module versions",
         "modules",
         User(Some(perm::MODULES_MANAGE)),
-    ),
+    )
+    .answers_page::<Version>(),
+    route(
+        "GET",
+        "/v1/modules/{name}/{version}",
+        "A version before binding it: publisher, grants to accept, conformance",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    )
+    .answers::<modules::VersionDetail>("200"),
+    route(
+        "GET",
+        "/v1/modules/{namespace}/{name}/{version}",
+        "A publisher's version before binding it: publisher, grants to accept, conformance",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    )
+    .answers::<modules::VersionDetail>("200"),
     route(
         "GET",
         "/v1/tenant/modules",
         "The module serving each slot for this tenant",
         "modules",
         User(Some(perm::MODULES_MANAGE)),
-    ),
+    )
+    .answers_page::<modules::Binding>(),
     route(
         "PUT",
         "/v1/tenant/modules/{slot}",
         "Bind a slot to a version (digest or name@version)",
         "modules",
         User(Some(perm::MODULES_MANAGE)),
-    ),
+    )
+    .body::<modules::RebindRequest>()
+    .answers::<modules::Binding>("200"),
     route(
         "POST",
         "/v1/tenant/modules/{slot}/rollback",
         "Rebind the slot to its previous version",
         "modules",
         User(Some(perm::MODULES_MANAGE)),
-    ),
+    )
+    .no_body()
+    .answers::<modules::Binding>("200"),
     route(
         "GET",
         "/v1/tenant/modules/{slot}/config",
         "The module's configuration and which of its secrets are set",
         "modules",
         User(Some(perm::MODULES_MANAGE)),
-    ),
+    )
+    .answers::<module_config::Answer>("200"),
     route(
         "PUT",
         "/v1/tenant/modules/{slot}/config",
         "Set the module's configuration (checked by its JSON Schema) and secrets (write-only)",
         "modules",
         User(Some(perm::MODULES_MANAGE)),
-    ),
+    )
+    .body::<module_config::Update>()
+    .answers::<module_config::Answer>("200"),
     route(
         "GET",
         "/v1/tenant/module-data",
         "Export the tenant's rows of a module's collections as JSON lines (?module=NAME)",
         "modules",
         User(Some(perm::MODULES_MANAGE)),
-    ),
+    )
+    .answers_raw("application/x-ndjson"),
+    route(
+        "GET",
+        "/v1/scheduled-tasks",
+        "The tenant's scheduled tasks: when each runs next and how its last run went",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    )
+    .answers::<scheduled_tasks::Tasks>("200"),
     route(
         "GET",
         "/v1/webhooks/endpoints",
         "List webhook endpoints (cursor, limit)",
         "webhooks",
         User(Some(perm::WEBHOOKS_MANAGE)),
-    ),
+    )
+    .answers_page::<webhooks::EndpointView>(),
     route(
         "POST",
         "/v1/webhooks/endpoints",
         "Create a webhook endpoint; the answer shows its secret, once",
         "webhooks",
         User(Some(perm::WEBHOOKS_MANAGE)),
-    ),
+    )
+    .body::<webhooks::NewEndpoint>()
+    .answers::<webhooks::WithSecret>("201"),
     route(
         "GET",
         "/v1/webhooks/endpoints/{id}",
         "A webhook endpoint",
         "webhooks",
         User(Some(perm::WEBHOOKS_MANAGE)),
-    ),
+    )
+    .answers::<webhooks::EndpointView>("200"),
     route(
         "PATCH",
         "/v1/webhooks/endpoints/{id}",
         "Change a webhook endpoint (url, description, event_types, enabled)",
         "webhooks",
         User(Some(perm::WEBHOOKS_MANAGE)),
-    ),
+    )
+    .body::<webhooks::EndpointPatch>()
+    .answers::<webhooks::EndpointView>("200"),
     route(
         "DELETE",
         "/v1/webhooks/endpoints/{id}",
         "Delete a webhook endpoint and its delivery log",
         "webhooks",
         User(Some(perm::WEBHOOKS_MANAGE)),
-    ),
+    )
+    .answers_nothing("204"),
     route(
         "POST",
         "/v1/webhooks/endpoints/{id}/rotate-secret",
         "A new secret, shown once; the old one signs for 24 h more",
         "webhooks",
         User(Some(perm::WEBHOOKS_MANAGE)),
-    ),
+    )
+    .no_body()
+    .answers::<webhooks::WithSecret>("200"),
     route(
         "GET",
         "/v1/webhooks/endpoints/{id}/deliveries",
         "The endpoint's delivery attempts, newest first",
         "webhooks",
         User(Some(perm::WEBHOOKS_MANAGE)),
-    ),
+    )
+    .answers_page::<webhooks::Attempt>(),
     route(
         "POST",
         "/v1/webhooks/endpoints/{id}/test",
         "Send a signed webhook.test event now and answer the outcome",
         "webhooks",
         User(Some(perm::WEBHOOKS_MANAGE)),
-    ),
+    )
+    .no_body()
+    .answers::<webhooks::TestAnswer>("200"),
+    route(
+        "POST",
+        "/v1/webhooks/endpoints/{id}/deliveries/{event_id}/redeliver",
+        "Queue the event for the endpoint again, due now (202)",
+        "webhooks",
+        User(Some(perm::WEBHOOKS_MANAGE)),
+    )
+    .no_body()
+    .answers_nothing("202"),
     route(
         "GET",
         "/v1/tenant/payments",
         "The tenant's connected Stripe account",
         "payments",
         User(Some(perm::SETTINGS_MANAGE)),
-    ),
+    )
+    .answers::<payments::PaymentSettings>("200"),
     route(
         "PUT",
         "/v1/tenant/payments",
         "Connect the tenant's Stripe account (stripe_account: acct_...)",
         "payments",
         User(Some(perm::SETTINGS_MANAGE)),
-    ),
+    )
+    .body::<payments::PaymentSettings>()
+    .answers::<payments::PaymentSettings>("200"),
     route(
         "POST",
         "/v1/webhooks/stripe",
         "Stripe's webhook deliveries, verified by Stripe-Signature",
         "payments",
         Auth::None,
-    ),
+    )
+    .raw_body("application/json")
+    .answers::<payments::Receipt>("200"),
     route(
         "POST",
         "/v1/operator/modules",
-        "Publish a component (body: its bytes)",
+        "Publish a component (body: its bytes; ?share=slugs)",
         "operator",
         Operator,
-    ),
+    )
+    .raw_body("application/wasm")
+    .answers::<VersionRecord>("201"),
+    route(
+        "POST",
+        "/v1/operator/modules/{version}/shares",
+        "Share an uploaded version with a tenant",
+        "operator",
+        Operator,
+    )
+    .body::<operator::ShareRequest>()
+    .answers::<operator::Share>("201"),
+    route(
+        "DELETE",
+        "/v1/operator/modules/{version}/shares/{tenant}",
+        "Withdraw a version's share with a tenant",
+        "operator",
+        Operator,
+    )
+    .answers_nothing("204"),
+    route(
+        "POST",
+        "/v1/operator/modules/{version}/approve",
+        "Make an uploaded version public: every tenant may bind it",
+        "operator",
+        Operator,
+    )
+    .no_body()
+    .answers::<VersionRecord>("200"),
     route(
         "GET",
         "/v1/operator/modules/{version}/conformance",
         "A version's conformance result, every step of its last run",
         "operator",
         Operator,
-    ),
+    )
+    .answers::<conformance::ConformanceAnswer>("200"),
     route(
         "POST",
         "/v1/operator/modules/{version}/conformance",
         "Run the version's conformance pack again (202, pending)",
         "operator",
         Operator,
-    ),
+    )
+    .no_body()
+    .answers::<conformance::ConformanceAnswer>("202"),
     route(
         "POST",
         "/v1/operator/modules/{version}/conformance/override",
         "Make a version bindable whatever its pack said ({\"reason\"}, recorded)",
         "operator",
         Operator,
-    ),
+    )
+    .body::<conformance::OverrideRequest>()
+    .answers::<conformance::ConformanceAnswer>("200"),
     route(
         "GET",
         "/v1/operator/tenants",
-        "List tenants",
+        "List tenants (cursor, limit)",
         "operator",
         Operator,
-    ),
+    )
+    .answers_page::<operator::TenantRow>(),
     route(
         "POST",
         "/v1/operator/tenants",
         "Create a tenant and its owner",
         "operator",
         Operator,
-    ),
+    )
+    .body::<operator::CreateTenant>()
+    .answers::<CreatedTenant>("201"),
     route(
         "POST",
         "/v1/operator/tenants/{id}/suspend",
         "Suspend a tenant",
         "operator",
         Operator,
-    ),
+    )
+    .no_body()
+    .answers::<operator::TenantRow>("200"),
     route(
         "POST",
         "/v1/operator/tenants/{id}/activate",
         "Reactivate a tenant",
         "operator",
         Operator,
-    ),
+    )
+    .no_body()
+    .answers::<operator::TenantRow>("200"),
+    route(
+        "GET",
+        "/v1/operator/scheduled-tasks",
+        "A tenant's scheduled tasks (?tenant=SLUG)",
+        "operator",
+        Operator,
+    )
+    .answers::<scheduled_tasks::Tasks>("200"),
+    route(
+        "GET",
+        "/v1/operator/publishers",
+        "List publishers (cursor, limit)",
+        "publishers",
+        Operator,
+    )
+    .answers_page::<Publisher>(),
+    route(
+        "POST",
+        "/v1/operator/publishers",
+        "Create a publisher and its owner; the owner's first key is shown once",
+        "publishers",
+        Operator,
+    )
+    .body::<publishers::CreatePublisher>()
+    .answers::<publishers::Created>("201"),
+    route(
+        "GET",
+        "/v1/publisher",
+        "The calling key's publisher and member",
+        "publishers",
+        Auth::Publisher,
+    )
+    .answers::<publishers::WhoAmI>("200"),
+    route(
+        "GET",
+        "/v1/publisher/members",
+        "The publisher's members",
+        "publishers",
+        Auth::Publisher,
+    )
+    .answers_page::<Member>(),
+    route(
+        "POST",
+        "/v1/publisher/members",
+        "Invite a member by email; the invitation token is shown once",
+        "publishers",
+        Auth::Publisher,
+    )
+    .body::<publishers::Invite>()
+    .answers::<publishers::Invited>("201"),
+    route(
+        "DELETE",
+        "/v1/publisher/members/{id}",
+        "Remove a member and revoke their keys",
+        "publishers",
+        Auth::Publisher,
+    )
+    .answers_nothing("204"),
+    route(
+        "POST",
+        "/v1/publisher/accept-invite",
+        "Accept an invitation: the new member's first key, shown once",
+        "publishers",
+        Auth::None,
+    )
+    .body::<publishers::Accept>()
+    .answers::<publishers::Accepted>("201"),
+    route(
+        "GET",
+        "/v1/publisher/keys",
+        "The publisher's keys (never their secrets)",
+        "publishers",
+        Auth::Publisher,
+    )
+    .answers_page::<Key>(),
+    route(
+        "POST",
+        "/v1/publisher/keys",
+        "Create a key; its secret is shown once",
+        "publishers",
+        Auth::Publisher,
+    )
+    .body::<publishers::CreateKey>()
+    .answers::<NewKey>("201"),
+    route(
+        "DELETE",
+        "/v1/publisher/keys/{id}",
+        "Revoke a key at once",
+        "publishers",
+        Auth::Publisher,
+    )
+    .answers_nothing("204"),
+    route(
+        "GET",
+        "/v1/publisher/modules",
+        "The publisher's versions and the tenants running each",
+        "publishers",
+        Auth::Publisher,
+    )
+    .answers_page::<publisher_modules::Listed>(),
+    route(
+        "POST",
+        "/v1/publisher/modules",
+        "Upload a component (body: its bytes; ?notes=)",
+        "publishers",
+        Auth::Publisher,
+    )
+    .raw_body("application/wasm")
+    .answers::<VersionRecord>("201"),
+    route(
+        "GET",
+        "/v1/publisher/modules/{digest}",
+        "One of the publisher's versions (digest or name@version)",
+        "publishers",
+        Auth::Publisher,
+    )
+    .answers::<VersionRecord>("200"),
+    route(
+        "POST",
+        "/v1/publisher/modules/{digest}/shares",
+        "Share one of the publisher's versions with a tenant",
+        "publishers",
+        Auth::Publisher,
+    )
+    .body::<operator::ShareRequest>()
+    .answers::<operator::Share>("201"),
+    route(
+        "DELETE",
+        "/v1/publisher/modules/{digest}/shares/{tenant}",
+        "Withdraw a version's share with a tenant",
+        "publishers",
+        Auth::Publisher,
+    )
+    .answers_nothing("204"),
 ];
 
 async fn document(ctx: Tenant, State(state): State<AppState>) -> Result<impl IntoResponse> {
@@ -522,13 +886,13 @@ async fn document(ctx: Tenant, State(state): State<AppState>) -> Result<impl Int
                 .clone(),
         );
     }
-    Ok(Json(render(&modules)?))
+    Ok(Json(OpenApiDocument(render(&modules)?)))
 }
 
 /// The host's routes only, for `/docs` before the reader gives a credential: no login, and
 /// nothing in it depends on a tenant.
 pub async fn public_document() -> Result<impl IntoResponse> {
-    Ok(Json(render(&[])?))
+    Ok(Json(OpenApiDocument(render(&[])?)))
 }
 
 /// The document for a tenant served by these modules.
@@ -536,12 +900,7 @@ fn render(modules: &[Arc<Manifest>]) -> Result<serde_json::Value> {
     let mut paths = Paths::new();
     let mut named = Vec::new();
     for route in HOST_ROUTES {
-        let described = Described {
-            body: route.body.map(|schema| schema(&mut named)),
-            answer: route
-                .answer
-                .map(|(status, schema)| (status, schema(&mut named))),
-        };
+        let described = Described::of(route, &mut named);
         add(
             &mut paths,
             route.method,
@@ -613,13 +972,13 @@ fn add(
         description.push_str(&format!(" Served by the module `{by}`."));
     }
     let success = match described.answer {
-        Some((status, schema)) => (
+        Some((status, Some((media_type, schema)))) => (
             status,
-            ResponseBuilder::new().description("Success").content(
-                "application/json",
-                ContentBuilder::new().schema(Some(schema)).build(),
-            ),
+            ResponseBuilder::new()
+                .description("Success")
+                .content(media_type, ContentBuilder::new().schema(schema).build()),
         ),
+        Some((status, None)) => (status, ResponseBuilder::new().description("Success")),
         None => ("2XX", ResponseBuilder::new().description("Success")),
     };
     let mut operation = OperationBuilder::new()
@@ -630,14 +989,11 @@ fn add(
                 .response(success.0, success.1)
                 .response("default", Ref::from_response_name("Problem")),
         );
-    if let Some(schema) = described.body {
+    if let Some((media_type, schema)) = described.body {
         operation = operation.request_body(Some(
             RequestBodyBuilder::new()
                 .required(Some(Required::True))
-                .content(
-                    "application/json",
-                    ContentBuilder::new().schema(Some(schema)).build(),
-                )
+                .content(media_type, ContentBuilder::new().schema(schema).build())
                 .build(),
         ));
     }
@@ -655,6 +1011,9 @@ fn add(
         Auth::None => operation,
         User(_) => operation.security(SecurityRequirement::new("bearer", Vec::<String>::new())),
         Operator => operation.security(SecurityRequirement::new("operator", Vec::<String>::new())),
+        Auth::Publisher => {
+            operation.security(SecurityRequirement::new("publisher", Vec::<String>::new()))
+        }
     };
     for name in path_parameters(path) {
         operation = operation.parameter(
@@ -731,6 +1090,15 @@ fn build(paths: Paths, named: Vec<(String, RefOr<Schema>)>) -> OpenApi {
             "operator",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         )
+        .security_scheme(
+            "publisher",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("vfp_ publisher key")
+                    .build(),
+            ),
+        )
         .build();
     OpenApiBuilder::new()
         .info(
@@ -749,7 +1117,127 @@ fn build(paths: Paths, named: Vec<(String, RefOr<Schema>)>) -> OpenApi {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+
+    #[test]
+    fn every_schema_the_host_document_refers_to_is_in_it() {
+        let document = render(&[]).unwrap();
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        let text = document.to_string();
+        let prefix = "#/components/schemas/";
+        for (at, _) in text.match_indices(prefix) {
+            let name = text[at + prefix.len()..].split('"').next().unwrap();
+            assert!(
+                schemas.contains_key(name),
+                "{name} is referred to, not defined"
+            );
+        }
+    }
+
+    #[test]
+    fn every_host_route_states_its_body_and_answer() {
+        for route in HOST_ROUTES {
+            let takes_body = matches!(route.method, "POST" | "PUT" | "PATCH");
+            assert!(
+                !(takes_body && matches!(route.body, Body::Unstated)),
+                "{} {}: say what body it takes (.body::<T>(), .raw_body or .no_body())",
+                route.method,
+                route.path
+            );
+            assert!(
+                !matches!(route.answer, Answer::Unstated),
+                "{} {}: say what it answers (.answers::<T>, .answers_raw or .answers_nothing)",
+                route.method,
+                route.path
+            );
+        }
+    }
+
+    /// The routers' `(method, path)`s, read from the sources of `http/`: `axum::Router` cannot
+    /// list its routes. A path is a literal or a `const` of one of those files.
+    fn routed_in_sources() -> BTreeSet<(String, String)> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http");
+        let sources: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect();
+        let all = sources.concat();
+        let call = [".", "route("].concat();
+        let mut routed = BTreeSet::new();
+        for source in &sources {
+            for (start, _) in source.match_indices(&call) {
+                let args = balanced(&source[start + call.len()..]);
+                let Some(path) = route_path(&all, args) else {
+                    continue; // not a Router's `.route` (the registry's, say)
+                };
+                for method in ["get", "post", "put", "patch", "delete", "any"] {
+                    let token = format!("{method}(");
+                    let called = args
+                        .match_indices(&token)
+                        .any(|(at, _)| at == 0 || !args.as_bytes()[at - 1].is_ascii_alphanumeric());
+                    if called {
+                        routed.insert((method.to_uppercase(), path.clone()));
+                    }
+                }
+            }
+        }
+        routed
+    }
+
+    /// The text up to the parenthesis closing the one just opened.
+    fn balanced(text: &str) -> &str {
+        let mut depth = 1;
+        for (at, byte) in text.bytes().enumerate() {
+            depth += match byte {
+                b'(' => 1,
+                b')' => -1,
+                _ => 0,
+            };
+            if depth == 0 {
+                return &text[..at];
+            }
+        }
+        text
+    }
+
+    fn route_path(source: &str, args: &str) -> Option<String> {
+        let first = args.split(',').next()?.trim();
+        if let Some(literal) = first.strip_prefix('"') {
+            return Some(literal.trim_end_matches('"').to_owned());
+        }
+        let declared = format!("const {first}: &str = \"");
+        let at = source.find(&declared)? + declared.len();
+        Some(source[at..].split('"').next()?.to_owned())
+    }
+
+    #[test]
+    fn the_document_lists_every_route_the_host_serves() {
+        // Module routes come from manifests; the baseline exists only under `--bench-baseline`.
+        let undocumented = |(method, path): &(String, String)| {
+            method == "ANY" || path.starts_with("/v1/baseline/")
+        };
+        let routed: BTreeSet<_> = routed_in_sources()
+            .into_iter()
+            .filter(|route| !undocumented(route))
+            .collect();
+        let listed: BTreeSet<_> = HOST_ROUTES
+            .iter()
+            .map(|route| (route.method.to_owned(), route.path.to_owned()))
+            .collect();
+        assert!(routed.len() > 60, "the source scan found only {routed:?}");
+        assert_eq!(
+            routed.difference(&listed).collect::<Vec<_>>(),
+            Vec::<&(String, String)>::new(),
+            "served but not in HOST_ROUTES"
+        );
+        assert_eq!(
+            listed.difference(&routed).collect::<Vec<_>>(),
+            Vec::<&(String, String)>::new(),
+            "in HOST_ROUTES but not served"
+        );
+    }
 
     #[test]
     fn path_parameters_inside_segments_count_too() {

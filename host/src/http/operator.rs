@@ -54,8 +54,9 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
-#[derive(Serialize, sqlx::FromRow)]
-struct TenantRow {
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = Tenant)]
+pub(super) struct TenantRow {
     id: Uuid,
     slug: String,
     name: String,
@@ -84,9 +85,9 @@ async fn list(
     Ok(Json(Page::from_rows(rows, limit, |t| t.id)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateTenant {
+pub(super) struct CreateTenant {
     name: String,
     slug: String,
     time_zone: Option<String>,
@@ -192,7 +193,7 @@ pub(super) async fn tenant_id(state: &AppState, slug: &str) -> Result<Option<Uui
         .await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ShareRequest {
     /// The tenant's slug.
@@ -200,7 +201,7 @@ pub(super) struct ShareRequest {
 }
 
 /// A version shared with a tenant: the operator's and the publishers' answer alike.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct Share {
     pub digest: String,
     pub tenant: String,

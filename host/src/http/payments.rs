@@ -30,9 +30,9 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/webhooks/stripe", post(receive))
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PaymentSettings {
+pub(super) struct PaymentSettings {
     stripe_account: Option<String>,
 }
 
@@ -111,6 +111,18 @@ async fn receive(
     };
     Ok((
         StatusCode::OK,
-        Json(json!({"received": true, "outcome": applied})),
+        Json(Receipt {
+            received: true,
+            outcome: applied,
+        }),
     ))
+}
+
+/// What Stripe is told of a delivery: received, and what came of it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = StripeReceipt)]
+pub(super) struct Receipt {
+    received: bool,
+    /// `applied`, `duplicate`, `unknown_account` or `ignored`.
+    outcome: &'static str,
 }

@@ -81,8 +81,9 @@ async fn upload(
 }
 
 /// A version with the tenants that run it.
-#[derive(Serialize)]
-struct Listed {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PublisherModuleVersion)]
+pub(super) struct Listed {
     #[serde(flatten)]
     record: VersionRecord,
     tenants: Running,

@@ -50,16 +50,17 @@ impl FromRequestParts<AppState> for Publisher {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreatePublisher {
+pub(super) struct CreatePublisher {
     namespace: String,
     name: String,
     owner_email: String,
 }
 
-#[derive(Serialize)]
-struct Created {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CreatedPublisher)]
+pub(super) struct Created {
     publisher: publishers::Publisher,
     /// The owner's first key; its secret is shown only here.
     key: NewKey,
@@ -86,8 +87,9 @@ async fn list(
     Ok(Json(Page::from_rows(rows, limit, |p| p.id)))
 }
 
-#[derive(Serialize)]
-struct WhoAmI {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PublisherWhoAmI)]
+pub(super) struct WhoAmI {
     publisher: publishers::Publisher,
     member_id: Uuid,
     role: String,
@@ -103,14 +105,16 @@ async fn whoami(Publisher(caller): Publisher) -> Json<WhoAmI> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = PublisherInvite)]
 #[serde(deny_unknown_fields)]
-struct Invite {
+pub(super) struct Invite {
     email: String,
 }
 
-#[derive(Serialize)]
-struct Invited {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PublisherInvited)]
+pub(super) struct Invited {
     member: Member,
     /// Shown only here: the invitee accepts with it at `POST /v1/publisher/accept-invite`.
     invitation_token: String,
@@ -131,14 +135,16 @@ async fn invite(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = PublisherAcceptInvite)]
 #[serde(deny_unknown_fields)]
-struct Accept {
+pub(super) struct Accept {
     token: String,
 }
 
-#[derive(Serialize)]
-struct Accepted {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PublisherInviteAccepted)]
+pub(super) struct Accepted {
     publisher: publishers::Publisher,
     member: Member,
     key: NewKey,
@@ -178,9 +184,10 @@ async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = NewPublisherKeyRequest)]
 #[serde(deny_unknown_fields)]
-struct CreateKey {
+pub(super) struct CreateKey {
     name: String,
 }
 

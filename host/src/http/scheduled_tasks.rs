@@ -27,8 +27,9 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/operator/scheduled-tasks", get(list_for_operator))
 }
 
-#[derive(Serialize, sqlx::FromRow)]
-struct TaskView {
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = ScheduledTask)]
+pub(super) struct TaskView {
     name: String,
     kind: String,
     slot: Option<String>,
@@ -43,8 +44,9 @@ struct TaskView {
     runs: i64,
 }
 
-#[derive(Serialize)]
-struct Tasks {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ScheduledTasks)]
+pub(super) struct Tasks {
     items: Vec<TaskView>,
 }
 

@@ -60,8 +60,9 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// An endpoint as the API shows it: never its secret.
-#[derive(Debug, Serialize, sqlx::FromRow)]
-struct EndpointView {
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = WebhookEndpoint)]
+pub(super) struct EndpointView {
     id: Uuid,
     url: String,
     description: String,
@@ -114,9 +115,10 @@ async fn fetch(mut ctx: Tenant, Path(id): Path<Uuid>) -> Result<impl IntoRespons
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = NewWebhookEndpoint)]
 #[serde(deny_unknown_fields)]
-struct NewEndpoint {
+pub(super) struct NewEndpoint {
     url: String,
     #[serde(default)]
     description: String,
@@ -131,8 +133,9 @@ fn enabled_by_default() -> bool {
 }
 
 /// The create answer: the endpoint and, this once, its secret.
-#[derive(Serialize)]
-struct WithSecret {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEndpointWithSecret)]
+pub(super) struct WithSecret {
     #[serde(flatten)]
     endpoint: EndpointView,
     secret: String,
@@ -183,9 +186,10 @@ async fn create(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = WebhookEndpointPatch)]
 #[serde(deny_unknown_fields)]
-struct EndpointPatch {
+pub(super) struct EndpointPatch {
     url: Option<String>,
     description: Option<String>,
     event_types: Option<Vec<String>>,
@@ -304,8 +308,9 @@ async fn rotate_secret(mut ctx: Tenant, Path(id): Path<Uuid>) -> Result<impl Int
     ))
 }
 
-#[derive(Serialize, sqlx::FromRow)]
-struct Attempt {
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = WebhookAttempt)]
+pub(super) struct Attempt {
     id: Uuid,
     event_id: Uuid,
     event_type: String,
@@ -366,8 +371,9 @@ async fn redeliver(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Serialize)]
-struct TestAnswer {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookTestAnswer)]
+pub(super) struct TestAnswer {
     event_id: Uuid,
     attempt_id: Uuid,
     #[serde(flatten)]

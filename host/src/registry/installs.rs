@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use crate::error::Result;
 
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = RunningTenants)]
 pub struct Running {
     /// Tenants whose binding is this version now.
     pub count: u64,

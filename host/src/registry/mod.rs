@@ -44,7 +44,8 @@ use crate::runtime::{Digest, ModuleHandle, Runtime};
 use crate::storage;
 use crate::tenancy::TenantTx;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = ModuleVersion)]
 pub struct Version {
     pub digest: String,
     pub name: String,

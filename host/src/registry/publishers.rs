@@ -22,7 +22,7 @@ use crate::tenancy::provision::check_email;
 pub const KEY_PREFIX: &str = "vfp_";
 const INVITATION_PREFIX: &str = "vfi_";
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Publisher {
     pub id: Uuid,
     pub namespace: String,
@@ -30,7 +30,8 @@ pub struct Publisher {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = PublisherMember)]
 pub struct Member {
     pub id: Uuid,
     pub email: String,
@@ -41,7 +42,8 @@ pub struct Member {
     pub accepted_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = PublisherKey)]
 pub struct Key {
     pub id: Uuid,
     pub name: String,
@@ -52,7 +54,8 @@ pub struct Key {
 }
 
 /// A key just made: its secret is shown this once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = NewPublisherKey)]
 pub struct NewKey {
     pub id: Uuid,
     pub secret: String,

@@ -53,7 +53,8 @@ impl VersionKey {
 
 /// A version as its uploader sees it: the version, its validation report and its
 /// conformance.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ModuleVersionRecord)]
 pub struct VersionRecord {
     #[serde(flatten)]
     pub version: Version,

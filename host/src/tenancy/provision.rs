@@ -24,7 +24,7 @@ pub struct NewTenant {
     pub admin_password: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CreatedTenant {
     pub tenant_id: Uuid,
     pub slug: String,

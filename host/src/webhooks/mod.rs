@@ -56,13 +56,14 @@ impl WebhookEvent {
 }
 
 /// What one attempt came to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AttemptOutcome {
     /// The receiver answered 2xx.
     pub success: bool,
     /// None when no answer came (refused destination, timeout, connection failure).
     pub status_code: Option<u16>,
     #[serde(rename = "duration_ms", serialize_with = "as_millis")]
+    #[schema(value_type = u64)]
     pub duration: Duration,
     pub error: Option<String>,
     /// How much of the answer's body was read (at most the outbound client's limit).

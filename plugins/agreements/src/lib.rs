@@ -17,10 +17,14 @@
 //! renews those that auto-renew (`agreements::lapse_all`; a second delivery changes nothing).
 
 mod agreements;
+mod records;
 
 use agreements::AgreementFields;
+use records::{Agreement, Generated, Stopped};
 use verofield_field_ops as ops;
-use verofield_sdk::{Deadline, Event, Events, Manifest, Module, Route, Schedule, Tables, events};
+use verofield_sdk::{
+    Deadline, Event, Events, Manifest, Module, Page, Record, Route, Schedule, Tables, events,
+};
 
 const READ: &str = "agreements.read";
 const WRITE: &str = "agreements.write";
@@ -39,19 +43,33 @@ impl Module for Agreements {
         routes: &[
             Route::post("/", WRITE, agreements::create)
                 .summary("Create a draft agreement")
-                .request::<AgreementFields>(),
-            Route::get("/", READ, agreements::list).summary("List agreements"),
-            Route::get("/{id}", READ, agreements::show).summary("An agreement (ETag)"),
+                .request::<AgreementFields>()
+                .responds::<Record<Agreement>>(201),
+            Route::get("/", READ, agreements::list)
+                .summary("List agreements")
+                .responds::<Page<Agreement>>(200),
+            Route::get("/{id}", READ, agreements::show)
+                .summary("An agreement (ETag)")
+                .responds::<Record<Agreement>>(200),
             Route::patch("/{id}", WRITE, agreements::update)
                 .summary("Change an agreement (If-Match)")
-                .request::<AgreementFields>(),
+                .request::<AgreementFields>()
+                .responds::<Record<Agreement>>(200),
             Route::post("/{id}/activate", WRITE, agreements::activate)
-                .summary("Activate: make its work orders and generate their jobs"),
+                .summary("Activate: make its work orders and generate their jobs")
+                .responds::<Generated>(200),
             Route::post("/{id}/pause", WRITE, agreements::pause)
-                .summary("Pause: retract future unscheduled jobs"),
-            Route::post("/{id}/cancel", WRITE, agreements::cancel).summary("Cancel"),
-            Route::post("/{id}/expire", WRITE, agreements::expire).summary("Expire now"),
-            Route::post("/{id}/renew", WRITE, agreements::renew).summary("Renew for another term"),
+                .summary("Pause: retract future unscheduled jobs")
+                .responds::<Stopped>(200),
+            Route::post("/{id}/cancel", WRITE, agreements::cancel)
+                .summary("Cancel")
+                .responds::<Stopped>(200),
+            Route::post("/{id}/expire", WRITE, agreements::expire)
+                .summary("Expire now")
+                .responds::<Stopped>(200),
+            Route::post("/{id}/renew", WRITE, agreements::renew)
+                .summary("Renew for another term")
+                .responds::<Generated>(200),
         ],
         tables: Tables {
             read: &[ops::CUSTOMERS, ops::LOCATIONS, ops::SERVICE_TYPES],

@@ -198,7 +198,7 @@ pub fn invoice_paid(invoice: &Record<Columns>) -> Result<(), Problem> {
 }
 
 /// What a run did.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct Run {
     pub due: usize,
     pub paid: usize,

@@ -48,6 +48,7 @@ mod numbering;
 mod pay_links;
 mod payments;
 mod pdf;
+mod records;
 mod reports;
 mod rows;
 mod sources;
@@ -55,8 +56,14 @@ mod stripe_events;
 mod tax;
 mod tax_rates;
 
+use records::{
+    Aging, CreditNote, CreditNotes, Dunning, Invoice, InvoiceWithLines, Payment, PaymentProfile,
+    PaymentWithRefunds, Refund, Revenue, Settings, TaxRate, TaxRates,
+};
 use verofield_field_ops as ops;
-use verofield_sdk::{Event, Events, Limits, Manifest, Module, Route, Schedule, Tables, events};
+use verofield_sdk::{
+    Event, Events, Limits, Manifest, Module, Page, Record, Route, Schedule, Tables, events,
+};
 
 const READ: &str = "billing.read";
 const WRITE: &str = "billing.write";
@@ -72,49 +79,74 @@ impl Module for Billing {
         version: env!("CARGO_PKG_VERSION"),
         slot: "billing",
         routes: &[
-            Route::get("/settings", READ, numbering::show),
+            Route::get("/settings", READ, numbering::show)
+                .summary("The invoice numbering and company details")
+                .responds::<Record<Settings>>(200),
             Route::patch("/settings", WRITE, numbering::update)
                 .summary("Change the invoice numbering and company details")
-                .request::<numbering::SettingsFields>(),
+                .request::<numbering::SettingsFields>()
+                .responds::<Record<Settings>>(200),
             Route::post("/tax-rates", WRITE, tax_rates::create)
                 .summary("Create a tax rate")
-                .request::<tax_rates::RateFields>(),
-            Route::get("/tax-rates", READ, tax_rates::list),
-            Route::get("/tax-rates/{id}", READ, tax_rates::show),
+                .request::<tax_rates::RateFields>()
+                .responds::<TaxRate>(201),
+            Route::get("/tax-rates", READ, tax_rates::list)
+                .summary("List tax rates (active)")
+                .responds::<TaxRates>(200),
+            Route::get("/tax-rates/{id}", READ, tax_rates::show)
+                .summary("A tax rate (ETag)")
+                .responds::<TaxRate>(200),
             Route::patch("/tax-rates/{id}", WRITE, tax_rates::update)
                 .summary("Change a tax rate (If-Match)")
-                .request::<tax_rates::RateFields>(),
+                .request::<tax_rates::RateFields>()
+                .responds::<TaxRate>(200),
             Route::delete("/tax-rates/{id}", WRITE, tax_rates::delete),
             Route::post("/invoices", WRITE, invoices::create)
                 .summary("Create a draft invoice")
-                .request::<invoices::CreateBody>(),
-            Route::get("/invoices", READ, invoices::list),
+                .request::<invoices::CreateBody>()
+                .responds::<InvoiceWithLines>(201),
+            Route::get("/invoices", READ, invoices::list)
+                .summary("List invoices (customer_id, status)")
+                .responds::<Page<Invoice>>(200),
             Route::post("/invoices/from-job", WRITE, sources::create_from_job)
-                .summary("Draft an invoice for a completed job")
-                .request::<sources::FromJob>(),
+                .summary("Draft an invoice for a completed job (200: the one drafted before)")
+                .request::<sources::FromJob>()
+                .responds::<InvoiceWithLines>(201)
+                .responds::<InvoiceWithLines>(200),
             Route::post(
                 "/invoices/from-work-order",
                 WRITE,
                 sources::create_from_work_order,
             )
             .summary("Draft an invoice for a work order's completed jobs")
-            .request::<sources::FromWorkOrder>(),
+            .request::<sources::FromWorkOrder>()
+            .responds::<InvoiceWithLines>(201),
             Route::get("/invoices/{id}.pdf", READ, pdf::show),
-            Route::get("/invoices/{id}", READ, invoices::show),
+            Route::get("/invoices/{id}", READ, invoices::show)
+                .summary("An invoice with its lines (ETag)")
+                .responds::<InvoiceWithLines>(200),
             Route::patch("/invoices/{id}", WRITE, invoices::update)
                 .summary("Change a draft invoice (If-Match)")
-                .request::<invoices::UpdateBody>(),
+                .request::<invoices::UpdateBody>()
+                .responds::<InvoiceWithLines>(200),
             Route::delete("/invoices/{id}", WRITE, invoices::delete),
-            Route::post("/invoices/{id}/finalize", WRITE, invoices::finalize),
-            Route::post("/invoices/{id}/void", WRITE, invoices::void),
+            Route::post("/invoices/{id}/finalize", WRITE, invoices::finalize)
+                .summary("Finalize a draft: number it and open it for payment")
+                .responds::<InvoiceWithLines>(200),
+            Route::post("/invoices/{id}/void", WRITE, invoices::void)
+                .summary("Void an open invoice")
+                .responds::<InvoiceWithLines>(200),
             Route::post(
                 "/invoices/{id}/mark-uncollectible",
                 WRITE,
                 invoices::mark_uncollectible,
-            ),
+            )
+            .summary("Mark an open invoice uncollectible")
+            .responds::<InvoiceWithLines>(200),
             Route::post("/invoices/{id}/payments", WRITE, payments::record)
                 .summary("Record a payment received outside Stripe")
-                .request::<payments::PaymentBody>(),
+                .request::<payments::PaymentBody>()
+                .responds::<Record<Payment>>(201),
             Route::post(
                 "/invoices/{id}/payment-intent",
                 WRITE,
@@ -122,26 +154,45 @@ impl Module for Billing {
             ),
             Route::post("/invoices/{id}/credit-notes", WRITE, credit_notes::create)
                 .summary("Credit part of a finalized invoice")
-                .request::<credit_notes::CreditBody>(),
-            Route::get("/invoices/{id}/credit-notes", READ, credit_notes::list),
-            Route::get("/payments", READ, payments::list),
-            Route::get("/payments/{id}", READ, payments::show),
+                .request::<credit_notes::CreditBody>()
+                .responds::<Record<CreditNote>>(201),
+            Route::get("/invoices/{id}/credit-notes", READ, credit_notes::list)
+                .summary("An invoice's credit notes")
+                .responds::<CreditNotes>(200),
+            Route::get("/payments", READ, payments::list)
+                .summary("List payments (customer_id, invoice_id)")
+                .responds::<Page<Payment>>(200),
+            Route::get("/payments/{id}", READ, payments::show)
+                .summary("A payment with its refunds")
+                .responds::<PaymentWithRefunds>(200),
             Route::post("/payments/{id}/refunds", REFUND, payments::create_refund)
                 .summary("Refund part or all of a payment")
-                .request::<payments::RefundBody>(),
-            Route::get("/invoices/{id}/dunning", READ, dunning::show),
-            Route::post("/dunning/run", WRITE, dunning::run_now),
+                .request::<payments::RefundBody>()
+                .responds::<Record<Refund>>(201),
+            Route::get("/invoices/{id}/dunning", READ, dunning::show)
+                .summary("An invoice's dunning (404 when a charge never failed)")
+                .responds::<Record<Dunning>>(200),
+            Route::post("/dunning/run", WRITE, dunning::run_now)
+                .summary("Run the daily dunning now")
+                .responds::<dunning::Run>(200),
             Route::post(
                 "/customers/{id}/setup-intent",
                 WRITE,
                 autopay::create_setup_intent,
             ),
-            Route::get("/customers/{id}/payment-profile", READ, autopay::show),
+            Route::get("/customers/{id}/payment-profile", READ, autopay::show)
+                .summary("A customer's payment profile: autopay, saved method, delinquency")
+                .responds::<PaymentProfile>(200),
             Route::patch("/customers/{id}/payment-profile", WRITE, autopay::update)
                 .summary("Turn autopay on or off")
-                .request::<autopay::ProfileBody>(),
-            Route::get("/reports/aging", READ, reports::aging),
-            Route::get("/reports/revenue", READ, reports::revenue),
+                .request::<autopay::ProfileBody>()
+                .responds::<PaymentProfile>(200),
+            Route::get("/reports/aging", READ, reports::aging)
+                .summary("What is owed by days past due (as_of)")
+                .responds::<Aging>(200),
+            Route::get("/reports/revenue", READ, reports::revenue)
+                .summary("Revenue by month, currency and service type (from, to)")
+                .responds::<Revenue>(200),
             Route::get("/pay/{token}.pdf", pay_links::PAY_LINK, pay_links::show_pdf),
             Route::get("/pay/{token}", pay_links::PAY_LINK, pay_links::show),
             Route::post(

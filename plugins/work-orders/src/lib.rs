@@ -9,10 +9,14 @@
 //! a `schedule.tick`, and the module extends every open recurring work order's horizon by
 //! the days that passed (`generate::extend_horizons`; a second delivery creates nothing).
 
+mod records;
 mod work_orders;
 
+use records::{Closed, Generated, WorkOrder};
 use verofield_field_ops as ops;
-use verofield_sdk::{Deadline, Event, Events, Manifest, Module, Route, Schedule, Tables, events};
+use verofield_sdk::{
+    Deadline, Event, Events, Manifest, Module, Page, Record, Route, Schedule, Tables, events,
+};
 use work_orders::{NewWorkOrder, WorkOrderFields};
 
 const READ: &str = "jobs.read";
@@ -32,16 +36,24 @@ impl Module for WorkOrders {
         routes: &[
             Route::post("/", WRITE, work_orders::create)
                 .summary("Create a work order; a recurrence generates its jobs")
-                .request::<NewWorkOrder>(),
-            Route::get("/", READ, work_orders::list).summary("List work orders"),
-            Route::get("/{id}", READ, work_orders::show).summary("A work order (ETag)"),
+                .request::<NewWorkOrder>()
+                .responds::<Generated>(201),
+            Route::get("/", READ, work_orders::list)
+                .summary("List work orders (customer_id, location_id, agreement_id, status)")
+                .responds::<Page<WorkOrder>>(200),
+            Route::get("/{id}", READ, work_orders::show)
+                .summary("A work order (ETag)")
+                .responds::<Record<WorkOrder>>(200),
             Route::patch("/{id}", WRITE, work_orders::update)
                 .summary("Change a work order; a new rule regenerates future jobs (If-Match)")
-                .request::<WorkOrderFields>(),
+                .request::<WorkOrderFields>()
+                .responds::<Generated>(200),
             Route::post("/{id}/generate", WRITE, work_orders::generate)
-                .summary("Generate the jobs of the horizon now (idempotent)"),
+                .summary("Generate the jobs of the horizon now (idempotent)")
+                .responds::<Generated>(200),
             Route::post("/{id}/close", WRITE, work_orders::close)
-                .summary("Close a work order and cancel its future unscheduled jobs"),
+                .summary("Close a work order and cancel its future unscheduled jobs")
+                .responds::<Closed>(200),
         ],
         tables: Tables {
             read: &[ops::CUSTOMERS, ops::LOCATIONS, ops::SERVICE_TYPES],

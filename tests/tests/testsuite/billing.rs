@@ -30,9 +30,9 @@ async fn server() -> TestServer {
 }
 
 /// A tenant with a customer, a location, a priced service type and a technician.
-struct Books<'s> {
+pub(crate) struct Books<'s> {
     scenario: Scenario<'s>,
-    customer: String,
+    pub(crate) customer: String,
     location: String,
     service: String,
     technician: String,
@@ -46,7 +46,7 @@ impl<'s> Deref for Books<'s> {
     }
 }
 
-async fn books<'s>(server: &'s TestServer, slug: &str) -> Books<'s> {
+pub(crate) async fn books<'s>(server: &'s TestServer, slug: &str) -> Books<'s> {
     let scenario = server.scenario(&unique(slug)).await;
     let customer = scenario.customer("Green Acres").await;
     let location = scenario.location(&customer, "Main house").await;
@@ -126,7 +126,7 @@ impl Books<'_> {
 
     /// An agreement billed monthly in advance at 99.00 from today (UTC), activated; its id
     /// and today's date.
-    async fn active_monthly_agreement(&self) -> (String, String) {
+    pub(crate) async fn active_monthly_agreement(&self) -> (String, String) {
         let today = chrono::Utc::now().date_naive().to_string();
         let agreement = self
             .create(
@@ -172,14 +172,14 @@ impl Books<'_> {
     }
 
     /// An open invoice of one line at `unit_minor`.
-    async fn open_invoice(&self, unit_minor: i64) -> Value {
+    pub(crate) async fn open_invoice(&self, unit_minor: i64) -> Value {
         let draft = self
             .draft(json!([{"description": "Service", "unit_price_minor": unit_minor}]))
             .await;
         self.finalize(draft["id"].as_str().unwrap()).await
     }
 
-    async fn pay(&self, api: &Api, invoice: &str, amount: i64, method: &str) -> Resp {
+    pub(crate) async fn pay(&self, api: &Api, invoice: &str, amount: i64, method: &str) -> Resp {
         admitted(
             api,
             "POST",
