@@ -29,6 +29,7 @@ mod lifecycle;
 mod module_answers;
 mod module_config;
 mod modules;
+mod outbound;
 mod payments;
 mod publishers;
 mod python_crm;
