@@ -27,6 +27,7 @@ pub const RUST_SDK: Files = embed![
     "vendor/verofield-sdk/src/log.rs" => "plugins/sdk/src/log.rs",
     "vendor/verofield-sdk/src/manifest.rs" => "plugins/sdk/src/manifest.rs",
     "vendor/verofield-sdk/src/money.rs" => "plugins/sdk/src/money.rs",
+    "vendor/verofield-sdk/src/outbound.rs" => "plugins/sdk/src/outbound.rs",
     "vendor/verofield-sdk/src/patch.rs" => "plugins/sdk/src/patch.rs",
     "vendor/verofield-sdk/src/payments.rs" => "plugins/sdk/src/payments.rs",
     "vendor/verofield-sdk/src/problem.rs" => "plugins/sdk/src/problem.rs",
