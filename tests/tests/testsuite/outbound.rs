@@ -77,6 +77,12 @@ async fn a_listed_host_is_reached_and_its_answer_returned() {
     assert_eq!(received[0].path, "/rates");
     assert_eq!(received[0].header("x-partner"), "7");
     assert_eq!(received[0].body, b"hi");
+    let metrics = server.anon().get("/metrics").await.text;
+    let answered =
+        r#"module_outbound_requests_total{module="outbound-probe",outcome="answered"} 2"#;
+    assert!(metrics.lines().any(|line| line == answered), "{metrics}");
+    let logged = server.stderr();
+    assert!(logged.contains("module outbound request") && logged.contains("partner.test"));
 }
 
 #[tokio::test]
