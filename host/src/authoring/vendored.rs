@@ -54,6 +54,7 @@ pub const PYTHON_SDK: Files = embed![
     "verofield_sdk/http.py" => "plugins/sdk-python/verofield_sdk/http.py",
     "verofield_sdk/log.py" => "plugins/sdk-python/verofield_sdk/log.py",
     "verofield_sdk/module.py" => "plugins/sdk-python/verofield_sdk/module.py",
+    "verofield_sdk/outbound.py" => "plugins/sdk-python/verofield_sdk/outbound.py",
     "verofield_sdk/problem.py" => "plugins/sdk-python/verofield_sdk/problem.py",
     "verofield_sdk/store.py" => "plugins/sdk-python/verofield_sdk/store.py",
     "verofield_sdk/validate.py" => "plugins/sdk-python/verofield_sdk/validate.py",

@@ -41,15 +41,13 @@ const MAX_HEADERS: usize = 32;
 /// Kept back from the call's deadline so that a module whose request timed out can still
 /// answer: a tenth of what is left, at most this.
 const ANSWER_MARGIN: Duration = Duration::from_millis(200);
-/// Headers the client sets itself or that would change the framing.
-const REFUSED_HEADERS: [&str; 10] = [
+/// Headers the client sets itself or that would change the framing (and every `proxy-*`).
+const REFUSED_HEADERS: [&str; 8] = [
     "host",
     "content-length",
     "transfer-encoding",
     "connection",
     "keep-alive",
-    "proxy-authorization",
-    "proxy-connection",
     "te",
     "trailer",
     "upgrade",
