@@ -179,6 +179,7 @@ async fn wasm(runtime: &Runtime, module: &verofield::runtime::LoadedModule, body
         events: Box::new(memory),
         payments: verofield::runtime::no_payments(),
         config: verofield::runtime::no_config(),
+        http: Box::new(verofield::outbound::Outbound::default()),
     };
     let request = Request {
         method: "POST".into(),

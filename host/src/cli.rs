@@ -380,6 +380,16 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub outbound_allow_cidrs: Vec<crate::auth::client_address::Cidr>,
+    /// `NAME=IP`: outbound requests to NAME go to IP without asking DNS (tests, split-horizon
+    /// installs), like curl's `--resolve`. The address is still checked: a private one needs
+    /// `--outbound-allow-cidr`. Repeat, or separate with commas.
+    #[arg(
+        long = "outbound-resolve",
+        env = "VEROFIELD_OUTBOUND_RESOLVE",
+        value_delimiter = ',',
+        value_parser = parse_resolve
+    )]
+    pub outbound_resolve: Vec<(String, std::net::IpAddr)>,
     #[command(flatten)]
     pub dispatch: DispatchArgs,
     #[command(flatten)]
@@ -822,6 +832,7 @@ pub(crate) fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSetti
         outbound: crate::outbound::OutboundSettings {
             allow_http: args.outbound_allow_http,
             allow_cidrs: args.outbound_allow_cidrs.clone(),
+            resolve: args.outbound_resolve.clone(),
             ..crate::outbound::OutboundSettings::default()
         },
         dispatch: args
@@ -829,4 +840,18 @@ pub(crate) fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSetti
             .settings(Duration::from_millis(args.statement_timeout_ms)),
         stripe: args.stripe.settings()?,
     })
+}
+
+/// `--outbound-resolve NAME=IP`: a lower-case host name and the address it stands for.
+fn parse_resolve(text: &str) -> std::result::Result<(String, std::net::IpAddr), String> {
+    let (name, ip) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not NAME=IP"))?;
+    let ip = ip
+        .parse()
+        .map_err(|_| format!("`{ip}` is not an IP address"))?;
+    if name.is_empty() || name.contains([':', '/', '@']) {
+        return Err(format!("`{name}` is not a host name"));
+    }
+    Ok((name.to_ascii_lowercase(), ip))
 }

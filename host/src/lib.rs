@@ -168,6 +168,7 @@ impl Host {
         let registry = Arc::new(
             registry::Registry::new(db.pool.clone(), Arc::new(runtime), columns)
                 .with_payments(stripe.clone())
+                .with_outbound(outbound.clone())
                 .with_sealer(module_config::Sealer::from_hex(
                     &secrets::load_or_generate(
                         &settings

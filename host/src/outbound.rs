@@ -9,8 +9,11 @@
 //!   unique-local, multicast, unspecified, and the IPv4-mapped forms of those); then the
 //!   connection is pinned to the checked address, so a second DNS answer (rebinding) cannot
 //!   swap it. `serve --outbound-allow-cidr` lets chosen blocks through;
-//! - 10 s for the whole exchange, DNS included, and at most 64 KiB of the answer's body is
-//!   read: the rest is never downloaded.
+//! - 10 s for the whole exchange, DNS included (less when the caller has less left: a module's
+//!   deadline), and at most 64 KiB of the answer's body is read: the rest is never downloaded.
+//!
+//! `serve --outbound-resolve NAME=IP` pins a name to an address without DNS (tests, split-horizon
+//! installs); the address is checked like any other.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -31,6 +34,8 @@ pub struct OutboundSettings {
     pub timeout: Duration,
     /// The most of an answer's body that is read.
     pub max_body: usize,
+    /// Names answered without DNS, lower case (`--outbound-resolve`); still checked.
+    pub resolve: Vec<(String, IpAddr)>,
 }
 
 impl Default for OutboundSettings {
@@ -40,6 +45,7 @@ impl Default for OutboundSettings {
             allow_cidrs: Vec::new(),
             timeout: Duration::from_secs(10),
             max_body: 64 * 1024,
+            resolve: Vec::new(),
         }
     }
 }
@@ -65,6 +71,8 @@ pub enum OutboundError {
 #[derive(Debug, Clone)]
 pub struct OutboundResponse {
     pub status: u16,
+    /// Names lower case, values that are not text left out.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     /// The body was longer than `max_body` and was cut there.
     pub truncated: bool,
@@ -125,6 +133,10 @@ impl Outbound {
         let host = url
             .host_str()
             .ok_or_else(|| OutboundError::InvalidUrl("the URL has no host".into()))?;
+        if let Some((_, ip)) = self.settings.resolve.iter().find(|(name, _)| name == host) {
+            self.check_address(*ip)?;
+            return Ok(SocketAddr::new(*ip, port));
+        }
         let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
             .await
             .map_err(|error| OutboundError::Unresolved(format!("{host}: {error}")))?
@@ -169,10 +181,27 @@ impl Outbound {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<OutboundResponse, OutboundError> {
-        let timeout = self.settings.timeout;
-        tokio::time::timeout(timeout, self.send_unbounded(method, url, headers, body))
+        self.send_within(method, url, headers, body, self.settings.timeout)
             .await
-            .map_err(|_| OutboundError::Timeout(timeout))?
+    }
+
+    /// [`send`](Self::send), bounded by `limit` when that is shorter than the client's own
+    /// timeout (a module call's remaining deadline).
+    pub async fn send_within(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+        limit: Duration,
+    ) -> Result<OutboundResponse, OutboundError> {
+        let timeout = limit.min(self.settings.timeout);
+        tokio::time::timeout(
+            timeout,
+            self.send_unbounded(method, url, headers, body, timeout),
+        )
+        .await
+        .map_err(|_| OutboundError::Timeout(timeout))?
     }
 
     async fn send_unbounded(
@@ -181,13 +210,14 @@ impl Outbound {
         url: &str,
         headers: &[(&str, String)],
         body: Vec<u8>,
+        timeout: Duration,
     ) -> Result<OutboundResponse, OutboundError> {
         let parsed = self.check_url(url)?;
         let address = self.resolve(&parsed).await?;
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .timeout(self.settings.timeout)
+            .timeout(timeout)
             .https_only(!self.settings.allow_http)
             .user_agent(concat!("VeroField-Webhooks/", env!("CARGO_PKG_VERSION")));
         if let Some(host) = parsed.domain() {
@@ -205,7 +235,6 @@ impl Outbound {
                 .map_err(|error| OutboundError::Transport(error.to_string()))?;
             header_map.insert(name, value);
         }
-        let timeout = self.settings.timeout;
         let mut response = client
             .request(method, parsed)
             .headers(header_map)
@@ -214,6 +243,13 @@ impl Outbound {
             .await
             .map_err(|e| transport_error(e, timeout))?;
         let status = response.status().as_u16();
+        let response_headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
         let max = self.settings.max_body;
         let mut collected = Vec::new();
         let mut truncated = false;
@@ -233,6 +269,7 @@ impl Outbound {
         }
         Ok(OutboundResponse {
             status,
+            headers: response_headers,
             body: collected,
             truncated,
         })

@@ -168,6 +168,7 @@ impl Registry {
                 module.manifest.name.clone(),
                 self.sealer.clone(),
             )),
+            http: Box::new(self.outbound.clone()),
         };
         Ok((context, shared))
     }

@@ -81,6 +81,8 @@ pub struct Registry {
     columns: Arc<storage::Columns>,
     /// Stripe, for the calls' `payments` backends.
     stripe: crate::payments::Stripe,
+    /// The hardened client of the calls' `http` requests.
+    outbound: crate::outbound::Outbound,
     /// Opens the secrets of the calls' `config` backends.
     sealer: Arc<crate::module_config::Sealer>,
     /// Each tenant's time zone, read once: it is fixed when the tenant is created.
@@ -116,6 +118,7 @@ impl Registry {
             catalog: RwLock::default(),
             columns,
             stripe: crate::payments::Stripe::default(),
+            outbound: crate::outbound::Outbound::default(),
             sealer: Arc::new(crate::module_config::Sealer::ephemeral()),
             time_zones: std::sync::Mutex::default(),
         }
@@ -124,6 +127,12 @@ impl Registry {
     /// Gives module calls granted `payments` this Stripe client (without it: `not-configured`).
     pub fn with_payments(mut self, stripe: crate::payments::Stripe) -> Self {
         self.stripe = stripe;
+        self
+    }
+
+    /// Sends module calls' `http` requests with this client (without it: the strict default).
+    pub fn with_outbound(mut self, outbound: crate::outbound::Outbound) -> Self {
+        self.outbound = outbound;
         self
     }
 

@@ -25,6 +25,7 @@ use super::bindings::exports::verofield::platform::module::{Event, Request, Resp
 use super::capabilities::config::{ConfigBackend, ConfigState, Settings};
 use super::capabilities::context::{Caller, ContextState};
 use super::capabilities::events::{EventError, EventSink, EventsState};
+use super::capabilities::http::{HttpBackend, HttpState};
 use super::capabilities::log::{ModuleLog, Origin as LogOrigin};
 use super::capabilities::payments::{PaymentsBackend, PaymentsState};
 use super::capabilities::store::{
@@ -53,6 +54,8 @@ pub struct CallContext {
     pub payments: Box<dyn PaymentsBackend>,
     /// The tenant's settings of this module (`config`).
     pub config: Box<dyn ConfigBackend>,
+    /// The hardened client for `http` requests.
+    pub http: Box<dyn HttpBackend>,
 }
 
 impl CallContext {
@@ -68,6 +71,7 @@ impl CallContext {
             events: Box::new(NoBackend),
             payments: Box::new(NoBackend),
             config: Box::new(NoBackend),
+            http: Box::new(crate::outbound::Outbound::default()),
         }
     }
 
@@ -96,6 +100,7 @@ pub struct CallState {
     pub(super) events: EventsState,
     pub(super) payments: PaymentsState,
     pub(super) config: ConfigState,
+    pub(super) http: HttpState,
     pub(super) wasi: WasiState,
     memory: MemoryCap,
     deadline: Instant,
@@ -124,6 +129,7 @@ pub(super) async fn call(
     let log = ModuleLog::new(limits.log_bytes);
     let request_id = call.request_id.clone();
     let tenant_id = call.tenant_id;
+    let deadline = started + limits.deadline;
     let state = CallState {
         host_calls: HostCalls::new(limits.host_calls),
         context: ContextState::new(call.tenant_id, call.time_zone, call.caller, call.request_id),
@@ -131,13 +137,14 @@ pub(super) async fn call(
         events: EventsState::new(call.events, module.manifest.clone()),
         payments: PaymentsState::new(call.payments, &module.manifest),
         config: ConfigState::new(call.config, &module.manifest),
+        http: HttpState::new(call.http, &module.manifest, tenant_id, deadline),
         wasi: WasiState::new(&log),
         log,
         memory: MemoryCap {
             cap: limits.memory_bytes,
             refused: false,
         },
-        deadline: started + limits.deadline,
+        deadline,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.memory);
@@ -204,7 +211,12 @@ pub(super) async fn call(
             format!("storage failed during the call: {reason}"),
         ));
     }
-    if let Some(why) = state.store.denied().or(state.payments.denied()) {
+    if let Some(why) = state
+        .store
+        .denied()
+        .or(state.payments.denied())
+        .or(state.http.denied())
+    {
         return Err(Error::problem(
             StatusCode::INTERNAL_SERVER_ERROR,
             "module_not_granted",

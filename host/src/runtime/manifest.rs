@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use super::capabilities::http;
 use super::route_schema;
 use crate::error::{Error, Result};
 use crate::events::types::is_valid_pattern;
@@ -48,6 +49,24 @@ pub struct Manifest {
     /// (`module_config`).
     #[serde(default, skip_serializing_if = "ConfigSpec::is_empty")]
     pub config: ConfigSpec,
+    /// The hosts the `http` capability may reach (`capabilities::http`).
+    #[serde(default, skip_serializing_if = "Outbound::is_empty")]
+    pub outbound: Outbound,
+}
+
+/// `{"hosts": ["api.example.com", "*.example.org"]}`: the only hosts a module granted `http`
+/// may send requests to, shown to the tenant at consent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outbound {
+    #[serde(default)]
+    pub hosts: Vec<String>,
+}
+
+impl Outbound {
+    pub fn is_empty(&self) -> bool {
+        self.hosts.is_empty()
+    }
 }
 
 /// What a module may touch, as a tenant admin sees it at consent and accepts it on bind
@@ -68,6 +87,9 @@ pub struct Grants {
     /// The names of the secrets the tenant may give it.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// The hosts it may send HTTP requests to (`http`); left out when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbound_hosts: Vec<String>,
 }
 
 /// A scheduled entry point: `{"name": "extend-horizon", "at": "daily 01:00"}`, in the
@@ -127,6 +149,8 @@ pub struct RequestedLimits {
 }
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+/// The optional capabilities a manifest may declare.
+const CAPABILITIES: [&str; 2] = [super::capabilities::payments::CAPABILITY, http::CAPABILITY];
 
 impl Manifest {
     pub fn parse(json: &str) -> Result<Self> {
@@ -159,6 +183,7 @@ impl Manifest {
             limits: self.limits.clone(),
             collections: self.collections.keys().cloned().collect(),
             secrets: sorted(&self.config.secrets),
+            outbound_hosts: sorted(&self.outbound.hosts),
         }
     }
 
@@ -222,11 +247,16 @@ impl Manifest {
                 )));
             }
         }
-        if let Some(unknown) = self.capabilities.iter().find(|c| *c != "payments") {
+        if let Some(unknown) = self
+            .capabilities
+            .iter()
+            .find(|c| !CAPABILITIES.contains(&c.as_str()))
+        {
             return Err(rejected(format!(
-                "capability `{unknown}` is not one of [\"payments\"]"
+                "capability `{unknown}` is not one of {CAPABILITIES:?}"
             )));
         }
+        self.validate_outbound()?;
         for (i, schedule) in self.schedules.iter().enumerate() {
             if !is_identifier(&schedule.name) {
                 return Err(rejected(format!(
@@ -287,6 +317,37 @@ impl Manifest {
 }
 
 impl Manifest {
+    /// `http` and `outbound.hosts` come together: the capability with no host reaches
+    /// nothing, hosts without it are a manifest that forgot to ask; each entry is a host name
+    /// pattern (`capabilities::http::check_host_pattern`).
+    fn validate_outbound(&self) -> Result<()> {
+        let granted = self.capabilities.iter().any(|c| c == http::CAPABILITY);
+        match (granted, self.outbound.hosts.is_empty()) {
+            (true, true) => {
+                return Err(rejected(
+                    "capability `http` needs the hosts it may reach in `outbound.hosts`".into(),
+                ));
+            }
+            (false, false) => {
+                return Err(rejected(
+                    "`outbound.hosts` needs the capability `http` in `capabilities`".into(),
+                ));
+            }
+            _ => {}
+        }
+        if self.outbound.hosts.len() > http::MAX_HOSTS {
+            return Err(rejected(format!(
+                "`outbound.hosts` lists more than {} hosts",
+                http::MAX_HOSTS
+            )));
+        }
+        for host in &self.outbound.hosts {
+            http::check_host_pattern(host)
+                .map_err(|why| rejected(format!("outbound host `{host}`: {why}")))?;
+        }
+        Ok(())
+    }
+
     /// `module` or `namespace/module`, each part an identifier.
     fn validate_name(&self) -> Result<()> {
         let valid = match self.name.split_once('/') {
@@ -350,6 +411,7 @@ impl Grants {
             && subset(&self.events.subscribe, &accepted.events.subscribe)
             && subset(&self.collections, &accepted.collections)
             && subset(&self.secrets, &accepted.secrets)
+            && subset(&self.outbound_hosts, &accepted.outbound_hosts)
             && limit(a.deadline_ms, g.deadline_ms)
             && limit(a.memory_mib.map(u64::from), g.memory_mib.map(u64::from))
             && limit(a.host_calls.map(u64::from), g.host_calls.map(u64::from))
@@ -495,6 +557,37 @@ mod tests {
             r#"{"name": "wo", "version": "1.0.0", "slot": "wo", "routes": [], "tables": {"read": ["crm_customers"]}, "collections": {"crm_customers": {"columns": {"a": {"type": "text"}}}}}"#,
         ] {
             assert!(Manifest::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn outbound_hosts_come_with_the_http_capability_and_need_consent_to_grow() {
+        let manifest = |capabilities: &str, hosts: &str| {
+            format!(
+                r#"{{"name": "a/x", "version": "1.0.0", "slot": "x", "routes": [],
+                    "capabilities": {capabilities}, "outbound": {{"hosts": {hosts}}}}}"#
+            )
+        };
+        let one = grants_of(&manifest(r#"["http"]"#, r#"["api.example.com"]"#));
+        let two = grants_of(&manifest(
+            r#"["http"]"#,
+            r#"["api.example.com", "*.example.org"]"#,
+        ));
+        assert_eq!(two.outbound_hosts, ["*.example.org", "api.example.com"]);
+        assert!(one.within(&two) && !two.within(&one));
+        for (capabilities, hosts, why) in [
+            (r#"["http"]"#, "[]", "needs the hosts"),
+            ("[]", r#"["api.example.com"]"#, "needs the capability"),
+            (r#"["http"]"#, r#"["10.0.0.1"]"#, "an IP address"),
+            (
+                r#"["http"]"#,
+                r#"["api.example.com:8443"]"#,
+                "not a lower-case host",
+            ),
+        ] {
+            let error = Manifest::parse(&manifest(capabilities, hosts)).unwrap_err();
+            assert_eq!(error.code(), "module_manifest_invalid");
+            assert!(error.to_string().contains(why), "{error}");
         }
     }
 

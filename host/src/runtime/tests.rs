@@ -164,6 +164,7 @@ fn call_for(tenant_id: Uuid, backend: &Memory) -> CallContext {
         events: Box::new(backend.clone()),
         payments: super::instance::no_payments(),
         config: super::instance::no_config(),
+        http: Box::new(crate::outbound::Outbound::default()),
     }
 }
 

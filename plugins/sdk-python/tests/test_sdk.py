@@ -18,6 +18,7 @@ from verofield_sdk import (
     etag,
     fields,
     is_rfc3339,
+    outbound,
     trim,
 )
 
@@ -194,6 +195,14 @@ class StoreTests(unittest.TestCase):
         )
         problem = StoreError("invalid", "column `name`: may not contain the NUL character").problem()
         self.assertEqual(problem.errors, [FieldError("name", "may not contain the NUL character")])
+
+    def test_outbound_errors_become_problems(self):
+        status = lambda variant: outbound.outbound_problem(variant, "why").status
+        self.assertEqual(
+            [status("HttpError_Timeout"), status("HttpError_TooLarge"), status("HttpError_Failed"),
+             status("HttpError_HostNotAllowed"), status("HttpError_NotGranted")],
+            [504, 502, 502, 500, 500],
+        )
 
     def test_if_match_names_the_version(self):
         with_if_match = lambda value: Request(headers=[("If-Match", value)])

@@ -16,11 +16,12 @@ the Rust SDK (`plugins/sdk`): a route table that is both the manifest and the di
                              routes=[Route.get("/notes/{id}", "notes.read", show)],
                              tables={"read": [], "write": ["notes"]}))
 
-Everything except the wrappers over host imports (`store`, `events`, `log`, `context`)
+Everything except the wrappers over host imports (`store`, `events`, `log`, `context`,
+`outbound`)
 is plain Python, unit-tested with `python3 -m unittest` outside any component.
 """
 
-from . import context, etag, events, fields, log, store
+from . import context, etag, events, fields, log, outbound, store
 from .etag import Resource
 from .http import Paging, Request, Response, is_uuid
 from .module import Manifest, Route, dispatch, export
@@ -52,6 +53,7 @@ __all__ = [
     "is_rfc3339",
     "is_uuid",
     "log",
+    "outbound",
     "store",
     "trim",
 ]

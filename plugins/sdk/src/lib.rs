@@ -102,6 +102,7 @@ pub mod http;
 pub mod log;
 pub mod manifest;
 pub mod money;
+pub mod outbound;
 pub mod patch;
 pub mod payments;
 pub mod problem;
@@ -112,7 +113,9 @@ pub mod validate;
 
 pub use deadline::Deadline;
 pub use http::{Request, Response};
-pub use manifest::{Collection, Column, Config, Events, Limits, Manifest, Route, Schedule, Tables};
+pub use manifest::{
+    Collection, Column, Config, Events, Limits, Manifest, Outbound, Route, Schedule, Tables,
+};
 pub use patch::Patch;
 pub use problem::{FieldError, Problem};
 pub use resource::Resource;

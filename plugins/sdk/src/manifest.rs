@@ -20,7 +20,8 @@ pub struct Manifest {
     pub routes: &'static [Route],
     pub tables: Tables,
     pub events: Events,
-    /// Optional capabilities: `&["payments"]` for [`crate::payments`].
+    /// Optional capabilities: `&["payments"]` for [`crate::payments`], `&["http"]` for
+    /// [`crate::outbound`] (with the hosts in `outbound`).
     pub capabilities: &'static [&'static str],
     /// Left out of the JSON when nothing is requested, so most manifests stay as they were.
     #[serde(skip_serializing_if = "Limits::is_default")]
@@ -46,6 +47,25 @@ pub struct Manifest {
     /// The tenant's configuration and secrets ([`crate::config`]). Left out when empty.
     #[serde(skip_serializing_if = "Config::is_empty")]
     pub config: Config,
+    /// The hosts [`crate::outbound`] may reach (with `capabilities: &["http"]`), shown to the
+    /// tenant at consent. Left out when empty.
+    #[serde(skip_serializing_if = "Outbound::is_empty")]
+    pub outbound: Outbound,
+}
+
+/// `outbound`: host names (`api.example.com`) or one leading wildcard label
+/// (`*.example.org`, one label deep); no IP addresses, ports or paths.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Outbound {
+    pub hosts: &'static [&'static str],
+}
+
+impl Outbound {
+    pub const NONE: Self = Self { hosts: &[] };
+
+    fn is_empty(&self) -> bool {
+        self.hosts.is_empty()
+    }
 }
 
 /// `config`: the JSON Schema of the configuration object (as JSON text) and the secret names.
@@ -213,6 +233,7 @@ impl Manifest {
         description: None,
         collections: &[],
         config: Config::NONE,
+        outbound: Outbound::NONE,
     };
 
     /// The JSON `manifest()` returns.

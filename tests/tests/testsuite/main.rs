@@ -30,6 +30,7 @@ mod lifecycle;
 mod module_answers;
 mod module_config;
 mod modules;
+mod outbound;
 mod payments;
 mod publisher_lists;
 mod publishers;

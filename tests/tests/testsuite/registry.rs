@@ -392,3 +392,17 @@ async fn a_component_built_against_wit_0_1_0_still_loads_and_runs() {
     assert_eq!(echoed.json["params"], json!([["id", "42"]]));
     assert_eq!(echoed.json["tenant"], tenants[0].0.id.to_string());
 }
+
+/// WIT 0.1.2 only added `http`: a component built against the frozen 0.1.1
+/// (`wit/versions/0.1.1`), importing the `config@0.1.1` that version added, still uploads,
+/// binds and answers.
+#[tokio::test]
+async fn a_component_built_against_wit_0_1_1_still_loads_and_runs() {
+    let server = TestServer::start().await;
+    let tenants = server
+        .tenants_on_fixture(&["legacy-wit11"], "legacy-config", "legacy-config")
+        .await;
+    let config = tenants[0].1.get("/v1/legacy-config/config").await;
+    config.expect_status(200);
+    assert_eq!(config.json, json!({}));
+}

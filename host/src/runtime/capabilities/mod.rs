@@ -10,6 +10,7 @@
 pub mod config;
 pub mod context;
 pub mod events;
+pub mod http;
 pub mod log;
 pub mod payments;
 pub mod store;
@@ -27,6 +28,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
     events::add_to_linker(linker)?;
     payments::add_to_linker(linker)?;
     config::add_to_linker(linker)?;
+    http::add_to_linker(linker)?;
     Ok(())
 }
 
