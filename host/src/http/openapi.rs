@@ -856,6 +856,14 @@ const HOST_ROUTES: &[HostRoute] = &[
     )
     .answers::<VersionRecord>("200"),
     route(
+        "GET",
+        "/v1/publisher/modules/{digest}/shares",
+        "The shares the publisher recorded for its version (cursor, limit)",
+        "publishers",
+        Auth::Publisher,
+    )
+    .answers_page::<crate::registry::shares::PublisherShare>(),
+    route(
         "POST",
         "/v1/publisher/modules/{digest}/shares",
         "Share one of the publisher's versions with a tenant",

@@ -77,9 +77,10 @@ pub async fn share(
 pub const OPERATOR: &str = "operator";
 
 /// A publisher's share of one of its versions, as the publisher lists it.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct PublisherShare {
     #[serde(skip)]
+    #[schema(ignore)]
     pub id: Uuid,
     pub digest: String,
     /// The tenant's slug, as the publisher named it.
