@@ -216,4 +216,18 @@ if [ "${#module_total[@]}" -gt 0 ]; then
   echo
   echo "CPU per request, median over the rounds (server + PostgreSQL): module ${m_cpu} µs, native ${n_cpu} µs; native / module = $(awk -v m="$m_cpu" -v n="$n_cpu" 'BEGIN { printf "%.2f", n / m }')x"
 fi
+# The module calls alone (instantiation, the guest's work and its host calls; no HTTP, token
+# or transaction), from the server's own histogram, warm-up included.
+metrics=$(curl -sf "$base/metrics")
+echo
+echo "Module calls (\`module_call_duration_seconds\`: the mean over every call of the run, the quantiles over its last minute or so):"
+awk '/^module_call_duration_seconds[_{]/ {
+       match($0, /module="[^"]*"/); name = substr($0, RSTART + 8, RLENGTH - 9)
+       if ($1 ~ /_sum\{/) sum[name] = $2
+       else if ($1 ~ /_count\{/) count[name] = $2
+       else if ($1 ~ /quantile="0.5"/) p50[name] = $2
+       else if ($1 ~ /quantile="0.99"/) p99[name] = $2 }
+     END { for (name in count) if (count[name] > 0)
+             printf "- `%s`: mean %.0f µs, p50 %.0f µs, p99 %.0f µs (%d calls)\n", name,
+               sum[name] / count[name] * 1e6, p50[name] * 1e6, p99[name] * 1e6, count[name] }' <<<"$metrics"
 log "wrk outputs: $work/{module,native}.txt"
