@@ -19,8 +19,9 @@
 #
 # With VERSUS=python the second route is not the native handler but the Python twin of the
 # CRM (plugins/crm-python, PY_CRM_WASM: a built component, else built here): a second tenant
-# is served by it (uploaded as the operator, shared, bound), and the script also reports the
-# upload-to-first-request time. Any server binary will do then (no bench-baseline feature).
+# is served by it (uploaded as the operator, shared, its conformance passed, consented to and
+# bound). Any server binary will do then (no bench-baseline feature).
+# scripts/bench-upload.sh times the path from upload to first request.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/bench-lib.sh
@@ -32,15 +33,7 @@ CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-5s}
 
-log() { printf '%s\n' "$*" >&2; }
-
-if ! command -v wrk >/dev/null; then
-  log "installing wrk"
-  if [ "$(id -u)" = 0 ]; then apt-get install -y wrk >&2; else sudo apt-get install -y wrk >&2; fi
-fi
-for tool in curl jq; do
-  command -v "$tool" >/dev/null || { log "$tool is required"; exit 1; }
-done
+need_tools
 
 # --- build ------------------------------------------------------------------------------
 VERSUS=${VERSUS:-native}
@@ -61,57 +54,24 @@ fi
 
 # --- server -----------------------------------------------------------------------------
 work="$PWD/target/bench-http/run-$(date -u +%Y%m%dT%H%M%SZ)-$$"
-mkdir -p "$work/modules" "$work/data"
+mkdir -p "$work/modules"
 # Only the CRM component is published: the benchmark does not depend on the other plugins.
 cp "$CRM_WASM" "$work/modules/verofield_crm.wasm"
-# The embedded PostgreSQL runs as `postgres` when we are root: it must reach the data dir.
-if [ "$(id -u)" = 0 ] && [ -z "${DATABASE_URL:-}" ]; then
-  dir="$work/data"
-  while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done
-fi
-
-operator_token=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-server_pid=""
-stop_server() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    # Graceful: the server drains, then stops its embedded PostgreSQL.
-    for _ in $(seq 1 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-  fi
-  # The embedded cluster (~100 MB) goes once it has stopped; logs and wrk outputs stay.
-  if [ -z "${DATABASE_URL:-}" ] && [ ! -f "$work/data/pg/data/postmaster.pid" ]; then
-    rm -rf "$work/data"
-  fi
-  log "server log: $work/server.err"
-}
 trap stop_server EXIT
 trap 'exit 130' INT TERM
 
 # One tenant's throughput is measured, so its fair shares are lifted to the load's connections
 # (with the defaults, 16 connections of one tenant get 429 `tenant_busy` past its share).
 # The native route needs --bench-baseline; an upload of the Python CRM compiles in its request.
-if [ "$VERSUS" = python ]; then extra_args=(--request-timeout-secs 300); else extra_args=(--bench-baseline); fi
-VEROFIELD_OPERATOR_TOKEN="$operator_token" "$VEROFIELD_BIN" --data-dir "$work/data" serve \
-  --listen 127.0.0.1:0 "${extra_args[@]}" --builtin-modules "$work/modules" \
-  --tenant-max-transactions "$CONNECTIONS" --tenant-max-module-calls "$CONNECTIONS" \
-  --access-token-ttl-secs 3600 >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
-
-base=$(wait_for_listening "$work/server.out" "$work/server.err" "$server_pid")
-log "server at $base (pid $server_pid, data $work/data)"
+if [ "$VERSUS" = python ]; then
+  extra_args=(--request-timeout-secs 300 --module-compile-timeout-ms 280000)
+else
+  extra_args=(--bench-baseline)
+fi
+start_server "$work" "$work/modules" "${extra_args[@]}" \
+  --tenant-max-transactions "$CONNECTIONS" --tenant-max-module-calls "$CONNECTIONS"
 
 # --- fixtures ---------------------------------------------------------------------------
-password="bench-password-0123456789"
-# tenant SLUG -> the owner's access token of a new tenant
-tenant() {
-  curl -sf -X POST "$base/v1/operator/tenants" \
-    -H "authorization: Bearer $operator_token" -H 'content-type: application/json' \
-    -d "{\"name\":\"Benchmark\",\"slug\":\"$1\",\"admin_email\":\"owner@$1.test\",\"admin_password\":\"$password\"}" \
-    >/dev/null
-  curl -sf -X POST "$base/v1/auth/login" -H 'content-type: application/json' \
-    -d "{\"tenant\":\"$1\",\"email\":\"owner@$1.test\",\"password\":\"$password\"}" | jq -r .access_token
-}
 # customer TOKEN -> the id of a new customer of that tenant
 customer() {
   curl -sf -X POST "$base/v1/crm/customers" \
@@ -120,7 +80,7 @@ customer() {
     | jq -r .id
 }
 slug="bench-$$"
-token=$(tenant "$slug")
+token=$(create_tenant "$slug")
 id=$(customer "$token")
 
 if [ "${BIND_TENANT:-0}" = 1 ]; then
@@ -135,18 +95,15 @@ native_url="$base/v1/baseline/crm/customers/$id"
 native_token=$token
 if [ "$VERSUS" = python ]; then
   # The "native" side becomes a second tenant served by the Python CRM.
-  native_token=$(tenant "$slug-py")
-  started=$(date +%s%N)
-  py_digest=$(curl -sf -X POST "$base/v1/operator/modules?share=$slug-py" \
-    -H "authorization: Bearer $operator_token" -H 'content-type: application/wasm' \
-    --data-binary "@$PY_CRM_WASM" | jq -r .digest)
-  uploaded=$(date +%s%N)
-  curl -sf -X PUT "$base/v1/tenant/modules/crm" -H "authorization: Bearer $native_token" \
-    -H 'content-type: application/json' -d "{\"version\":\"$py_digest\"}" >/dev/null
+  native_token=$(create_tenant "$slug-py")
+  # Upload-to-first-request is timed by scripts/bench-upload.sh; here it is only set-up.
+  uploaded=$(upload_module "$PY_CRM_WASM" "$slug-py")
+  py_digest=$(jq -r .digest <<<"$uploaded")
+  conformance=$(wait_for_conformance "$py_digest")
+  [ "$conformance" = passed ] || { log "the Python CRM's conformance: $conformance"; exit 1; }
+  consent_and_bind "$native_token" crm "$(jq -r .name <<<"$uploaded")" "$(jq -r .version <<<"$uploaded")"
   native_url="$base/v1/crm/customers/$(customer "$native_token")"
-  curl -sf -H "authorization: Bearer $native_token" "$native_url" >/dev/null
-  served=$(date +%s%N)
-  log "Python CRM ($(stat -c %s "$PY_CRM_WASM") bytes): upload $(( (uploaded - started) / 1000000 )) ms, upload to first answer $(( (served - started) / 1000000 )) ms"
+  log "Python CRM ($(stat -c %s "$PY_CRM_WASM") bytes) $py_digest: compiled in $(jq -r .validation.load_ms <<<"$uploaded") ms, conformance $conformance, bound"
 fi
 # The tenants' own ids and times differ; the rest of the answer must not.
 same_shape() { jq -S 'del(.id, .created_at, .updated_at)' <<<"$1"; }
@@ -173,7 +130,7 @@ tick=$(getconf CLK_TCK)
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 server_ticks() { proc_ticks "$server_pid"; }
 pg_ticks() {
-  local pm_file="$work/data/pg/data/postmaster.pid" pm total child
+  local pm_file="$server_work/data/pg/data/postmaster.pid" pm total child
   [ -f "$pm_file" ] || { echo 0; return; }
   pm=$(head -n 1 "$pm_file")
   total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat" 2>/dev/null || echo 0)
@@ -259,4 +216,18 @@ if [ "${#module_total[@]}" -gt 0 ]; then
   echo
   echo "CPU per request, median over the rounds (server + PostgreSQL): module ${m_cpu} µs, native ${n_cpu} µs; native / module = $(awk -v m="$m_cpu" -v n="$n_cpu" 'BEGIN { printf "%.2f", n / m }')x"
 fi
+# The module calls alone (instantiation, the guest's work and its host calls; no HTTP, token
+# or transaction), from the server's own histogram, warm-up included.
+metrics=$(curl -sf "$base/metrics")
+echo
+echo "Module calls (\`module_call_duration_seconds\`: the mean over every call of the run, the quantiles over its last minute or so):"
+awk '/^module_call_duration_seconds[_{]/ {
+       match($0, /module="[^"]*"/); name = substr($0, RSTART + 8, RLENGTH - 9)
+       if ($1 ~ /_sum\{/) sum[name] = $2
+       else if ($1 ~ /_count\{/) count[name] = $2
+       else if ($1 ~ /quantile="0.5"/) p50[name] = $2
+       else if ($1 ~ /quantile="0.99"/) p99[name] = $2 }
+     END { for (name in count) if (count[name] > 0)
+             printf "- `%s`: mean %.0f µs, p50 %.0f µs, p99 %.0f µs (%d calls)\n", name,
+               sum[name] / count[name] * 1e6, p50[name] * 1e6, p99[name] * 1e6, count[name] }' <<<"$metrics"
 log "wrk outputs: $work/{module,native}.txt"

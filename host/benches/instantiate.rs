@@ -4,7 +4,14 @@
 //! Criterion reports the mean and median; a plain loop of 10,000 calls before it prints the
 //! median and the 99th percentile, which criterion does not give.
 //!
+//! With `INSTANTIATE_COMPONENTS=name=path.wasm,...` it also measures those components (the Rust
+//! and the Python CRM, say) with the pooling allocator: a fresh Store, instantiation, one
+//! `handle` of a route the module does not have (its SDK answers 404 at once, touching no
+//! storage) and the drop: the fixed cost of a call to that module, whatever the route does.
+//!
 //!     nice -n 10 cargo bench -p verofield --bench instantiate
+//!     INSTANTIATE_COMPONENTS=rust-crm=plugins/target/wasm32-wasip2/release/verofield_crm.wasm,python-crm=target/python-modules/crm_python.wasm \
+//!       nice -n 10 cargo bench -p verofield --bench instantiate -- crm
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -42,7 +49,10 @@ fn echo_component() -> Vec<u8> {
 struct Setup {
     tokio: tokio::runtime::Runtime,
     runtime: Runtime,
-    echo: ModuleHandle,
+    module: ModuleHandle,
+    /// The request each call answers, and the status it must answer with.
+    request: Request,
+    status: u16,
     _cache: tempdir::Removed,
 }
 
@@ -57,7 +67,7 @@ mod tempdir {
     }
 }
 
-fn setup(pooling: bool) -> Setup {
+fn setup(pooling: bool, component: &[u8], request: Request, status: u16) -> Setup {
     let cache =
         tempdir::Removed(std::env::temp_dir().join(format!("verofield-bench-{}", Uuid::new_v4())));
     let mut config = RuntimeConfig::new(&cache.0);
@@ -68,15 +78,62 @@ fn setup(pooling: bool) -> Setup {
         .enable_all()
         .build()
         .unwrap();
-    let echo = tokio
-        .block_on(runtime.load(&echo_component()))
-        .expect("loading echo");
+    let module = tokio
+        .block_on(runtime.load(component))
+        .expect("loading the component");
     Setup {
         tokio,
         runtime,
-        echo,
+        module,
+        request,
+        status,
         _cache: cache,
     }
+}
+
+/// `GET /echo/1`, which the echo fixture answers 200 after its host calls.
+fn echo_request() -> Request {
+    Request {
+        method: "GET".into(),
+        path: "/echo/1".into(),
+        query: Vec::new(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        route: "/echo/{id}".into(),
+        params: vec![("id".into(), "1".into())],
+    }
+}
+
+/// A route no module has: its SDK's router answers 404 without a host call.
+fn unrouted_request() -> Request {
+    Request {
+        method: "GET".into(),
+        path: "/bench/unrouted".into(),
+        query: Vec::new(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        route: "/bench/unrouted".into(),
+        params: Vec::new(),
+    }
+}
+
+/// The components named in `INSTANTIATE_COMPONENTS` (`name=path,...`), read.
+fn components_from_env() -> Vec<(String, Vec<u8>)> {
+    let Ok(list) = std::env::var("INSTANTIATE_COMPONENTS") else {
+        return Vec::new();
+    };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    list.split(',')
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (name, path) = entry
+                .split_once('=')
+                .expect("INSTANTIATE_COMPONENTS entries are name=path");
+            let bytes = std::fs::read(root.join(path))
+                .unwrap_or_else(|error| panic!("reading {path}: {error}"));
+            (name.to_owned(), bytes)
+        })
+        .collect()
 }
 
 fn one_call(setup: &Setup) {
@@ -89,20 +146,15 @@ fn one_call(setup: &Setup) {
         },
         "bench".into(),
     );
-    let request = Request {
-        method: "GET".into(),
-        path: "/echo/1".into(),
-        query: Vec::new(),
-        headers: Vec::new(),
-        body: Vec::new(),
-        route: "/echo/{id}".into(),
-        params: vec![("id".into(), "1".into())],
-    };
     let (response, _) = setup
         .tokio
-        .block_on(setup.runtime.handle(&setup.echo, call, request))
-        .expect("echo answers");
-    assert_eq!(response.status, 200);
+        .block_on(
+            setup
+                .runtime
+                .handle(&setup.module, call, setup.request.clone()),
+        )
+        .expect("the module answers");
+    assert_eq!(response.status, setup.status);
 }
 
 fn percentiles(name: &str, setup: &Setup) {
@@ -130,15 +182,26 @@ fn percentiles(name: &str, setup: &Setup) {
 
 fn instantiate(c: &mut Criterion) {
     let mut group = c.benchmark_group("instantiate_call_drop");
+    let echo = echo_component();
     for (name, pooling) in [("pooling", true), ("on_demand", false)] {
-        let setup = setup(pooling);
+        let setup = setup(pooling, &echo, echo_request(), 200);
         percentiles(name, &setup);
         group.bench_function(name, |b| b.iter(|| one_call(&setup)));
     }
     group.finish();
 }
 
-criterion_group!(benches, instantiate);
+fn instantiate_components(c: &mut Criterion) {
+    let mut group = c.benchmark_group("instantiate_unrouted_drop");
+    for (name, component) in components_from_env() {
+        let setup = setup(true, &component, unrouted_request(), 404);
+        percentiles(&name, &setup);
+        group.bench_function(&name, |b| b.iter(|| one_call(&setup)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, instantiate, instantiate_components);
 
 fn main() {
     benches();
