@@ -154,16 +154,24 @@ pub fn create_setup_intent(request: &Request) -> Result<Response, Problem> {
         &stripe_customer,
         &[("customer_id".into(), customer.id.clone())],
     )?;
-    Ok(Response::json(
-        200,
-        &json!({
-            "customer_id": customer.id,
-            "stripe_customer_id": stripe_customer,
-            "setup_intent_id": intent.id,
-            "client_secret": intent.client_secret,
-            "status": intent.status,
-        }),
-    ))
+    let answer = SetupAnswer {
+        customer_id: customer.id,
+        stripe_customer_id: stripe_customer,
+        setup_intent_id: intent.id,
+        client_secret: intent.client_secret,
+        status: intent.status,
+    };
+    Ok(Response::json(200, &answer))
+}
+
+/// What Stripe.js needs to save a customer's card for autopay.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct SetupAnswer {
+    customer_id: String,
+    stripe_customer_id: String,
+    setup_intent_id: String,
+    client_secret: Option<String>,
+    status: String,
 }
 
 /// Stripe's `setup_intent.succeeded`: its payment method becomes the customer's default.

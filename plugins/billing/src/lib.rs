@@ -151,7 +151,9 @@ impl Module for Billing {
                 "/invoices/{id}/payment-intent",
                 WRITE,
                 stripe_events::create_intent,
-            ),
+            )
+            .summary("A Stripe PaymentIntent for what the invoice has due")
+            .responds::<stripe_events::IntentAnswer>(200),
             Route::post("/invoices/{id}/credit-notes", WRITE, credit_notes::create)
                 .summary("Credit part of a finalized invoice")
                 .request::<credit_notes::CreditBody>()
@@ -179,7 +181,9 @@ impl Module for Billing {
                 "/customers/{id}/setup-intent",
                 WRITE,
                 autopay::create_setup_intent,
-            ),
+            )
+            .summary("A Stripe SetupIntent to save the customer's card for autopay")
+            .responds::<autopay::SetupAnswer>(200),
             Route::get("/customers/{id}/payment-profile", READ, autopay::show)
                 .summary("A customer's payment profile: autopay, saved method, delinquency")
                 .responds::<PaymentProfile>(200),
@@ -194,12 +198,16 @@ impl Module for Billing {
                 .summary("Revenue by month, currency and service type (from, to)")
                 .responds::<Revenue>(200),
             Route::get("/pay/{token}.pdf", pay_links::PAY_LINK, pay_links::show_pdf),
-            Route::get("/pay/{token}", pay_links::PAY_LINK, pay_links::show),
+            Route::get("/pay/{token}", pay_links::PAY_LINK, pay_links::show)
+                .summary("A pay link's invoice, as its customer sees it")
+                .responds::<pay_links::PayView>(200),
             Route::post(
                 "/pay/{token}/payment-intent",
                 pay_links::PAY_LINK,
                 pay_links::start_payment,
-            ),
+            )
+            .summary("The customer starts paying the linked invoice by card")
+            .responds::<stripe_events::IntentAnswer>(200),
         ],
         tables: Tables {
             read: &[

@@ -9,7 +9,9 @@
 //! totals, amount due) while it is open or paid; a voided or uncollectible invoice, a wrong
 //! secret and another tenant's link are the same 404.
 
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use verofield_field_ops::Columns;
 use verofield_sdk::store::{self, Filter, Record, Select};
@@ -72,34 +74,73 @@ pub fn show(request: &Request) -> Result<Response, Problem> {
     let invoice = linked(request)?;
     let document = pdf::document(&invoice)?;
     let due = int(&invoice.values, "amount_due_minor");
-    let lines: Vec<Value> = document
+    let lines = document
         .lines
-        .iter()
-        .map(|line| {
-            json!({"description": line.description, "quantity": line.quantity,
-                   "unit_amount_minor": line.unit_amount_minor, "total_minor": line.total_minor})
+        .into_iter()
+        .map(|line| PayLine {
+            description: line.description,
+            quantity: line.quantity,
+            unit_amount_minor: line.unit_amount_minor,
+            total_minor: line.total_minor,
         })
         .collect();
-    Ok(Response::json(
-        200,
-        &json!({
-            "company": {"name": document.tenant_name, "address": document.tenant_address},
-            "number": document.number,
-            "status": document.status,
-            "issue_date": document.issue_date,
-            "due_date": document.due_date,
-            "customer_name": document.customer_name,
-            "currency": document.currency,
-            "lines": lines,
-            "subtotal_minor": document.subtotal_minor,
-            "discount_minor": document.discount_minor,
-            "tax_minor": document.tax_total_minor,
-            "total_minor": document.total_minor,
-            "amount_paid_minor": document.amount_paid_minor,
-            "amount_due_minor": due,
-            "payable": document.status == "open" && due > 0,
-        }),
-    ))
+    let view = PayView {
+        payable: document.status == "open" && due > 0,
+        company: Company {
+            name: document.tenant_name,
+            address: document.tenant_address,
+        },
+        number: document.number,
+        status: document.status,
+        issue_date: document.issue_date,
+        due_date: document.due_date,
+        customer_name: document.customer_name,
+        currency: document.currency,
+        lines,
+        subtotal_minor: document.subtotal_minor,
+        discount_minor: document.discount_minor,
+        tax_minor: document.tax_total_minor,
+        total_minor: document.total_minor,
+        amount_paid_minor: document.amount_paid_minor,
+        amount_due_minor: due,
+    };
+    Ok(Response::json(200, &view))
+}
+
+/// A linked invoice as its customer sees it: no ids, nothing the customer did not receive.
+#[derive(Serialize, JsonSchema)]
+pub struct PayView {
+    company: Company,
+    number: String,
+    status: String,
+    issue_date: String,
+    due_date: String,
+    customer_name: String,
+    currency: String,
+    lines: Vec<PayLine>,
+    subtotal_minor: i64,
+    discount_minor: i64,
+    tax_minor: i64,
+    total_minor: i64,
+    amount_paid_minor: i64,
+    amount_due_minor: i64,
+    /// Open with something due: the page offers to pay by card.
+    payable: bool,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct Company {
+    name: String,
+    address: Vec<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct PayLine {
+    description: String,
+    /// As printed (`2`, `1.5`).
+    quantity: String,
+    unit_amount_minor: i64,
+    total_minor: i64,
 }
 
 /// `GET /pay/{token}.pdf`

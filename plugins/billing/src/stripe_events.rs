@@ -40,6 +40,21 @@ pub fn create_intent(request: &Request) -> Result<Response, Problem> {
     intent_for(INVOICE.existing(request.id_param("id")?)?)
 }
 
+/// What Stripe.js needs to confirm a card payment of an invoice.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct IntentAnswer {
+    invoice_id: String,
+    payment_intent_id: String,
+    /// For Stripe.js to confirm with; absent once the intent needs no client action.
+    client_secret: Option<String>,
+    /// Stripe's intent status (`requires_payment_method`, `succeeded`, ...).
+    status: String,
+    amount_minor: i64,
+    currency: String,
+    /// Which attempt at paying the invoice this intent is (a new amount is a new attempt).
+    attempt: i64,
+}
+
 /// A PaymentIntent for what `invoice` has due (the same one again while the amount is
 /// unchanged); staff and pay links both start a card payment here.
 pub fn intent_for(invoice: Record<Columns>) -> Result<Response, Problem> {
@@ -85,18 +100,16 @@ pub fn intent_for(invoice: Record<Columns>) -> Result<Response, Problem> {
             "stripe_intent_amount_minor": due,
         }),
     )?;
-    let mut response = Response::json(
-        200,
-        &json!({
-            "invoice_id": invoice.id,
-            "payment_intent_id": intent.id,
-            "client_secret": intent.client_secret,
-            "status": intent.status,
-            "amount_minor": intent.amount,
-            "currency": text(v, "currency"),
-            "attempt": attempt,
-        }),
-    );
+    let answer = IntentAnswer {
+        invoice_id: invoice.id.clone(),
+        payment_intent_id: intent.id,
+        client_secret: intent.client_secret,
+        status: intent.status,
+        amount_minor: intent.amount,
+        currency: text(v, "currency").to_owned(),
+        attempt,
+    };
+    let mut response = Response::json(200, &answer);
     response.set_header("etag", &etag::etag(updated.version));
     Ok(response)
 }
