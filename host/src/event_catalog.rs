@@ -94,6 +94,11 @@ const CUSTOMER: &[Field] = &[
     null("phone", Text, "Phone number."),
     f("tags", Texts, "Tags."),
     null("billing_address", Object, "Billing address."),
+    f(
+        "custom",
+        Object,
+        "The tenant's custom fields (`/v1/tenant/custom-fields`), key to value.",
+    ),
     f("currency", Text, "ISO 4217 currency of the balance."),
     f("created_at", Instant, "When the customer was created."),
     f("updated_at", Instant, "When the customer last changed."),

@@ -23,6 +23,8 @@
 //!   it to subscribing modules and webhooks once each in effect, across hosts.
 //! - [`event_catalog`]: every event type's payload fields, the one source of docs/EVENTS.md's
 //!   checks, the OpenAPI `webhooks` and the payload tests.
+//! - [`custom_fields`]: tenants' own fields on customers, locations, jobs and agreements,
+//!   checked by the store on every module write.
 //! - [`module_config`]: a module's per-tenant configuration (JSON Schema) and sealed secrets.
 //! - [`outbound`]: the one hardened HTTP client for requests the server sends out (SSRF rules).
 //! - [`payments`]: Stripe on the host (client, connected accounts, webhook signatures and
@@ -38,6 +40,7 @@ pub mod authoring;
 pub mod cli;
 pub mod config;
 pub mod conformance;
+pub mod custom_fields;
 pub mod db;
 pub mod demo;
 pub mod error;

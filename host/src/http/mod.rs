@@ -14,6 +14,7 @@ pub mod auth;
 pub mod baseline;
 pub mod body_first;
 pub mod conformance;
+pub mod custom_fields;
 pub mod docs;
 pub mod etag;
 pub mod events;
@@ -131,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .merge(modules::routes())
         .merge(module_data::routes())
         .merge(module_config::routes())
+        .merge(custom_fields::routes())
         .merge(webhooks::routes())
         .merge(payments::routes())
         .merge(pay_links::routes())

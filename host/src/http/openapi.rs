@@ -30,8 +30,9 @@ use super::modules::tenant_bindings;
 use super::openapi_modules::{Components, module_path};
 use super::pagination::Page;
 use super::{
-    AppState, api_keys, audit, auth, conformance, events, health, module_config, modules, operator,
-    payments, publisher_modules, publishers, roles, scheduled_tasks, users, webhooks,
+    AppState, api_keys, audit, auth, conformance, custom_fields, events, health, module_config,
+    modules, operator, payments, publisher_modules, publishers, roles, scheduled_tasks, users,
+    webhooks,
 };
 use crate::auth::rbac::perm;
 use crate::error::Result;
@@ -523,6 +524,41 @@ const HOST_ROUTES: &[HostRoute] = &[
     )
     .body::<module_config::Update>()
     .answers::<module_config::Answer>("200"),
+    route(
+        "GET",
+        "/v1/tenant/custom-fields",
+        "The tenant's custom-field definitions (?entity=customer|location|job|agreement)",
+        "custom-fields",
+        User(None),
+    )
+    .answers_page::<crate::custom_fields::Definition>(),
+    route(
+        "POST",
+        "/v1/tenant/custom-fields",
+        "Define a custom field on customers, locations, jobs or agreements",
+        "custom-fields",
+        User(Some(perm::SETTINGS_MANAGE)),
+    )
+    .body::<custom_fields::Create>()
+    .answers::<crate::custom_fields::Definition>("201"),
+    route(
+        "PATCH",
+        "/v1/tenant/custom-fields/{entity}/{key}",
+        "Change a custom field (If-Match); refused if rows hold values it would no longer allow",
+        "custom-fields",
+        User(Some(perm::SETTINGS_MANAGE)),
+    )
+    .body::<custom_fields::Update>()
+    .answers::<crate::custom_fields::Definition>("200"),
+    route(
+        "DELETE",
+        "/v1/tenant/custom-fields/{entity}/{key}",
+        "Delete a custom field no row holds a value for (If-Match)",
+        "custom-fields",
+        User(Some(perm::SETTINGS_MANAGE)),
+    )
+    .no_body()
+    .answers_nothing("204"),
     route(
         "GET",
         "/v1/tenant/module-data",

@@ -71,6 +71,18 @@ pub const CODES: &[ProblemCode] = &[
         "Read the grants (`GET /v1/modules/{name}/{version}`), then bind again with `\"accept\"` set to exactly those grants.",
     ),
     entry(
+        "custom_field_exists",
+        409,
+        "The entity already has a custom field with this key.",
+        "Pick another key, or change the existing field.",
+    ),
+    entry(
+        "custom_field_in_use",
+        409,
+        "Rows hold values the change would no longer allow (the count is in the detail).",
+        "Clear or change those values first; stored values are never rewritten.",
+    ),
+    entry(
         "database_unavailable",
         503,
         "The database did not answer in time.",

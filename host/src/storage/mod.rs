@@ -32,6 +32,7 @@ use columns::Table;
 pub use columns::{Catalog, Columns};
 use sql::{Arg, Statement};
 
+use crate::custom_fields::values as custom_values;
 use crate::runtime::capabilities::store::{
     AggregateQuery, BoxFuture, JsonObject, Page, Row, SelectQuery, StoreBackend, StoreError,
     StoreResult,
@@ -140,6 +141,41 @@ impl PgStore {
         Ok(self.tx.lock().await.as_ref().ok_or_else(gone)?.tenant_id())
     }
 
+    /// The tenant's custom-field definitions for `table`, or `None` for a table without
+    /// custom fields. Read in the request's transaction, so RLS narrows them to its tenant.
+    async fn custom_definitions(
+        &self,
+        table: &Table,
+    ) -> StoreResult<Option<Vec<crate::custom_fields::Definition>>> {
+        let Some(entity) = crate::custom_fields::entity_of_table(&table.schema, &table.name) else {
+            return Ok(None);
+        };
+        let mut guard = self.tx.lock().await;
+        let tx = guard.as_mut().ok_or_else(gone)?;
+        crate::custom_fields::load(tx.conn(), Some(entity))
+            .await
+            .map(Some)
+            .map_err(unavailable)
+    }
+
+    /// `values` with its `custom` object checked against the definitions (and defaults
+    /// filled): on insert always, on update when the module writes `custom`.
+    async fn with_custom(
+        &self,
+        table: &Table,
+        mut values: JsonObject,
+        inserting: bool,
+    ) -> StoreResult<JsonObject> {
+        if !inserting && !values.contains_key("custom") {
+            return Ok(values);
+        }
+        if let Some(definitions) = self.custom_definitions(table).await? {
+            let checked = custom_values::check(&definitions, values.get("custom"))?;
+            values.insert("custom".into(), checked);
+        }
+        Ok(values)
+    }
+
     /// After a write matched no row: not found, or a version conflict (with the current one).
     async fn missed(&self, table: &Table, id: Uuid) -> StoreResult<StoreError> {
         let tenant = self.tenant_id().await?;
@@ -194,10 +230,14 @@ impl StoreBackend for PgStore {
         })
     }
 
-    fn select(&mut self, query: SelectQuery) -> BoxFuture<'_, StoreResult<Page>> {
+    fn select(&mut self, mut query: SelectQuery) -> BoxFuture<'_, StoreResult<Page>> {
         Box::pin(async move {
             let table = self.table(&query.table)?;
             let tenant = self.tenant_id().await?;
+            if custom_values::mentions_custom(&query) {
+                let definitions = self.custom_definitions(table).await?.unwrap_or_default();
+                custom_values::resolve_query(&definitions, &mut query)?;
+            }
             let (statement, keys) = sql::select(table, tenant, &query)?;
             let mut rows = to_rows(&self.fetch(statement).await?)?;
             let more = rows.len() > query.limit as usize;
@@ -218,6 +258,7 @@ impl StoreBackend for PgStore {
         Box::pin(async move {
             let table = self.table(table)?;
             let tenant = self.tenant_id().await?;
+            let values = self.with_custom(table, values, true).await?;
             let rows = self
                 .write(table, sql::insert(table, tenant, values)?)
                 .await?;
@@ -235,6 +276,7 @@ impl StoreBackend for PgStore {
         Box::pin(async move {
             let table = self.table(table)?;
             let tenant = self.tenant_id().await?;
+            let values = self.with_custom(table, values, false).await?;
             let rows = self
                 .write(
                     table,

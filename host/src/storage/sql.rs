@@ -194,11 +194,17 @@ fn compile_filter(
             column: name,
             op,
             value,
-        } => {
-            let kind = column(table, name)?;
-            let col = format!("t.{}", ident(name));
-            compare(kind, name, &col, *op, value, statement)?
-        }
+        } => match custom_path(table, name) {
+            Some(key) => {
+                let col = custom_expr(key?, statement);
+                compare_custom(name, &col, *op, value, statement)?
+            }
+            None => {
+                let kind = column(table, name)?;
+                let col = format!("t.{}", ident(name));
+                compare(kind, name, &col, *op, value, statement)?
+            }
+        },
     })
 }
 
@@ -297,6 +303,100 @@ fn compare(
     }
 }
 
+/// The key of a `custom.<key>` column on a table with a `custom` JSON object (issue 24),
+/// `None` for any other name. The store has already checked the key against the tenant's
+/// definitions; the pattern is checked again here, and the key is only ever bound.
+fn custom_path<'a>(table: &Table, name: &'a str) -> Option<StoreResult<&'a str>> {
+    let key = name.strip_prefix("custom.")?;
+    if table.column("custom") != Some(ColumnType::Json) {
+        return None;
+    }
+    Some(match crate::custom_fields::is_key(key) {
+        true => Ok(key),
+        false => Err(invalid(format!("`{name}` is not a custom field's name"))),
+    })
+}
+
+/// The value of a custom field in the row, as `jsonb` (SQL null when the row has none).
+fn custom_expr(key: &str, statement: &mut Statement) -> String {
+    format!(
+        "(t.\"custom\" -> {})",
+        statement.param(Arg::Text(Some(key.to_owned())))
+    )
+}
+
+/// A comparison of a custom field with a JSON value of its type (the store typed it):
+/// `jsonb` orders numbers as numbers, and dates (`YYYY-MM-DD`) as text sort as dates.
+fn compare_custom(
+    name: &str,
+    col: &str,
+    op: CompareOp,
+    value: &Value,
+    statement: &mut Statement,
+) -> StoreResult<String> {
+    let symbol = match (op, value) {
+        (CompareOp::IsNull, Value::Bool(true)) | (CompareOp::Eq, Value::Null) => {
+            return Ok(format!("{col} IS NULL"));
+        }
+        (CompareOp::IsNull, Value::Bool(false)) | (CompareOp::Ne, Value::Null) => {
+            return Ok(format!("{col} IS NOT NULL"));
+        }
+        (_, Value::Array(_) | Value::Object(_) | Value::Null) | (CompareOp::IsNull, _) => {
+            return Err(invalid(format!("`{name}` compares with one value")));
+        }
+        (CompareOp::Eq, _) => "=",
+        (CompareOp::Ne, _) => "<>",
+        (CompareOp::Lt, _) => "<",
+        (CompareOp::Le, _) => "<=",
+        (CompareOp::Gt, _) => ">",
+        (CompareOp::Ge, _) => ">=",
+        _ => {
+            return Err(invalid(format!(
+                "`{name}` takes eq, ne, lt, le, gt, ge or is-null"
+            )));
+        }
+    };
+    storable_json(name, value)?;
+    let placeholder = statement.param(Arg::Json(value.clone()));
+    Ok(format!("{col} {symbol} {placeholder}::jsonb"))
+}
+
+/// A sort key's expression: the column, or the custom field's JSON value.
+fn key_expr(table: &Table, name: &str, statement: &mut Statement) -> String {
+    match custom_path(table, name) {
+        Some(Ok(key)) => custom_expr(key, statement),
+        _ => format!("t.{}", ident(name)),
+    }
+}
+
+/// A sort key's value from a cursor as a cast placeholder, `None` for null.
+fn key_param(
+    kind: ColumnType,
+    name: &str,
+    value: &Value,
+    statement: &mut Statement,
+) -> StoreResult<Option<String>> {
+    if kind == ColumnType::Json {
+        return Ok(match value {
+            Value::Null => None,
+            value => {
+                storable_json(name, value)?;
+                Some(format!(
+                    "{}::jsonb",
+                    statement.param(Arg::Json(value.clone()))
+                ))
+            }
+        });
+    }
+    Ok(scalar(kind, name, value)?.map(|text| {
+        format!(
+            "{}::{}",
+            statement.param(Arg::Text(Some(text))),
+            kind.sql_cast()
+        )
+    }))
+}
+
 /// One sort key: column, type, direction.
 pub type SortKey = (String, ColumnType, Direction);
 
@@ -313,8 +413,11 @@ pub fn select(
     }
     let mut keys: Vec<SortKey> = Vec::new();
     for order in &query.order {
-        let kind = column(table, &order.column)?;
-        if !kind.is_orderable() {
+        let kind = match custom_path(table, &order.column) {
+            Some(key) => key.map(|_| ColumnType::Json)?,
+            None => column(table, &order.column)?,
+        };
+        if !kind.is_orderable() && kind != ColumnType::Json {
             return Err(invalid(format!("cannot order by `{}`", order.column)));
         }
         if keys.iter().any(|(name, _, _)| name == &order.column) {
@@ -326,20 +429,19 @@ pub fn select(
         keys.push(("id".into(), ColumnType::Uuid, Direction::Asc));
     }
     if let Some(cursor) = &query.cursor {
-        conditions.push(after_cursor(&keys, cursor, &mut statement)?);
+        conditions.push(after_cursor(table, &keys, cursor, &mut statement)?);
     }
-    let order = keys
-        .iter()
-        .map(|(name, _, direction)| {
-            let direction = if *direction == Direction::Asc {
-                "ASC"
-            } else {
-                "DESC"
-            };
-            format!("t.{} {direction} NULLS LAST", ident(name))
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut order = Vec::with_capacity(keys.len());
+    for (name, _, direction) in &keys {
+        let direction = if *direction == Direction::Asc {
+            "ASC"
+        } else {
+            "DESC"
+        };
+        let expr = key_expr(table, name, &mut statement);
+        order.push(format!("{expr} {direction} NULLS LAST"));
+    }
+    let order = order.join(", ");
     let limit = statement.param(Arg::Integer(Some(i64::from(query.limit) + 1)));
     statement.sql = format!(
         "SELECT {ROW_COLUMNS} FROM {} t WHERE {} ORDER BY {order} LIMIT {limit}",
@@ -350,7 +452,12 @@ pub fn select(
 }
 
 /// The keyset condition "sorts after the cursor row", NULLS LAST in both directions.
-fn after_cursor(keys: &[SortKey], cursor: &str, statement: &mut Statement) -> StoreResult<String> {
+fn after_cursor(
+    table: &Table,
+    keys: &[SortKey],
+    cursor: &str,
+    statement: &mut Statement,
+) -> StoreResult<String> {
     let bad = || invalid("the cursor is not one this store issued for this query");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let values: Vec<Value> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
@@ -361,33 +468,23 @@ fn after_cursor(keys: &[SortKey], cursor: &str, statement: &mut Statement) -> St
     for (i, ((name, kind, direction), value)) in keys.iter().zip(&values).enumerate() {
         let mut conjunction = Vec::new();
         for ((earlier, earlier_kind, _), earlier_value) in keys[..i].iter().zip(&values) {
-            let col = format!("t.{}", ident(earlier));
-            match scalar(*earlier_kind, earlier, earlier_value).map_err(|_| bad())? {
-                Some(text) => {
-                    let placeholder = statement.param(Arg::Text(Some(text)));
-                    conjunction.push(format!(
-                        "{col} = {placeholder}::{}",
-                        earlier_kind.sql_cast()
-                    ));
-                }
+            let col = key_expr(table, earlier, statement);
+            match key_param(*earlier_kind, earlier, earlier_value, statement).map_err(|_| bad())? {
+                Some(placeholder) => conjunction.push(format!("{col} = {placeholder}")),
                 None => conjunction.push(format!("{col} IS NULL")),
             }
         }
         // After a null nothing sorts later in this key (nulls are last).
-        let Some(text) = scalar(*kind, name, value).map_err(|_| bad())? else {
+        let Some(placeholder) = key_param(*kind, name, value, statement).map_err(|_| bad())? else {
             continue;
         };
-        let col = format!("t.{}", ident(name));
+        let col = key_expr(table, name, statement);
         let symbol = if *direction == Direction::Asc {
             ">"
         } else {
             "<"
         };
-        let placeholder = statement.param(Arg::Text(Some(text)));
-        conjunction.push(format!(
-            "({col} {symbol} {placeholder}::{} OR {col} IS NULL)",
-            kind.sql_cast()
-        ));
+        conjunction.push(format!("({col} {symbol} {placeholder} OR {col} IS NULL)"));
         alternatives.push(format!("({})", conjunction.join(" AND ")));
     }
     Ok(if alternatives.is_empty() {
@@ -404,7 +501,11 @@ pub fn cursor_after(keys: &[SortKey], last: &Row) -> String {
         .map(|(name, _, _)| match name.as_str() {
             "id" => Value::String(last.id.to_string()),
             "version" => Value::from(last.version),
-            other => last.values.get(other).cloned().unwrap_or(Value::Null),
+            other => match other.strip_prefix("custom.") {
+                Some(key) => last.values.get("custom").and_then(|c| c.get(key)).cloned(),
+                None => last.values.get(other).cloned(),
+            }
+            .unwrap_or(Value::Null),
         })
         .collect();
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&values).unwrap_or_default())
@@ -630,6 +731,7 @@ mod tests {
             ("priority", ColumnType::Integer { bits: 32 }),
             ("balance", ColumnType::Integer { bits: 64 }),
             ("since", ColumnType::Date),
+            ("custom", ColumnType::Json),
         ];
         Table {
             schema: "store".into(),
@@ -710,6 +812,65 @@ mod tests {
             panic!()
         };
         assert!(insert(&customers(), Uuid::nil(), fits).is_ok());
+    }
+
+    fn custom_query(column: &str, sort: &str) -> SelectQuery {
+        SelectQuery {
+            table: "customers".into(),
+            filter: Some(Filter::Compare {
+                column: column.into(),
+                op: CompareOp::Eq,
+                value: json!("gold"),
+            }),
+            order: vec![crate::runtime::capabilities::store::OrderBy {
+                column: sort.into(),
+                direction: Direction::Desc,
+            }],
+            cursor: None,
+            limit: 10,
+        }
+    }
+
+    #[test]
+    fn custom_field_keys_are_bound_never_spliced() {
+        let (statement, keys) = select(
+            &customers(),
+            Uuid::nil(),
+            &custom_query("custom.tier", "custom.size"),
+        )
+        .unwrap();
+        assert!(!statement.sql.contains("tier") && !statement.sql.contains("size"));
+        assert!(
+            statement.sql.contains("(t.\"custom\" -> $2) = $3::jsonb"),
+            "{}",
+            statement.sql
+        );
+        assert!(
+            statement
+                .sql
+                .contains("(t.\"custom\" -> $4) DESC NULLS LAST")
+        );
+        assert_eq!(keys[0].1, ColumnType::Json);
+        for hostile in ["custom.a'b", "custom.", "custom.Tier", "custom.x\" OR 1=1"] {
+            assert!(
+                select(&customers(), Uuid::nil(), &custom_query(hostile, "name")).is_err(),
+                "{hostile}"
+            );
+            assert!(
+                select(&customers(), Uuid::nil(), &custom_query("name", hostile)).is_err(),
+                "{hostile}"
+            );
+        }
+        let mut without_custom = customers();
+        without_custom.columns.remove("custom");
+        assert!(
+            select(
+                &without_custom,
+                Uuid::nil(),
+                &custom_query("custom.tier", "name")
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -83,6 +83,7 @@ def emit(event_type, customer):
         "phone",
         "tags",
         "billing_address",
+        "custom",
         "currency",
         "created_at",
         "updated_at",

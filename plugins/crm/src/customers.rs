@@ -9,7 +9,7 @@ use serde_json::json;
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{Filter, Record, Select};
 use verofield_sdk::validate::is_rfc3339;
-use verofield_sdk::{Patch, Problem, Response, Validator, etag, events};
+use verofield_sdk::{Patch, Problem, Response, Validator, custom, etag, events};
 
 use crate::address::Address;
 use crate::{CUSTOMER, CUSTOMERS, Columns, public_path};
@@ -53,6 +53,9 @@ pub struct CustomerFields {
     tags: Patch<Vec<String>>,
     notes: Patch<String>,
     billing_address: Patch<Address>,
+    /// The tenant's custom fields; the host checks them against its definitions. Replaces
+    /// the stored object on PATCH.
+    custom: Patch<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl CustomerFields {
@@ -88,6 +91,7 @@ impl CustomerFields {
             .required(&self.status, "status", false)
             .required(&self.tags, "tags", false)
             .required(&self.notes, "notes", false)
+            .required(&self.custom, "custom", false)
             .length("name", self.name.value(), 1..=200)
             .email("email", self.email.value())
             .phone("phone", self.phone.value())
@@ -131,6 +135,7 @@ fn emit(event_type: &str, customer: &Record<Columns>) -> Result<(), Problem> {
             "phone": v.get("phone"),
             "tags": v.get("tags"),
             "billing_address": v.get("billing_address"),
+            "custom": v.get("custom"),
             "currency": v.get("currency"),
             "created_at": v.get("created_at"),
             "updated_at": v.get("updated_at"),
@@ -149,7 +154,7 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
     ))
 }
 
-/// `GET /customers?q=&status=&tag=&created_after=&created_before=&sort=&limit=&cursor=`
+/// `GET /customers?q=&status=&tag=&created_after=&created_before=&custom.<key>=&sort=&limit=&cursor=`
 pub fn list(request: &Request) -> Result<Response, Problem> {
     let paging = request.paging()?;
     let page = Select::from(CUSTOMERS)
@@ -179,6 +184,7 @@ fn list_filters(request: &Request) -> Result<Vec<Filter>, Problem> {
     if let Some(before) = timestamp_query(request, "created_before")? {
         filters.push(Filter::lt("created_at", before));
     }
+    filters.extend(custom::filters(request)?);
     Ok(filters)
 }
 
@@ -192,10 +198,12 @@ fn timestamp_query<'a>(request: &'a Request, name: &str) -> Result<Option<&'a st
     }
 }
 
+/// `sort=[-]custom.<key>` works too; the message names only the fixed sorts, as the Python
+/// twin's does (it has no custom fields yet).
 fn sort(request: &Request) -> Result<&str, Problem> {
     match request.query("sort") {
         None => Ok("created_at"),
-        Some(sort) if SORTS.contains(&sort) => Ok(sort),
+        Some(sort) if SORTS.contains(&sort) || custom::is_sort(sort) => Ok(sort),
         Some(_) => Err(Problem::invalid_query(
             "sort",
             "name, -name, created_at or -created_at",

@@ -54,7 +54,7 @@ impl Module for Crm {
                 .request::<CustomerFields>()
                 .responds::<Record<Customer>>(201),
             Route::get("/customers", READ, customers::list)
-                .summary("List customers (q, status, tag, created_after, created_before, sort, cursor, limit)")
+                .summary("List customers (q, status, tag, created_after, created_before, custom.<key>, sort, cursor, limit)")
                 .responds::<Page<Customer>>(200),
             Route::get("/customers/{id}", READ, customers::show)
                 .summary("A customer (ETag)")

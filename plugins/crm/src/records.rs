@@ -47,6 +47,8 @@ pub struct Customer {
     /// Kept by billing, in the currency's minor unit; read-only here.
     balance_minor: i64,
     currency: String,
+    /// The tenant's custom fields (`/v1/tenant/custom-fields`), checked by the host.
+    custom: serde_json::Map<String, serde_json::Value>,
     #[serde(flatten)]
     timestamps: Timestamps,
 }

@@ -95,6 +95,7 @@
 //! inside the host.
 
 pub mod config;
+pub mod custom;
 pub mod deadline;
 pub mod etag;
 pub mod events;

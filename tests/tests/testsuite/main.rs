@@ -18,6 +18,7 @@ mod cli;
 mod collections;
 mod conformance;
 mod crm;
+mod custom_fields;
 mod embedded_pg;
 mod events;
 mod events_payloads;
