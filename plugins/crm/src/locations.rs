@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{Filter, Record, Select};
-use verofield_sdk::{Patch, Problem, Response, Validator, etag};
+use verofield_sdk::{Patch, Problem, Response, Validator, custom, etag};
 
 use crate::address::Address;
 use crate::geo::{self, BoundingBox, Point};
@@ -32,6 +32,8 @@ pub struct LocationFields {
     longitude: Patch<f64>,
     access_notes: Patch<String>,
     property: Patch<Columns>,
+    /// The tenant's custom fields; the host checks them. Replaces the stored object on PATCH.
+    custom: Patch<Columns>,
     #[serde(skip_deserializing)]
     address_text: Patch<String>,
     #[serde(skip_deserializing)]
@@ -58,6 +60,7 @@ impl LocationFields {
             .required(&self.address, "address", false)
             .required(&self.access_notes, "access_notes", false)
             .required(&self.property, "property", false)
+            .required(&self.custom, "custom", false)
             .length("label", self.label.value(), 0..=200)
             .length("access_notes", self.access_notes.value(), 0..=2_000)
             .within("latitude", self.latitude.value().copied(), -90.0..=90.0)
@@ -102,7 +105,10 @@ pub fn list_for_customer(request: &Request) -> Result<Response, Problem> {
 pub fn list(request: &Request) -> Result<Response, Problem> {
     let paging = request.paging()?;
     let Some(near) = request.query("near") else {
-        let page = Select::from(LOCATIONS).page(paging).fetch::<Columns>()?;
+        let page = Select::from(LOCATIONS)
+            .filter(Filter::and(custom::filters(request)?))
+            .page(paging)
+            .fetch::<Columns>()?;
         return Ok(Response::json(200, &page));
     };
     let centre = parse_point(near)

@@ -65,6 +65,8 @@ pub struct Location {
     longitude: Option<f64>,
     access_notes: String,
     property: serde_json::Map<String, serde_json::Value>,
+    /// The tenant's custom fields (`/v1/tenant/custom-fields`), checked by the host.
+    custom: serde_json::Map<String, serde_json::Value>,
     /// Only in a `near` search: the distance from its centre.
     #[serde(default)]
     distance_km: Option<f64>,

@@ -278,3 +278,35 @@ async fn another_tenants_definitions_are_invisible() {
         .expect_problem(404, "not_found");
     assert_eq!(a.owner.get(FIELDS).await.items()[1]["label"], "Tier");
 }
+
+#[tokio::test]
+async fn locations_take_checked_custom_fields_and_filter_on_them() {
+    let server = server().await;
+    let a = server.scenario("cf-locations").await;
+    a.create(
+        FIELDS,
+        &json!({"entity": "location", "key": "gate_code", "label": "Gate",
+                             "type": "text", "required": true}),
+    )
+    .await;
+    let ann = a.customer("Ann").await;
+    let path = format!("{CUSTOMERS}/{ann}/locations");
+    let missing = a.owner.post(&path, &json!({"label": "Home"})).await;
+    assert_eq!(missing.error_fields(), vec!["custom.gate_code".to_owned()]);
+    let home = a
+        .create(
+            &path,
+            &json!({"label": "Home", "custom": {"gate_code": "42"}}),
+        )
+        .await;
+    assert_eq!(home.json["custom"], json!({"gate_code": "42"}));
+    a.create(
+        &path,
+        &json!({"label": "Shop", "custom": {"gate_code": "7"}}),
+    )
+    .await;
+    let found = a.owner.get("/v1/crm/locations?custom.gate_code=7").await;
+    found.expect_status(200);
+    assert_eq!(found.items().len(), 1);
+    assert_eq!(found.items()[0]["label"], "Shop");
+}
