@@ -19,6 +19,7 @@ pub const WIT: Files = embed!["wit/platform.wit" => "wit/platform.wit"];
 /// The Rust SDK's sources (its Cargo.toml files are derived by [`rust_sdk_manifest`]).
 pub const RUST_SDK: Files = embed![
     "vendor/verofield-sdk/src/config.rs" => "plugins/sdk/src/config.rs",
+    "vendor/verofield-sdk/src/custom.rs" => "plugins/sdk/src/custom.rs",
     "vendor/verofield-sdk/src/deadline.rs" => "plugins/sdk/src/deadline.rs",
     "vendor/verofield-sdk/src/etag.rs" => "plugins/sdk/src/etag.rs",
     "vendor/verofield-sdk/src/events.rs" => "plugins/sdk/src/events.rs",
