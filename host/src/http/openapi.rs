@@ -541,6 +541,14 @@ const HOST_ROUTES: &[HostRoute] = &[
     .answers::<scheduled_tasks::Tasks>("200"),
     route(
         "GET",
+        "/v1/tenant/usage",
+        "What the tenant's module calls used (?from, ?to: RFC 3339; ?group_by=hour|day|module)",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    )
+    .answers::<crate::usage::report::Report>("200"),
+    route(
+        "GET",
         "/v1/webhooks/endpoints",
         "List webhook endpoints (cursor, limit)",
         "webhooks",
@@ -746,6 +754,14 @@ const HOST_ROUTES: &[HostRoute] = &[
         Operator,
     )
     .answers::<scheduled_tasks::Tasks>("200"),
+    route(
+        "GET",
+        "/v1/operator/usage",
+        "A tenant's usage (?tenant=SLUG, ?from, ?to, ?group_by=hour|day|module)",
+        "operator",
+        Operator,
+    )
+    .answers::<crate::usage::report::Report>("200"),
     route(
         "GET",
         "/v1/operator/publishers",
