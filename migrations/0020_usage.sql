@@ -14,6 +14,11 @@ CREATE TABLE module_usage (
     wall_us      bigint NOT NULL DEFAULT 0,
     host_calls   bigint NOT NULL DEFAULT 0,
     rows_read    bigint NOT NULL DEFAULT 0,
+    rows_written bigint NOT NULL DEFAULT 0,
+    -- Events emitted into the outbox (delivered only if the call committed).
+    events_emitted bigint NOT NULL DEFAULT 0,
+    -- Outbound HTTP requests asked for within the per-call cap.
+    outbound_requests bigint NOT NULL DEFAULT 0,
     log_bytes    bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, module, hour)
 );

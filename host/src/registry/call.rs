@@ -238,4 +238,8 @@ fn record_usage(module: &str, usage: &Usage) {
     metrics::counter!("module_host_calls_total", &labels).increment(u64::from(usage.host_calls));
     metrics::counter!("module_rows_returned_total", &labels)
         .increment(u64::from(usage.rows_returned));
+    metrics::counter!("module_rows_written_total", &labels)
+        .increment(u64::from(usage.rows_written));
+    metrics::counter!("module_events_emitted_total", &labels)
+        .increment(u64::from(usage.events_emitted));
 }

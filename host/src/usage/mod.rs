@@ -1,5 +1,6 @@
 //! Usage metering: per tenant, per module, per UTC hour, what module calls used (calls,
-//! failures, wall time, host calls, rows read, log bytes).
+//! failures, wall time, host calls, rows read and written, events emitted, outbound requests,
+//! log bytes).
 //!
 //! No row is written per call: every module call (a request or an event delivery, through
 //! [`crate::registry`]) adds its [`Usage`] to this host's [`Meter`] in memory, and a background
@@ -36,6 +37,9 @@ pub struct Counts {
     pub wall_us: i64,
     pub host_calls: i64,
     pub rows_read: i64,
+    pub rows_written: i64,
+    pub events_emitted: i64,
+    pub outbound_requests: i64,
     pub log_bytes: i64,
 }
 
@@ -48,6 +52,9 @@ impl Counts {
             wall_us: i64::try_from(usage.elapsed.as_micros()).unwrap_or(i64::MAX),
             host_calls: i64::from(usage.host_calls),
             rows_read: i64::from(usage.rows_returned),
+            rows_written: i64::from(usage.rows_written),
+            events_emitted: i64::from(usage.events_emitted),
+            outbound_requests: i64::from(usage.outbound_requests),
             log_bytes: i64::try_from(usage.log_bytes).unwrap_or(i64::MAX),
         }
     }
@@ -67,6 +74,11 @@ impl Counts {
         self.wall_us = self.wall_us.saturating_add(other.wall_us);
         self.host_calls = self.host_calls.saturating_add(other.host_calls);
         self.rows_read = self.rows_read.saturating_add(other.rows_read);
+        self.rows_written = self.rows_written.saturating_add(other.rows_written);
+        self.events_emitted = self.events_emitted.saturating_add(other.events_emitted);
+        self.outbound_requests = self
+            .outbound_requests
+            .saturating_add(other.outbound_requests);
         self.log_bytes = self.log_bytes.saturating_add(other.log_bytes);
     }
 }
@@ -166,15 +178,20 @@ async fn write_tenant(
     let column = |pick: fn(&Counts) -> i64| rows.iter().map(|(_, c)| pick(c)).collect::<Vec<_>>();
     sqlx::query(
         "INSERT INTO module_usage
-             (tenant_id, module, hour, calls, failures, wall_us, host_calls, rows_read, log_bytes)
+             (tenant_id, module, hour, calls, failures, wall_us, host_calls, rows_read,
+              rows_written, events_emitted, outbound_requests, log_bytes)
          SELECT $1, * FROM UNNEST($2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[],
-                                  $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
+                                  $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
+                                  $10::bigint[], $11::bigint[], $12::bigint[])
          ON CONFLICT (tenant_id, module, hour) DO UPDATE SET
              calls = module_usage.calls + EXCLUDED.calls,
              failures = module_usage.failures + EXCLUDED.failures,
              wall_us = module_usage.wall_us + EXCLUDED.wall_us,
              host_calls = module_usage.host_calls + EXCLUDED.host_calls,
              rows_read = module_usage.rows_read + EXCLUDED.rows_read,
+             rows_written = module_usage.rows_written + EXCLUDED.rows_written,
+             events_emitted = module_usage.events_emitted + EXCLUDED.events_emitted,
+             outbound_requests = module_usage.outbound_requests + EXCLUDED.outbound_requests,
              log_bytes = module_usage.log_bytes + EXCLUDED.log_bytes",
     )
     .bind(tenant)
@@ -189,6 +206,9 @@ async fn write_tenant(
     .bind(column(|c| c.wall_us))
     .bind(column(|c| c.host_calls))
     .bind(column(|c| c.rows_read))
+    .bind(column(|c| c.rows_written))
+    .bind(column(|c| c.events_emitted))
+    .bind(column(|c| c.outbound_requests))
     .bind(column(|c| c.log_bytes))
     .execute(tx.conn())
     .await?;

@@ -119,6 +119,9 @@ pub async fn read(tx: &mut TenantTx, window: Window) -> Result<Report> {
         "SELECT {start} AS start, {module} AS module, sum(calls)::bigint AS calls,
                 sum(failures)::bigint AS failures, sum(wall_us)::bigint AS wall_us,
                 sum(host_calls)::bigint AS host_calls, sum(rows_read)::bigint AS rows_read,
+                sum(rows_written)::bigint AS rows_written,
+                sum(events_emitted)::bigint AS events_emitted,
+                sum(outbound_requests)::bigint AS outbound_requests,
                 sum(log_bytes)::bigint AS log_bytes
          FROM module_usage
          WHERE tenant_id = $1 AND hour >= $2 AND hour < $3

@@ -24,6 +24,7 @@ fn host() -> ServerOptions {
 #[derive(Default)]
 struct Workload {
     crm_calls: i64,
+    /// Customers created: each emits one `customer.created`, delivered once to the sink.
     deliveries: i64,
     /// The requests' round trips as the client saw them: the modules' wall time is within.
     client_us: i64,
@@ -101,6 +102,13 @@ async fn metered_figures_match_the_workloads_own_count() {
     );
     assert!(crm["host_calls"].as_i64() >= Some(work.crm_calls), "{crm}");
     assert!(crm["rows_read"].as_i64() > Some(0), "{crm}");
+    let emitted = crm["events_emitted"].as_i64().unwrap();
+    assert_within_one_percent("events emitted", emitted, work.deliveries);
+    assert!(
+        crm["rows_written"].as_i64() >= Some(work.deliveries),
+        "{crm}"
+    );
+    assert_eq!(crm["outbound_requests"], 0, "{crm}");
 
     let sink = module_row(&a.owner, &by_module, "event-sink", work.deliveries).await;
     assert_within_one_percent(
@@ -109,6 +117,14 @@ async fn metered_figures_match_the_workloads_own_count() {
         work.deliveries,
     );
 
+    // The sink tags each customer it hears of: one update per delivery.
+    let tagged = sink["rows_written"].as_i64().unwrap();
+    assert_within_one_percent("rows the sink wrote", tagged, work.deliveries);
+
+    println!(
+        "counted {} crm calls, {} deliveries; metered crm {crm}, sink {sink}",
+        work.crm_calls, work.deliveries
+    );
     let hourly = a.owner.get(USAGE).await;
     hourly.expect_status(200);
     let calls: i64 = hourly.json["items"]
