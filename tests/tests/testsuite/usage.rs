@@ -2,7 +2,8 @@
 //! event deliveries the creates cause) counted by the test itself matches what
 //! `GET /v1/tenant/usage` reports after a flush within 1 %; another tenant never sees it; the
 //! operator sees each tenant's; bad parameters are refused naming the parameter; and what a
-//! host gathered since its last flush is written when it shuts down.
+//! host gathered since its last flush is written when it shuts down. A trap counts as a failed
+//! call, and the Prometheus counters carry no tenant.
 
 use std::time::{Duration, Instant};
 
@@ -217,4 +218,34 @@ async fn shutdown_flushes_what_the_interval_had_not() {
     .await
     .unwrap();
     assert_eq!(calls, work.crm_calls);
+}
+
+#[tokio::test]
+async fn a_trapped_call_is_a_failure_and_metrics_name_no_tenant() {
+    let server = TestServer::start_with(host()).await;
+    let a = server.scenario("usage-trap").await;
+    let digest = server
+        .publish_module(&fixture_component("panic"), &["usage-trap"])
+        .await;
+    bind(&a.owner, "panic", &digest).await;
+    for _ in 0..3 {
+        let trapped = a.owner.get("/v1/panic").await;
+        trapped.expect_problem(500, "module_trap");
+    }
+
+    let row = module_row(&a.owner, &format!("{USAGE}?group_by=module"), "panic", 3).await;
+    assert_eq!(
+        (&row["calls"], &row["failures"]),
+        (&json!(3), &json!(3)),
+        "{row}"
+    );
+    let metrics = server.anon().get("/metrics").await.text;
+    assert!(
+        metrics.contains("module_calls_total{module=\"panic\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains(&a.tenant.id.to_string()),
+        "a tenant id in /metrics"
+    );
 }
