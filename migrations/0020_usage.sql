@@ -26,3 +26,14 @@ CREATE INDEX module_usage_hour ON module_usage (tenant_id, hour);
 
 SELECT enable_tenant_isolation('module_usage');
 GRANT SELECT, INSERT, UPDATE ON module_usage TO verofield_app;
+
+-- Optional per-tenant quota: module calls per UTC calendar month, set by the operator. Past
+-- it, module requests answer 429 `quota_exceeded` until the next month (host/src/usage/quota.rs).
+CREATE TABLE usage_quotas (
+    tenant_id      uuid PRIMARY KEY REFERENCES tenants (id),
+    monthly_calls  bigint NOT NULL CHECK (monthly_calls > 0),
+    updated_at     timestamptz NOT NULL DEFAULT now()
+);
+
+SELECT enable_tenant_isolation('usage_quotas');
+GRANT SELECT, INSERT, UPDATE, DELETE ON usage_quotas TO verofield_app;

@@ -31,7 +31,7 @@ use super::openapi_modules::{Components, module_path};
 use super::pagination::Page;
 use super::{
     AppState, api_keys, audit, auth, conformance, events, health, module_config, modules, operator,
-    payments, publisher_modules, publishers, roles, scheduled_tasks, users, webhooks,
+    payments, publisher_modules, publishers, roles, scheduled_tasks, usage, users, webhooks,
 };
 use crate::auth::rbac::perm;
 use crate::error::Result;
@@ -762,6 +762,15 @@ const HOST_ROUTES: &[HostRoute] = &[
         Operator,
     )
     .answers::<crate::usage::report::Report>("200"),
+    route(
+        "PUT",
+        "/v1/operator/usage/quota",
+        "Set a tenant's monthly module-call quota (null lifts it); past it, 429 quota_exceeded",
+        "operator",
+        Operator,
+    )
+    .body::<usage::QuotaRequest>()
+    .answers::<usage::Quota>("200"),
     route(
         "GET",
         "/v1/operator/publishers",

@@ -10,8 +10,10 @@
 //! write the same `(tenant, module, hour)` row. A flush that fails puts its figures back for the
 //! next one. A crash loses what was gathered since the last flush: at most one interval.
 //!
+//! [`quota`] refuses module requests past a tenant's monthly call quota.
 //! [`report`] reads the figures back for `GET /v1/tenant/usage` and the operator's view.
 
+pub mod quota;
 pub mod report;
 
 use std::collections::HashMap;
@@ -112,6 +114,15 @@ impl Meter {
             hour,
         };
         self.lock().entry(key).or_default().add(counts);
+    }
+
+    /// This host's unflushed calls of `tenant` in hours from `since` on.
+    pub fn pending_calls(&self, tenant: Uuid, since: DateTime<Utc>) -> i64 {
+        self.lock()
+            .iter()
+            .filter(|(key, _)| key.tenant == tenant && key.hour >= since)
+            .map(|(_, counts)| counts.calls)
+            .sum()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Counts>> {

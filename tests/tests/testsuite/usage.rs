@@ -3,7 +3,8 @@
 //! `GET /v1/tenant/usage` reports after a flush within 1 %; another tenant never sees it; the
 //! operator sees each tenant's; bad parameters are refused naming the parameter; and what a
 //! host gathered since its last flush is written when it shuts down. A trap counts as a failed
-//! call, and the Prometheus counters carry no tenant.
+//! call, and the Prometheus counters carry no tenant. Past a monthly quota the operator set,
+//! module requests answer 429 `quota_exceeded` with `Retry-After`; other tenants go on.
 
 use std::time::{Duration, Instant};
 
@@ -248,4 +249,44 @@ async fn a_trapped_call_is_a_failure_and_metrics_name_no_tenant() {
         !metrics.contains(&a.tenant.id.to_string()),
         "a tenant id in /metrics"
     );
+}
+
+const QUOTA: &str = "/v1/operator/usage/quota";
+
+async fn set_quota(server: &TestServer, tenant: &str, monthly_calls: Value) -> Resp {
+    let body = json!({"tenant": tenant, "monthly_calls": monthly_calls});
+    send(server.operator().request(Method::PUT, QUOTA).json(&body)).await
+}
+
+#[tokio::test]
+async fn past_its_monthly_quota_a_tenant_gets_429_until_the_next_month() {
+    let server = TestServer::start_with(host()).await;
+    let a = server.scenario("usage-quota-a").await;
+    let b = server.scenario("usage-quota-b").await;
+    set_quota(&server, "usage-quota-a", json!(3))
+        .await
+        .expect_status(200);
+    for _ in 0..3 {
+        a.owner.get(CUSTOMERS).await.expect_status(200);
+    }
+
+    let refused = a.owner.get(CUSTOMERS).await;
+    refused.expect_problem(429, "quota_exceeded");
+    let retry_after: u64 = refused.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=31 * 86_400).contains(&retry_after), "{retry_after}");
+    b.owner.get(CUSTOMERS).await.expect_status(200);
+
+    set_quota(&server, "usage-quota-a", Value::Null)
+        .await
+        .expect_status(200);
+    a.owner.get(CUSTOMERS).await.expect_status(200);
+    let zero = set_quota(&server, "usage-quota-a", json!(0)).await;
+    zero.expect_problem(422, "validation_failed");
+    set_quota(&server, "no-such", json!(5))
+        .await
+        .expect_status(404);
 }
