@@ -362,6 +362,15 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(10..)
     )]
     pub scheduler_interval_ms: u64,
+    /// Milliseconds between writes of the usage meter (`usage`): what a crash may lose, and
+    /// how late `GET /v1/tenant/usage` may be.
+    #[arg(
+        long,
+        env = "VEROFIELD_USAGE_FLUSH_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(10..)
+    )]
+    pub usage_flush_ms: u64,
     /// Run no scheduler on this host (other hosts on the database still run theirs).
     #[arg(long, env = "VEROFIELD_NO_SCHEDULER")]
     pub no_scheduler: bool,
@@ -825,6 +834,7 @@ pub(crate) fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSetti
         },
         prune: args.retention.settings(),
         prune_interval: Duration::from_secs(args.prune_interval_secs),
+        usage_flush: Duration::from_millis(args.usage_flush_ms),
         scheduler: crate::scheduler::SchedulerSettings {
             enabled: !args.no_scheduler,
             interval: Duration::from_millis(args.scheduler_interval_ms),

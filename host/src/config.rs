@@ -63,6 +63,8 @@ pub struct ServerSettings {
     pub scheduler: crate::scheduler::SchedulerSettings,
     /// What the outbound HTTP client may reach (`outbound`): webhooks and integrations.
     pub outbound: crate::outbound::OutboundSettings,
+    /// How often the usage meter is written to the database (`usage`).
+    pub usage_flush: std::time::Duration,
     /// The event dispatcher (`events::dispatch`).
     pub dispatch: crate::events::DispatchSettings,
     /// Stripe: API base, platform key, webhook secrets, retries (`payments`).

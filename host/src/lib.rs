@@ -32,6 +32,8 @@
 //! - [`webhooks`]: tenants' webhook endpoints, Standard Webhooks signing, one delivery attempt.
 //! - [`scheduler`]: per-tenant recurring tasks in the tenant's time zone, run once across
 //!   hosts: module ticks appended to the outbox, the host's own pruning.
+//! - [`usage`]: usage metering per tenant, module and hour, gathered in memory and flushed
+//!   with an additive upsert; read back for tenants and the operator.
 //! - [`error`]: the one error type, rendered as problem+json.
 //! - [`demo`], [`secrets`]: the demo tenant; generated secrets under the data directory.
 
@@ -57,6 +59,7 @@ pub mod scheduler;
 pub mod secrets;
 pub mod storage;
 pub mod tenancy;
+pub mod usage;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -182,6 +185,11 @@ impl Host {
                     )?,
                 )?),
         );
+        background.push(registry.meter().clone().spawn(
+            db.pool.clone(),
+            settings.usage_flush,
+            settings.limits.statement_timeout,
+        ));
         registry.load_catalog().await?;
         background.push(registry.watch_published());
         registry.publish_builtins(&settings.builtin_modules).await?;
@@ -242,6 +250,14 @@ impl Host {
             task.abort();
             let _ = task.await;
         }
+        // What was metered since the last flush; a crash instead loses at most one interval.
+        let state = &self.state;
+        let flushed = state
+            .registry
+            .meter()
+            .flush(&state.pool, state.limits.statement_timeout)
+            .await;
+        tracing::info!(rows = flushed, "usage flushed");
         drop(self.state);
         self.db.close().await
     }

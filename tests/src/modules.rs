@@ -92,3 +92,16 @@ pub async fn bind(api: &Api, slot: &str, version: &str) {
         answer.text
     );
 }
+
+impl TestServer {
+    /// A tenant whose `sink` slot is the event-sink fixture: it hears of every customer created
+    /// (and tags it `seen:<event>`), so a test can count deliveries.
+    pub async fn sink_tenant(&self, slug: &str) -> Scenario<'_> {
+        let scenario = self.scenario(slug).await;
+        let digest = self
+            .publish_module(&fixture_component("event-sink"), &[slug])
+            .await;
+        bind(&scenario.owner, "sink", &digest).await;
+        scenario
+    }
+}

@@ -42,6 +42,7 @@ pub mod roles;
 pub mod scheduled_tasks;
 pub mod server;
 pub mod unread_body;
+pub mod usage;
 pub mod users;
 pub mod webhooks;
 
@@ -136,7 +137,8 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .merge(payments::routes())
         .merge(pay_links::routes())
-        .merge(scheduled_tasks::routes());
+        .merge(scheduled_tasks::routes())
+        .merge(usage::routes());
     // Benchmark-only code stays out of the production server unless the build asks for it.
     #[cfg(feature = "bench-baseline")]
     let routes = routes.merge(baseline::routes(state.bench_baseline));

@@ -436,6 +436,7 @@ async fn dispatch(
         return Err(Error::not_found("route"));
     }
     ctx.require(routed.permission())?;
+    crate::usage::quota::check(&mut ctx.tx, state.registry.meter(), chrono::Utc::now()).await?;
     let key =
         IdempotencyKey::from_request(method.as_str(), uri.path(), uri.query(), &headers, &body)?;
     let idempotency_key = match key {

@@ -31,7 +31,7 @@ use super::openapi_modules::{Components, module_path};
 use super::pagination::Page;
 use super::{
     AppState, api_keys, audit, auth, conformance, custom_fields, events, health, module_config,
-    modules, operator, payments, publisher_modules, publishers, roles, scheduled_tasks, users,
+    modules, operator, payments, publisher_modules, publishers, roles, scheduled_tasks, usage, users,
     webhooks,
 };
 use crate::auth::rbac::perm;
@@ -577,6 +577,14 @@ const HOST_ROUTES: &[HostRoute] = &[
     .answers::<scheduled_tasks::Tasks>("200"),
     route(
         "GET",
+        "/v1/tenant/usage",
+        "What the tenant's module calls used (?from, ?to: RFC 3339; ?group_by=hour|day|module)",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    )
+    .answers::<crate::usage::report::Report>("200"),
+    route(
+        "GET",
         "/v1/webhooks/endpoints",
         "List webhook endpoints (cursor, limit)",
         "webhooks",
@@ -782,6 +790,23 @@ const HOST_ROUTES: &[HostRoute] = &[
         Operator,
     )
     .answers::<scheduled_tasks::Tasks>("200"),
+    route(
+        "GET",
+        "/v1/operator/usage",
+        "A tenant's usage (?tenant=SLUG, ?from, ?to, ?group_by=hour|day|module)",
+        "operator",
+        Operator,
+    )
+    .answers::<crate::usage::report::Report>("200"),
+    route(
+        "PUT",
+        "/v1/operator/usage/quota",
+        "Set a tenant's monthly module-call quota (null lifts it); past it, 429 quota_exceeded",
+        "operator",
+        Operator,
+    )
+    .body::<usage::QuotaRequest>()
+    .answers::<usage::Quota>("200"),
     route(
         "GET",
         "/v1/operator/publishers",

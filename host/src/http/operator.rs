@@ -20,6 +20,7 @@ use super::pagination::{Page, PageParams};
 use crate::error::{Error, FieldError, Result};
 use crate::registry::shares;
 use crate::tenancy::provision::{NewTenant, create_tenant};
+use crate::tenancy::{TenantScope, TenantTx};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -184,6 +185,19 @@ async fn withdraw_share(state: &AppState, digest: &str, tenant: &str) -> Result<
         true => Ok(StatusCode::NO_CONTENT),
         false => Err(Error::not_found("share")),
     }
+}
+
+/// A transaction in the tenant named by `slug`, for no user: the operator reading one tenant's
+/// data under its RLS like any tenant read. 404 when there is no such tenant.
+pub(super) async fn tenant_tx(state: &AppState, slug: &str) -> Result<TenantTx> {
+    let tenant_id = tenant_id(state, slug)
+        .await?
+        .ok_or_else(|| Error::not_found("tenant"))?;
+    let scope = TenantScope {
+        tenant_id,
+        user_id: None,
+    };
+    Ok(TenantTx::begin(&state.pool, scope, state.limits.statement_timeout).await?)
 }
 
 pub(super) async fn tenant_id(state: &AppState, slug: &str) -> Result<Option<Uuid>> {

@@ -413,6 +413,12 @@ pub const CODES: &[ProblemCode] = &[
         "Ask an owner of the publisher.",
     ),
     entry(
+        "quota_exceeded",
+        429,
+        "The tenant used its monthly quota of module calls.",
+        "Retry after the Retry-After delay (the next month), or ask the operator to raise the quota.",
+    ),
+    entry(
         "refresh_token_reused",
         401,
         "A refresh token was used twice: its whole family is revoked as a precaution.",

@@ -12,14 +12,13 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::AppState;
 use super::extract::{Json, Query, Tenant};
-use super::operator::{Operator, tenant_id};
+use super::operator::{Operator, tenant_tx};
 use crate::auth::rbac::perm;
-use crate::error::{Error, Result};
-use crate::tenancy::{TenantScope, TenantTx};
+use crate::error::Result;
+use crate::tenancy::TenantTx;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -80,14 +79,7 @@ async fn list_for_operator(
     State(state): State<AppState>,
     Query(query): Query<OperatorQuery>,
 ) -> Result<impl IntoResponse> {
-    let tenant: Uuid = tenant_id(&state, &query.tenant)
-        .await?
-        .ok_or_else(|| Error::not_found("tenant"))?;
-    let scope = TenantScope {
-        tenant_id: tenant,
-        user_id: None,
-    };
-    let mut tx = TenantTx::begin(&state.pool, scope, state.limits.statement_timeout).await?;
+    let mut tx = tenant_tx(&state, &query.tenant).await?;
     let tasks = tasks(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(tasks))

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
+use uuid::Uuid;
 
 use super::Registry;
 use crate::error::{Error, Result};
@@ -87,6 +88,7 @@ impl Registry {
         request: ModuleRequest,
     ) -> Result<Answer> {
         let Routed { module, route } = routed;
+        let tenant = tx.tenant_id();
         let request = Request {
             method: request.method,
             path: request.path,
@@ -99,8 +101,7 @@ impl Registry {
         let (context, shared) = self.bound(&module, tx, caller, request_id).await?;
         let outcome = self.runtime.handle(&module, context, request).await;
         let tx = shared.lock().await.take();
-        let (response, usage) = outcome?;
-        record_usage(&module.manifest.name, &usage);
+        let (response, usage) = self.metered(tenant, &module, outcome, |(r, _)| r.status >= 500)?;
         Ok(Answer {
             response,
             usage,
@@ -117,19 +118,41 @@ impl Registry {
         tx: TenantTx,
         event: Event,
     ) -> Result<Delivered> {
+        let tenant = tx.tenant_id();
         let request_id = format!("event-{}", event.id);
         let (context, shared) = self
             .bound(module, tx, Caller::platform(), request_id)
             .await?;
         let outcome = self.runtime.deliver(module, context, event).await;
         let tx = shared.lock().await.take();
-        let (accepted, usage) = outcome?;
-        record_usage(&module.manifest.name, &usage);
+        let (accepted, usage) = self.metered(tenant, module, outcome, |_| false)?;
         Ok(Delivered {
             accepted,
             usage,
             tx,
         })
+    }
+
+    /// Records a call's outcome in the metrics (module label only) and in the tenant's usage
+    /// meter: a trap or a broken limit counts as a failed call, `failed` says which answers do.
+    fn metered<T>(
+        &self,
+        tenant: Uuid,
+        module: &ModuleHandle,
+        outcome: Result<(T, Usage)>,
+        failed: impl FnOnce(&(T, Usage)) -> bool,
+    ) -> Result<(T, Usage)> {
+        let name = &module.manifest.name;
+        let counts = match &outcome {
+            Ok(answered) => {
+                record_usage(name, &answered.1);
+                crate::usage::Counts::of_call(&answered.1, failed(answered))
+            }
+            Err(_) => crate::usage::Counts::of_failure(),
+        };
+        metrics::counter!("module_calls_total", "module" => name.clone()).increment(1);
+        self.meter.record(tenant, name, counts);
+        outcome
     }
 
     /// A call's context with the store and the outbox bound to the tenant transaction, and
@@ -215,4 +238,8 @@ fn record_usage(module: &str, usage: &Usage) {
     metrics::counter!("module_host_calls_total", &labels).increment(u64::from(usage.host_calls));
     metrics::counter!("module_rows_returned_total", &labels)
         .increment(u64::from(usage.rows_returned));
+    metrics::counter!("module_rows_written_total", &labels)
+        .increment(u64::from(usage.rows_written));
+    metrics::counter!("module_events_emitted_total", &labels)
+        .increment(u64::from(usage.events_emitted));
 }

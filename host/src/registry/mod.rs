@@ -87,6 +87,8 @@ pub struct Registry {
     sealer: Arc<crate::module_config::Sealer>,
     /// Each tenant's time zone, read once: it is fixed when the tenant is created.
     time_zones: std::sync::Mutex<HashMap<Uuid, String>>,
+    /// Every call's usage per tenant, module and hour, until the next flush (`usage`).
+    meter: Arc<crate::usage::Meter>,
 }
 
 /// Every host that publishes a version sends its digest here; every host adds it to its
@@ -121,6 +123,7 @@ impl Registry {
             outbound: crate::outbound::Outbound::default(),
             sealer: Arc::new(crate::module_config::Sealer::ephemeral()),
             time_zones: std::sync::Mutex::default(),
+            meter: Arc::default(),
         }
     }
 
@@ -144,6 +147,11 @@ impl Registry {
 
     pub fn sealer(&self) -> &crate::module_config::Sealer {
         &self.sealer
+    }
+
+    /// The usage of this host's module calls not yet flushed (`usage`).
+    pub fn meter(&self) -> &Arc<crate::usage::Meter> {
+        &self.meter
     }
 
     pub fn runtime(&self) -> &Runtime {

@@ -87,6 +87,12 @@ pub struct Usage {
     pub elapsed: Duration,
     pub host_calls: u32,
     pub rows_returned: u32,
+    /// Store rows inserted, updated or deleted.
+    pub rows_written: u32,
+    /// Events the module emitted (into the outbox; they are delivered only if the call commits).
+    pub events_emitted: u32,
+    /// Outbound HTTP requests the module asked for within its per-call cap.
+    pub outbound_requests: u32,
     pub log_bytes: usize,
     pub log_truncated: bool,
 }
@@ -200,6 +206,9 @@ pub(super) async fn call(
         elapsed: started.elapsed(),
         host_calls: state.host_calls.made(),
         rows_returned: state.store.rows_returned(),
+        rows_written: state.store.rows_written(),
+        events_emitted: state.events.emitted(),
+        outbound_requests: state.http.sent(),
         log_bytes,
         log_truncated,
     };

@@ -18,16 +18,6 @@ fn options() -> ServerOptions {
     ServerOptions::new().with_builtin_modules().quick_events()
 }
 
-/// A tenant whose `sink` slot is the event-sink fixture, on `server`.
-async fn sink_tenant<'s>(server: &'s TestServer, slug: &str) -> Scenario<'s> {
-    let scenario = server.scenario(slug).await;
-    let digest = server
-        .publish_module(&fixture_component("event-sink"), &[slug])
-        .await;
-    bind(&scenario.owner, "sink", &digest).await;
-    scenario
-}
-
 /// Each customer of the tenant with the `seen:<event>` tags the sink gave it.
 async fn seen(server: &TestServer, tenant: &TenantFixture) -> HashMap<String, Vec<String>> {
     let mut db = server.db().await;
@@ -87,7 +77,7 @@ async fn deliveries(
 #[tokio::test]
 async fn a_subscriber_takes_each_committed_event_once_and_a_rolled_back_one_never() {
     let server = TestServer::start_with(options()).await;
-    let shop = sink_tenant(&server, &unique("sink")).await;
+    let shop = server.sink_tenant(&unique("sink")).await;
     for n in 0..20 {
         shop.customer(&format!("customer {n}")).await;
     }
@@ -113,7 +103,7 @@ async fn a_subscriber_takes_each_committed_event_once_and_a_rolled_back_one_neve
 async fn a_call_longer_than_the_lease_is_attempted_once() {
     let options = options().args(["--module-deadline-ms", "8000"]);
     let server = TestServer::start_with(options).await;
-    let shop = sink_tenant(&server, &unique("slow")).await;
+    let shop = server.sink_tenant(&unique("slow")).await;
     shop.customer("slow one").await;
     assert_each_seen_once(&server, &shop.tenant, 1).await;
     let delivered = deliveries(&server, &shop.tenant).await;
@@ -125,7 +115,7 @@ async fn a_call_longer_than_the_lease_is_attempted_once() {
 async fn a_refusing_subscriber_retries_then_dies_without_holding_up_others() {
     let options = options().args(["--event-max-attempts", "3"]);
     let server = TestServer::start_with(options).await;
-    let shop = sink_tenant(&server, &unique("refuse")).await;
+    let shop = server.sink_tenant(&unique("refuse")).await;
     shop.customer("reject me").await;
     shop.customer("trap me").await;
     for n in 0..5 {
@@ -152,8 +142,8 @@ async fn a_refusing_subscriber_retries_then_dies_without_holding_up_others() {
 #[tokio::test]
 async fn tenants_never_see_each_others_events() {
     let server = TestServer::start_with(options().local_outbound()).await;
-    let a = sink_tenant(&server, &unique("tenant-a")).await;
-    let b = sink_tenant(&server, &unique("tenant-b")).await;
+    let a = server.sink_tenant(&unique("tenant-a")).await;
+    let b = server.sink_tenant(&unique("tenant-b")).await;
     let receiver = Receiver::start();
     b.create(ENDPOINTS, &json!({"url": receiver.url("/b")}))
         .await;
@@ -377,7 +367,7 @@ async fn events_committed_on_a_host_that_died_are_delivered_by_another() {
             .args(["--no-event-dispatch"]),
     )
     .await;
-    let shop = sink_tenant(&first, &unique("orphan")).await;
+    let shop = first.sink_tenant(&unique("orphan")).await;
     let tenant = shop.tenant.clone();
     for n in 0..10 {
         shop.customer(&format!("orphan {n}")).await;

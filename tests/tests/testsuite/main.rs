@@ -41,4 +41,5 @@ mod routing;
 mod routing_day;
 mod scheduler;
 mod storage;
+mod usage;
 mod webhooks;

@@ -42,6 +42,11 @@ pub struct EventsState {
 }
 
 impl EventsState {
+    /// Events the sink accepted in this call (for usage metering).
+    pub fn emitted(&self) -> u32 {
+        u32::try_from(self.emitted).unwrap_or(u32::MAX)
+    }
+
     pub fn new(sink: Box<dyn EventSink>, grants: Arc<Manifest>) -> Self {
         Self {
             sink,

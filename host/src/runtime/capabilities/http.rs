@@ -119,6 +119,11 @@ impl HttpState {
         }
     }
 
+    /// Requests the call asked to send within its cap (for usage metering).
+    pub fn sent(&self) -> u32 {
+        self.sent
+    }
+
     /// The first request made without the grant, if there was one: the host fails the call.
     pub fn denied(&self) -> Option<&str> {
         self.denied.as_deref()

@@ -222,6 +222,8 @@ pub struct StoreState {
     backend: Box<dyn StoreBackend>,
     grants: Arc<Manifest>,
     rows_returned: u32,
+    /// Rows inserted, updated or deleted by this call (for usage metering).
+    rows_written: u32,
     rows_cap: u32,
     unavailable: Option<String>,
     denied: Option<String>,
@@ -233,6 +235,7 @@ impl StoreState {
             backend,
             grants,
             rows_returned: 0,
+            rows_written: 0,
             rows_cap,
             unavailable: None,
             denied: None,
@@ -241,6 +244,18 @@ impl StoreState {
 
     pub fn rows_returned(&self) -> u32 {
         self.rows_returned
+    }
+
+    pub fn rows_written(&self) -> u32 {
+        self.rows_written
+    }
+
+    /// Counts a write that succeeded (one row each), then accounts it like any call.
+    fn account_write<T>(&mut self, outcome: StoreResult<T>) -> StoreResult<T> {
+        if outcome.is_ok() {
+            self.rows_written = self.rows_written.saturating_add(1);
+        }
+        self.account(outcome, |_| 0)
     }
 
     /// Why the backend became unavailable during the call, if it did.
@@ -387,7 +402,7 @@ impl wit::Host for Granted<'_, StoreState> {
             store.backend.insert(&table, values).await
         }
         .await;
-        Ok(store.account(outcome, |_| 0).map(Into::into))
+        Ok(store.account_write(outcome).map(Into::into))
     }
 
     async fn update(
@@ -409,7 +424,7 @@ impl wit::Host for Granted<'_, StoreState> {
                 .await
         }
         .await;
-        Ok(store.account(outcome, |_| 0).map(Into::into))
+        Ok(store.account_write(outcome).map(Into::into))
     }
 
     async fn delete(
@@ -426,7 +441,7 @@ impl wit::Host for Granted<'_, StoreState> {
             store.backend.delete(&table, id, expected_version).await
         }
         .await;
-        Ok(store.account(outcome, |_| 0))
+        Ok(store.account_write(outcome))
     }
 
     async fn aggregate(
