@@ -95,7 +95,24 @@ struct Key {
 /// This host's figures not yet flushed. Recording takes a short lock and touches no database.
 #[derive(Debug, Default)]
 pub struct Meter {
-    pending: Mutex<HashMap<Key, Counts>>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    pending: HashMap<Key, Counts>,
+    /// Figures a flush is writing, by the id of the transaction writing them. The quota check
+    /// counts them until that transaction is visible in its own snapshot, so a flush in
+    /// progress neither hides calls nor counts them twice.
+    in_flight: HashMap<i64, Vec<(Key, Counts)>>,
+}
+
+/// A tenant's calls this host has not yet seen committed: the unflushed ones, and those of
+/// each flush transaction still writing.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Unflushed {
+    pub pending_calls: i64,
+    pub in_flight: Vec<(i64, i64)>,
 }
 
 impl Meter {
@@ -113,21 +130,31 @@ impl Meter {
             module: module.to_owned(),
             hour,
         };
-        self.lock().entry(key).or_default().add(counts);
+        self.lock().pending.entry(key).or_default().add(counts);
     }
 
-    /// This host's unflushed calls of `tenant` in hours from `since` on.
-    pub fn pending_calls(&self, tenant: Uuid, since: DateTime<Utc>) -> i64 {
-        self.lock()
-            .iter()
-            .filter(|(key, _)| key.tenant == tenant && key.hour >= since)
-            .map(|(_, counts)| counts.calls)
-            .sum()
+    /// This host's calls of `tenant` in hours from `since` on that no flush has committed.
+    pub fn unflushed_calls(&self, tenant: Uuid, since: DateTime<Utc>) -> Unflushed {
+        let state = self.lock();
+        Unflushed {
+            pending_calls: calls_of(state.pending.iter(), tenant, since),
+            in_flight: state
+                .in_flight
+                .iter()
+                .map(|(xid, rows)| {
+                    (
+                        *xid,
+                        calls_of(rows.iter().map(|(k, c)| (k, c)), tenant, since),
+                    )
+                })
+                .filter(|(_, calls)| *calls > 0)
+                .collect(),
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Counts>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain counters: still good to add to.
-        self.pending
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -135,25 +162,61 @@ impl Meter {
     /// Writes what is pending, one transaction per tenant. Figures of a tenant whose write
     /// failed are put back for the next flush. Returns how many rows were upserted.
     pub async fn flush(&self, pool: &PgPool, statement_timeout: Duration) -> usize {
-        let taken = std::mem::take(&mut *self.lock());
-        let mut by_tenant: HashMap<Uuid, Vec<(Key, Counts)>> = HashMap::new();
-        for (key, counts) in taken {
-            by_tenant.entry(key.tenant).or_default().push((key, counts));
-        }
+        let mut tenants: Vec<Uuid> = self.lock().pending.keys().map(|k| k.tenant).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
         let mut written = 0;
-        for (tenant, rows) in by_tenant {
-            match write_tenant(pool, tenant, &rows, statement_timeout).await {
-                Ok(()) => written += rows.len(),
+        for tenant in tenants {
+            match self.flush_tenant(pool, tenant, statement_timeout).await {
+                Ok(rows) => written += rows,
                 Err(error) => {
-                    tracing::warn!(%error, %tenant, "flushing usage failed; kept for the next flush");
-                    let mut pending = self.lock();
-                    for (key, counts) in rows {
-                        pending.entry(key).or_default().add(counts);
-                    }
+                    tracing::warn!(%error, %tenant, "flushing usage failed; kept for the next flush")
                 }
             }
         }
         written
+    }
+
+    /// Moves the tenant's pending figures in flight under the writing transaction's id, writes
+    /// them, and forgets them once committed (or puts them back if the write failed).
+    async fn flush_tenant(
+        &self,
+        pool: &PgPool,
+        tenant: Uuid,
+        statement_timeout: Duration,
+    ) -> Result<usize, sqlx::Error> {
+        let scope = TenantScope {
+            tenant_id: tenant,
+            user_id: None,
+        };
+        let mut tx = TenantTx::begin(pool, scope, statement_timeout).await?;
+        let (xid,): (i64,) = sqlx::query_as("SELECT pg_current_xact_id()::text::bigint")
+            .fetch_one(tx.conn())
+            .await?;
+        let rows = {
+            let mut state = self.lock();
+            let rows: Vec<(Key, Counts)> = state
+                .pending
+                .extract_if(|key, _| key.tenant == tenant)
+                .collect();
+            state.in_flight.insert(xid, rows);
+            state.in_flight[&xid].clone()
+        };
+        let outcome = match write_rows(&mut tx, tenant, &rows).await {
+            Ok(()) => tx.commit().await,
+            Err(error) => Err(error),
+        };
+        let mut state = self.lock();
+        let rows = state.in_flight.remove(&xid).unwrap_or_default();
+        match outcome {
+            Ok(()) => Ok(rows.len()),
+            Err(error) => {
+                for (key, counts) in rows {
+                    state.pending.entry(key).or_default().add(counts);
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Flushes every `interval` until aborted.
@@ -174,18 +237,23 @@ impl Meter {
     }
 }
 
+/// The calls among `rows` of `tenant` in hours from `since` on.
+fn calls_of<'a>(
+    rows: impl Iterator<Item = (&'a Key, &'a Counts)>,
+    tenant: Uuid,
+    since: DateTime<Utc>,
+) -> i64 {
+    rows.filter(|(key, _)| key.tenant == tenant && key.hour >= since)
+        .map(|(_, counts)| counts.calls)
+        .sum()
+}
+
 /// One tenant's rows in one statement: arrays unnested, added to what other flushes wrote.
-async fn write_tenant(
-    pool: &PgPool,
+async fn write_rows(
+    tx: &mut TenantTx,
     tenant: Uuid,
     rows: &[(Key, Counts)],
-    statement_timeout: Duration,
 ) -> Result<(), sqlx::Error> {
-    let scope = TenantScope {
-        tenant_id: tenant,
-        user_id: None,
-    };
-    let mut tx = TenantTx::begin(pool, scope, statement_timeout).await?;
     let column = |pick: fn(&Counts) -> i64| rows.iter().map(|(_, c)| pick(c)).collect::<Vec<_>>();
     sqlx::query(
         "INSERT INTO module_usage
@@ -223,7 +291,7 @@ async fn write_tenant(
     .bind(column(|c| c.log_bytes))
     .execute(tx.conn())
     .await?;
-    tx.commit().await
+    Ok(())
 }
 
 #[cfg(test)]
@@ -246,7 +314,7 @@ mod tests {
         meter.record_at(tenant, "crm", at("2026-12-07T03:00:00Z"), call);
         meter.record_at(tenant, "crm", at("2026-12-07T03:59:59Z"), call);
         meter.record_at(tenant, "crm", at("2026-12-07T04:00:00Z"), call);
-        let pending = meter.lock();
+        let pending = &meter.lock().pending;
         assert_eq!(pending.len(), 2);
         let first = Key {
             tenant,

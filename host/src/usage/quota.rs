@@ -30,24 +30,34 @@ fn month_bounds(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 }
 
 /// Refuses the call when the tenant has a quota and the month's calls reached it. One query
-/// (the quota's row and the month's sum), inside the request's own transaction.
+/// inside the request's own transaction: the quota's row, the month's sum, and which of this
+/// host's flushes in progress its snapshot does not yet see (their calls count from memory).
 pub async fn check(tx: &mut TenantTx, meter: &Meter, now: DateTime<Utc>) -> Result<()> {
     let tenant = tx.tenant_id();
     let (start, next) = month_bounds(now);
-    let row: Option<(i64, i64)> = sqlx::query_as(
+    let unflushed = meter.unflushed_calls(tenant, start);
+    let (xids, calls): (Vec<i64>, Vec<i64>) = unflushed.in_flight.into_iter().unzip();
+    let row: Option<(i64, i64, i64)> = sqlx::query_as(
         "SELECT q.monthly_calls,
                 coalesce((SELECT sum(u.calls) FROM module_usage u
-                          WHERE u.tenant_id = $1 AND u.hour >= $2), 0)::bigint
+                          WHERE u.tenant_id = $1 AND u.hour >= $2), 0)::bigint,
+                coalesce((SELECT sum(f.calls) FROM UNNEST($3::bigint[], $4::bigint[]) AS f(xid, calls)
+                          WHERE NOT pg_visible_in_snapshot(f.xid::text::xid8,
+                                                           pg_current_snapshot())), 0)::bigint
          FROM usage_quotas q WHERE q.tenant_id = $1",
     )
     .bind(tenant)
     .bind(start)
+    .bind(xids)
+    .bind(calls)
     .fetch_optional(tx.conn())
     .await?;
-    let Some((quota, flushed)) = row else {
+    let Some((quota, flushed, in_flight)) = row else {
         return Ok(());
     };
-    let used = flushed.saturating_add(meter.pending_calls(tenant, start));
+    let used = flushed
+        .saturating_add(in_flight)
+        .saturating_add(unflushed.pending_calls);
     if used < quota {
         return Ok(());
     }
