@@ -9,7 +9,7 @@
 //! consent shows the hosts and an upgrade adding one asks again; another tenant cannot reach
 //! the module.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use verofield_tests::*;
 
@@ -130,19 +130,14 @@ async fn a_slow_remote_is_cut_by_the_calls_deadline() {
     let (shop, _) = tenants(&server, "outbound-probe").await;
     let receiver = Receiver::start();
     receiver.answer(Answer::Sleep(Duration::from_secs(6)));
-    let started = Instant::now();
     let answer = fetch(
         &shop.owner,
         json!({"url": at(&receiver, "partner.test", "/")}),
     )
     .await;
+    // The remote sleeps past the call's 2 s deadline; had the host waited for it, the
+    // deadline would have killed the module (503) instead of the module answering this.
     assert_eq!(answer["error"]["kind"], "timeout", "{answer}");
-    // The upload's deadline is 2 s: the module got its answer in time to answer itself.
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 #[tokio::test]
