@@ -122,8 +122,23 @@ const JOB_SCHEDULED: &[Field] = &[
     f("service_type_ids", Uuids, "The services of the visit."),
     f("technician_ids", Uuids, "Technicians assigned at the time."),
     f("scheduled_date", Date, "The local date of the visit."),
-    f("window_start", Instant, "Arrival window start (UTC)."),
-    f("window_end", Instant, "Arrival window end (UTC)."),
+    f(
+        "window_start",
+        Instant,
+        "Promised arrival window start (UTC).",
+    ),
+    f("window_end", Instant, "Promised arrival window end (UTC)."),
+    null(
+        "planned_start",
+        Instant,
+        "Service start an applied routing plan planned.",
+    ),
+    null(
+        "planned_end",
+        Instant,
+        "Service end an applied routing plan planned.",
+    ),
+    null("eta", Instant, "Estimated arrival, when known."),
     null(
         "window_start_local",
         Text,
@@ -162,6 +177,17 @@ const JOB_ASSIGNED: &[Field] = &[
         Instant,
         "Arrival window end (UTC), once scheduled.",
     ),
+    null(
+        "planned_start",
+        Instant,
+        "Service start an applied routing plan planned.",
+    ),
+    null(
+        "planned_end",
+        Instant,
+        "Service end an applied routing plan planned.",
+    ),
+    null("eta", Instant, "Estimated arrival, when known."),
     f(
         "added_technician_ids",
         Uuids,

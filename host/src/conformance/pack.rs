@@ -23,6 +23,7 @@ pub const CORE_SLOTS: &[&str] = &[
     "routing",
     "billing",
     "kpis",
+    "layouts",
 ];
 
 /// The packs this host ships, by slot.
@@ -44,6 +45,7 @@ const SHIPPED: &[(&str, &str)] = &[
     ("routing", include_str!("../../../conformance/routing.json")),
     ("billing", include_str!("../../../conformance/billing.json")),
     ("kpis", include_str!("../../../conformance/kpis.json")),
+    ("layouts", include_str!("../../../conformance/layouts.json")),
 ];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -10,7 +10,8 @@ use verofield_sdk::{Problem, events};
 use crate::{Columns, JOB_SCHEDULED};
 
 /// The fields every `job.scheduled` and `job.assigned` starts with: the job, its version and
-/// status, what it is for and when it is planned.
+/// status, what it is for, the window promised to the customer and the times a routing plan
+/// planned (null until a plan is applied).
 pub fn job_fields(job: &Record<Columns>) -> Value {
     let v = &job.values;
     json!({
@@ -24,6 +25,9 @@ pub fn job_fields(job: &Record<Columns>) -> Value {
         "scheduled_date": v.get("scheduled_date"),
         "window_start": v.get("window_start"),
         "window_end": v.get("window_end"),
+        "planned_start": v.get("planned_start"),
+        "planned_end": v.get("planned_end"),
+        "eta": v.get("eta"),
     })
 }
 

@@ -1,7 +1,9 @@
 //! Why a technician cannot take a job: inactive, a required skill missing, the job's block
 //! outside their working hours (in their own zone), time off over it, or another open job of
-//! theirs overlapping it. A job's block runs from the start of its arrival window to the
-//! later of the window's end and start + duration.
+//! theirs overlapping it. A job's block is the interval an applied routing plan planned for
+//! it when there is one (that is when the technician is there: three visits planned inside
+//! one promised 09:00-12:00 window do not overlap), else from the start of its promised
+//! window to the later of the window's end and start + duration.
 
 use std::collections::BTreeMap;
 
@@ -46,8 +48,14 @@ struct Interval {
     end: String,
 }
 
-/// The time a job holds, if it has a window.
+/// The time a job holds, if it has a planned interval or a window.
 pub fn block(job: &Columns) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    if let (Some(start), Some(end)) = (
+        time::parse_instant(text(job, "planned_start")),
+        time::parse_instant(text(job, "planned_end")),
+    ) {
+        return Some((start, end.max(start)));
+    }
     let start = time::parse_instant(text(job, "window_start"))?;
     let end = time::parse_instant(text(job, "window_end")).unwrap_or(start);
     let minutes = job
@@ -113,11 +121,16 @@ pub fn find(job: &Record<Columns>, technician: &Record<Columns>) -> Result<Vec<C
         found.push(conflict);
     }
     // Jobs that could overlap (blocks are at most a day long), then those assigned to them.
+    let starts_near = |column: &str| {
+        Filter::and([
+            Filter::lt(column, time::rfc3339(end)),
+            Filter::gt(column, time::rfc3339(start - Duration::hours(24))),
+        ])
+    };
     let nearby = select_all(
         JOBS,
         Filter::and([
-            Filter::lt("window_start", time::rfc3339(end)),
-            Filter::gt("window_start", time::rfc3339(start - Duration::hours(24))),
+            Filter::or([starts_near("window_start"), starts_near("planned_start")]),
             Filter::one_of("status", status::OPEN),
         ]),
         &[],
@@ -141,6 +154,9 @@ pub fn find(job: &Record<Columns>, technician: &Record<Columns>) -> Result<Vec<C
             "assignments",
         )?;
         for other in overlapping {
+            let Some((other_start, other_end)) = block(&other.values) else {
+                continue;
+            };
             if assigned
                 .iter()
                 .any(|a| text(&a.values, "job_id") == other.id)
@@ -150,8 +166,8 @@ pub fn find(job: &Record<Columns>, technician: &Record<Columns>) -> Result<Vec<C
                     "overlapping_job",
                     format!(
                         "already assigned to a job from {} to {}",
-                        text(&other.values, "window_start"),
-                        text(&other.values, "window_end")
+                        time::rfc3339(other_start),
+                        time::rfc3339(other_end)
                     ),
                 );
                 conflict.job_id = Some(other.id.clone());

@@ -48,6 +48,11 @@ impl Schedule {
             "time_zone": self.zone,
             "window_start": self.start,
             "window_end": self.end,
+            // A new promise voids the plan made for the old one.
+            "planned_start": null,
+            "planned_end": null,
+            "eta": null,
+            "planned_travel_meters": null,
         })
     }
 }

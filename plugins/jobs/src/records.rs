@@ -32,9 +32,24 @@ pub struct Job {
     required_skills: Vec<String>,
     /// The local date (`YYYY-MM-DD`) once scheduled.
     scheduled_date: Option<String>,
-    /// The arrival window in UTC.
+    /// The arrival window promised to the customer, in UTC.
     window_start: Option<String>,
     window_end: Option<String>,
+    /// The service interval an applied routing plan planned (inside the promised window when
+    /// it has one); cleared when the job is rescheduled.
+    planned_start: Option<String>,
+    planned_end: Option<String>,
+    /// The estimated arrival, when one is known.
+    eta: Option<String>,
+    /// Metres travelled to reach the job in the applied plan (the route's last job also
+    /// carries the way back).
+    planned_travel_meters: Option<i64>,
+    /// How many times the promised window was changed after it was first set (kept by the
+    /// database).
+    reschedules: i64,
+    /// Whether work started (`in_progress`) inside the promised window; null until both exist
+    /// (kept by the database).
+    arrived_on_time: Option<bool>,
     /// The arrival window as given, `HH:MM` in `time_zone`.
     window_start_local: Option<String>,
     window_end_local: Option<String>,

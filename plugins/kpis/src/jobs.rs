@@ -4,10 +4,13 @@
 //! bucket and status. The technician filter is the jobs of that technician's assignments
 //! (read by id, then counted by the database); the service type filter is jobs that include
 //! the type. Booked minutes (utilisation) are the planned durations of the jobs not canceled.
+//! Reschedules, arrivals and planned travel are read from columns the database and the routing
+//! plans keep on the job (migration 0025), each by one more grouped count, only when asked.
 
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use serde_json::{Map, Value};
 use verofield_field_ops as ops;
 use verofield_sdk::Problem;
 use verofield_sdk::store::{self, Aggregation, Filter, GroupKey, Select, group_number};
@@ -24,6 +27,15 @@ pub struct Counts {
     pub canceled: i64,
     /// The planned minutes (`duration_minutes`) of the jobs not canceled.
     pub booked_minutes: i64,
+    /// Jobs whose promised window was changed at least once after it was set.
+    pub rescheduled: i64,
+    /// Jobs with a promised window whose work started (`arrived_on_time` not null), and those
+    /// of them that started inside the window.
+    pub arrivals: i64,
+    pub on_time: i64,
+    /// Jobs not canceled that an applied routing plan routed, and their metres of travel.
+    pub routed: i64,
+    pub travel_meters: i64,
 }
 
 /// The counts of every bucket, in the order of the spans, and the technicians working.
@@ -77,13 +89,13 @@ pub fn counts(query: &KpiQuery, spans: &[Span]) -> Result<JobCounts, Problem> {
         }
     }
     let ended = Filter::and([
-        in_range,
+        in_range.clone(),
         Filter::one_of("status", [ops::status::COMPLETED, ops::status::CANCELED]),
     ]);
     for group in store::aggregate(
         ops::JOBS,
         Some(&ended),
-        vec![by_bucket, GroupKey::by("status", None)],
+        vec![by_bucket.clone(), GroupKey::by("status", None)],
         vec![
             Aggregation::count("jobs"),
             Aggregation::sum("duration_minutes", "minutes"),
@@ -103,6 +115,58 @@ pub fn counts(query: &KpiQuery, spans: &[Span]) -> Result<JobCounts, Problem> {
             }
             _ => {}
         }
+    }
+    let asks = |metric| query.metrics.contains(&metric);
+    let mut count_into = |narrower: Filter,
+                          by: Option<GroupKey>,
+                          add: &dyn Fn(&mut Counts, &Map<String, Value>)|
+     -> Result<(), Problem> {
+        let mut keys = vec![by_bucket.clone()];
+        keys.extend(by);
+        for group in store::aggregate(
+            ops::JOBS,
+            Some(&Filter::and([in_range.clone(), narrower])),
+            keys,
+            vec![
+                Aggregation::count("jobs"),
+                Aggregation::sum("planned_travel_meters", "meters"),
+            ],
+            limit,
+        )? {
+            if let Some(key) = calendar::group_key(group.get("scheduled_date")) {
+                add(buckets.entry(key).or_default(), &group);
+            }
+        }
+        Ok(())
+    };
+    if asks(Metric::RescheduleRate) {
+        count_into(Filter::gt("reschedules", 0), None, &|counts, group| {
+            counts.rescheduled = group_number(group, "jobs");
+        })?;
+    }
+    if asks(Metric::OnTimeArrivalRate) {
+        let by_arrival = GroupKey::by("arrived_on_time", None);
+        count_into(
+            Filter::is_null("arrived_on_time", false),
+            Some(by_arrival),
+            &|counts, group| {
+                let jobs = group_number(group, "jobs");
+                counts.arrivals += jobs;
+                if group.get("arrived_on_time") == Some(&Value::Bool(true)) {
+                    counts.on_time = jobs;
+                }
+            },
+        )?;
+    }
+    if asks(Metric::TravelDistancePerJob) {
+        let routed = Filter::and([
+            Filter::is_null("planned_travel_meters", false),
+            Filter::ne("status", ops::status::CANCELED),
+        ]);
+        count_into(routed, None, &|counts, group| {
+            counts.routed = group_number(group, "jobs");
+            counts.travel_meters = group_number(group, "meters");
+        })?;
     }
     Ok(JobCounts {
         buckets: spans
@@ -166,6 +230,11 @@ pub fn series(
                 Point::ratio(span, bucket.completed, counts.technicians * span.days())
             }
             Metric::CancellationRate => Point::ratio(span, bucket.canceled, bucket.scheduled),
+            Metric::RescheduleRate => Point::ratio(span, bucket.rescheduled, bucket.scheduled),
+            Metric::OnTimeArrivalRate => Point::ratio(span, bucket.on_time, bucket.arrivals),
+            Metric::TravelDistancePerJob => {
+                Point::per_unit_minor(span, bucket.travel_meters, bucket.routed)
+            }
             Metric::TechnicianUtilisation => Point::ratio(
                 span,
                 bucket.booked_minutes,

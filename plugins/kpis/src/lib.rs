@@ -5,7 +5,8 @@
 //!
 //! - `query.rs` reads and checks the parameters (every bad one named in one 422);
 //! - `calendar.rs` cuts the range into buckets; `capacity.rs` counts technicians' hours;
-//! - `jobs.rs`, `revenue.rs` and `recurring.rs` compute the metrics of each source table;
+//! - `jobs.rs`, `revenue.rs`, `recurring.rs` and `receivables.rs` compute the metrics of
+//!   each source table;
 //! - `series.rs` is the answer's shape.
 //!
 //! The formulas are in docs/KPIS.md. Reading needs `kpi.read`; the module writes nothing.
@@ -14,6 +15,7 @@ mod calendar;
 mod capacity;
 mod jobs;
 mod query;
+mod receivables;
 mod recurring;
 mod revenue;
 mod series;
@@ -25,6 +27,8 @@ use verofield_sdk::{Manifest, Module, Problem, Request, Response, Route, Tables}
 const READ: &str = "kpi.read";
 /// The billing module's invoices (named there; read here).
 const INVOICES: &str = "billing_invoices";
+/// The billing module's payments (named there; read here).
+const PAYMENTS: &str = "billing_payments";
 
 struct Kpis;
 
@@ -44,6 +48,7 @@ impl Module for Kpis {
                 ops::TIME_OFF,
                 ops::AGREEMENTS,
                 INVOICES,
+                PAYMENTS,
             ],
             write: &[],
         },
@@ -76,6 +81,7 @@ fn kpis(request: &Request) -> Result<Response, Problem> {
         metrics.push(match (metric.source(), &job_counts) {
             (Source::Jobs, Some(counts)) => jobs::series(metric, &spans, counts, &available),
             (Source::Agreements, _) => recurring::series(metric, &query, &spans)?,
+            (Source::Receivables, _) => receivables::series(&query, &spans)?,
             _ => revenue::series(metric, &spans, &takings, job_counts.as_ref()),
         });
     }

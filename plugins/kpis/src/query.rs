@@ -20,6 +20,8 @@ pub enum Source {
     Invoices,
     JobsAndInvoices,
     Agreements,
+    /// Invoices and payments, at each bucket's end.
+    Receivables,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,12 +30,16 @@ pub enum Metric {
     JobsPerTechnicianPerDay,
     CancellationRate,
     TechnicianUtilisation,
+    RescheduleRate,
+    OnTimeArrivalRate,
+    TravelDistancePerJob,
     Revenue,
     AverageTicket,
     RevenuePerJob,
     MonthlyRecurringRevenue,
     AnnualRecurringValue,
     AgreementChurn,
+    DaysSalesOutstanding,
 }
 
 /// Each metric's name in the API, in the order docs/KPIS.md lists them.
@@ -45,12 +51,16 @@ const METRICS: &[(&str, Metric)] = &[
     ),
     ("cancellation_rate", Metric::CancellationRate),
     ("technician_utilisation", Metric::TechnicianUtilisation),
+    ("reschedule_rate", Metric::RescheduleRate),
+    ("on_time_arrival_rate", Metric::OnTimeArrivalRate),
+    ("travel_distance_per_job", Metric::TravelDistancePerJob),
     ("revenue", Metric::Revenue),
     ("average_ticket", Metric::AverageTicket),
     ("revenue_per_job", Metric::RevenuePerJob),
     ("mrr", Metric::MonthlyRecurringRevenue),
     ("arr", Metric::AnnualRecurringValue),
     ("agreement_churn", Metric::AgreementChurn),
+    ("days_sales_outstanding", Metric::DaysSalesOutstanding),
 ];
 
 impl Metric {
@@ -74,21 +84,32 @@ impl Metric {
             Self::JobsCompleted
             | Self::JobsPerTechnicianPerDay
             | Self::CancellationRate
-            | Self::TechnicianUtilisation => Source::Jobs,
+            | Self::TechnicianUtilisation
+            | Self::RescheduleRate
+            | Self::OnTimeArrivalRate
+            | Self::TravelDistancePerJob => Source::Jobs,
             Self::Revenue | Self::AverageTicket => Source::Invoices,
             Self::RevenuePerJob => Source::JobsAndInvoices,
             Self::MonthlyRecurringRevenue | Self::AnnualRecurringValue | Self::AgreementChurn => {
                 Source::Agreements
             }
+            Self::DaysSalesOutstanding => Source::Receivables,
         }
     }
 
-    /// `count`, `ratio` (0..=1), `minor` (minor units of `currency`) or `per_day`.
+    /// `count`, `ratio` (0..=1), `minor` (minor units of `currency`), `per_day` or `meters`
+    /// (whole metres per job).
     pub fn unit(self) -> &'static str {
         match self {
             Self::JobsCompleted => "count",
             Self::JobsPerTechnicianPerDay => "per_day",
-            Self::CancellationRate | Self::TechnicianUtilisation | Self::AgreementChurn => "ratio",
+            Self::CancellationRate
+            | Self::TechnicianUtilisation
+            | Self::RescheduleRate
+            | Self::OnTimeArrivalRate
+            | Self::AgreementChurn => "ratio",
+            Self::TravelDistancePerJob => "meters",
+            Self::DaysSalesOutstanding => "days",
             Self::Revenue
             | Self::AverageTicket
             | Self::RevenuePerJob
@@ -229,6 +250,24 @@ fn filter(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_metrics_are_the_shared_list() {
+        let names: Vec<&str> = METRICS.iter().map(|(name, _)| *name).collect();
+        let shared: Vec<&str> = verofield_field_ops::kpi_metrics::KPI_METRICS
+            .iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, shared);
+        for (name, metric) in METRICS {
+            let shared = verofield_field_ops::kpi_metrics::kpi_metric(name).unwrap();
+            assert_eq!(
+                shared.job_filters,
+                metric.source() == Source::Jobs,
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn every_metric_name_round_trips() {

@@ -41,7 +41,7 @@ impl Answer {
 pub struct MetricSeries {
     /// The metric's name, as asked.
     pub metric: &'static str,
-    /// `count`, `ratio`, `per_day` or `minor` (minor units of `currency`).
+    /// `count`, `ratio`, `per_day`, `minor` (minor units of `currency`) or `meters`.
     pub unit: &'static str,
     pub points: Vec<Point>,
 }
@@ -96,7 +96,8 @@ impl Point {
         }
     }
 
-    /// An amount per unit in minor units, rounded half away from zero; 0 when there are none.
+    /// An amount per unit (minor units, metres) rounded half away from zero; 0 when there are
+    /// none.
     pub fn per_unit_minor(span: &Span, amount: i64, units: i64) -> Self {
         let value = if units == 0 {
             0

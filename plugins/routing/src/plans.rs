@@ -4,11 +4,14 @@
 //! Applying runs in the request's one transaction (an error answer rolls everything back):
 //! every job the plan covers must still be at the version recorded when the plan was made,
 //! else 409 `plan_stale` listing the changed job ids and nothing is written. Then each routed
-//! job gets the route's technician as its only assignment, its window set to the planned
-//! service interval (`window_start` = service start, `window_end` = service end), and status
+//! job gets the route's technician as its only assignment, its planned service interval
+//! (`planned_start` = service start, `planned_end` = service end) and the travel that reached
+//! it (`planned_travel_meters`; the route's last job also carries the way home), and status
 //! `scheduled` if it was `unscheduled` (through the field-operations transition: a history
-//! row and `job.status_changed`, as when a dispatcher schedules it); `job.scheduled` (the new
-//! window) and `job.assigned` are emitted per job; the plan becomes `applied`.
+//! row and `job.status_changed`, as when a dispatcher schedules it); `job.scheduled` (the
+//! planned times) and `job.assigned` are emitted per job; the plan becomes `applied`. The
+//! window promised to the customer (`window_start`/`window_end`) is never written here: it is
+//! what on-time arrival is measured against and what the next optimisation must honour.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -18,7 +21,7 @@ use verofield_field_ops::{Columns, status, text};
 use verofield_sdk::store::{Filter, Select, StoreError};
 use verofield_sdk::{Problem, Request, Resource, Response, context, etag, events, store};
 
-use crate::optimize::PlanColumns;
+use crate::optimize::{PlanColumns, PlanRoute};
 use crate::{ASSIGNMENTS, JOB_ASSIGNED, JOBS, PLANS};
 
 const PLAN: Resource<PlanColumns> = Resource::new(PLANS, "plan");
@@ -136,6 +139,7 @@ pub fn apply(request: &Request) -> Result<Response, Problem> {
     let caller = context::caller().user_id;
     let mut applied = Vec::new();
     for route in &plan.values.routes {
+        let travel = travel_per_job(route);
         for stop in &route.stops {
             let (Some(job_id), Some(start), Some(end)) =
                 (&stop.job_id, &stop.start_at, &stop.departure_at)
@@ -149,16 +153,20 @@ pub fn apply(request: &Request) -> Result<Response, Problem> {
                 )));
             };
             replace_assignments(job_id, &route.technician_id)?;
-            let windows = json!({"window_start": start, "window_end": end});
+            let planned = json!({
+                "planned_start": start,
+                "planned_end": end,
+                "planned_travel_meters": travel.get(job_id.as_str()),
+            });
             let written = if text(&job.values, "status") == status::UNSCHEDULED {
                 transition(
                     job,
                     status::SCHEDULED,
                     Some(&format!("routing plan {}", plan.id)),
-                    &windows,
+                    &planned,
                 )
             } else {
-                store::update::<Columns>(JOBS, job_id, job.version, &windows).map_err(Problem::from)
+                store::update::<Columns>(JOBS, job_id, job.version, &planned).map_err(Problem::from)
             };
             let job = match written {
                 Ok(job) => job,
@@ -174,8 +182,8 @@ pub fn apply(request: &Request) -> Result<Response, Problem> {
             applied.push(json!({
                 "job_id": job_id,
                 "technician_id": route.technician_id,
-                "window_start": start,
-                "window_end": end,
+                "planned_start": start,
+                "planned_end": end,
             }));
         }
     }
@@ -198,6 +206,30 @@ pub fn apply(request: &Request) -> Result<Response, Problem> {
     let mut response = Response::json(200, &json!({"plan": updated, "applied": applied}));
     response.set_header("etag", &etag::etag(updated.version));
     Ok(response)
+}
+
+/// Each routed job's share of the route's distance in whole metres: the leg that reached it,
+/// and for the last job also the legs after it (the way back to the depot), so the shares add
+/// up to the route's distance.
+fn travel_per_job(route: &PlanRoute) -> std::collections::HashMap<&str, i64> {
+    let mut shares = std::collections::HashMap::new();
+    let mut last_job = None;
+    let mut pending = 0.0;
+    for stop in &route.stops {
+        pending += stop.travel_distance;
+        if let Some(job_id) = &stop.job_id {
+            shares.insert(job_id.as_str(), pending);
+            last_job = Some(job_id.as_str());
+            pending = 0.0;
+        }
+    }
+    if let Some(share) = last_job.and_then(|job| shares.get_mut(job)) {
+        *share += pending;
+    }
+    shares
+        .into_iter()
+        .map(|(job, metres)| (job, metres.max(0.0).round() as i64))
+        .collect()
 }
 
 /// The job's assignments become exactly one: `technician_id`.

@@ -11,7 +11,7 @@ async fn server() -> TestServer {
 }
 
 /// The slots with a pack, and so with a built-in that must pass it.
-const PACKED_SLOTS: [&str; 8] = [
+const PACKED_SLOTS: [&str; 9] = [
     "crm",
     "technicians",
     "jobs",
@@ -20,6 +20,7 @@ const PACKED_SLOTS: [&str; 8] = [
     "routing",
     "billing",
     "kpis",
+    "layouts",
 ];
 
 /// The digests serving a fresh tenant, by slot: its built-ins.

@@ -289,6 +289,120 @@ async fn job_metrics_equal_the_hand_count_by_week_day_technician_and_service() {
     assert_eq!(fractions(&termite, "cancellation_rate"), [(0, 2), (0, 0)]);
 }
 
+/// Sets columns of job `job` directly (what a day in the field would have written: when work
+/// started, what an applied plan routed), through the database so the dates can be 2030's.
+async fn set_job(server: &TestServer, shop: &Company<'_>, job: &str, set: &str) {
+    let sql = format!("UPDATE store.jobs SET {set} WHERE tenant_id = $1 AND id = $2::uuid");
+    sqlx::query(&sql)
+        .bind(shop.tenant.id)
+        .bind(job)
+        .execute(&mut server.db().await)
+        .await
+        .unwrap();
+}
+
+const FIELD_METRICS: &str = "metrics=on_time_arrival_rate,reschedule_rate,travel_distance_per_job";
+
+/// Windows are 09:00-11:00 New York time (14:00-16:00 UTC). Work started 09:30 on the first
+/// 01-07 job (on time), 11:30 on the second (late), 10:00 on the 01-08 completed job (on
+/// time); the canceled and scheduled jobs never started. An unassigned job of 01-09 was
+/// rescheduled twice (through the API), the scheduled one never. The applied plan routed
+/// 1,201 m and 800 m to the 01-07 jobs, 1,000 m to the 01-08 completed one and 5,000 m to
+/// the canceled one (not counted: nobody drove there).
+#[tokio::test]
+async fn arrival_reschedule_and_travel_metrics_equal_the_hand_count() {
+    let server = server().await;
+    let shop = company(&server, "kpi-field").await;
+    let (lawn, tess, tom) = (&shop.lawn, &shop.tess, &shop.tom);
+    let early = shop.job("2030-01-07", lawn, tess, "completed").await;
+    let late = shop.job("2030-01-07", lawn, tom, "completed").await;
+    let next_day = shop.job("2030-01-08", lawn, tess, "completed").await;
+    let dropped = shop.job("2030-01-08", lawn, tom, "canceled").await;
+    shop.job("2030-01-09", lawn, tess, "scheduled").await;
+    for (job, set) in [
+        (
+            &early,
+            "started_at = '2030-01-07T14:30:00Z', planned_travel_meters = 1201",
+        ),
+        (
+            &late,
+            "started_at = '2030-01-07T16:30:00Z', planned_travel_meters = 800",
+        ),
+        (
+            &next_day,
+            "started_at = '2030-01-08T15:00:00Z', planned_travel_meters = 1000",
+        ),
+        (&dropped, "planned_travel_meters = 5000"),
+    ] {
+        set_job(&server, &shop, job, set).await;
+    }
+    let moved = shop
+        .create(
+            "/v1/jobs",
+            &json!({"customer_id": shop.customer, "location_id": shop.location,
+                    "service_type_ids": [lawn], "scheduled_date": "2030-01-09",
+                    "window_start_local": "09:00", "window_end_local": "11:00",
+                    "time_zone": SCENARIO_ZONE}),
+        )
+        .await
+        .id();
+    for start in ["13:00", "15:00"] {
+        let window = json!({"scheduled_date": "2030-01-09", "window_start_local": start,
+                            "window_end_local": "17:00"});
+        shop.owner
+            .schedule(&moved, &window)
+            .await
+            .expect_status(200);
+    }
+    // Another tenant's routed, late, rescheduled job on 01-07 never counts.
+    let other = company(&server, "kpi-field-b").await;
+    let theirs = other
+        .job("2030-01-07", &other.lawn, &other.tess, "completed")
+        .await;
+    set_job(
+        &server,
+        &other,
+        &theirs,
+        "started_at = '2030-01-07T20:00:00Z', planned_travel_meters = 9999",
+    )
+    .await;
+
+    let days = shop
+        .kpis(&format!("{FIELD_METRICS}&from=2030-01-07&to=2030-01-09"))
+        .await;
+    assert_eq!(
+        fractions(&days, "on_time_arrival_rate"),
+        [(1, 2), (1, 1), (0, 0)]
+    );
+    assert_eq!(
+        fractions(&days, "reschedule_rate"),
+        [(0, 2), (0, 2), (1, 2)]
+    );
+    // (1,201 + 800) / 2 = 1,000.5, rounded half away from zero.
+    assert_eq!(
+        fractions(&days, "travel_distance_per_job"),
+        [(2_001, 2), (1_000, 1), (0, 0)]
+    );
+    assert_eq!(values(&days, "travel_distance_per_job")[0], json!(1_001));
+    // Tom alone: his late arrival, his 800 m; the rescheduled job is nobody's.
+    let toms = shop
+        .kpis(&format!(
+            "{FIELD_METRICS}&from=2030-01-07&to=2030-01-09&technician_id={tom}"
+        ))
+        .await;
+    assert_eq!(fractions(&toms, "on_time_arrival_rate")[0], (0, 1));
+    assert_eq!(fractions(&toms, "travel_distance_per_job")[0], (800, 1));
+    assert_eq!(fractions(&toms, "reschedule_rate")[2], (0, 0));
+    let seen_by_other = other
+        .kpis(&format!("{FIELD_METRICS}&from=2030-01-07&to=2030-01-07"))
+        .await;
+    assert_eq!(fractions(&seen_by_other, "on_time_arrival_rate"), [(0, 1)]);
+    assert_eq!(
+        fractions(&seen_by_other, "travel_distance_per_job"),
+        [(9_999, 1)]
+    );
+}
+
 #[tokio::test]
 async fn money_and_agreement_metrics_equal_the_hand_count() {
     let server = server().await;
@@ -372,6 +486,65 @@ async fn money_and_agreement_metrics_equal_the_hand_count() {
     assert_eq!(values(&recurring, "arr"), [json!(178_800)]);
     assert_eq!(values(&recurring, "mrr"), [json!(14_900)]);
     assert_eq!(fractions(&recurring, "agreement_churn"), [(1, 2)]);
+}
+
+/// Invoices of 100.00 and 50.00 finalized today, 40.00 paid on the first today; one of 30.00
+/// issued two days ago (moved back in the database: finalizing issues today). Asked from
+/// yesterday: 30.00 was owed before the range; yesterday nothing was billed (0 days, the
+/// 30.00 shown as the numerator over 0); today 30 + 150 - 40 = 140.00 owed over 150.00
+/// billed, times 1 day. Another tenant's invoice is never owed to this one.
+#[tokio::test]
+async fn days_sales_outstanding_equals_the_hand_count() {
+    let server = server().await;
+    let shop = company(&server, "kpi-dso").await;
+    let us = &shop.customer;
+    let first = shop.invoice(us, "USD", 10_000, None).await;
+    shop.invoice(us, "USD", 5_000, None).await;
+    let older = shop.invoice(us, "USD", 3_000, None).await;
+    let today: chrono::NaiveDate = first["issue_date"].as_str().unwrap().parse().unwrap();
+    let payment = json!({"amount_minor": 4_000, "currency": "USD", "method": "cash",
+                         "received_on": today.to_string()});
+    shop.create(
+        &format!(
+            "/v1/billing/invoices/{}/payments",
+            first["id"].as_str().unwrap()
+        ),
+        &payment,
+    )
+    .await;
+    sqlx::query(
+        "UPDATE store.billing_invoices SET issue_date = issue_date - 2 WHERE tenant_id = $1 AND id = $2::uuid",
+    )
+    .bind(shop.tenant.id)
+    .bind(older["id"].as_str().unwrap())
+    .execute(&mut server.db().await)
+    .await
+    .unwrap();
+    let other = company(&server, "kpi-dso-b").await;
+    other.invoice(&other.customer, "USD", 99_999, None).await;
+
+    let yesterday = today.pred_opt().unwrap();
+    let dso = shop
+        .kpis(&format!(
+            "metrics=days_sales_outstanding&from={yesterday}&to={today}"
+        ))
+        .await;
+    assert_eq!(points(&dso, "days_sales_outstanding").len(), 2);
+    assert_eq!(
+        fractions(&dso, "days_sales_outstanding"),
+        [(3_000, 0), (14_000, 15_000)]
+    );
+    assert_eq!(
+        values(&dso, "days_sales_outstanding")[1],
+        json!(14_000.0 / 15_000.0)
+    );
+    let theirs = other
+        .kpis_on("days_sales_outstanding", &today.to_string())
+        .await;
+    assert_eq!(
+        fractions(&theirs, "days_sales_outstanding"),
+        [(99_999, 99_999)]
+    );
 }
 
 #[tokio::test]

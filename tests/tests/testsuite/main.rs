@@ -27,6 +27,7 @@ mod field_ops;
 mod isolation;
 mod jwt;
 mod kpis;
+mod layouts;
 mod lifecycle;
 mod module_answers;
 mod module_config;

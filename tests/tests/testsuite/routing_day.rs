@@ -1,7 +1,8 @@
 //! The routing module's date path end to end: a day's plan built from the tenant's
 //! technicians (working hours in their own time zone, skills, home) and jobs (CRM location
-//! coordinates, windows, durations), then applied in one transaction: assignments, windows
-//! and status set, `job.assigned` events in the outbox; refused with 409 and the changed job
+//! coordinates, windows, durations), then applied in one transaction: assignments, planned
+//! times (beside the promised window, which stays) and status set, `job.assigned` events in
+//! the outbox; refused with 409 and the changed job
 //! ids, writing nothing, when a job changed since the plan was made.
 
 use serde_json::{Value, json};
@@ -187,6 +188,37 @@ async fn fixture(server: &TestServer, tenant: Uuid) -> Fixture {
     }
 }
 
+/// A job's status, promised window (if any) and planned interval, as UTC `...Z` text.
+async fn scheduled_times(
+    db: &mut PgConnection,
+    tenant: Uuid,
+    job: Uuid,
+) -> (String, Option<(String, String)>, (String, String)) {
+    let utc = |column: &str| {
+        format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+    };
+    let sql = format!(
+        "SELECT status, {}, {}, {}, {} FROM store.jobs WHERE tenant_id = $1 AND id = $2",
+        utc("window_start"),
+        utc("window_end"),
+        utc("planned_start"),
+        utc("planned_end")
+    );
+    let (status, start, end, planned_start, planned_end): (
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+    ) = sqlx::query_as(&sql)
+        .bind(tenant)
+        .bind(job)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    (status, start.zip(end), (planned_start, planned_end))
+}
+
 fn planned_jobs(plan: &Value) -> Vec<(String, String, String, String)> {
     let mut planned = Vec::new();
     for route in plan["routes"].as_array().unwrap() {
@@ -298,20 +330,28 @@ async fn a_days_plan_is_built_from_the_tables_and_applied() {
     assert_eq!(applied.json["applied"].as_array().unwrap().len(), 3);
     let mut db = server.db().await;
     for (job, technician, start, end) in &planned {
+        let promised = (job == &f.job("windowed").to_string()).then(|| {
+            (
+                "2026-12-07T14:00:00Z".to_owned(),
+                "2026-12-07T15:00:00Z".to_owned(),
+            )
+        });
         let job = Uuid::parse_str(job).unwrap();
-        let (status, window_start, window_end): (String, String, String) = sqlx::query_as(
-            "SELECT status, to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
-                    to_char(window_end AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
-             FROM store.jobs WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(f.tenant)
-        .bind(job)
-        .fetch_one(&mut db)
-        .await
-        .unwrap();
         assert_eq!(
-            (status.as_str(), &window_start, &window_end),
-            ("scheduled", start, end)
+            scheduled_times(&mut db, f.tenant, job).await,
+            (
+                "scheduled".to_owned(),
+                promised,
+                (start.clone(), end.clone())
+            ),
+            "the promised window is kept, the plan's times stored beside it"
+        );
+        let answered = api.get(&format!("/v1/jobs/{job}")).await;
+        answered.expect_status(200);
+        assert!(
+            answered.json["planned_start"].is_string() && answered.json["eta"].is_null(),
+            "{}",
+            answered.json
         );
         let assigned: Vec<Uuid> = sqlx::query_scalar(
             "SELECT technician_id FROM store.job_assignments WHERE tenant_id = $1 AND job_id = $2",
@@ -331,6 +371,39 @@ async fn a_days_plan_is_built_from_the_tables_and_applied() {
     .await
     .unwrap();
     assert_eq!(events, 3);
+    // `job.scheduled` carries the planned times beside the promised window.
+    let scheduled: Vec<Value> = sqlx::query_scalar(
+        "SELECT payload FROM event_outbox WHERE tenant_id = $1 AND event_type = 'job.scheduled'",
+    )
+    .bind(f.tenant)
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(scheduled.len(), 3);
+    assert!(scheduled.iter().all(|e| e["planned_start"].is_string()));
+    // Each route's distance is split over its jobs, in whole metres.
+    for route in plan["routes"].as_array().unwrap() {
+        let jobs: Vec<Uuid> = route["stops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["job_id"].as_str())
+            .map(|j| Uuid::parse_str(j).unwrap())
+            .collect();
+        let metres: i64 = sqlx::query_scalar(
+            "SELECT sum(planned_travel_meters) FROM store.jobs WHERE tenant_id = $1 AND id = ANY($2)",
+        )
+        .bind(f.tenant)
+        .bind(&jobs)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+        let distance = route["distance"].as_f64().unwrap();
+        assert!(
+            (metres as f64 - distance).abs() <= jobs.len() as f64,
+            "{metres} {distance}"
+        );
+    }
     // Scheduling went through the jobs' status transition: a history row and an event each.
     let (history, status_events): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM store.job_status_history WHERE tenant_id = $1
