@@ -31,8 +31,8 @@ use super::openapi_modules::{Components, module_path};
 use super::pagination::Page;
 use super::{
     AppState, api_keys, audit, auth, conformance, custom_fields, events, health, module_config,
-    modules, operator, payments, publisher_modules, publishers, roles, scheduled_tasks, usage, users,
-    webhooks,
+    modules, operator, payments, publisher_modules, publishers, roles, scheduled_tasks, usage,
+    users, webhooks,
 };
 use crate::auth::rbac::perm;
 use crate::error::Result;
@@ -943,7 +943,7 @@ const HOST_ROUTES: &[HostRoute] = &[
     .answers_nothing("204"),
 ];
 
-async fn document(ctx: Tenant, State(state): State<AppState>) -> Result<impl IntoResponse> {
+async fn document(mut ctx: Tenant, State(state): State<AppState>) -> Result<impl IntoResponse> {
     let mut modules = Vec::new();
     for binding in tenant_bindings(&ctx.principal.module_bindings, &state.registry).await? {
         modules.push(
@@ -955,7 +955,10 @@ async fn document(ctx: Tenant, State(state): State<AppState>) -> Result<impl Int
                 .clone(),
         );
     }
-    Ok(Json(OpenApiDocument(render(&modules)?)))
+    let mut document = render(&modules)?;
+    let definitions = crate::custom_fields::load(ctx.tx.conn(), None).await?;
+    super::openapi_custom::add(&mut document, &definitions);
+    Ok(Json(OpenApiDocument(document)))
 }
 
 /// The host's routes only, for `/docs` before the reader gives a credential: no login, and

@@ -24,6 +24,7 @@ pub fn job_fields(job: &Record<Columns>) -> Value {
         "scheduled_date": v.get("scheduled_date"),
         "window_start": v.get("window_start"),
         "window_end": v.get("window_end"),
+        "custom": v.get("custom"),
     })
 }
 
