@@ -793,11 +793,12 @@ const HOST_ROUTES: &[HostRoute] = &[
     route(
         "GET",
         "/v1/operator/usage",
-        "A tenant's usage (?tenant=SLUG, ?from, ?to, ?group_by=hour|day|module)",
+        "A tenant's usage (?tenant=SLUG, ?from, ?to, ?group_by=hour|day|module), or without \
+         tenant every tenant's totals (?from, ?to, cursor, limit)",
         "operator",
         Operator,
     )
-    .answers::<crate::usage::report::Report>("200"),
+    .answers::<usage::OperatorUsage>("200"),
     route(
         "PUT",
         "/v1/operator/usage/quota",
