@@ -230,14 +230,26 @@ async fn write_tenant(
     .bind(column(|c| c.cpu_us))
     .execute(tx.conn())
     .await?;
-    sample_storage(&mut tx, rows).await?;
-    tx.commit().await
+    tx.commit().await?;
+    // The counts are safe; a sample that fails (a statement timeout on a huge collection)
+    // leaves the last one standing and must not hold them back.
+    // An error here is only logged: the caller would put the committed counts back.
+    let sampled = async {
+        let mut tx = TenantTx::begin(pool, scope, statement_timeout).await?;
+        sample_storage(&mut tx, rows).await?;
+        tx.commit().await
+    };
+    if let Err(error) = sampled.await {
+        tracing::warn!(%error, %tenant, "sampling collection storage failed");
+    }
+    Ok(())
 }
 
 /// Samples the bytes of the tenant's rows in the collections of each module that wrote rows
 /// in this flush (only writes change them; the pruning job's deletes show at the next
 /// sample) and sets them on that module's latest flushed hour. One scan of the tenant's rows
-/// per such module and flush: RLS keeps it to the tenant.
+/// per such module and flush: RLS keeps it to the tenant. Runs after the counts committed,
+/// in a transaction of its own.
 async fn sample_storage(tx: &mut TenantTx, rows: &[(Key, Counts)]) -> Result<(), sqlx::Error> {
     let mut latest: HashMap<&str, DateTime<Utc>> = HashMap::new();
     for (key, _) in rows.iter().filter(|(_, counts)| counts.rows_written > 0) {
