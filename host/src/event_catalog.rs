@@ -75,6 +75,13 @@ pub struct EventType {
 
 use FieldType::{Array, Boolean, Date, Instant, Integer, Object, Text, Texts, Uuid, Uuids};
 
+/// The row's custom fields, carried by the events of every entity that has them.
+const CUSTOM: Field = f(
+    "custom",
+    Object,
+    "The tenant's custom fields (`/v1/tenant/custom-fields`), key to value.",
+);
+
 const CUSTOMER: &[Field] = &[
     f("customer_id", Uuid, "The customer (the ordering key)."),
     f(
@@ -94,11 +101,7 @@ const CUSTOMER: &[Field] = &[
     null("phone", Text, "Phone number."),
     f("tags", Texts, "Tags."),
     null("billing_address", Object, "Billing address."),
-    f(
-        "custom",
-        Object,
-        "The tenant's custom fields (`/v1/tenant/custom-fields`), key to value.",
-    ),
+    CUSTOM,
     f("currency", Text, "ISO 4217 currency of the balance."),
     f("created_at", Instant, "When the customer was created."),
     f("updated_at", Instant, "When the customer last changed."),
@@ -120,6 +123,7 @@ const JOB_SCHEDULED: &[Field] = &[
         "The recurring work order the visit belongs to.",
     ),
     f("service_type_ids", Uuids, "The services of the visit."),
+    CUSTOM,
     f("technician_ids", Uuids, "Technicians assigned at the time."),
     f("scheduled_date", Date, "The local date of the visit."),
     f(
@@ -166,6 +170,7 @@ const JOB_ASSIGNED: &[Field] = &[
     f("location_id", Uuid, "The service location."),
     null("work_order_id", Uuid, "The recurring work order, if any."),
     f("service_type_ids", Uuids, "The services of the visit."),
+    CUSTOM,
     null("scheduled_date", Date, "The local date, once scheduled."),
     null(
         "window_start",
@@ -225,6 +230,7 @@ const JOB_STATUS_CHANGED: &[Field] = &[
     f("location_id", Uuid, "The service location."),
     null("work_order_id", Uuid, "The recurring work order, if any."),
     f("service_type_ids", Uuids, "The services of the visit."),
+    CUSTOM,
     null("scheduled_date", Date, "The local date, if scheduled."),
     f("from", Text, "The status before."),
     f("to", Text, "The status after."),
@@ -265,6 +271,7 @@ const JOB_COMPLETED: &[Field] = &[
     f("location_id", Uuid, "The service location."),
     null("work_order_id", Uuid, "The recurring work order, if any."),
     f("service_type_ids", Uuids, "The services of the visit."),
+    CUSTOM,
     f("technician_ids", Uuids, "The technicians assigned."),
     null(
         "scheduled_date",
@@ -295,6 +302,7 @@ const AGREEMENT_ACTIVATED: &[Field] = &[
         "The agreement's version after activation.",
     ),
     f("status", Text, "`active`."),
+    CUSTOM,
     f("activated_at", Instant, "When."),
     f("customer_id", Uuid, "The customer."),
     f("location_ids", Uuids, "The locations served."),
@@ -332,6 +340,7 @@ const AGREEMENT_CANCELED: &[Field] = &[
         "The agreement's version after cancellation.",
     ),
     f("status", Text, "`canceled`."),
+    CUSTOM,
     f("customer_id", Uuid, "The customer."),
     f("location_ids", Uuids, "The locations served."),
     f("service_type_ids", Uuids, "The services covered."),

@@ -285,6 +285,22 @@ pub async fn as_app_role<'c>(
     tx
 }
 
+/// The tenant's events as the host's app role sees them in the tenant's scope, in order:
+/// (type, payload, aggregate).
+pub async fn outbox(
+    server: &TestServer,
+    tenant: uuid::Uuid,
+) -> Vec<(String, Value, Option<String>)> {
+    let mut db = server.db().await;
+    let mut tx = as_app_role(&mut db, &format!("SET LOCAL app.tenant_id = '{tenant}'")).await;
+    sqlx::query_as(
+        "SELECT event_type, payload, aggregate FROM event_outbox ORDER BY occurred_at, id",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap()
+}
+
 /// Writes `count` active agreements straight into the store, billed monthly in advance from
 /// today at 99.00 USD, one location and service type each. For the agreement billing run at
 /// scale: activating them over HTTP would also generate their jobs, which billing by period

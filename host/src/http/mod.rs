@@ -26,6 +26,7 @@ pub mod module_data;
 pub mod module_headers;
 pub mod modules;
 pub mod openapi;
+pub mod openapi_custom;
 pub mod openapi_modules;
 pub mod openapi_webhooks;
 pub mod operator;

@@ -793,11 +793,12 @@ const HOST_ROUTES: &[HostRoute] = &[
     route(
         "GET",
         "/v1/operator/usage",
-        "A tenant's usage (?tenant=SLUG, ?from, ?to, ?group_by=hour|day|module)",
+        "A tenant's usage (?tenant=SLUG, ?from, ?to, ?group_by=hour|day|module), or without \
+         tenant every tenant's totals (?from, ?to, cursor, limit)",
         "operator",
         Operator,
     )
-    .answers::<crate::usage::report::Report>("200"),
+    .answers::<usage::OperatorUsage>("200"),
     route(
         "PUT",
         "/v1/operator/usage/quota",
@@ -943,7 +944,7 @@ const HOST_ROUTES: &[HostRoute] = &[
     .answers_nothing("204"),
 ];
 
-async fn document(ctx: Tenant, State(state): State<AppState>) -> Result<impl IntoResponse> {
+async fn document(mut ctx: Tenant, State(state): State<AppState>) -> Result<impl IntoResponse> {
     let mut modules = Vec::new();
     for binding in tenant_bindings(&ctx.principal.module_bindings, &state.registry).await? {
         modules.push(
@@ -955,7 +956,10 @@ async fn document(ctx: Tenant, State(state): State<AppState>) -> Result<impl Int
                 .clone(),
         );
     }
-    Ok(Json(OpenApiDocument(render(&modules)?)))
+    let mut document = render(&modules)?;
+    let definitions = crate::custom_fields::load(ctx.tx.conn(), None).await?;
+    super::openapi_custom::add(&mut document, &definitions);
+    Ok(Json(OpenApiDocument(document)))
 }
 
 /// The host's routes only, for `/docs` before the reader gives a credential: no login, and

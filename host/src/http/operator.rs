@@ -193,6 +193,11 @@ pub(super) async fn tenant_tx(state: &AppState, slug: &str) -> Result<TenantTx> 
     let tenant_id = tenant_id(state, slug)
         .await?
         .ok_or_else(|| Error::not_found("tenant"))?;
+    tenant_tx_of(state, tenant_id).await
+}
+
+/// [`tenant_tx`] for a tenant known by id.
+pub(super) async fn tenant_tx_of(state: &AppState, tenant_id: Uuid) -> Result<TenantTx> {
     let scope = TenantScope {
         tenant_id,
         user_id: None,

@@ -1,7 +1,9 @@
 //! `GET /v1/tenant/usage?from=&to=&group_by=hour|day|module`: what the tenant's module calls
 //! used (`usage`), for `modules.manage` (the admins who choose the modules that use it).
 //! `GET /v1/operator/usage?tenant=<slug>&from=&to=&group_by=`: the same figures for the
-//! operator, read in that tenant's transaction like every tenant read.
+//! operator, read in that tenant's transaction like every tenant read. Without `tenant`,
+//! every tenant's totals over the window, a page of tenants (`limit`, `cursor`, in tenant id
+//! order) each read in its own tenant transaction: RLS stays on for the operator too.
 //!
 //! `PUT /v1/operator/usage/quota`: sets (or, with `null`, lifts) a tenant's monthly call quota
 //! (`usage::quota`).
@@ -18,10 +20,11 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::extract::{Json, Query, Tenant};
-use super::operator::{Operator, tenant_tx};
+use super::operator::{Operator, tenant_tx, tenant_tx_of};
+use super::pagination::{Page, PageParams};
 use crate::auth::rbac::perm;
 use crate::error::{Error, FieldError, Result};
-use crate::usage::report::{self, UsageQuery, Window};
+use crate::usage::report::{self, Report, TenantTotals, UsageQuery, Window};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -38,26 +41,110 @@ async fn for_tenant(mut ctx: Tenant, Query(query): Query<UsageQuery>) -> Result<
             "names a tenant only in the operator's view; this is your own tenant's usage",
         )]));
     }
+    refuse_paging(&query)?;
     let window = Window::parse(&query, Utc::now())?;
     Ok(Json(report::read(&mut ctx.tx, window).await?))
+}
+
+/// One tenant's report, or (without `tenant`) a page of every tenant's totals.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub(super) enum OperatorUsage {
+    Tenant(Report),
+    Tenants(TenantsUsage),
+}
+
+/// Every tenant's totals over `[from, to)`, a page of tenants.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = TenantsUsage)]
+pub(super) struct TenantsUsage {
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
+    items: Vec<TenantTotals>,
+    next_cursor: Option<String>,
 }
 
 async fn for_operator(
     _: Operator,
     State(state): State<AppState>,
     Query(query): Query<UsageQuery>,
-) -> Result<impl IntoResponse> {
+) -> Result<Json<OperatorUsage>> {
     let window = Window::parse(&query, Utc::now())?;
     let Some(slug) = query.tenant.as_deref() else {
-        return Err(Error::validation(vec![FieldError::new(
-            "tenant",
-            "is required: the tenant's slug",
-        )]));
+        return Ok(Json(OperatorUsage::Tenants(
+            across_tenants(&state, &query, window).await?,
+        )));
     };
+    refuse_paging(&query)?;
     let mut tx = tenant_tx(&state, slug).await?;
     let report = report::read(&mut tx, window).await?;
     tx.commit().await?;
-    Ok(Json(report))
+    Ok(Json(OperatorUsage::Tenant(report)))
+}
+
+/// A page of tenants, each tenant's totals read in its own transaction.
+async fn across_tenants(
+    state: &AppState,
+    query: &UsageQuery,
+    window: Window,
+) -> Result<TenantsUsage> {
+    if query.group_by.is_some() {
+        return Err(Error::validation(vec![FieldError::new(
+            "group_by",
+            "groups one tenant's figures: give `tenant` too",
+        )]));
+    }
+    let paging = PageParams {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
+    let (limit, after) = paging.resolve()?;
+    let tenants: Vec<(uuid::Uuid, String)> = sqlx::query_as(
+        "SELECT id, slug FROM tenants WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit + 1)
+    .fetch_all(&state.pool)
+    .await?;
+    let page = Page::from_rows(tenants, limit, |(id, _)| *id);
+    let mut items = Vec::with_capacity(page.items.len());
+    for (tenant_id, tenant) in page.items {
+        let mut tx = tenant_tx_of(state, tenant_id).await?;
+        let (counts, storage_bytes) = report::totals(&mut tx, &window).await?;
+        tx.commit().await?;
+        items.push(TenantTotals {
+            tenant_id,
+            tenant,
+            counts,
+            storage_bytes,
+        });
+    }
+    Ok(TenantsUsage {
+        from: window.from,
+        to: window.to,
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// `limit` and `cursor` page only the operator's view across tenants.
+fn refuse_paging(query: &UsageQuery) -> Result<()> {
+    let mut fields = Vec::new();
+    for (name, given) in [
+        ("limit", query.limit.is_some()),
+        ("cursor", query.cursor.is_some()),
+    ] {
+        if given {
+            fields.push(FieldError::new(
+                name,
+                "pages only the operator's view across tenants",
+            ));
+        }
+    }
+    match fields.is_empty() {
+        true => Ok(()),
+        false => Err(Error::validation(fields)),
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

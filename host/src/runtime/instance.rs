@@ -85,6 +85,8 @@ impl CallContext {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
     pub elapsed: Duration,
+    /// CPU time of the call's polls ([`super::cpu`]): the guest and the host's work for it.
+    pub cpu: Duration,
     pub host_calls: u32,
     pub rows_returned: u32,
     /// Store rows inserted, updated or deleted.
@@ -164,7 +166,7 @@ pub(super) async fn call(
         })
     });
 
-    let returned = async {
+    let (returned, cpu) = super::cpu::measured(async {
         let instance = module.pre.instantiate_async(&mut store).await?;
         let exports = instance.verofield_platform_module();
         Ok::<_, wasmtime::Error>(match export {
@@ -189,7 +191,7 @@ pub(super) async fn call(
                 Returned::OnEvent(exports.call_on_event(&mut store, &event).await?)
             }
         })
-    }
+    })
     .await;
 
     let state = store.into_data();
@@ -204,6 +206,7 @@ pub(super) async fn call(
     let (log_bytes, log_truncated) = state.log.size();
     let usage = Usage {
         elapsed: started.elapsed(),
+        cpu,
         host_calls: state.host_calls.made(),
         rows_returned: state.store.rows_returned(),
         rows_written: state.store.rows_written(),

@@ -19,6 +19,7 @@
 mod bindings;
 pub mod capabilities;
 mod compile;
+mod cpu;
 mod instance;
 pub mod manifest;
 pub mod reserved_slots;

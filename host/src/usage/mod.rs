@@ -1,6 +1,6 @@
 //! Usage metering: per tenant, per module, per UTC hour, what module calls used (calls,
-//! failures, wall time, host calls, rows read and written, events emitted, outbound requests,
-//! log bytes).
+//! failures, wall time, CPU time, host calls, rows read and written, events emitted, outbound
+//! requests, log bytes).
 //!
 //! No row is written per call: every module call (a request or an event delivery, through
 //! [`crate::registry`]) adds its [`Usage`] to this host's [`Meter`] in memory, and a background
@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::runtime::Usage;
+use crate::storage::collections::retention::tables_of;
 use crate::tenancy::{TenantScope, TenantTx};
 
 /// What one tenant's module used in one hour, added up; also a row of the report.
@@ -37,6 +38,8 @@ pub struct Counts {
     pub calls: i64,
     pub failures: i64,
     pub wall_us: i64,
+    /// CPU time of the calls' polls (the guest and the host's work for it), in µs.
+    pub cpu_us: i64,
     pub host_calls: i64,
     pub rows_read: i64,
     pub rows_written: i64,
@@ -52,6 +55,7 @@ impl Counts {
             calls: 1,
             failures: i64::from(failed),
             wall_us: i64::try_from(usage.elapsed.as_micros()).unwrap_or(i64::MAX),
+            cpu_us: i64::try_from(usage.cpu.as_micros()).unwrap_or(i64::MAX),
             host_calls: i64::from(usage.host_calls),
             rows_read: i64::from(usage.rows_returned),
             rows_written: i64::from(usage.rows_written),
@@ -74,6 +78,7 @@ impl Counts {
         self.calls = self.calls.saturating_add(other.calls);
         self.failures = self.failures.saturating_add(other.failures);
         self.wall_us = self.wall_us.saturating_add(other.wall_us);
+        self.cpu_us = self.cpu_us.saturating_add(other.cpu_us);
         self.host_calls = self.host_calls.saturating_add(other.host_calls);
         self.rows_read = self.rows_read.saturating_add(other.rows_read);
         self.rows_written = self.rows_written.saturating_add(other.rows_written);
@@ -206,17 +211,28 @@ impl Meter {
             Ok(()) => tx.commit().await,
             Err(error) => Err(error),
         };
-        let mut state = self.lock();
-        let rows = state.in_flight.remove(&xid).unwrap_or_default();
-        match outcome {
-            Ok(()) => Ok(rows.len()),
-            Err(error) => {
+        let rows = {
+            let mut state = self.lock();
+            let rows = state.in_flight.remove(&xid).unwrap_or_default();
+            if let Err(error) = outcome {
                 for (key, counts) in rows {
                     state.pending.entry(key).or_default().add(counts);
                 }
-                Err(error)
+                return Err(error);
             }
+            rows
+        };
+        // The counts are safe; a sample that fails (a statement timeout on a huge collection)
+        // leaves the last one standing and is only logged.
+        let sampled = async {
+            let mut tx = TenantTx::begin(pool, scope, statement_timeout).await?;
+            sample_storage(&mut tx, &rows).await?;
+            tx.commit().await
+        };
+        if let Err(error) = sampled.await {
+            tracing::warn!(%error, %tenant, "sampling collection storage failed");
         }
+        Ok(rows.len())
     }
 
     /// Flushes every `interval` until aborted.
@@ -258,10 +274,10 @@ async fn write_rows(
     sqlx::query(
         "INSERT INTO module_usage
              (tenant_id, module, hour, calls, failures, wall_us, host_calls, rows_read,
-              rows_written, events_emitted, outbound_requests, log_bytes)
+              rows_written, events_emitted, outbound_requests, log_bytes, cpu_us)
          SELECT $1, * FROM UNNEST($2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[],
                                   $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
-                                  $10::bigint[], $11::bigint[], $12::bigint[])
+                                  $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
          ON CONFLICT (tenant_id, module, hour) DO UPDATE SET
              calls = module_usage.calls + EXCLUDED.calls,
              failures = module_usage.failures + EXCLUDED.failures,
@@ -271,7 +287,8 @@ async fn write_rows(
              rows_written = module_usage.rows_written + EXCLUDED.rows_written,
              events_emitted = module_usage.events_emitted + EXCLUDED.events_emitted,
              outbound_requests = module_usage.outbound_requests + EXCLUDED.outbound_requests,
-             log_bytes = module_usage.log_bytes + EXCLUDED.log_bytes",
+             log_bytes = module_usage.log_bytes + EXCLUDED.log_bytes,
+             cpu_us = module_usage.cpu_us + EXCLUDED.cpu_us",
     )
     .bind(tenant)
     .bind(
@@ -289,8 +306,48 @@ async fn write_rows(
     .bind(column(|c| c.events_emitted))
     .bind(column(|c| c.outbound_requests))
     .bind(column(|c| c.log_bytes))
+    .bind(column(|c| c.cpu_us))
     .execute(tx.conn())
     .await?;
+    Ok(())
+}
+
+/// Samples the bytes of the tenant's rows in the collections of each module that wrote rows
+/// in this flush (only writes change them; the pruning job's deletes show at the next
+/// sample) and sets them on that module's latest flushed hour. One scan of the tenant's rows
+/// per such module and flush: RLS keeps it to the tenant. Runs after the counts committed,
+/// in a transaction of its own.
+async fn sample_storage(tx: &mut TenantTx, rows: &[(Key, Counts)]) -> Result<(), sqlx::Error> {
+    let mut latest: HashMap<&str, DateTime<Utc>> = HashMap::new();
+    for (key, _) in rows.iter().filter(|(_, counts)| counts.rows_written > 0) {
+        let hour = latest.entry(&key.module).or_insert(key.hour);
+        *hour = (*hour).max(key.hour);
+    }
+    for (module, hour) in latest {
+        let schema = crate::storage::collections::schema_name(module);
+        let tables = tables_of(tx.conn(), &schema).await?;
+        if tables.is_empty() {
+            continue;
+        }
+        // The names come quoted from the catalog (`format('%I.%I')`), never from a request.
+        let sizes: Vec<String> = tables
+            .iter()
+            .map(|table| format!("(SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM {table} t)"))
+            .collect();
+        let bytes: i64 = sqlx::query_scalar(&format!("SELECT ({})::bigint", sizes.join(" + ")))
+            .fetch_one(tx.conn())
+            .await?;
+        sqlx::query(
+            "UPDATE module_usage SET storage_bytes = $4
+             WHERE tenant_id = $1 AND module = $2 AND hour = $3",
+        )
+        .bind(tx.tenant_id())
+        .bind(module)
+        .bind(hour)
+        .bind(bytes)
+        .execute(tx.conn())
+        .await?;
+    }
     Ok(())
 }
 

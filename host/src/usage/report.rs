@@ -1,6 +1,6 @@
 //! Reading usage back: one tenant's figures between `from` and `to`, grouped by hour, by
-//! UTC day or by module. The parameters arrive as text and are checked here, each error naming
-//! its parameter (422 `validation_failed`).
+//! UTC day or by module, or (for the operator) one tenant's totals. The parameters arrive as
+//! text and are checked here, each error naming its parameter (422 `validation_failed`).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,9 @@ pub struct UsageQuery {
     pub group_by: Option<String>,
     /// The operator's view names the tenant by slug; a tenant's own view refuses it.
     pub tenant: Option<String>,
+    /// Pages the operator's view across tenants (no `tenant`); refused elsewhere.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -95,6 +98,9 @@ pub struct Row {
     #[serde(flatten)]
     #[sqlx(flatten)]
     pub counts: Counts,
+    /// Bytes of the tenant's rows in the modules' collections: each module's latest sample
+    /// in the group, added up; null when no module was sampled in it (see migration 0023).
+    pub storage_bytes: Option<i64>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -106,6 +112,60 @@ pub struct Report {
     pub items: Vec<Row>,
 }
 
+/// The additive figures, the `Counts` columns.
+const COUNTERS: [&str; 10] = [
+    "calls",
+    "failures",
+    "wall_us",
+    "cpu_us",
+    "host_calls",
+    "rows_read",
+    "rows_written",
+    "events_emitted",
+    "outbound_requests",
+    "log_bytes",
+];
+
+/// The rows of the tenant's figures for hours in `[$2, $3)`, grouped by `start` and `module`
+/// (fixed SQL fragments, never request text). Counters add up; storage, a gauge, is each
+/// module's latest sample in the group, then added up across the group's modules.
+fn grouped_sql(start: &str, module: &str) -> String {
+    let inner: Vec<String> = COUNTERS
+        .iter()
+        .map(|c| format!("sum({c}) AS {c}"))
+        .collect();
+    let outer: Vec<String> = COUNTERS
+        .iter()
+        .map(|c| format!("coalesce(sum({c}), 0)::bigint AS {c}"))
+        .collect();
+    format!(
+        "SELECT start, module, {outer}, sum(latest_bytes)::bigint AS storage_bytes
+         FROM (SELECT {start} AS start, {module} AS module, {inner},
+                      (array_agg(storage_bytes ORDER BY hour DESC)
+                          FILTER (WHERE storage_bytes IS NOT NULL))[1] AS latest_bytes
+               FROM module_usage
+               WHERE tenant_id = $1 AND hour >= $2 AND hour < $3
+               GROUP BY 1, 2, module) AS per_module
+         GROUP BY 1, 2 ORDER BY 1, 2",
+        outer = outer.join(", "),
+        inner = inner.join(", "),
+    )
+}
+
+async fn grouped(
+    tx: &mut TenantTx,
+    window: &Window,
+    start: &str,
+    module: &str,
+) -> Result<Vec<Row>> {
+    Ok(sqlx::query_as(&grouped_sql(start, module))
+        .bind(tx.tenant_id())
+        .bind(window.from)
+        .bind(window.to)
+        .fetch_all(tx.conn())
+        .await?)
+}
+
 /// The tenant's flushed figures for hours starting in `[from, to)`. Figures still in some
 /// host's memory (at most one flush interval old) are not in it.
 pub async fn read(tx: &mut TenantTx, window: Window) -> Result<Report> {
@@ -114,31 +174,36 @@ pub async fn read(tx: &mut TenantTx, window: Window) -> Result<Report> {
         GroupBy::Day => ("date_trunc('day', hour, 'UTC')", "NULL::text"),
         GroupBy::Module => ("NULL::timestamptz", "module"),
     };
-    // `start` and `module` are fixed fragments chosen above, never request text.
-    let sql = format!(
-        "SELECT {start} AS start, {module} AS module, sum(calls)::bigint AS calls,
-                sum(failures)::bigint AS failures, sum(wall_us)::bigint AS wall_us,
-                sum(host_calls)::bigint AS host_calls, sum(rows_read)::bigint AS rows_read,
-                sum(rows_written)::bigint AS rows_written,
-                sum(events_emitted)::bigint AS events_emitted,
-                sum(outbound_requests)::bigint AS outbound_requests,
-                sum(log_bytes)::bigint AS log_bytes
-         FROM module_usage
-         WHERE tenant_id = $1 AND hour >= $2 AND hour < $3
-         GROUP BY 1, 2 ORDER BY 1, 2"
-    );
-    let items = sqlx::query_as(&sql)
-        .bind(tx.tenant_id())
-        .bind(window.from)
-        .bind(window.to)
-        .fetch_all(tx.conn())
-        .await?;
+    let items = grouped(tx, &window, start, module).await?;
     Ok(Report {
         from: window.from,
         to: window.to,
         group_by: window.group_by,
         items,
     })
+}
+
+/// One tenant's totals over a window, a row of the operator's view across tenants.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TenantUsage)]
+pub struct TenantTotals {
+    pub tenant_id: uuid::Uuid,
+    pub tenant: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// Each module's latest storage sample in the window, added up.
+    pub storage_bytes: Option<i64>,
+}
+
+/// The tenant's flushed totals (every module, every hour) in `[from, to)`: counts and
+/// storage bytes.
+pub async fn totals(tx: &mut TenantTx, window: &Window) -> Result<(Counts, Option<i64>)> {
+    let rows = grouped(tx, window, "NULL::timestamptz", "NULL::text").await?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .map(|row| (row.counts, row.storage_bytes))
+        .unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -150,7 +215,7 @@ mod tests {
             from: from.map(str::to_owned),
             to: to.map(str::to_owned),
             group_by: group_by.map(str::to_owned),
-            tenant: None,
+            ..UsageQuery::default()
         }
     }
 

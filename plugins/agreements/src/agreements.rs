@@ -13,7 +13,7 @@ use verofield_field_ops::{
 use verofield_sdk::http::{Request, is_uuid};
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{
-    Deadline, FieldError, Patch, Problem, Response, Validator, etag, events, money,
+    Deadline, FieldError, Patch, Problem, Response, Validator, custom, etag, events, money,
 };
 
 const PRICING: [&str; 2] = ["per_visit", "per_period"];
@@ -47,6 +47,9 @@ pub struct AgreementFields {
     auto_renew: Patch<bool>,
     horizon_days: Patch<i64>,
     notes: Patch<String>,
+    /// The tenant's custom fields; the host checks them against its definitions. Replaces
+    /// the stored object on PATCH, whatever the agreement's status (they are not the plan).
+    custom: Patch<serde_json::Map<String, Value>>,
     #[serde(skip_deserializing)]
     annual_value_minor: Patch<i64>,
 }
@@ -96,6 +99,7 @@ fn validate(
         .required(&fields.auto_renew, "auto_renew", false)
         .required(&fields.horizon_days, "horizon_days", false)
         .required(&fields.notes, "notes", false)
+        .required(&fields.custom, "custom", false)
         .length("name", fields.name.value(), 1..=200)
         .length("notes", fields.notes.value(), 0..=10_000);
     std::mem::take(&mut check).finish()?;
@@ -264,7 +268,8 @@ fn normalize(fields: &mut AgreementFields) {
     fields.currency.normalize(|c| Some(c.trim().to_owned()));
 }
 
-/// `GET /?customer_id=&status=`
+/// `GET /?customer_id=&status=&custom.<key>=&sort=` (`sort=[-]custom.<key>` before
+/// creation order)
 pub fn list(request: &Request) -> Result<Response, Problem> {
     let mut filters = Vec::new();
     if let Some(customer) = request.query_uuid("customer_id")? {
@@ -274,8 +279,12 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
     if let Some(status) = request.query_one_of("status", &statuses)? {
         filters.push(Filter::eq("status", status));
     }
-    let page = Select::from(AGREEMENTS)
-        .filter(Filter::and(filters))
+    filters.extend(custom::filters(request)?);
+    let mut select = Select::from(AGREEMENTS).filter(Filter::and(filters));
+    if let Some(sort) = custom::only_sort(request)? {
+        select = select.sort(sort);
+    }
+    let page = select
         .order_by("created_at", Direction::Asc)
         .page(request.paging()?)
         .fetch::<Columns>()?;
@@ -291,7 +300,7 @@ pub fn show(request: &Request) -> Result<Response, Problem> {
 }
 
 /// `PATCH /{id}`: the plan changes while a draft; afterwards only `name`, `notes`,
-/// `auto_renew` and `ends_on`.
+/// `auto_renew`, `ends_on` and `custom`.
 pub fn update(request: &Request) -> Result<Response, Problem> {
     let id = request.id_param("id")?;
     let mut fields: AgreementFields = request.json_with_read_only(READ_ONLY)?;
@@ -304,7 +313,9 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
             .and_then(|v| v.as_object().cloned())
             .unwrap_or_default()
             .keys()
-            .any(|key| !["name", "notes", "auto_renew", "ends_on"].contains(&key.as_str()));
+            .any(|key| {
+                !["name", "notes", "auto_renew", "ends_on", "custom"].contains(&key.as_str())
+            });
         if plan_change {
             return Err(Problem::new(
                 409,
@@ -474,6 +485,7 @@ pub fn activate(request: &Request) -> Result<Response, Problem> {
             "agreement_id": agreement.id,
             "version": agreement.version,
             "status": v.get("status"),
+            "custom": v.get("custom"),
             "activated_at": v.get("activated_at"),
             "customer_id": v.get("customer_id"),
             "location_ids": v.get("location_ids"),
@@ -578,6 +590,7 @@ pub fn cancel(request: &Request) -> Result<Response, Problem> {
             "agreement_id": agreement.id,
             "version": agreement.version,
             "status": v.get("status"),
+            "custom": v.get("custom"),
             "customer_id": v.get("customer_id"),
             "location_ids": v.get("location_ids"),
             "service_type_ids": v.get("service_type_ids"),

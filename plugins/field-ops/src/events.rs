@@ -28,6 +28,7 @@ pub fn job_fields(job: &Record<Columns>) -> Value {
         "planned_start": v.get("planned_start"),
         "planned_end": v.get("planned_end"),
         "eta": v.get("eta"),
+        "custom": v.get("custom"),
     })
 }
 

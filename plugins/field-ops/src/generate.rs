@@ -354,6 +354,7 @@ pub fn transition(
             "work_order_id": updated.values.get("work_order_id"),
             "service_type_ids": updated.values.get("service_type_ids"),
             "scheduled_date": updated.values.get("scheduled_date"),
+            "custom": updated.values.get("custom"),
             "from": from,
             "to": to,
             "at": at,

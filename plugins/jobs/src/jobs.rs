@@ -16,7 +16,7 @@ use verofield_field_ops::{
 };
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
-use verofield_sdk::{Patch, Problem, Response, Validator, etag, events};
+use verofield_sdk::{Patch, Problem, Response, Validator, custom, etag, events};
 
 use crate::conflicts::{self, Conflict};
 
@@ -145,6 +145,9 @@ pub struct NewJob {
     priority: Option<i64>,
     #[serde(default)]
     notes: Option<String>,
+    /// The tenant's custom fields; the host checks them against its definitions.
+    #[serde(default)]
+    custom: Option<serde_json::Map<String, Value>>,
 }
 
 /// The schema says what validation enforces: `service_type_ids` is absent-tolerant for serde
@@ -241,6 +244,9 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
         "status": status::UNSCHEDULED,
         "notes": body.notes,
     });
+    if let Some(custom) = &body.custom {
+        values["custom"] = json!(custom);
+    }
     if let Some(planned) = &planned {
         for (key, value) in planned.columns().as_object().into_iter().flatten() {
             values[key] = value.clone();
@@ -260,7 +266,8 @@ fn emit_scheduled(job: &Record<Columns>) -> Result<(), Problem> {
     emit_job_scheduled(job, &technician_ids(&job.id)?)
 }
 
-/// `GET /?from=&to=&status=&customer_id=&technician_id=&work_order_id=&location_id=`
+/// `GET /?from=&to=&status=&customer_id=&technician_id=&work_order_id=&location_id=&custom.<key>=&sort=`
+/// (`sort=[-]custom.<key>` comes before the schedule order).
 pub fn list(request: &Request) -> Result<Response, Problem> {
     let mut filters = Vec::new();
     for (name, column) in [("from", "ge"), ("to", "le")] {
@@ -290,8 +297,12 @@ pub fn list(request: &Request) -> Result<Response, Problem> {
     if let Some(technician) = request.query_uuid("technician_id")? {
         filters.push(assigned_to(technician)?);
     }
-    let page = Select::from(JOBS)
-        .filter(Filter::and(filters))
+    filters.extend(custom::filters(request)?);
+    let mut select = Select::from(JOBS).filter(Filter::and(filters));
+    if let Some(sort) = custom::only_sort(request)? {
+        select = select.sort(sort);
+    }
+    let page = select
         .order_by("scheduled_date", Direction::Asc)
         .order_by("window_start", Direction::Asc)
         .page(request.paging()?)
@@ -354,6 +365,8 @@ pub struct JobFields {
     duration_minutes: Patch<i64>,
     priority: Patch<i64>,
     notes: Patch<String>,
+    /// The tenant's custom fields; replaces the stored object (`null` in it clears a key).
+    custom: Patch<serde_json::Map<String, Value>>,
     #[serde(skip_deserializing)]
     required_skills: Patch<Vec<String>>,
 }
@@ -380,6 +393,7 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
         .required(&fields.service_type_ids, "service_type_ids", false)
         .required(&fields.duration_minutes, "duration_minutes", false)
         .required(&fields.priority, "priority", false)
+        .required(&fields.custom, "custom", false)
         .length("notes", fields.notes.value(), 0..=10_000)
         .duration("duration_minutes", fields.duration_minutes.value().copied())
         .priority(fields.priority.value().copied());
@@ -642,6 +656,7 @@ fn move_job(request: &Request, from_the_field: bool) -> Result<Response, Problem
                 "work_order_id": v.get("work_order_id"),
                 "service_type_ids": v.get("service_type_ids"),
                 "technician_ids": technicians,
+                "custom": v.get("custom"),
                 "scheduled_date": v.get("scheduled_date"),
                 "window_start": v.get("window_start"),
                 "window_end": v.get("window_end"),

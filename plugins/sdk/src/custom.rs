@@ -41,6 +41,19 @@ pub fn is_sort(sort: &str) -> bool {
         .is_some_and(is_key)
 }
 
+/// The `sort` of a list whose only client sorts are custom fields: none when absent, the
+/// value when it names a custom field, otherwise 400 naming `sort`.
+pub fn only_sort(request: &Request) -> Result<Option<&str>, Problem> {
+    match request.query("sort") {
+        None => Ok(None),
+        Some(sort) if is_sort(sort) => Ok(Some(sort)),
+        Some(_) => Err(Problem::invalid_query(
+            "sort",
+            "custom.<key> or -custom.<key>",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

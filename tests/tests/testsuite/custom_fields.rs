@@ -310,3 +310,31 @@ async fn locations_take_checked_custom_fields_and_filter_on_them() {
     assert_eq!(found.items().len(), 1);
     assert_eq!(found.items()[0]["label"], "Shop");
 }
+
+#[tokio::test]
+async fn the_tenants_openapi_document_shows_its_fields_and_only_its_own() {
+    let server = server().await;
+    let a = tenant(&server, "cf-doc").await;
+    let b = server.scenario("cf-doc-other").await;
+    let document = a.owner.get("/v1/openapi.json").await;
+    document.expect_status(200);
+    let doc = &document.json;
+    let custom = &doc["components"]["schemas"]["custom.customer"];
+    assert_eq!(
+        custom["properties"]["tier"]["enum"],
+        json!(["gold", "silver"])
+    );
+    assert_eq!(custom["properties"]["size"]["type"], "number");
+    let create = &doc["paths"][CUSTOMERS]["post"]["requestBody"]["content"]["application/json"];
+    let component = create["schema"]["$ref"].as_str().unwrap();
+    let component = component.trim_start_matches("#/components/schemas/");
+    assert_eq!(
+        doc["components"]["schemas"][component]["properties"]["custom"]["$ref"],
+        "#/components/schemas/custom.customer"
+    );
+    let parameters = doc["paths"][CUSTOMERS]["get"]["parameters"].to_string();
+    assert!(parameters.contains("custom.tier"), "{parameters}");
+    let other = b.owner.get("/v1/openapi.json").await;
+    assert!(other.json["components"]["schemas"]["custom.customer"].is_null());
+    assert!(!other.text.contains("custom.tier"));
+}

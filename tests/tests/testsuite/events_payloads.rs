@@ -7,22 +7,8 @@
 //! leaves no event, and another tenant sees none of these rows.
 
 use serde_json::{Value, json};
-use uuid::Uuid;
 use verofield::event_catalog::{EVENT_TYPES, check_payload};
-use verofield_tests::{SCENARIO_ZONE as ZONE, Scenario, ServerOptions, TestServer, as_app_role};
-
-/// The tenant's events as the host's app role sees them in the tenant's scope, in order:
-/// (type, payload, aggregate).
-async fn outbox(server: &TestServer, tenant: Uuid) -> Vec<(String, Value, Option<String>)> {
-    let mut db = server.db().await;
-    let mut tx = as_app_role(&mut db, &format!("SET LOCAL app.tenant_id = '{tenant}'")).await;
-    sqlx::query_as(
-        "SELECT event_type, payload, aggregate FROM event_outbox ORDER BY occurred_at, id",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .unwrap()
-}
+use verofield_tests::{SCENARIO_ZONE as ZONE, Scenario, ServerOptions, TestServer, outbox};
 
 /// The payloads of `kind` events.
 fn of<'e>(events: &'e [(String, Value, Option<String>)], kind: &str) -> Vec<&'e Value> {

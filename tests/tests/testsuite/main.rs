@@ -19,6 +19,7 @@ mod collections;
 mod conformance;
 mod crm;
 mod custom_fields;
+mod custom_fields_visits;
 mod embedded_pg;
 mod events;
 mod events_payloads;

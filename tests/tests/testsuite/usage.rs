@@ -1,7 +1,9 @@
 //! Usage metering (issue 24, item 4): a scripted workload (creates, lists, misses, and the
 //! event deliveries the creates cause) counted by the test itself matches what
 //! `GET /v1/tenant/usage` reports after a flush within 1 %; another tenant never sees it; the
-//! operator sees each tenant's; bad parameters are refused naming the parameter; and what a
+//! operator sees each tenant's, and every tenant's totals page by page; CPU time is positive
+//! and within the wall time; the storage bytes of a module's collections are each tenant's
+//! own, as the test sums them itself; bad parameters are refused naming the parameter; and what a
 //! host gathered since its last flush is written when it shuts down. A trap counts as a failed
 //! call, and the Prometheus counters carry no tenant. Past a monthly quota the operator set,
 //! module requests answer 429 `quota_exceeded` with `Retry-After`; other tenants go on.
@@ -102,6 +104,9 @@ async fn metered_figures_match_the_workloads_own_count() {
         "{crm} vs {}",
         work.client_us
     );
+    // CPU cannot be counted from outside: a call's polls run one at a time within its wall time.
+    let cpu_us = crm["cpu_us"].as_i64().unwrap();
+    assert!(cpu_us > 0 && cpu_us <= wall_us, "{crm}");
     assert!(crm["host_calls"].as_i64() >= Some(work.crm_calls), "{crm}");
     assert!(crm["rows_read"].as_i64() > Some(0), "{crm}");
     let emitted = crm["events_emitted"].as_i64().unwrap();
@@ -163,6 +168,46 @@ async fn another_tenant_sees_none_of_it_and_the_operator_sees_each() {
     operator.get(USAGE).await.expect_status(401);
 }
 
+/// Every tenant's total calls in the operator's view across tenants, read page by page
+/// (`limit=1`): slug to calls, each tenant once.
+async fn every_tenants_calls(operator: &Api) -> std::collections::BTreeMap<String, i64> {
+    let mut calls = std::collections::BTreeMap::new();
+    let mut path = "/v1/operator/usage?limit=1".to_owned();
+    loop {
+        let page = operator.get(&path).await;
+        page.expect_status(200);
+        for row in page.items() {
+            let slug = row["tenant"].as_str().unwrap().to_owned();
+            assert!(calls.insert(slug, row["calls"].as_i64().unwrap()).is_none());
+        }
+        let Some(cursor) = page.json["next_cursor"].as_str() else {
+            return calls;
+        };
+        path = format!("/v1/operator/usage?limit=1&cursor={cursor}");
+    }
+}
+
+#[tokio::test]
+async fn the_operator_reads_every_tenants_totals_page_by_page() {
+    let server = TestServer::start_with(host()).await;
+    let a = server.scenario("usage-all-a").await;
+    let b = server.scenario("usage-all-b").await;
+    let (work_a, work_b) = (run(&a.owner, 4, 3, 0).await, run(&b.owner, 0, 2, 1).await);
+    let operator = server.operator();
+    let seen = eventually("every tenant's calls flushed", async || {
+        let seen = every_tenants_calls(&operator).await;
+        let flushed = seen.get("usage-all-a") == Some(&work_a.crm_calls)
+            && seen.get("usage-all-b") == Some(&work_b.crm_calls);
+        flushed.then_some(seen)
+    })
+    .await;
+    assert_eq!((seen["usage-all-a"], seen["usage-all-b"]), (7, 3));
+    b.owner
+        .get("/v1/operator/usage")
+        .await
+        .expect_problem(401, "invalid_token");
+}
+
 #[tokio::test]
 async fn bad_parameters_are_refused_naming_the_parameter() {
     let server = TestServer::start_with(host()).await;
@@ -184,8 +229,17 @@ async fn bad_parameters_are_refused_naming_the_parameter() {
     }
     let unknown = a.owner.get(&format!("{USAGE}?bucket=hour")).await;
     unknown.expect_problem(400, "invalid_query_parameter");
-    let no_tenant = server.operator().get("/v1/operator/usage").await;
-    no_tenant.expect_problem(422, "validation_failed");
+    for (query, field) in [
+        ("group_by=module", "group_by"),
+        ("tenant=usage-bad&limit=5", "limit"),
+    ] {
+        let refused = server
+            .operator()
+            .get(&format!("/v1/operator/usage?{query}"))
+            .await;
+        refused.expect_problem(422, "validation_failed");
+        assert_eq!(refused.json["errors"][0]["field"], field, "{query}");
+    }
     let nobody = server
         .operator()
         .get("/v1/operator/usage?tenant=no-such")
@@ -248,6 +302,57 @@ async fn a_trapped_call_is_a_failure_and_metrics_name_no_tenant() {
     assert!(
         !metrics.contains(&a.tenant.id.to_string()),
         "a tenant id in /metrics"
+    );
+}
+
+/// The bytes of `tenant`'s rows in the collection-probe's `tickets`, counted by the test as
+/// the database's admin, outside the host and its RLS.
+async fn ticket_bytes(server: &TestServer, tenant: uuid::Uuid) -> i64 {
+    let mut db = server.db().await;
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(pg_column_size(t.*)), 0)::bigint
+         FROM mod_collection_probe.tickets t WHERE tenant_id = $1",
+    )
+    .bind(tenant)
+    .fetch_one(&mut db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn storage_bytes_of_module_collections_are_each_tenants_own() {
+    let server =
+        TestServer::start_with(ServerOptions::new().args(["--usage-flush-ms", "50"])).await;
+    let tenants = server
+        .tenants_on_fixture(
+            &["usage-rows-a", "usage-rows-b"],
+            "collection-probe",
+            "cprobe",
+        )
+        .await;
+    for (count, (_, api)) in [(6, &tenants[0]), (2, &tenants[1])] {
+        for i in 0..count {
+            let body = json!({"title": format!("Ticket number {i}"), "meta": {"i": i}});
+            api.post("/v1/cprobe/rows/tickets", &body)
+                .await
+                .expect_status(201);
+        }
+    }
+    for (tenant, api) in &tenants {
+        let counted = ticket_bytes(&server, tenant.id).await;
+        let path = format!("{USAGE}?group_by=module");
+        let row = eventually("the storage sample", async || {
+            let report = api.get(&path).await;
+            let items = report.json["items"].as_array().cloned().unwrap_or_default();
+            items
+                .into_iter()
+                .find(|row| row["storage_bytes"].as_i64() == Some(counted))
+        })
+        .await;
+        assert_eq!(row["module"], "collection-probe", "{row}");
+    }
+    assert!(
+        ticket_bytes(&server, tenants[0].0.id).await > ticket_bytes(&server, tenants[1].0.id).await
     );
 }
 

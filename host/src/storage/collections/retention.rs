@@ -101,7 +101,8 @@ async fn scope(conn: &mut PgConnection, tenant: Uuid) -> sqlx::Result<()> {
 }
 
 /// The tables of a module's schema, schema-qualified and quoted (names from pg_catalog).
-async fn tables_of(conn: &mut PgConnection, schema: &str) -> sqlx::Result<Vec<String>> {
+/// The tables of a module's collections schema, as quoted `schema.table` names.
+pub async fn tables_of(conn: &mut PgConnection, schema: &str) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
