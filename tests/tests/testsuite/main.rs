@@ -22,6 +22,7 @@ mod custom_fields;
 mod embedded_pg;
 mod events;
 mod events_payloads;
+mod extensions;
 mod fairness;
 mod field_ops;
 mod isolation;
