@@ -23,7 +23,7 @@ use crate::runtime::capabilities::extensions::ExtensionError;
 use crate::runtime::{ExtensionFailure, ExtensionRunner, LoadedExtension};
 
 /// The point and the parsed input, or the module's mistake.
-fn checked<'a>(point: &str, input: &'a str) -> Result<(&'static Point, Value), ExtensionError> {
+fn checked(point: &str, input: &str) -> Result<(&'static Point, Value), ExtensionError> {
     let found =
         points::point(point).ok_or_else(|| ExtensionError::UnknownPoint(point.to_owned()))?;
     let value: Value = serde_json::from_str(input)
