@@ -25,13 +25,13 @@ use crate::runtime::manifest::{is_identifier, is_semver};
 use crate::tenancy::TenantTx;
 
 /// The operator's upload path: a component body, like module uploads.
-pub const UPLOAD_PATH: &str = "/v1/operator/extensions";
+pub const EXTENSION_UPLOAD_PATH: &str = "/v1/operator/extensions";
 /// Most extensions at one point: each costs a run on every call of the point.
 const MAX_PER_POINT: usize = 8;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(UPLOAD_PATH, post(upload))
+        .route(EXTENSION_UPLOAD_PATH, post(upload))
         .route("/v1/tenant/extensions", get(list))
         .route("/v1/tenant/extensions/failures", get(failures))
         .route("/v1/tenant/extensions/{point}", put(install))
