@@ -180,6 +180,7 @@ async fn wasm(runtime: &Runtime, module: &verofield::runtime::LoadedModule, body
         payments: verofield::runtime::no_payments(),
         config: verofield::runtime::no_config(),
         http: Box::new(verofield::outbound::Outbound::default()),
+        extensions: verofield::runtime::no_extensions(),
     };
     let request = Request {
         method: "POST".into(),

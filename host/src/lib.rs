@@ -23,6 +23,8 @@
 //!   it to subscribing modules and webhooks once each in effect, across hosts.
 //! - [`event_catalog`]: every event type's payload fields, the one source of docs/EVENTS.md's
 //!   checks, the OpenAPI `webhooks` and the payload tests.
+//! - [`extensions`]: extension points: tenants' pure components run by core modules at named
+//!   points (`jobs.validate`), fuel-metered, combined and failing as each point defines.
 //! - [`custom_fields`]: tenants' own fields on customers, locations, jobs and agreements,
 //!   checked by the store on every module write.
 //! - [`module_config`]: a module's per-tenant configuration (JSON Schema) and sealed secrets.
@@ -48,6 +50,7 @@ pub mod demo;
 pub mod error;
 pub mod event_catalog;
 pub mod events;
+pub mod extensions;
 pub mod http;
 pub mod module_config;
 pub mod outbound;

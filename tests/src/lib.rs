@@ -24,6 +24,7 @@
 //! * `fixtures`: tenants, owners and unique names.
 //! * [`jwt`]: forging tokens the way an attacker (or the server) would.
 //! * `guests`: the wasm fixtures and built-in modules, built once per process.
+//! * `extensions`: uploading extensions and installing them at a point.
 //! * `modules`: publishing a component and binding it for a tenant.
 //! * `publishers`: a publisher and its uploads, and a tenant's consent to bind one.
 //! * `scenario`: one-line steps ([`Scenario`] and requests on [`Api`]) for long stories.
@@ -47,6 +48,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 mod cli;
 mod env;
+mod extensions;
 mod fixtures;
 mod guests;
 mod http;
@@ -63,6 +65,7 @@ mod wait;
 
 pub use cli::*;
 use env::*;
+pub use extensions::*;
 pub use fixtures::*;
 pub use guests::*;
 pub use http::*;

@@ -20,6 +20,7 @@ pub const WIT: Files = embed!["wit/platform.wit" => "wit/platform.wit"];
 pub const RUST_SDK: Files = embed![
     "vendor/verofield-sdk/src/config.rs" => "plugins/sdk/src/config.rs",
     "vendor/verofield-sdk/src/custom.rs" => "plugins/sdk/src/custom.rs",
+    "vendor/verofield-sdk/src/extensions.rs" => "plugins/sdk/src/extensions.rs",
     "vendor/verofield-sdk/src/deadline.rs" => "plugins/sdk/src/deadline.rs",
     "vendor/verofield-sdk/src/etag.rs" => "plugins/sdk/src/etag.rs",
     "vendor/verofield-sdk/src/events.rs" => "plugins/sdk/src/events.rs",

@@ -18,6 +18,7 @@ pub mod custom_fields;
 pub mod docs;
 pub mod etag;
 pub mod events;
+pub mod extensions;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
@@ -135,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .merge(module_data::routes())
         .merge(module_config::routes())
         .merge(custom_fields::routes())
+        .merge(extensions::routes())
         .merge(webhooks::routes())
         .merge(payments::routes())
         .merge(pay_links::routes())

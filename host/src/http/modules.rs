@@ -43,7 +43,9 @@ const MAX_COMPONENT_BYTES: usize = 64 << 20;
 /// Whether a path takes component uploads: they open no tenant transaction and carry their
 /// own, larger limit ([`ComponentBody`]), so the general body handling passes them by.
 pub fn is_upload_path(path: &str) -> bool {
-    path == UPLOAD_PATH || path == PUBLISHER_UPLOAD_PATH
+    path == UPLOAD_PATH
+        || path == PUBLISHER_UPLOAD_PATH
+        || path == super::extensions::EXTENSION_UPLOAD_PATH
 }
 
 /// An uploaded component's bytes, at most 64 MiB: a larger declared length is 413 before any

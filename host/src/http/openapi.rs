@@ -30,9 +30,9 @@ use super::modules::tenant_bindings;
 use super::openapi_modules::{Components, module_path};
 use super::pagination::Page;
 use super::{
-    AppState, api_keys, audit, auth, conformance, custom_fields, events, health, module_config,
-    modules, operator, payments, publisher_modules, publishers, roles, scheduled_tasks, usage,
-    users, webhooks,
+    AppState, api_keys, audit, auth, conformance, custom_fields, events, extensions, health,
+    module_config, modules, operator, payments, publisher_modules, publishers, roles,
+    scheduled_tasks, usage, users, webhooks,
 };
 use crate::auth::rbac::perm;
 use crate::error::Result;
@@ -561,6 +561,31 @@ const HOST_ROUTES: &[HostRoute] = &[
     .answers_nothing("204"),
     route(
         "GET",
+        "/v1/tenant/extensions",
+        "Every extension point with the tenant's extensions at it, in the order they run",
+        "extensions",
+        User(Some(perm::MODULES_MANAGE)),
+    )
+    .answers_page::<extensions::InstalledPoint>(),
+    route(
+        "PUT",
+        "/v1/tenant/extensions/{point}",
+        "Set the ordered extensions of a point (the list replaced whole; empty uninstalls)",
+        "extensions",
+        User(Some(perm::MODULES_MANAGE)),
+    )
+    .body::<extensions::Install>()
+    .answers::<extensions::InstalledPoint>("200"),
+    route(
+        "GET",
+        "/v1/tenant/extensions/failures",
+        "The 100 most recent failures of the tenant's extensions (trap, fuel, memory, schema)",
+        "extensions",
+        User(Some(perm::MODULES_MANAGE)),
+    )
+    .answers_page::<extensions::FailureRecord>(),
+    route(
+        "GET",
         "/v1/tenant/module-data",
         "Export the tenant's rows of a module's collections as JSON lines (?module=NAME)",
         "modules",
@@ -695,6 +720,15 @@ const HOST_ROUTES: &[HostRoute] = &[
     )
     .raw_body("application/wasm")
     .answers::<VersionRecord>("201"),
+    route(
+        "POST",
+        "/v1/operator/extensions",
+        "Upload an extension component (world `extension`; body: its bytes)",
+        "operator",
+        Operator,
+    )
+    .raw_body("application/wasm")
+    .answers::<extensions::ExtensionRecord>("201"),
     route(
         "POST",
         "/v1/operator/modules/{version}/shares",

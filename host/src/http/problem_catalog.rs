@@ -101,6 +101,24 @@ pub const CODES: &[ProblemCode] = &[
         "Use another address, or change the existing user.",
     ),
     entry(
+        "extension_bad_manifest",
+        422,
+        "The extension's `manifest()` trapped, is not `{name, version, points}`, or names a point the host does not have.",
+        "Fix the manifest: a lower-case name, a semver version, and points from docs/EXTENSIONS.md.",
+    ),
+    entry(
+        "extension_not_of_world",
+        422,
+        "The component is not of the `extension` world of `wit/platform.wit` (or imports more than WASI).",
+        "Build it against `world extension` and export `hook`.",
+    ),
+    entry(
+        "extension_version_exists",
+        409,
+        "An extension of this name and version was uploaded with other bytes.",
+        "Give the new build a new version.",
+    ),
+    entry(
         "idempotency_key_reused",
         422,
         "The Idempotency-Key was used before with a different request.",

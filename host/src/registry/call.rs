@@ -178,7 +178,7 @@ impl Registry {
             events: Box::new(OutboxSink::new(
                 shared.clone(),
                 module.manifest.name.clone(),
-                request_id,
+                request_id.clone(),
             )),
             payments: Box::new(PgPayments::new(
                 shared.clone(),
@@ -192,6 +192,12 @@ impl Registry {
                 self.sealer.clone(),
             )),
             http: Box::new(self.outbound.clone()),
+            extensions: Box::new(crate::extensions::PgExtensions::new(
+                shared.clone(),
+                self.runtime.clone(),
+                self.reader.clone(),
+                request_id,
+            )),
         };
         Ok((context, shared))
     }

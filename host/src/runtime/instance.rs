@@ -25,6 +25,7 @@ use super::bindings::exports::verofield::platform::module::{Event, Request, Resp
 use super::capabilities::config::{ConfigBackend, ConfigState, Settings};
 use super::capabilities::context::{Caller, ContextState};
 use super::capabilities::events::{EventError, EventSink, EventsState};
+use super::capabilities::extensions::{ExtensionError, ExtensionsBackend, ExtensionsState};
 use super::capabilities::http::{HttpBackend, HttpState};
 use super::capabilities::log::{ModuleLog, Origin as LogOrigin};
 use super::capabilities::payments::{PaymentsBackend, PaymentsState};
@@ -56,6 +57,8 @@ pub struct CallContext {
     pub config: Box<dyn ConfigBackend>,
     /// The hardened client for `http` requests.
     pub http: Box<dyn HttpBackend>,
+    /// The tenant's installed extensions (`extensions`).
+    pub extensions: Box<dyn ExtensionsBackend>,
 }
 
 impl CallContext {
@@ -72,6 +75,7 @@ impl CallContext {
             payments: Box::new(NoBackend),
             config: Box::new(NoBackend),
             http: Box::new(crate::outbound::Outbound::default()),
+            extensions: Box::new(NoBackend),
         }
     }
 
@@ -109,6 +113,7 @@ pub struct CallState {
     pub(super) payments: PaymentsState,
     pub(super) config: ConfigState,
     pub(super) http: HttpState,
+    pub(super) extensions: ExtensionsState,
     pub(super) wasi: WasiState,
     memory: MemoryCap,
     deadline: Instant,
@@ -146,6 +151,7 @@ pub(super) async fn call(
         payments: PaymentsState::new(call.payments, &module.manifest),
         config: ConfigState::new(call.config, &module.manifest),
         http: HttpState::new(call.http, &module.manifest, tenant_id, deadline),
+        extensions: ExtensionsState::new(call.extensions),
         wasi: WasiState::new(&log),
         log,
         memory: MemoryCap {
@@ -216,7 +222,12 @@ pub(super) async fn call(
         log_truncated,
     };
     let returned = returned.map_err(|error| classify(&error, &state, module))?;
-    if let Some(reason) = state.store.unavailable().or(state.events.unavailable()) {
+    if let Some(reason) = state
+        .store
+        .unavailable()
+        .or(state.events.unavailable())
+        .or(state.extensions.unavailable())
+    {
         return Err(Error::problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "module_backend_unavailable",
@@ -298,9 +309,18 @@ fn classify(error: &wasmtime::Error, state: &CallState, module: &LoadedModule) -
 
 /// Caps the instance's linear memory below the pooling slot size, and remembers a refusal so
 /// that the trap which usually follows it is reported as what it is.
-struct MemoryCap {
+pub(super) struct MemoryCap {
     cap: usize,
-    refused: bool,
+    pub(super) refused: bool,
+}
+
+impl MemoryCap {
+    pub(super) fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            refused: false,
+        }
+    }
 }
 
 impl ResourceLimiter for MemoryCap {
@@ -323,6 +343,11 @@ impl ResourceLimiter for MemoryCap {
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
+}
+
+/// An extensions backend for calls with no tenant installations: every point runs empty.
+pub fn no_extensions() -> Box<dyn ExtensionsBackend> {
+    Box::new(NoBackend)
 }
 
 /// A payments backend that answers `not-configured`, for calls without payments (tests,
@@ -402,5 +427,17 @@ impl PaymentsBackend for NoBackend {
 impl EventSink for NoBackend {
     fn emit<'a>(&'a mut self, _: &'a str, _: JsonObject) -> BoxFuture<'a, Result<(), EventError>> {
         Box::pin(async { Err(EventError::NotGranted("no events in this call".into())) })
+    }
+}
+
+/// Calls without a tenant's installations (publication, tests, benchmarks) run every point
+/// as a tenant with nothing installed would: the input checked, the point's empty result.
+impl ExtensionsBackend for NoBackend {
+    fn run<'a>(
+        &'a mut self,
+        point: &'a str,
+        input: &'a str,
+    ) -> BoxFuture<'a, std::result::Result<String, ExtensionError>> {
+        Box::pin(async move { crate::extensions::uninstalled(point, input) })
     }
 }

@@ -20,6 +20,7 @@ mod bindings;
 pub mod capabilities;
 mod compile;
 mod cpu;
+pub mod extension;
 mod instance;
 pub mod manifest;
 pub mod reserved_slots;
@@ -48,7 +49,12 @@ pub use self::capabilities::context::Caller;
 pub use self::capabilities::events::{EventError, EventSink};
 pub use self::capabilities::store::StoreBackend;
 pub use self::compile::{Digest, Origin};
-pub use self::instance::{CallContext, DEADLINE_HEADER, Usage, no_config, no_payments};
+pub use self::extension::{
+    ExtensionBudget, ExtensionFailure, ExtensionManifest, ExtensionRunner, LoadedExtension,
+};
+pub use self::instance::{
+    CallContext, DEADLINE_HEADER, Usage, no_config, no_extensions, no_payments,
+};
 pub use self::manifest::{Manifest, RequestedLimits};
 pub use self::routes::{NoRoute, RouteMatch};
 pub use self::schedule::CallShares;
@@ -154,6 +160,8 @@ pub struct RuntimeConfig {
     pub shares: CallShares,
     /// The time limit of an uploaded component's compile ([`Runtime::load_upload`]).
     pub upload_compile: UploadCompile,
+    /// What one run of one extension may use ([`extension`]).
+    pub extension_budget: ExtensionBudget,
 }
 
 /// How an upload's compile is bounded: one at a time across the process, `wait` at most for
@@ -197,6 +205,7 @@ impl RuntimeConfig {
             build: HOST_BUILD.to_owned(),
             shares: CallShares::default(),
             upload_compile: UploadCompile::default(),
+            extension_budget: ExtensionBudget::default(),
         }
     }
 }
@@ -262,6 +271,8 @@ pub struct Runtime {
     /// The one compile slot of uploads: a compile that outlives its time limit keeps it until
     /// it really ends, so compile bombs cannot pile up.
     upload_compiles: Arc<tokio::sync::Semaphore>,
+    /// Extensions, on their own fuel-metered engine.
+    extensions: ExtensionRunner,
     /// Dropping it stops the epoch ticker.
     _ticker: mpsc::Sender<()>,
 }
@@ -279,7 +290,13 @@ impl Runtime {
             .create(&config.cache_dir)
             .with_context(|| format!("creating {}", config.cache_dir.display()))?;
         compile::check_private_dir(&config.cache_dir)?;
+        let extensions = ExtensionRunner::new(
+            config.cache_dir.join("extensions"),
+            &config.build,
+            config.extension_budget.clone(),
+        )?;
         Ok(Self {
+            extensions,
             _ticker: start_epoch_ticker(engine.clone()),
             engine,
             linker,
@@ -288,6 +305,11 @@ impl Runtime {
             config,
             modules: RwLock::default(),
         })
+    }
+
+    /// The runner of extensions (`crate::extensions`).
+    pub fn extensions(&self) -> &ExtensionRunner {
+        &self.extensions
     }
 
     /// Compiles (or finds in the caches) a component, pre-instantiates it and reads its

@@ -165,6 +165,7 @@ fn call_for(tenant_id: Uuid, backend: &Memory) -> CallContext {
         payments: super::instance::no_payments(),
         config: super::instance::no_config(),
         http: Box::new(crate::outbound::Outbound::default()),
+        extensions: super::instance::no_extensions(),
     }
 }
 

@@ -16,9 +16,12 @@ use verofield_field_ops::{
 };
 use verofield_sdk::http::Request;
 use verofield_sdk::store::{self, Direction, Filter, Record, Select};
-use verofield_sdk::{Patch, Problem, Response, Validator, custom, etag, events};
+use verofield_sdk::{Patch, Problem, Response, Validator, custom, etag, events, extensions};
 
 use crate::conflicts::{self, Conflict};
+
+/// The extension point a job passes before it is stored (`docs/EXTENSIONS.md`).
+const VALIDATE: &str = "jobs.validate";
 
 fn invalid_transition(from: &str, to: &str) -> Problem {
     Problem::new(
@@ -252,6 +255,7 @@ pub fn create(request: &Request) -> Result<Response, Problem> {
             values[key] = value.clone();
         }
     }
+    extensions::validate(VALIDATE, &json!({"operation": "create", "job": values}))?;
     let mut job: Record<Columns> = store::insert(JOBS, &values)?;
     record_created(&job.id, "created")?;
     if planned.is_some() {
@@ -411,6 +415,11 @@ pub fn update(request: &Request) -> Result<Response, Problem> {
             format!("the job is {state}"),
         ));
     }
+    let mut job = current.values.clone();
+    if let Ok(Value::Object(changes)) = serde_json::to_value(&fields) {
+        job.extend(changes);
+    }
+    extensions::validate(VALIDATE, &json!({"operation": "update", "job": job}))?;
     let job: Record<Columns> = etag::update(request, JOBS, id, "job", &fields)?;
     with_assignments(job)
 }

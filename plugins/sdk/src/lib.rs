@@ -99,6 +99,7 @@ pub mod custom;
 pub mod deadline;
 pub mod etag;
 pub mod events;
+pub mod extensions;
 pub mod http;
 pub mod log;
 pub mod manifest;

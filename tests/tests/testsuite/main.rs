@@ -23,6 +23,7 @@ mod custom_fields_visits;
 mod embedded_pg;
 mod events;
 mod events_payloads;
+mod extensions;
 mod fairness;
 mod field_ops;
 mod isolation;

@@ -10,6 +10,7 @@
 pub mod config;
 pub mod context;
 pub mod events;
+pub mod extensions;
 pub mod http;
 pub mod log;
 pub mod payments;
@@ -29,6 +30,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
     payments::add_to_linker(linker)?;
     config::add_to_linker(linker)?;
     http::add_to_linker(linker)?;
+    extensions::add_to_linker(linker)?;
     Ok(())
 }
 

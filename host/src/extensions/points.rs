@@ -1,0 +1,159 @@
+//! The catalog of extension points: each point's name, schema version, input and output JSON
+//! Schemas, and how the outputs of several extensions combine. `docs/EXTENSIONS.md` documents
+//! the same, with examples; a unit test keeps the two in step.
+
+use std::sync::LazyLock;
+
+use serde_json::{Value, json};
+
+/// How the outputs of a point's extensions make its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    /// Every extension gets the module's input; the answer is `{"errors": [...]}` with every
+    /// extension's errors, in the tenant's order. A failed extension adds none (fails open:
+    /// a broken validator blocks nothing).
+    UnionOfErrors,
+}
+
+pub struct Point {
+    pub name: &'static str,
+    /// The version of the schemas, in their `$id`; a change that is not an addition is a new
+    /// version.
+    pub version: u32,
+    pub input: Value,
+    pub output: Value,
+    pub combine: Combine,
+    input_check: jsonschema::Validator,
+    output_check: jsonschema::Validator,
+}
+
+impl Point {
+    fn new(name: &'static str, input: Value, output: Value, combine: Combine) -> Self {
+        let compile = |schema: &Value| {
+            jsonschema::validator_for(schema).expect("the catalog's schemas compile")
+        };
+        Self {
+            name,
+            version: 1,
+            input_check: compile(&input),
+            output_check: compile(&output),
+            input,
+            output,
+            combine,
+        }
+    }
+
+    /// Why `input` does not fit the input schema (the first reason), if it does not.
+    pub fn misfit_input(&self, input: &Value) -> Option<String> {
+        misfit(&self.input_check, input)
+    }
+
+    /// Why `output` does not fit the output schema, if it does not.
+    pub fn misfit_output(&self, output: &Value) -> Option<String> {
+        misfit(&self.output_check, output)
+    }
+
+    /// The answer with no extension installed (or every one failed).
+    pub fn empty_answer(&self, _input: &Value) -> Value {
+        match self.combine {
+            Combine::UnionOfErrors => json!({"errors": []}),
+        }
+    }
+}
+
+fn misfit(validator: &jsonschema::Validator, value: &Value) -> Option<String> {
+    validator.iter_errors(value).next().map(|error| {
+        let at = error.instance_path().to_string();
+        let at = if at.is_empty() { "/".to_owned() } else { at };
+        format!("at {at}: {error}")
+    })
+}
+
+fn id(point: &str, which: &str) -> String {
+    format!("https://verofield.dev/schemas/extensions/{point}/v1/{which}.json")
+}
+
+static CATALOG: LazyLock<Vec<Point>> = LazyLock::new(|| {
+    vec![Point::new(
+        "jobs.validate",
+        json!({
+            "$id": id("jobs.validate", "input"),
+            "type": "object",
+            "required": ["operation", "job"],
+            "additionalProperties": false,
+            "properties": {
+                "operation": {"enum": ["create", "update"]},
+                "job": {"type": "object", "description": "The job's columns as they would be stored"}
+            }
+        }),
+        json!({
+            "$id": id("jobs.validate", "output"),
+            "type": "object",
+            "required": ["errors"],
+            "additionalProperties": false,
+            "properties": {
+                "errors": {
+                    "type": "array",
+                    "maxItems": 50,
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "additionalProperties": false,
+                        "properties": {
+                            "field": {"type": "string", "minLength": 1, "maxLength": 100},
+                            "message": {"type": "string", "minLength": 1, "maxLength": 500}
+                        }
+                    }
+                }
+            }
+        }),
+        Combine::UnionOfErrors,
+    )]
+});
+
+/// The point of this name.
+pub fn point(name: &str) -> Option<&'static Point> {
+    CATALOG.iter().find(|point| point.name == name)
+}
+
+/// Every point, in catalog order.
+pub fn all() -> &'static [Point] {
+    &CATALOG
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_point_is_documented_with_its_schemas() {
+        let doc = include_str!("../../../docs/EXTENSIONS.md");
+        for point in all() {
+            assert!(
+                doc.contains(&format!("## `{}`", point.name)),
+                "{}",
+                point.name
+            );
+            assert!(doc.contains(&id(point.name, "input")), "{}", point.name);
+            assert!(doc.contains(&id(point.name, "output")), "{}", point.name);
+        }
+    }
+
+    #[test]
+    fn validation_errors_fit_and_misfits_are_named() {
+        let point = point("jobs.validate").unwrap();
+        assert_eq!(
+            point.misfit_output(&json!({"errors": [{"field": "notes", "message": "x"}]})),
+            None
+        );
+        let why = point
+            .misfit_output(&json!({"errors": [{"field": "notes"}]}))
+            .unwrap();
+        assert!(why.contains("/errors/0"), "{why}");
+        assert!(
+            point
+                .misfit_input(&json!({"operation": "delete", "job": {}}))
+                .is_some()
+        );
+    }
+}

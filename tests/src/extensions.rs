@@ -1,0 +1,38 @@
+//! Extensions: the operator's upload and a tenant's ordered list at a point.
+
+use crate::*;
+
+/// The bytes of a sample extension of `plugins/extensions` (built with the built-in modules'
+/// workspace, of which they are members).
+pub fn sample_extension(name: &str) -> Vec<u8> {
+    let path = builtin_modules_dir().join(format!("{}.wasm", name.replace('-', "_")));
+    std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+impl TestServer {
+    /// Uploads an extension component as the operator; the answer, unasserted.
+    pub async fn upload_extension(&self, component: &[u8]) -> Resp {
+        send(
+            self.operator()
+                .request(Method::POST, "/v1/operator/extensions")
+                .header("content-type", "application/wasm")
+                .body(component.to_vec()),
+        )
+        .await
+    }
+}
+
+impl Api {
+    /// `PUT /v1/tenant/extensions/{point}` with these `(name, version)`s, in order; unasserted.
+    pub async fn install_extensions(&self, point: &str, extensions: &[(&str, &str)]) -> Resp {
+        let list: Vec<Value> = extensions
+            .iter()
+            .map(|(name, version)| json!({"name": name, "version": version}))
+            .collect();
+        send(
+            self.request(Method::PUT, &format!("/v1/tenant/extensions/{point}"))
+                .json(&json!({ "extensions": list })),
+        )
+        .await
+    }
+}
