@@ -403,6 +403,21 @@ pub struct ServeArgs {
     pub dispatch: DispatchArgs,
     #[command(flatten)]
     pub stripe: StripeArgs,
+    /// The SMTP server for password-reset and invitation mail: `smtp://host:port`
+    /// (`?tls=required` for STARTTLS) or `smtps://host:port`, credentials as `user:pass@`.
+    /// Without it nothing is mailed and admins receive the one-time tokens in the answer.
+    #[arg(long, env = "VEROFIELD_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of that mail.
+    #[arg(
+        long,
+        env = "VEROFIELD_MAIL_FROM",
+        default_value = "VeroField <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+    /// Where people reach this server, for links in mail (default `http://<listen>`).
+    #[arg(long, env = "VEROFIELD_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// Stripe (`payments`). Keys come from the environment or a file, never a module, and are
@@ -849,6 +864,14 @@ pub(crate) fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSetti
             .dispatch
             .settings(Duration::from_millis(args.statement_timeout_ms)),
         stripe: args.stripe.settings()?,
+        mail: crate::mail::MailSettings {
+            smtp_url: args.smtp_url.clone(),
+            from: args.mail_from.clone(),
+            public_url: args
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", args.listen)),
+        },
     })
 }
 

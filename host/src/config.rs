@@ -69,4 +69,6 @@ pub struct ServerSettings {
     pub dispatch: crate::events::DispatchSettings,
     /// Stripe: API base, platform key, webhook secrets, retries (`payments`).
     pub stripe: crate::payments::StripeSettings,
+    /// SMTP for reset and invitation mail, the sender and the public URL of links (`mail`).
+    pub mail: crate::mail::MailSettings,
 }

@@ -28,6 +28,7 @@
 //! - [`custom_fields`]: tenants' own fields on customers, locations, jobs and agreements,
 //!   checked by the store on every module write.
 //! - [`module_config`]: a module's per-tenant configuration (JSON Schema) and sealed secrets.
+//! - [`mail`]: password-reset and invitation mail over SMTP (`lettre`), when configured.
 //! - [`outbound`]: the one hardened HTTP client for requests the server sends out (SSRF rules).
 //! - [`payments`]: Stripe on the host (client, connected accounts, webhook signatures and
 //!   routing); modules reach it through the `payments` capability.
@@ -52,6 +53,7 @@ pub mod event_catalog;
 pub mod events;
 pub mod extensions;
 pub mod http;
+pub mod mail;
 pub mod module_config;
 pub mod outbound;
 pub mod payments;
@@ -174,6 +176,7 @@ impl Host {
         ));
         let outbound = outbound::Outbound::new(settings.outbound.clone());
         let stripe = payments::Stripe::new(outbound.clone(), settings.stripe.clone());
+        let mailer = mail::Mailer::new(&settings.mail)?;
         let registry = Arc::new(
             registry::Registry::new(db.pool.clone(), Arc::new(runtime), columns)
                 .with_payments(stripe.clone())
@@ -234,6 +237,7 @@ impl Host {
             ),
             outbound,
             stripe,
+            mailer,
         });
         if let Err(error) = conformance::resume_pending(&state).await {
             tracing::warn!(%error, "resuming unfinished conformance runs failed");

@@ -31,6 +31,7 @@
 //! * `python`: [`run_python`], the official Stripe and Standard Webhooks libraries as
 //!   independent checks of our signatures.
 //! * `receiver`: [`Receiver`], a local webhook receiver with programmable answers.
+//! * `smtp`: [`SmtpServer`], a local mail server keeping what the server mails.
 //! * `stripe`: [`StripeServer`], a local Stripe API and webhook sender for the payments suite.
 //! * `wait`: [`eventually`], polling for the server's background work.
 
@@ -59,6 +60,7 @@ mod python;
 mod receiver;
 mod scenario;
 mod server;
+mod smtp;
 mod stripe;
 mod temp;
 mod wait;
@@ -75,6 +77,7 @@ pub use python::*;
 pub use receiver::*;
 pub use scenario::*;
 pub use server::*;
+pub use smtp::*;
 pub use stripe::*;
 pub use temp::*;
 pub use wait::*;

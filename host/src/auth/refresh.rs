@@ -154,15 +154,39 @@ async fn revoke_family(tx: &mut TenantTx, family_id: Uuid) -> Result<(), sqlx::E
     Ok(())
 }
 
-/// Revokes every refresh token of a user (deactivation).
-pub async fn revoke_user(tx: &mut TenantTx, user_id: Uuid) -> Result<(), sqlx::Error> {
+/// Revokes every refresh token of a user (deactivation, a password reset), or every one but
+/// those of `keep_family` (the session that changed its own password).
+pub async fn revoke_user(
+    tx: &mut TenantTx,
+    user_id: Uuid,
+    keep_family: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = now()
-         WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+         WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL
+           AND ($3::uuid IS NULL OR family_id <> $3)",
     )
     .bind(tx.tenant_id())
     .bind(user_id)
+    .bind(keep_family)
     .execute(tx.conn())
     .await?;
     Ok(())
+}
+
+/// The family of a presented token, when it is a live token of `user_id`.
+pub async fn live_family_of(
+    tx: &mut TenantTx,
+    presented: &Presented,
+    user_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT family_id FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2
+           AND user_id = $3 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()",
+    )
+    .bind(tx.tenant_id())
+    .bind(&presented.digest)
+    .bind(user_id)
+    .fetch_optional(tx.conn())
+    .await
 }

@@ -9,15 +9,14 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::AppState;
 use super::extract::{ClientIp, Json, Tenant};
 use crate::auth::principal::{Lookup, Principal};
-use crate::auth::{password, refresh, throttle};
+use crate::auth::{one_time, password, refresh, throttle};
 use crate::error::{Error, Result, Validator};
-use crate::tenancy::provision::{INVITE_PREFIX, audit};
+use crate::tenancy::provision::audit;
 use crate::tenancy::{TenantScope, TenantTx};
 
 pub fn routes() -> Router<AppState> {
@@ -139,7 +138,7 @@ async fn login(
 }
 
 /// Login audits as the user who just proved who they are.
-async fn audit_as(
+pub(super) async fn audit_as(
     tx: &mut TenantTx,
     user_id: Uuid,
     action: &str,
@@ -159,7 +158,7 @@ async fn audit_as(
     Ok(())
 }
 
-fn token_response(
+pub(super) fn token_response(
     state: &AppState,
     tenant_id: Uuid,
     user_id: Uuid,
@@ -258,17 +257,14 @@ async fn accept_invite(
         check.push("password", message);
     }
     check.finish()?;
-    let tenant_id = request
-        .token
-        .strip_prefix(INVITE_PREFIX)
-        .and_then(|rest| rest.split_once('_'))
-        .and_then(|(tenant, _)| Uuid::try_parse(tenant).ok())
+    let presented = one_time::Presented::parse(one_time::INVITE_PREFIX, &request.token)
         .ok_or_else(|| Error::unauthorized("invalid_invite"))?;
+    let tenant_id = presented.tenant_id;
     let scope = TenantScope {
         tenant_id,
         user_id: None,
     };
-    let token_hash = Sha256::digest(request.token.as_bytes());
+    let token_hash = presented.digest;
     // The token first, in a short transaction of its own: an unknown, used or expired one is
     // answered without any argon2 work, and argon2 runs with no pooled connection held.
     let mut tx = TenantTx::begin(&state.pool, scope, state.limits.statement_timeout).await?;

@@ -32,6 +32,7 @@ pub mod openapi_modules;
 pub mod openapi_webhooks;
 pub mod operator;
 pub mod pagination;
+pub mod passwords;
 pub mod pay_links;
 pub mod payments;
 pub mod problem;
@@ -94,6 +95,8 @@ pub struct Shared {
     pub outbound: crate::outbound::Outbound,
     /// Stripe: the platform key and webhook secrets (`payments`).
     pub stripe: crate::payments::Stripe,
+    /// Reset and invitation mail, when SMTP is configured (`mail`).
+    pub mailer: crate::mail::Mailer,
 }
 
 #[derive(Clone)]
@@ -121,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .merge(auth::routes())
         .merge(users::routes())
+        .merge(passwords::routes())
         .merge(roles::routes())
         .merge(audit::routes())
         .merge(events::routes())

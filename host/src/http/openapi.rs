@@ -31,7 +31,7 @@ use super::openapi_modules::{Components, module_path};
 use super::pagination::Page;
 use super::{
     AppState, api_keys, audit, auth, conformance, custom_fields, events, extensions, health,
-    module_config, modules, operator, payments, publisher_modules, publishers, roles,
+    module_config, modules, operator, passwords, payments, publisher_modules, publishers, roles,
     scheduled_tasks, usage, users, webhooks,
 };
 use crate::auth::rbac::perm;
@@ -317,6 +317,24 @@ const HOST_ROUTES: &[HostRoute] = &[
     .body::<auth::AcceptInvite>()
     .answers_nothing("204"),
     route(
+        "POST",
+        "/v1/auth/forgot-password",
+        "Ask for a password-reset link by mail (always 202)",
+        "auth",
+        Auth::None,
+    )
+    .body::<passwords::ForgotPassword>()
+    .answers_nothing("202"),
+    route(
+        "POST",
+        "/v1/auth/reset-password",
+        "Set a new password from a one-time reset link",
+        "auth",
+        Auth::None,
+    )
+    .body::<passwords::ResetPassword>()
+    .answers_nothing("204"),
+    route(
         "GET",
         "/v1/me",
         "The caller, roles and permissions",
@@ -324,6 +342,15 @@ const HOST_ROUTES: &[HostRoute] = &[
         User(None),
     )
     .answers::<auth::Me>("200"),
+    route(
+        "POST",
+        "/v1/me/password",
+        "Change one's own password (other sessions signed out)",
+        "auth",
+        User(None),
+    )
+    .body::<passwords::ChangePassword>()
+    .answers_nothing("204"),
     route(
         "GET",
         "/v1/users",
@@ -366,6 +393,24 @@ const HOST_ROUTES: &[HostRoute] = &[
         User(Some(perm::USERS_MANAGE)),
     )
     .answers_nothing("204"),
+    route(
+        "POST",
+        "/v1/users/{id}/password-reset",
+        "Issue a one-time password-reset link (mailed when SMTP is configured)",
+        "users",
+        User(Some(perm::USERS_MANAGE)),
+    )
+    .no_body()
+    .answers::<passwords::IssuedLink>("201"),
+    route(
+        "POST",
+        "/v1/users/{id}/invitation",
+        "Issue an invited user a new invitation (mailed when SMTP is configured)",
+        "users",
+        User(Some(perm::USERS_MANAGE)),
+    )
+    .no_body()
+    .answers::<passwords::IssuedLink>("201"),
     route(
         "GET",
         "/v1/roles",

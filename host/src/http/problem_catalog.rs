@@ -185,6 +185,12 @@ pub const CODES: &[ProblemCode] = &[
         "Log in again.",
     ),
     entry(
+        "invalid_reset_token",
+        401,
+        "The password-reset token is unknown, used, expired or of a user no longer active.",
+        "Ask for a new reset link (forgot password) or ask an admin to issue one.",
+    ),
+    entry(
         "invalid_text",
         400,
         "The text holds a character that cannot be stored (such as NUL).",
@@ -213,6 +219,12 @@ pub const CODES: &[ProblemCode] = &[
         429,
         "Too many failed logins for this account or address.",
         "Wait for the number of seconds in Retry-After.",
+    ),
+    entry(
+        "mail_not_sent",
+        502,
+        "The SMTP server did not take the message, so nothing was issued.",
+        "Try again; if it persists, the operator should check `--smtp-url`.",
     ),
     entry(
         "malformed_json",
@@ -419,6 +431,12 @@ pub const CODES: &[ProblemCode] = &[
         "Ask an administrator for a role that holds it.",
     ),
     entry(
+        "person_required",
+        403,
+        "Only a signed-in person can do this, not an API key.",
+        "Sign in with a password and use the access token.",
+    ),
+    entry(
         "precondition_failed",
         412,
         "If-Match does not match the current version: someone changed it since it was read.",
@@ -521,6 +539,18 @@ pub const CODES: &[ProblemCode] = &[
         "Send `application/json` (or what the route documents).",
     ),
     entry(
+        "user_not_active",
+        409,
+        "A password reset is only for an active user.",
+        "Issue an invited user a new invitation; reactivate a deactivated user first.",
+    ),
+    entry(
+        "user_not_invited",
+        409,
+        "The user has already accepted their invitation.",
+        "Issue a password reset instead.",
+    ),
+    entry(
         "validation_failed",
         422,
         "Some fields are invalid; `errors` lists each with a message.",
@@ -531,6 +561,12 @@ pub const CODES: &[ProblemCode] = &[
         409,
         "That module name and version is already published with other content.",
         "Publish a new version number.",
+    ),
+    entry(
+        "wrong_current_password",
+        403,
+        "The current password given with a password change is not right.",
+        "Send the current password; repeated failures are throttled like logins.",
     ),
 ];
 

@@ -7,6 +7,7 @@
 //! the tenant explicitly; another tenant's user is simply not found (404).
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -14,10 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::AppState;
 use super::etag::{check_if_match, etag_header};
 use super::extract::{Json, Path, Query, Tenant};
 use super::pagination::{Page, PageParams};
+use super::{AppState, passwords};
 use crate::auth::rbac::perm;
 use crate::auth::refresh;
 use crate::error::{Error, Result, Validator};
@@ -37,10 +38,10 @@ pub fn routes() -> Router<AppState> {
 
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct User {
-    id: Uuid,
-    email: String,
+    pub(super) id: Uuid,
+    pub(super) email: String,
     display_name: String,
-    status: String,
+    pub(super) status: String,
     roles: Vec<String>,
     version: i64,
     last_login_at: Option<DateTime<Utc>>,
@@ -122,11 +123,24 @@ pub(super) struct Created {
     invite_token: Option<String>,
 }
 
-async fn create(mut ctx: Tenant, Json(body): Json<NewUser>) -> Result<impl IntoResponse> {
+/// Without a password the user is invited: the invitation is mailed when SMTP is configured,
+/// else its token is in the answer for the admin to hand over.
+async fn create(
+    State(state): State<AppState>,
+    mut ctx: Tenant,
+    Json(body): Json<NewUser>,
+) -> Result<impl IntoResponse> {
     ctx.require(perm::USERS_MANAGE)?;
     let granter = ctx.principal.permissions.clone();
     let created = create_user(&mut ctx.tx, body, Some(&granter), ctx.request_id.as_deref()).await?;
     let user = load(&mut ctx.tx, created.user_id).await?;
+    let invite_token = match created.invite_token {
+        Some(token) if state.mailer.sends() => {
+            passwords::mail_invitation(&state, &mut ctx.tx, &user.email, &token).await?;
+            None
+        }
+        token => token,
+    };
     ctx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -138,10 +152,7 @@ async fn create(mut ctx: Tenant, Json(body): Json<NewUser>) -> Result<impl IntoR
             ),
             (header::ETAG, etag_header(user.version)),
         ],
-        Json(Created {
-            user,
-            invite_token: created.invite_token,
-        }),
+        Json(Created { user, invite_token }),
     ))
 }
 
@@ -252,7 +263,7 @@ async fn finish_change(
 
 /// Locks the tenant's owner set and the target row, and checks the caller may change this user
 /// at all.
-async fn lock_for_change(ctx: &mut Tenant, id: Uuid) -> Result<User> {
+pub(super) async fn lock_for_change(ctx: &mut Tenant, id: Uuid) -> Result<User> {
     lock_owner_set(&mut ctx.tx).await?;
     sqlx::query("SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
         .bind(ctx.tx.tenant_id())
@@ -282,7 +293,7 @@ async fn set_deactivated(ctx: &mut Tenant, user: &User) -> Result<()> {
         .bind(user.id)
         .execute(ctx.tx.conn())
         .await?;
-    refresh::revoke_user(&mut ctx.tx, user.id)
+    refresh::revoke_user(&mut ctx.tx, user.id, None)
         .await
         .map_err(Error::from)
 }

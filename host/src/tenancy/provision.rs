@@ -4,13 +4,12 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{TenantScope, TenantTx};
+use crate::auth::one_time::{self, INVITE_PREFIX};
 use crate::auth::password;
 use crate::auth::rbac::{BUILTIN_ROLES, Permissions};
 use crate::error::{Error, Result, Validator, is_unique_violation};
@@ -181,8 +180,6 @@ pub struct CreatedUser {
     pub invite_token: Option<String>,
 }
 
-/// Invitation tokens read `vfi_<tenant id>_<secret>`; the users table keeps their sha256.
-pub const INVITE_PREFIX: &str = "vfi_";
 const INVITE_TTL_DAYS: i32 = 7;
 
 /// Creates a user in the transaction's tenant. `granter` is the creating user's
@@ -222,7 +219,7 @@ pub async fn create_user(
     let user_id = insert_user(tx, &email, new.display_name.trim(), hash.as_deref(), status).await?;
     set_user_roles(tx, user_id, &new.roles).await?;
     let invite_token = match status {
-        "invited" => Some(issue_invite(tx, user_id).await?),
+        "invited" => Some(issue_invite(tx, user_id).await?.token),
         _ => None,
     };
     audit(
@@ -240,24 +237,23 @@ pub async fn create_user(
     })
 }
 
-async fn issue_invite(tx: &mut TenantTx, user_id: Uuid) -> Result<String> {
-    let secret: [u8; 32] = rand::random();
-    let token = format!(
-        "{INVITE_PREFIX}{}_{}",
-        tx.tenant_id().simple(),
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-    );
-    sqlx::query(
+/// Issues (or replaces) the user's invitation; the previous token, if any, stops working.
+pub async fn issue_invite(tx: &mut TenantTx, user_id: Uuid) -> Result<one_time::Issued> {
+    let minted = one_time::mint(INVITE_PREFIX, tx.tenant_id());
+    let expires_at = sqlx::query_scalar(
         "UPDATE users SET invite_token_hash = $3, invite_expires_at = now() + make_interval(days => $4)
-         WHERE tenant_id = $1 AND id = $2",
+         WHERE tenant_id = $1 AND id = $2 RETURNING invite_expires_at",
     )
     .bind(tx.tenant_id())
     .bind(user_id)
-    .bind(&Sha256::digest(token.as_bytes())[..])
+    .bind(&minted.digest)
     .bind(INVITE_TTL_DAYS)
-    .execute(tx.conn())
+    .fetch_one(tx.conn())
     .await?;
-    Ok(token)
+    Ok(one_time::Issued {
+        token: minted.token,
+        expires_at,
+    })
 }
 
 pub fn check_display_name(check: &mut Validator, name: &str) {

@@ -35,6 +35,7 @@ mod module_answers;
 mod module_config;
 mod modules;
 mod outbound;
+mod passwords;
 mod payments;
 mod publisher_lists;
 mod publishers;
