@@ -30,11 +30,11 @@ const MAX_DAYS: i64 = 30;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/tenant/modules/{slot}/shadow", post(start).delete(stop))
         .route(
-            "/v1/tenant/modules/{slot}/shadow",
-            post(start).delete(stop),
+            "/v1/tenant/modules/{slot}/shadow/report",
+            axum::routing::get(report),
         )
-        .route("/v1/tenant/modules/{slot}/shadow/report", axum::routing::get(report))
         .route("/v1/tenant/modules/{slot}/shadow/promote", post(promote))
 }
 

@@ -151,13 +151,17 @@ mod tests {
     #[test]
     fn bodies_that_are_not_json_compare_byte_for_byte() {
         assert_eq!(verdict("plain", "plain"), Verdict::Identical);
-        assert_eq!(verdict("plain", "other"), Verdict::Body(vec![String::new()]));
+        assert_eq!(
+            verdict("plain", "other"),
+            Verdict::Body(vec![String::new()])
+        );
     }
 
     #[test]
     fn the_paths_kept_are_bounded() {
-        let live: serde_json::Map<String, Value> =
-            (0..50).map(|i| (format!("f{i:02}"), Value::from(i))).collect();
+        let live: serde_json::Map<String, Value> = (0..50)
+            .map(|i| (format!("f{i:02}"), Value::from(i)))
+            .collect();
         let Verdict::Body(paths) = compare(
             (200, Value::Object(live).to_string().as_bytes()),
             (200, b"{}"),

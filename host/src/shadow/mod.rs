@@ -59,9 +59,11 @@ pub struct Target {
 
 /// Whether the request with this id is in a `percent` sample.
 pub fn sampled(request_id: &str, percent: i32) -> bool {
-    let hash = request_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = request_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
     (hash % 100) < u64::try_from(percent).unwrap_or(0)
 }
 
@@ -179,7 +181,13 @@ impl Runner {
             .retain(|(name, _)| !name.eq_ignore_ascii_case("if-match"));
         let call = self
             .registry
-            .call(routed, tx, job.caller.clone(), job.request_id.clone(), request)
+            .call(
+                routed,
+                tx,
+                job.caller.clone(),
+                job.request_id.clone(),
+                request,
+            )
             .await;
         let elapsed = started.elapsed();
         match call {

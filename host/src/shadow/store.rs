@@ -142,7 +142,9 @@ pub async fn start(
     .bind(until)
     .execute(tx.conn())
     .await?;
-    run(tx, slot).await?.ok_or_else(|| Error::not_found("shadow run"))
+    run(tx, slot)
+        .await?
+        .ok_or_else(|| Error::not_found("shadow run"))
 }
 
 /// Ends the slot's running run `as_` (`stopped` or `promoted`); 404 when none runs.
@@ -159,7 +161,9 @@ pub async fn end(tx: &mut TenantTx, slot: &str, as_: &str) -> Result<Run> {
     if ended.rows_affected() == 0 {
         return Err(Error::not_found("running shadow run"));
     }
-    run(tx, slot).await?.ok_or_else(|| Error::not_found("shadow run"))
+    run(tx, slot)
+        .await?
+        .ok_or_else(|| Error::not_found("shadow run"))
 }
 
 /// What a candidate run adds to the counters, and the example it may keep.

@@ -46,7 +46,7 @@ fn in_an_hour() -> DateTime<Utc> {
 }
 
 /// A tenant shadowing its CRM with the candidate at 100 %, and the candidate's digest.
-async fn shadowed(server: &TestServer, slug: &str) -> (Scenario<'_>, String) {
+async fn shadowed<'s>(server: &'s TestServer, slug: &str) -> (Scenario<'s>, String) {
     let shop = server.scenario(slug).await;
     let digest = candidate(server, &[slug]).await;
     start(&shop.owner, &digest, 100, in_an_hour())
@@ -72,7 +72,10 @@ async fn the_report_names_exactly_the_field_the_candidate_answers_differently() 
     let id = shop.customer("Ada Lovelace").await;
     let shown = shop.owner.get(&format!("{CUSTOMERS}/{id}")).await;
     shown.expect_status(200);
-    assert_eq!(shown.json["name"], "Ada Lovelace", "the client gets the live answer");
+    assert_eq!(
+        shown.json["name"], "Ada Lovelace",
+        "the client gets the live answer"
+    );
 
     let report = report_after(&shop.owner, 2).await;
     assert_eq!(report["runs"], 2);
@@ -81,14 +84,24 @@ async fn the_report_names_exactly_the_field_the_candidate_answers_differently() 
     assert_eq!(report["status_differs"], 0);
     assert_eq!(report["traps"], 0);
     let examples = report["examples"].as_array().unwrap();
-    let paths: Vec<_> = examples.iter().map(|e| &e["path"]).collect();
-    assert_eq!(paths, [&json!("/customers"), &json!(format!("/customers/{id}"))]);
+    let mut paths: Vec<&str> = examples
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["/customers", format!("/customers/{id}").as_str()]);
     for example in examples {
         assert_eq!(example["kind"], "body");
         assert_eq!(example["differing_paths"], json!(["/name"]), "{example}");
         assert_eq!(example["live_status"], example["candidate_status"]);
     }
-    assert!(examples[1]["candidate_body"].as_str().unwrap().contains("ADA LOVELACE"));
+    let read = examples.iter().find(|e| e["method"] == "GET").unwrap();
+    assert!(
+        read["candidate_body"]
+            .as_str()
+            .unwrap()
+            .contains("ADA LOVELACE")
+    );
 }
 
 #[tokio::test]
@@ -121,7 +134,10 @@ async fn a_trap_or_a_missing_route_is_recorded_while_the_client_gets_the_live_an
     let id = shop.customer("Grace").await;
     let renamed = shop
         .owner
-        .patch(&format!("{CUSTOMERS}/{id}"), &json!({"name": "Grace Hopper"}))
+        .patch(
+            &format!("{CUSTOMERS}/{id}"),
+            &json!({"name": "Grace Hopper"}),
+        )
         .await;
     renamed.expect_status(200);
     let report = report_after(&shop.owner, 3).await;
@@ -136,9 +152,20 @@ async fn another_tenant_cannot_reach_the_run_and_is_never_shadowed() {
     let server = server().await;
     let (shop, digest) = shadowed(&server, "shadow-home").await;
     let other = server.scenario("shadow-other").await;
-    other.owner.get(REPORT).await.expect_problem(404, "not_found");
-    other.owner.delete(SHADOW).await.expect_problem(404, "not_found");
-    let promote = other.owner.post(&format!("{SHADOW}/promote"), &json!({})).await;
+    other
+        .owner
+        .get(REPORT)
+        .await
+        .expect_problem(404, "not_found");
+    other
+        .owner
+        .delete(SHADOW)
+        .await
+        .expect_problem(404, "not_found");
+    let promote = other
+        .owner
+        .post(&format!("{SHADOW}/promote"), &json!({}))
+        .await;
     promote.expect_problem(404, "not_found");
     // The candidate is not shared with it: as if it did not exist.
     start(&other.owner, &digest, 100, in_an_hour())
@@ -161,14 +188,24 @@ async fn stop_ends_the_run_and_promote_binds_the_candidate() {
     let stopped = shop.owner.delete(SHADOW).await;
     stopped.expect_status(200);
     assert_eq!(stopped.json["state"], "stopped");
-    shop.owner.delete(SHADOW).await.expect_problem(404, "not_found");
+    shop.owner
+        .delete(SHADOW)
+        .await
+        .expect_problem(404, "not_found");
     let id = shop.customer("Linus").await;
-    assert_eq!(shop.owner.get(REPORT).await.json["runs"], 0, "a stopped run shadows nothing");
+    assert_eq!(
+        shop.owner.get(REPORT).await.json["runs"],
+        0,
+        "a stopped run shadows nothing"
+    );
 
     start(&shop.owner, &digest, 100, in_an_hour())
         .await
         .expect_status(201);
-    let promoted = shop.owner.post(&format!("{SHADOW}/promote"), &json!({})).await;
+    let promoted = shop
+        .owner
+        .post(&format!("{SHADOW}/promote"), &json!({}))
+        .await;
     promoted.expect_status(200);
     assert_eq!(promoted.json["version"]["digest"], digest.as_str());
     assert_eq!(shop.owner.get(REPORT).await.json["state"], "promoted");
@@ -191,7 +228,11 @@ async fn bad_starts_are_refused_with_their_codes() {
     ] {
         let refused = start(&shop.owner, &digest, percent, until).await;
         refused.expect_problem(422, "validation_failed");
-        assert_eq!(refused.json["errors"][0]["field"], field, "{}", refused.text);
+        assert_eq!(
+            refused.json["errors"][0]["field"], field,
+            "{}",
+            refused.text
+        );
     }
     start(&shop.owner, "crm-shadow@9.9.9", 50, in_an_hour())
         .await
