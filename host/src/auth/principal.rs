@@ -30,7 +30,8 @@ pub struct Principal {
 }
 
 pub enum Lookup {
-    Found(Principal),
+    /// Boxed: a principal is large, the other answers carry nothing.
+    Found(Box<Principal>),
     /// No active user with that id in that tenant.
     NoSuchUser,
     TenantSuspended,
@@ -92,7 +93,7 @@ impl Principal {
             roles.extend(row.role);
             permissions.extend(row.permissions.unwrap_or_default());
         }
-        Ok(Lookup::Found(Principal {
+        Ok(Lookup::Found(Box::new(Principal {
             tenant_id,
             user_id,
             api_key_id: None,
@@ -101,7 +102,7 @@ impl Principal {
             permissions: Permissions::new(permissions),
             module_bindings,
             module_shadows,
-        }))
+        })))
     }
 
     /// The principal of a request made with API key `key_id` carrying `carried`, created by

@@ -308,7 +308,7 @@ impl Tenant {
 /// The principal a lookup found, or the answer for a caller who is no longer one.
 fn found(lookup: Lookup) -> Result<Principal, Error> {
     match lookup {
-        Lookup::Found(principal) => Ok(principal),
+        Lookup::Found(principal) => Ok(*principal),
         Lookup::NoSuchUser => Err(Error::unauthorized("invalid_token")),
         Lookup::TenantSuspended => Err(Error::forbidden(
             "tenant_suspended",
