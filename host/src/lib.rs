@@ -35,6 +35,8 @@
 //! - [`webhooks`]: tenants' webhook endpoints, Standard Webhooks signing, one delivery attempt.
 //! - [`scheduler`]: per-tenant recurring tasks in the tenant's time zone, run once across
 //!   hosts: module ticks appended to the outbox, the host's own pruning.
+//! - [`shadow`]: shadow runs, a candidate version answering a sample of a tenant's requests
+//!   after the live one, rolled back, its differences counted and kept as examples.
 //! - [`usage`]: usage metering per tenant, module and hour, gathered in memory and flushed
 //!   with an additive upsert; read back for tenants and the operator.
 //! - [`error`]: the one error type, rendered as problem+json.
@@ -62,6 +64,7 @@ pub mod registry;
 pub mod runtime;
 pub mod scheduler;
 pub mod secrets;
+pub mod shadow;
 pub mod storage;
 pub mod tenancy;
 pub mod usage;

@@ -24,10 +24,14 @@ pub struct Principal {
     /// The tenant's module bindings (slot -> digest), read in the same round trip: every
     /// module request needs them, and a query of their own cost a round trip per request.
     pub module_bindings: HashMap<String, String>,
+    /// The tenant's running shadow runs (slot -> candidate), read in the same round trip:
+    /// every module request asks whether its slot is shadowed (`crate::shadow`).
+    pub module_shadows: HashMap<String, crate::shadow::Target>,
 }
 
 pub enum Lookup {
-    Found(Principal),
+    /// Boxed: a principal is large, the other answers carry nothing.
+    Found(Box<Principal>),
     /// No active user with that id in that tenant.
     NoSuchUser,
     TenantSuspended,
@@ -40,6 +44,7 @@ struct Row {
     role: Option<String>,
     permissions: Option<Vec<String>>,
     module_bindings: sqlx::types::Json<HashMap<String, String>>,
+    module_shadows: sqlx::types::Json<HashMap<String, crate::shadow::Target>>,
 }
 
 impl Principal {
@@ -48,7 +53,7 @@ impl Principal {
         let tenant_id = tx.tenant_id();
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT u.email, t.status AS tenant_status, r.name AS role, r.permissions,
-                    b.module_bindings
+                    b.module_bindings, s.module_shadows
              FROM users u
              JOIN tenants t ON t.id = u.tenant_id
              -- Joined to the user row, not a select-list subquery (run once per role row).
@@ -57,6 +62,13 @@ impl Principal {
                 FROM (SELECT DISTINCT ON (slot) slot, digest FROM module_bindings
                        WHERE tenant_id = u.tenant_id ORDER BY slot, id DESC) latest
              ) b
+             CROSS JOIN LATERAL (
+                SELECT coalesce(jsonb_object_agg(slot, jsonb_build_object('run_id', run_id,
+                           'digest', digest, 'sample_percent', sample_percent)), '{}')
+                           AS module_shadows
+                FROM module_shadows
+                WHERE tenant_id = u.tenant_id AND ended_as IS NULL AND until > now()
+             ) s
              LEFT JOIN user_roles ur ON ur.tenant_id = u.tenant_id AND ur.user_id = u.id
              LEFT JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id
              WHERE u.tenant_id = $1 AND u.id = $2 AND u.status = 'active'
@@ -74,13 +86,14 @@ impl Principal {
         }
         let email = first.email.clone();
         let module_bindings = first.module_bindings.0.clone();
+        let module_shadows = first.module_shadows.0.clone();
         let mut roles = Vec::new();
         let mut permissions = Vec::new();
         for row in rows {
             roles.extend(row.role);
             permissions.extend(row.permissions.unwrap_or_default());
         }
-        Ok(Lookup::Found(Principal {
+        Ok(Lookup::Found(Box::new(Principal {
             tenant_id,
             user_id,
             api_key_id: None,
@@ -88,7 +101,8 @@ impl Principal {
             roles,
             permissions: Permissions::new(permissions),
             module_bindings,
-        }))
+            module_shadows,
+        })))
     }
 
     /// The principal of a request made with API key `key_id` carrying `carried`, created by

@@ -308,7 +308,7 @@ impl Tenant {
 /// The principal a lookup found, or the answer for a caller who is no longer one.
 fn found(lookup: Lookup) -> Result<Principal, Error> {
     match lookup {
-        Lookup::Found(principal) => Ok(principal),
+        Lookup::Found(principal) => Ok(*principal),
         Lookup::NoSuchUser => Err(Error::unauthorized("invalid_token")),
         Lookup::TenantSuspended => Err(Error::forbidden(
             "tenant_suspended",
@@ -327,9 +327,16 @@ async fn scope_jobs(tx: &mut TenantTx, principal: &Principal) -> Result<(), Erro
         .permissions
         .allows(crate::auth::rbac::perm::JOBS_READ)
     {
-        // `SET LOCAL` like the tenant settings (Citus propagates it; `set_config` it does
-        // not); a constant, so nothing from the request reaches the statement.
-        sqlx::Executor::execute(tx.conn(), "SET LOCAL app.job_scope = 'own'").await?;
+        narrow_to_own_jobs(tx).await?;
     }
+    Ok(())
+}
+
+/// Turns on the technician's narrowing for the rest of the transaction (see `scope_jobs`);
+/// also for a shadow run acting for such a caller (`crate::shadow`).
+pub(crate) async fn narrow_to_own_jobs(tx: &mut TenantTx) -> Result<(), Error> {
+    // `SET LOCAL` like the tenant settings (Citus propagates it; `set_config` it does
+    // not); a constant, so nothing from the request reaches the statement.
+    sqlx::Executor::execute(tx.conn(), "SET LOCAL app.job_scope = 'own'").await?;
     Ok(())
 }

@@ -44,6 +44,7 @@ pub mod request_id;
 pub mod roles;
 pub mod scheduled_tasks;
 pub mod server;
+pub mod shadow;
 pub mod unread_body;
 pub mod usage;
 pub mod users;
@@ -137,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .merge(docs::routes())
         .merge(problem_pages::routes())
         .merge(modules::routes())
+        .merge(shadow::routes())
         .merge(module_data::routes())
         .merge(module_config::routes())
         .merge(custom_fields::routes())

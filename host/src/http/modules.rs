@@ -220,12 +220,12 @@ pub async fn tenant_bindings(
 #[serde(deny_unknown_fields)]
 pub(super) struct RebindRequest {
     /// A digest, or `name@version`.
-    version: String,
+    pub(super) version: String,
     /// The grants the admin accepts: exactly those `GET /v1/modules/{name}/{version}` shows.
     /// Needed for an upload, unless the tenant accepted them (or more) for this module before.
-    accept: Option<serde_json::Value>,
+    pub(super) accept: Option<serde_json::Value>,
     /// Whether the module's publisher may see this tenant's name among those running it.
-    name_me_to_publisher: Option<bool>,
+    pub(super) name_me_to_publisher: Option<bool>,
 }
 
 async fn rebind(
@@ -235,6 +235,24 @@ async fn rebind(
     Json(body): Json<RebindRequest>,
 ) -> Result<impl IntoResponse> {
     ctx.require(perm::MODULES_MANAGE)?;
+    let version = bindable_for_slot(&mut ctx, &state, &slot, &body).await?;
+    bind_slot(ctx, &state, &slot, &version, "module.bound").await?;
+    Ok(Json(Binding {
+        slot,
+        source: "binding",
+        version,
+    }))
+}
+
+/// The version `body` names if this tenant may bind it to `slot`: shared with it, of that
+/// slot, bindable by its conformance, and consented to (recorded here) if it is an upload.
+/// A shadow run's candidate passes the same checks (`super::shadow`).
+pub(super) async fn bindable_for_slot(
+    ctx: &mut Tenant,
+    state: &AppState,
+    slot: &str,
+    body: &RebindRequest,
+) -> Result<Version> {
     // An upload not shared with this tenant is answered exactly as one that does not exist.
     let version = state
         .registry
@@ -257,16 +275,28 @@ async fn rebind(
     // asked first, so that no admin is asked to consent to a version that cannot serve.
     crate::conformance::require_bindable(&mut ctx.tx, &version).await?;
     if !version.builtin {
-        consent(&mut ctx, &state, &version, &body).await?;
+        consent(ctx, state, &version, body).await?;
     }
+    Ok(version)
+}
+
+/// Binds `slot` to `version` in the request's transaction (recording the module switch and
+/// `action` in the audit log), commits, and has the scheduler pick up the new schedules.
+pub(super) async fn bind_slot(
+    mut ctx: Tenant,
+    state: &AppState,
+    slot: &str,
+    version: &Version,
+    action: &str,
+) -> Result<()> {
     let leaving = state
         .registry
-        .module_serving(&ctx.principal.module_bindings, &slot)
+        .module_serving(&ctx.principal.module_bindings, slot)
         .await?;
-    registry::bind(&mut ctx.tx, &version).await?;
+    registry::bind(&mut ctx.tx, version).await?;
     retention::record_switch(&mut ctx.tx, leaving.as_deref(), &version.name).await?;
     ctx.audit(
-        "module.bound",
+        action,
         "module_slot",
         uuid::Uuid::nil(),
         serde_json::json!({"slot": slot, "digest": version.digest}),
@@ -276,11 +306,7 @@ async fn rebind(
     ctx.commit().await?;
     // The new version's schedules replace the old one's at the next tick.
     crate::scheduler::reconcile_soon(&state.pool, tenant).await;
-    Ok(Json(Binding {
-        slot,
-        source: "binding",
-        version,
-    }))
+    Ok(())
 }
 
 /// Checks (and records) the tenant's consent to an upload's grants: an `accept` must be
@@ -338,23 +364,7 @@ async fn rollback(
 ) -> Result<impl IntoResponse> {
     ctx.require(perm::MODULES_MANAGE)?;
     let previous = state.registry.previous(&mut ctx.tx, &slot).await?;
-    let leaving = state
-        .registry
-        .module_serving(&ctx.principal.module_bindings, &slot)
-        .await?;
-    registry::bind(&mut ctx.tx, &previous).await?;
-    retention::record_switch(&mut ctx.tx, leaving.as_deref(), &previous.name).await?;
-    ctx.audit(
-        "module.rolled_back",
-        "module_slot",
-        uuid::Uuid::nil(),
-        serde_json::json!({"slot": slot, "digest": previous.digest}),
-    )
-    .await?;
-    let tenant = ctx.tx.tenant_id();
-    ctx.commit().await?;
-    // The new version's schedules replace the old one's at the next tick.
-    crate::scheduler::reconcile_soon(&state.pool, tenant).await;
+    bind_slot(ctx, &state, &slot, &previous, "module.rolled_back").await?;
     Ok(Json(Binding {
         slot,
         source: "binding",
@@ -449,21 +459,20 @@ async fn dispatch(
         },
     };
     let request = module_request(&method, path, &uri, &headers, &body)?;
+    let shadow_job = super::shadow::sampled_job(&ctx, &slot, &request);
     let Tenant {
         principal,
         tx,
         request_id,
         ..
     } = ctx;
-    let caller = Caller {
-        user_id: principal.user_id,
-        roles: principal.roles.clone(),
-        permissions: principal.permissions.names().map(str::to_owned).collect(),
-    };
+    let caller = caller_of(&principal);
+    let started = std::time::Instant::now();
     let answer = state
         .registry
         .call(routed, tx, caller, request_id.unwrap_or_default(), request)
         .await?;
+    let elapsed = started.elapsed();
 
     // Checked before the commit: a module that breaks the header caps fails its call.
     let (status, stored) = screened(&slot, answer.response)?;
@@ -475,7 +484,19 @@ async fn dispatch(
         }
         tx.commit().await?;
     }
+    if let Some(job) = shadow_job {
+        super::shadow::run_after(&state, job, status.as_u16(), &stored.body, elapsed);
+    }
     Ok(respond(status, stored))
+}
+
+/// Who a module call acts for: the request's principal, as the module sees it.
+pub(super) fn caller_of(principal: &crate::auth::principal::Principal) -> Caller {
+    Caller {
+        user_id: principal.user_id,
+        roles: principal.roles.clone(),
+        permissions: principal.permissions.names().map(str::to_owned).collect(),
+    }
 }
 
 /// What a module sees of an HTTP request: `path` relative to its slot, the query parsed

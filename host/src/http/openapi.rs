@@ -32,7 +32,7 @@ use super::pagination::Page;
 use super::{
     AppState, api_keys, audit, auth, conformance, custom_fields, events, extensions, health,
     module_config, modules, operator, passwords, payments, publisher_modules, publishers, roles,
-    scheduled_tasks, usage, users, webhooks,
+    scheduled_tasks, shadow, usage, users, webhooks,
 };
 use crate::auth::rbac::perm;
 use crate::error::Result;
@@ -552,6 +552,40 @@ const HOST_ROUTES: &[HostRoute] = &[
     )
     .no_body()
     .answers::<modules::Binding>("200"),
+    route(
+        "POST",
+        "/v1/tenant/modules/{slot}/shadow",
+        "Start a shadow run: a candidate version also serves a sample of the slot's requests, rolled back",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    )
+    .body::<shadow::StartRequest>()
+    .answers::<shadow::Report>("201"),
+    route(
+        "GET",
+        "/v1/tenant/modules/{slot}/shadow/report",
+        "The slot's current or last shadow run: counters and example differences",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    )
+    .answers::<shadow::Report>("200"),
+    route(
+        "POST",
+        "/v1/tenant/modules/{slot}/shadow/promote",
+        "Bind the shadow run's candidate and end the run, in one transaction",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    )
+    .no_body()
+    .answers::<modules::Binding>("200"),
+    route(
+        "DELETE",
+        "/v1/tenant/modules/{slot}/shadow",
+        "Stop the shadow run (its report stays until the slot's next run)",
+        "modules",
+        User(Some(perm::MODULES_MANAGE)),
+    )
+    .answers::<shadow::Report>("200"),
     route(
         "GET",
         "/v1/tenant/modules/{slot}/config",

@@ -491,6 +491,18 @@ pub const CODES: &[ProblemCode] = &[
         "Retry after the Retry-After delay.",
     ),
     entry(
+        "shadow_running",
+        409,
+        "The slot already has a shadow run; a slot runs one candidate at a time.",
+        "Read its report, then promote or stop it (`POST` or `DELETE /v1/tenant/modules/{slot}/shadow...`) before starting another.",
+    ),
+    entry(
+        "shadow_side_effects",
+        422,
+        "The candidate may send HTTP requests or take payments, which a shadow run cannot roll back, so it cannot be shadowed.",
+        "Try the version in a test tenant instead, or bind it directly.",
+    ),
+    entry(
         "slug_taken",
         409,
         "A tenant already has that slug.",

@@ -39,6 +39,7 @@ impl Routed {
 }
 
 /// What the HTTP request gives the module, before routing adds the route and its parameters.
+#[derive(Clone)]
 pub struct ModuleRequest {
     pub method: String,
     pub path: String,

@@ -44,6 +44,7 @@ mod registry;
 mod routing;
 mod routing_day;
 mod scheduler;
+mod shadow;
 mod storage;
 mod usage;
 mod webhooks;
