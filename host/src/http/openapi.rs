@@ -31,8 +31,8 @@ use super::openapi_modules::{Components, module_path};
 use super::pagination::Page;
 use super::{
     AppState, api_keys, audit, auth, conformance, custom_fields, events, health, module_config,
-    modules, operator, payments, publisher_modules, publishers, roles, scheduled_tasks, usage, users,
-    webhooks,
+    modules, operator, payments, publisher_modules, publishers, roles, scheduled_tasks, usage,
+    users, webhooks,
 };
 use crate::auth::rbac::perm;
 use crate::error::Result;

@@ -19,6 +19,7 @@ mod collections;
 mod conformance;
 mod crm;
 mod custom_fields;
+mod demo;
 mod embedded_pg;
 mod events;
 mod events_payloads;
