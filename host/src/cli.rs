@@ -4,7 +4,7 @@
 //! one JSON object with `--json` for scripts.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -15,6 +15,7 @@ use crate::auth::jwt::{KeySource, TokenSettings};
 use crate::auth::throttle::ThrottleSettings;
 use crate::config::{DatabaseSettings, ServerSettings};
 use crate::db::Database;
+use crate::demo::company::Size;
 use crate::tenancy::provision::{self, NewTenant, NewUser};
 use crate::tenancy::{TenantScope, TenantTx};
 
@@ -68,6 +69,22 @@ pub enum LogFormat {
     Json,
 }
 
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Create a company of this size (customers, technicians, 90 days of history, 14 days
+    /// scheduled) in a new tenant, through the modules (the built-ins must be built).
+    #[arg(long)]
+    pub size: Option<crate::demo::company::Size>,
+    /// The seed the company is drawn from: the same seed gives the same company.
+    #[arg(long, default_value_t = 1, requires = "size")]
+    pub seed: u64,
+    /// The new tenant's slug (default `demo-<size>-<seed>`).
+    #[arg(long, requires = "size")]
+    pub slug: Option<String>,
+    #[command(flatten)]
+    pub output: JsonFlag,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the HTTP server (migrations run first).
@@ -80,8 +97,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
-    /// Create the demo tenant (once) and print its credentials.
-    Demo(JsonFlag),
+    /// Create the demo tenant (once) and print its credentials; with `--size`, create a new
+    /// tenant holding a whole demo company of that size instead.
+    Demo(DemoArgs),
     /// Write, test and publish domain modules (the partner's authoring kit).
     #[command(subcommand)]
     Module(ModuleCommand),
@@ -724,13 +742,47 @@ impl Cli {
                 .map(drop)
             }
             Command::Module(ModuleCommand::Test(args)) => crate::conformance::cli::run(args).await,
-            Command::Demo(output) => {
+            Command::Demo(DemoArgs {
+                size: Some(size),
+                seed,
+                slug,
+                output,
+            }) => {
+                let slug = slug.clone().unwrap_or_else(|| {
+                    format!("demo-{}-{seed}", format!("{size:?}").to_lowercase())
+                });
+                self.demo_company(&slug, *size, *seed, output.json).await
+            }
+            Command::Demo(DemoArgs { output, .. }) => {
                 let db = Database::open_checked(&self.database()).await?;
                 let demo = crate::demo::ensure(&db.pool, &self.data_dir).await?;
                 print(output.json, &demo, || demo.describe())?;
                 db.close().await
             }
         }
+    }
+}
+
+impl Cli {
+    /// `demo --size`: a host started in process (no listener, no scheduler) on this
+    /// command's database and data directory, the company created through its modules.
+    async fn demo_company(&self, slug: &str, size: Size, seed: u64, json: bool) -> Result<()> {
+        let settings = in_process_settings(&self.data_dir, self.database_url.clone(), None)?;
+        let host = crate::Host::start(&settings).await?;
+        let started = std::time::Instant::now();
+        let created = crate::demo::create_company(&host.state, slug, size, seed).await;
+        let seconds = started.elapsed().as_secs_f64();
+        host.stop().await?;
+        let (credentials, summary) = created?;
+        let answer = serde_json::json!({"credentials": credentials, "summary": summary,
+            "size": size, "seed": seed, "seconds": (seconds * 10.0).round() / 10.0});
+        print(json, &answer, || {
+            format!(
+                "{}\n{} (in {seconds:.1} s)",
+                credentials.describe(),
+                summary.describe()
+            )
+        })
     }
 }
 
@@ -764,6 +816,38 @@ fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> 
         println!("{}", text());
     }
     Ok(())
+}
+
+/// The settings `serve` would resolve for a host started in process by another command
+/// (`demo --size`, `module test`): no listener of its own, no scheduler, on `database_url`
+/// (None: the embedded cluster of `data_dir`).
+pub(crate) fn in_process_settings(
+    data_dir: &Path,
+    database_url: Option<String>,
+    module_cache_dir: Option<&Path>,
+) -> Result<ServerSettings> {
+    let dir = data_dir.to_string_lossy().into_owned();
+    let mut args = vec![
+        "verofield".to_owned(),
+        "--data-dir".into(),
+        dir,
+        "serve".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--no-scheduler".into(),
+    ];
+    if let Some(cache) = module_cache_dir {
+        args.extend([
+            "--module-cache-dir".into(),
+            cache.to_string_lossy().into_owned(),
+        ]);
+    }
+    let mut cli = Cli::try_parse_from(args)?;
+    cli.database_url = database_url;
+    let Command::Serve(serve) = &cli.command else {
+        unreachable!("parsed as serve")
+    };
+    server_settings(&cli, serve)
 }
 
 pub(crate) fn server_settings(cli: &Cli, args: &ServeArgs) -> Result<ServerSettings> {

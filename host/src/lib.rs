@@ -40,7 +40,8 @@
 //! - [`usage`]: usage metering per tenant, module and hour, gathered in memory and flushed
 //!   with an additive upsert; read back for tenants and the operator.
 //! - [`error`]: the one error type, rendered as problem+json.
-//! - [`demo`], [`secrets`]: the demo tenant; generated secrets under the data directory.
+//! - [`demo`], [`secrets`]: the demo tenant and demo companies drawn from a seed, created
+//!   through the modules; generated secrets under the data directory.
 
 pub mod auth;
 pub mod authoring;
@@ -93,12 +94,7 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     let shutdown = http::server::shutdown_signal();
     let host = Host::start(&settings).await?;
     if demo {
-        println!(
-            "{}",
-            demo::ensure(&host.state.pool, &settings.data_dir)
-                .await?
-                .describe()
-        );
+        demo::ensure_for_serve(&host.state, &settings.data_dir).await?;
     }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

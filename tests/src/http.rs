@@ -37,6 +37,32 @@ impl Api {
     pub async fn delete(&self, path: &str) -> Resp {
         send(self.request(Method::DELETE, path)).await
     }
+
+    /// Every item of a paged module list (`{items, next_cursor}`), 200 a page.
+    pub async fn every_item(&self, path: &str) -> Vec<Value> {
+        let join = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page_path = match &cursor {
+                Some(cursor) => format!("{path}{join}limit=200&cursor={cursor}"),
+                None => format!("{path}{join}limit=200"),
+            };
+            let page = self.get(&page_path).await;
+            page.expect_status(200);
+            items.extend(
+                page.json["items"]
+                    .as_array()
+                    .expect("a page")
+                    .iter()
+                    .cloned(),
+            );
+            match page.json["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return items,
+            }
+        }
+    }
 }
 
 /// Sends a request; panics on a transport error.

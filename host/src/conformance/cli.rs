@@ -8,11 +8,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser};
+use clap::Args;
 
 use super::pack::{self, Pack};
 use super::runner::Report;
-use crate::cli::{Cli, Command};
 
 #[derive(Args, Debug)]
 pub struct TestArgs {
@@ -62,28 +61,11 @@ async fn test_in(
     component: &[u8],
     scenarios: Option<Pack>,
 ) -> Result<(String, Vec<Report>)> {
-    let dir = data_dir.to_string_lossy().into_owned();
     // The same settings `serve` would resolve, on a private embedded database: never the
     // database DATABASE_URL names, and no scheduler (no task is due in a test run).
     // Compiled modules are kept between runs (by digest, checked on load): compiling every
     // built-in again would cost most of a run.
-    let cache = module_cache_dir().to_string_lossy().into_owned();
-    let mut cli = Cli::try_parse_from([
-        "verofield",
-        "--data-dir",
-        &dir,
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--no-scheduler",
-        "--module-cache-dir",
-        &cache,
-    ])?;
-    cli.database_url = None;
-    let Command::Serve(serve) = &cli.command else {
-        unreachable!("parsed as serve")
-    };
-    let settings = crate::cli::server_settings(&cli, serve)?;
+    let settings = crate::cli::in_process_settings(data_dir, None, Some(&module_cache_dir()))?;
     let host = crate::Host::start(&settings).await?;
     let outcome = publish_and_run(&host, component, scenarios).await;
     host.stop().await?;

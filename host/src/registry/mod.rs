@@ -15,6 +15,7 @@
 //! not seen yet (a component to load, a version another host published a moment ago) goes
 //! through the registry's own small pool, which never waits on the request pool.
 
+pub mod acting;
 mod call;
 pub mod consent;
 mod discovery;
