@@ -10,6 +10,15 @@ pub fn sample_extension(name: &str) -> Vec<u8> {
 }
 
 impl TestServer {
+    /// A server with the built-in modules and these extension components uploaded.
+    pub async fn with_extensions(components: &[Vec<u8>]) -> Self {
+        let server = Self::start_with(ServerOptions::new().with_builtin_modules()).await;
+        for component in components {
+            server.upload_extension(component).await.expect_status(201);
+        }
+        server
+    }
+
     /// Uploads an extension component as the operator; the answer, unasserted.
     pub async fn upload_extension(&self, component: &[u8]) -> Resp {
         send(
@@ -34,5 +43,18 @@ impl Api {
                 .json(&json!({ "extensions": list })),
         )
         .await
+    }
+
+    /// The `kind`s of the tenant's recorded extension failures, sorted.
+    pub async fn extension_failure_kinds(&self) -> Vec<String> {
+        let failures = self.get("/v1/tenant/extensions/failures").await;
+        failures.expect_status(200);
+        let mut kinds: Vec<String> = failures
+            .items()
+            .iter()
+            .map(|f| f["kind"].as_str().unwrap().to_owned())
+            .collect();
+        kinds.sort();
+        kinds
     }
 }

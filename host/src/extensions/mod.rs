@@ -50,13 +50,17 @@ pub async fn run_installed(
     installed: &[std::sync::Arc<LoadedExtension>],
 ) -> (Value, Vec<(usize, ExtensionFailure)>) {
     let mut failures = Vec::new();
-    let text = input.to_string();
     let mut answer = point.empty_answer(input);
     for (index, extension) in installed.iter().enumerate() {
+        let text = match point.combine {
+            Combine::UnionOfErrors => input.to_string(),
+            Combine::Chained => answer.to_string(),
+        };
         let (outcome, _fuel) = runner.run(extension, point.name, &text).await;
         match outcome.and_then(|output| output_of(point, &output)) {
             Ok(output) => match point.combine {
                 Combine::UnionOfErrors => merge_errors(&mut answer, output),
+                Combine::Chained => answer = output,
             },
             Err(failure) => failures.push((index, failure)),
         }

@@ -13,6 +13,10 @@ pub enum Combine {
     /// extension's errors, in the tenant's order. A failed extension adds none (fails open:
     /// a broken validator blocks nothing).
     UnionOfErrors,
+    /// Each extension gets the previous one's output (the first gets the module's input); the
+    /// answer is the last output. The output schema is the input's, so every link fits the
+    /// next. A failed extension leaves its input unchanged and the chain goes on.
+    Chained,
 }
 
 pub struct Point {
@@ -54,9 +58,10 @@ impl Point {
     }
 
     /// The answer with no extension installed (or every one failed).
-    pub fn empty_answer(&self, _input: &Value) -> Value {
+    pub fn empty_answer(&self, input: &Value) -> Value {
         match self.combine {
             Combine::UnionOfErrors => json!({"errors": []}),
+            Combine::Chained => input.clone(),
         }
     }
 }
@@ -74,42 +79,78 @@ fn id(point: &str, which: &str) -> String {
 }
 
 static CATALOG: LazyLock<Vec<Point>> = LazyLock::new(|| {
-    vec![Point::new(
-        "jobs.validate",
-        json!({
-            "$id": id("jobs.validate", "input"),
-            "type": "object",
-            "required": ["operation", "job"],
-            "additionalProperties": false,
-            "properties": {
-                "operation": {"enum": ["create", "update"]},
-                "job": {"type": "object", "description": "The job's columns as they would be stored"}
-            }
-        }),
-        json!({
-            "$id": id("jobs.validate", "output"),
-            "type": "object",
-            "required": ["errors"],
-            "additionalProperties": false,
-            "properties": {
-                "errors": {
-                    "type": "array",
-                    "maxItems": 50,
-                    "items": {
-                        "type": "object",
-                        "required": ["field", "message"],
-                        "additionalProperties": false,
-                        "properties": {
-                            "field": {"type": "string", "minLength": 1, "maxLength": 100},
-                            "message": {"type": "string", "minLength": 1, "maxLength": 500}
+    vec![
+        Point::new(
+            "jobs.validate",
+            json!({
+                "$id": id("jobs.validate", "input"),
+                "type": "object",
+                "required": ["operation", "job"],
+                "additionalProperties": false,
+                "properties": {
+                    "operation": {"enum": ["create", "update"]},
+                    "job": {"type": "object", "description": "The job's columns as they would be stored"}
+                }
+            }),
+            json!({
+                "$id": id("jobs.validate", "output"),
+                "type": "object",
+                "required": ["errors"],
+                "additionalProperties": false,
+                "properties": {
+                    "errors": {
+                        "type": "array",
+                        "maxItems": 50,
+                        "items": {
+                            "type": "object",
+                            "required": ["field", "message"],
+                            "additionalProperties": false,
+                            "properties": {
+                                "field": {"type": "string", "minLength": 1, "maxLength": 100},
+                                "message": {"type": "string", "minLength": 1, "maxLength": 500}
+                            }
                         }
                     }
                 }
-            }
-        }),
-        Combine::UnionOfErrors,
-    )]
+            }),
+            Combine::UnionOfErrors,
+        ),
+        Point::new(
+            "crm.customer_defaults",
+            customer_defaults("input"),
+            customer_defaults("output"),
+            Combine::Chained,
+        ),
+    ]
 });
+
+/// `crm.customer_defaults`'s input and output (the same shape, as the point is chained): the
+/// customer as the client sent it, normalized. The members the CRM lets an extension fill are
+/// typed as the CRM checks them, so a default that fits the schema fits the CRM too; the others
+/// are the client's, free here and ignored by the CRM in the output.
+fn customer_defaults(which: &str) -> Value {
+    json!({
+        "$id": id("crm.customer_defaults", which),
+        "type": "object",
+        "required": ["customer"],
+        "additionalProperties": false,
+        "properties": {
+            "customer": {
+                "type": "object",
+                "properties": {
+                    "kind": {"enum": ["residential", "commercial"]},
+                    "status": {"enum": ["active", "inactive", "lead"]},
+                    "tags": {
+                        "type": "array",
+                        "maxItems": 50,
+                        "items": {"type": "string", "minLength": 1, "maxLength": 50, "pattern": "\\S"}
+                    },
+                    "notes": {"type": "string", "maxLength": 10000}
+                }
+            }
+        }
+    })
+}
 
 /// The point of this name.
 pub fn point(name: &str) -> Option<&'static Point> {
@@ -136,6 +177,21 @@ mod tests {
             );
             assert!(doc.contains(&id(point.name, "input")), "{}", point.name);
             assert!(doc.contains(&id(point.name, "output")), "{}", point.name);
+        }
+    }
+
+    #[test]
+    fn customer_defaults_type_only_the_fillable_members() {
+        let point = point("crm.customer_defaults").unwrap();
+        let fits = json!({"customer": {"name": "Ann", "email": null, "tags": ["residential"]}});
+        assert_eq!(point.misfit_output(&fits), None);
+        assert_eq!(point.empty_answer(&fits), fits);
+        for bad in [
+            json!({"customer": {"tags": [" "]}}),
+            json!({"customer": {"kind": "castle"}}),
+            json!({"customer": {}, "more": 1}),
+        ] {
+            assert!(point.misfit_output(&bad).is_some(), "{bad}");
         }
     }
 

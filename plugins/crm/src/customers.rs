@@ -12,6 +12,7 @@ use verofield_sdk::validate::is_rfc3339;
 use verofield_sdk::{Patch, Problem, Response, Validator, custom, etag, events};
 
 use crate::address::Address;
+use crate::defaults::{self, Defaults, fill};
 use crate::{CUSTOMER, CUSTOMERS, Columns, public_path};
 
 pub const CREATED: &str = "customer.created";
@@ -27,14 +28,14 @@ const MAX_TAGS: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-enum Kind {
+pub enum Kind {
     Residential,
     Commercial,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-enum Status {
+pub enum Status {
     Active,
     Inactive,
     Lead,
@@ -66,6 +67,18 @@ impl CustomerFields {
         fields.normalize();
         fields.validate(creating)?;
         Ok(fields)
+    }
+
+    /// The body with what the client left unset filled by the tenant's defaults
+    /// (`crm.customer_defaults`), normalized and validated again as the client's own.
+    fn with_defaults(mut self, defaults: Defaults) -> Result<Self, Problem> {
+        fill(&mut self.kind, defaults.kind);
+        fill(&mut self.status, defaults.status);
+        fill(&mut self.tags, defaults.tags);
+        fill(&mut self.notes, defaults.notes);
+        self.normalize();
+        self.validate(true)?;
+        Ok(self)
     }
 
     fn normalize(&mut self) {
@@ -146,6 +159,8 @@ fn emit(event_type: &str, customer: &Record<Columns>) -> Result<(), Problem> {
 /// `POST /customers`
 pub fn create(request: &Request) -> Result<Response, Problem> {
     let fields = CustomerFields::from_request(request, true)?;
+    let defaults = defaults::run(&fields)?;
+    let fields = fields.with_defaults(defaults)?;
     let customer = verofield_sdk::store::insert(CUSTOMERS, &fields)?;
     emit(CREATED, &customer)?;
     Ok(Response::created(
@@ -264,6 +279,20 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&fields).unwrap(),
             json!({"name": "Ann", "email": null, "tags": ["vip", "gold"]})
+        );
+    }
+
+    #[test]
+    fn defaults_fill_only_what_the_client_left_unset() {
+        let sent = CustomerFields::from_request(&post(r#"{"name": "Ann", "tags": []}"#), true);
+        let defaults: Defaults = serde_json::from_value(
+            json!({"tags": ["residential"], "status": "lead", "notes": " gate code 12 "}),
+        )
+        .unwrap();
+        let filled = sent.unwrap().with_defaults(defaults).unwrap();
+        assert_eq!(
+            serde_json::to_value(&filled).unwrap(),
+            json!({"name": "Ann", "tags": [], "status": "lead", "notes": " gate code 12 "})
         );
     }
 

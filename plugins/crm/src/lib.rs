@@ -10,6 +10,7 @@
 mod address;
 mod contacts;
 mod customers;
+mod defaults;
 mod geo;
 mod locations;
 mod records;

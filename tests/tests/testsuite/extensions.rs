@@ -9,18 +9,14 @@ use verofield_tests::*;
 
 const POINT: &str = "jobs.validate";
 const JOBS: &str = "/v1/jobs";
-const FAILURES: &str = "/v1/tenant/extensions/failures";
 
 /// A server with the built-in modules and both extensions uploaded.
 async fn server() -> TestServer {
-    let server = TestServer::start_with(ServerOptions::new().with_builtin_modules()).await;
-    for component in [
+    TestServer::with_extensions(&[
         sample_extension("pest-target"),
         fixture_component("ext-hostile"),
-    ] {
-        server.upload_extension(&component).await.expect_status(201);
-    }
-    server
+    ])
+    .await
 }
 
 /// A tenant with a customer, a location, and a pest and a lawn service type.
@@ -65,15 +61,7 @@ impl Yard<'_> {
     }
 
     async fn failure_kinds(&self) -> Vec<String> {
-        let failures = self.scenario.owner.get(FAILURES).await;
-        failures.expect_status(200);
-        let mut kinds: Vec<String> = failures
-            .items()
-            .iter()
-            .map(|f| f["kind"].as_str().unwrap().to_owned())
-            .collect();
-        kinds.sort();
-        kinds
+        self.scenario.owner.extension_failure_kinds().await
     }
 }
 

@@ -20,6 +20,7 @@ mod conformance;
 mod crm;
 mod custom_fields;
 mod custom_fields_visits;
+mod customer_defaults;
 mod demo;
 mod embedded_pg;
 mod events;
