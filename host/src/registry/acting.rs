@@ -47,7 +47,7 @@ impl ActingUser {
         };
         let mut tx = TenantTx::begin(&state.pool, scope, state.limits.statement_timeout).await?;
         let principal = match Principal::load(&mut tx, user_id).await? {
-            Lookup::Found(principal) => principal,
+            Lookup::Found(principal) => *principal,
             Lookup::NoSuchUser => return Err(Error::not_found("user")),
             Lookup::TenantSuspended => {
                 return Err(Error::forbidden(
