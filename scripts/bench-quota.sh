@@ -34,7 +34,9 @@ work="$PWD/target/bench-quota/run-$(date -u +%Y%m%dT%H%M%SZ)-$$"
 mkdir -p "$work/modules"
 cp "$CRM_WASM" "$work/modules/verofield_crm.wasm"
 trap stop_server EXIT
-start_server "$work" "$work/modules"
+# Per-tenant concurrency limits at the load's width, so the only refusal could be the quota.
+start_server "$work" "$work/modules" \
+  --tenant-max-transactions $((CONNECTIONS + 2)) --tenant-max-module-calls $((CONNECTIONS + 2))
 
 # A tenant with one customer: "TOKEN URL" of GET /v1/crm/customers/{id}.
 tenant_with_customer() {
