@@ -42,12 +42,15 @@ export VEROFIELD_BUILTIN_MODULES="$PWD/plugins/target/wasm32-wasip2/release"
 # them inside the first test that needs one).
 cargo build --manifest-path plugins/fixtures/Cargo.toml --workspace --target wasm32-wasip2 --release
 cargo build --workspace --all-targets
-# The Python SDK's and the Python CRM's unit tests (plain unittest), then the Python CRM's
-# component, which the python_crm suite uploads (the harness would otherwise build it inside
-# its first test).
+# The Python SDK's, the Python CRM's and the Python extension's unit tests (plain unittest),
+# then their components, which the python_crm and python_extension suites upload (the harness
+# would otherwise build them inside their first test).
 (cd plugins/sdk-python && python3 -m unittest discover -s tests)
 (cd plugins/crm-python && PYTHONPATH=../sdk-python python3 -m unittest discover -s tests)
+(cd plugins/extensions/no-phone-notes-python && python3 -m unittest discover -s tests)
 ./scripts/build-python-module.sh plugins/crm-python target/python-modules/crm_python.wasm
+./scripts/build-python-module.sh plugins/extensions/no-phone-notes-python \
+  target/python-modules/no_phone_notes_python.wasm extension
 # The suites run this binary rather than building `-p verofield` again (alone, its features
 # unify differently from the workspace's and would rebuild wasmtime).
 export VEROFIELD_BIN="$PWD/target/debug/verofield"

@@ -67,6 +67,18 @@ pub fn fixture_component(name: &str) -> Vec<u8> {
 /// into `target/python-modules` with `scripts/build-python-module.sh` when it is missing or
 /// older than the module's or the Python SDK's sources (about 15 s; once per process).
 pub fn python_module(name: &str) -> Vec<u8> {
+    python_component(name, name, "domain-module")
+}
+
+/// The component of a Python extension of `plugins/extensions/`
+/// (`python_extension("no-phone-notes-python")`), built like [`python_module`] against the
+/// `extension` world.
+pub fn python_extension(name: &str) -> Vec<u8> {
+    python_component(name, &format!("extensions/{name}"), "extension")
+}
+
+/// The Python component `name` from the folder `plugins/<dir>`, of `world`.
+fn python_component(name: &str, dir: &str, world: &str) -> Vec<u8> {
     static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let root = repo_root();
     let out = root.join(format!(
@@ -77,17 +89,21 @@ pub fn python_module(name: &str) -> Vec<u8> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let sources = [
-        root.join("plugins").join(name),
+        root.join("plugins").join(dir),
         root.join("plugins/sdk-python"),
     ];
     if !built.iter().any(|done| done == name) && !is_newer_than(&out, &sources) {
         std::fs::create_dir_all(out.parent().unwrap()).unwrap();
         let status = Command::new(root.join("scripts/build-python-module.sh"))
-            .arg(root.join("plugins").join(name))
+            .arg(root.join("plugins").join(dir))
             .arg(&out)
+            .arg(world)
             .status()
             .expect("running scripts/build-python-module.sh");
-        assert!(status.success(), "building the Python module {name} failed");
+        assert!(
+            status.success(),
+            "building the Python component {name} failed"
+        );
     }
     built.push(name.to_owned());
     std::fs::read(&out).unwrap_or_else(|error| panic!("{}: {error}", out.display()))

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{checked, run_installed};
 use crate::runtime::capabilities::extensions::{ExtensionError, ExtensionsBackend};
 use crate::runtime::capabilities::store::BoxFuture;
-use crate::runtime::{Digest, ExtensionFailure, LoadedExtension, Runtime};
+use crate::runtime::{Digest, ExtensionBudget, ExtensionFailure, LoadedExtension, Runtime};
 use crate::storage::SharedTx;
 use crate::tenancy::{TenantScope, TenantTx};
 
@@ -124,25 +124,25 @@ impl ExtensionsBackend for PgExtensions {
                 .as_mut()
                 .ok_or_else(|| unavailable("the request's transaction has ended"))?;
             let tenant = tx.tenant_id();
-            let digests = installed(tx.conn(), tenant, point.name)
+            let extensions = installed(tx.conn(), tenant, point.name)
                 .await
                 .map_err(unavailable)?;
-            if digests.is_empty() {
+            if extensions.is_empty() {
                 return Ok(point.empty_answer(&input).to_string());
             }
-            let mut loaded = Vec::with_capacity(digests.len());
+            let runner = self.runtime.extensions();
+            let mut loaded = Vec::with_capacity(extensions.len());
             let mut failed = Vec::new();
-            for digest in &digests {
-                match self.load(digest).await {
-                    Ok(extension) => loaded.push(extension),
-                    Err(failure) => failed.push(Failure::of(digest, failure)),
+            for extension in &extensions {
+                match self.load(&extension.digest).await {
+                    Ok(code) => loaded.push((code, extension.budget(runner.budget()))),
+                    Err(failure) => failed.push(Failure::of(&extension.digest, failure)),
                 }
             }
-            let (answer, failures) =
-                run_installed(self.runtime.extensions(), point, &input, &loaded).await;
+            let (answer, failures) = run_installed(runner, point, &input, &loaded).await;
             failed.extend(
                 failures.into_iter().map(|(index, failure)| {
-                    Failure::of(&loaded[index].digest.to_string(), failure)
+                    Failure::of(&loaded[index].0.digest.to_string(), failure)
                 }),
             );
             self.report(tenant, point.name, failed);
@@ -151,14 +151,34 @@ impl ExtensionsBackend for PgExtensions {
     }
 }
 
-/// The digests installed at `point` for the transaction's tenant, in the tenant's order.
+/// An extension installed at a point, with the budget granted to it at upload.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Installed {
+    pub digest: String,
+    fuel: i64,
+    memory_bytes: i64,
+}
+
+impl Installed {
+    /// Its budget: the `default` one with its own fuel and memory (and wall for that fuel).
+    pub fn budget(&self, default: &ExtensionBudget) -> ExtensionBudget {
+        default.limited_to(
+            u64::try_from(self.fuel).unwrap_or(0),
+            usize::try_from(self.memory_bytes).unwrap_or(0),
+        )
+    }
+}
+
+/// The extensions installed at `point` for the transaction's tenant, in the tenant's order.
 pub async fn installed(
     conn: &mut PgConnection,
     tenant: Uuid,
     point: &str,
-) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT digest FROM tenant_extensions WHERE tenant_id = $1 AND point = $2 ORDER BY position",
+) -> sqlx::Result<Vec<Installed>> {
+    sqlx::query_as(
+        "SELECT t.digest, c.fuel, c.memory_bytes FROM tenant_extensions t \
+         JOIN extension_components c ON c.digest = t.digest \
+         WHERE t.tenant_id = $1 AND t.point = $2 ORDER BY t.position",
     )
     .bind(tenant)
     .bind(point)

@@ -20,7 +20,7 @@ use serde_json::Value;
 pub use self::backend::{Failure, PgExtensions, installed, record_failures};
 use self::points::{Combine, Point};
 use crate::runtime::capabilities::extensions::ExtensionError;
-use crate::runtime::{ExtensionFailure, ExtensionRunner, LoadedExtension};
+use crate::runtime::{ExtensionBudget, ExtensionFailure, ExtensionRunner, LoadedExtension};
 
 /// The point and the parsed input, or the module's mistake.
 fn checked(point: &str, input: &str) -> Result<(&'static Point, Value), ExtensionError> {
@@ -41,22 +41,26 @@ pub fn uninstalled(point: &str, input: &str) -> Result<String, ExtensionError> {
     Ok(point.empty_answer(&input).to_string())
 }
 
-/// Runs `installed` (in order) at `point` and combines their outputs; each extension that
-/// failed is in the second half of the answer, with why.
+/// Runs `installed` (in order, each within its own budget) at `point` and combines their
+/// outputs; each extension that failed is in the second half of the answer, with why.
 pub async fn run_installed(
     runner: &ExtensionRunner,
     point: &'static Point,
     input: &Value,
-    installed: &[std::sync::Arc<LoadedExtension>],
+    installed: &[(std::sync::Arc<LoadedExtension>, ExtensionBudget)],
 ) -> (Value, Vec<(usize, ExtensionFailure)>) {
     let mut failures = Vec::new();
     let mut answer = point.empty_answer(input);
-    for (index, extension) in installed.iter().enumerate() {
+    for (index, (extension, budget)) in installed.iter().enumerate() {
         let text = match point.combine {
             Combine::UnionOfErrors => input.to_string(),
             Combine::Chained => answer.to_string(),
         };
-        let (outcome, _fuel) = runner.run(extension, point.name, &text).await;
+        let started = std::time::Instant::now();
+        let (outcome, cost) = runner.run(extension, budget, point.name, &text).await;
+        tracing::debug!(point = point.name, digest = %extension.digest, fuel = cost.fuel,
+            memory_bytes = cost.memory_bytes, wall_us = started.elapsed().as_micros() as u64,
+            "an extension ran");
         match outcome.and_then(|output| output_of(point, &output)) {
             Ok(output) => match point.combine {
                 Combine::UnionOfErrors => merge_errors(&mut answer, output),

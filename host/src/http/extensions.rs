@@ -1,6 +1,7 @@
 //! Extension points over HTTP (`crate::extensions`): the operator uploads an extension
 //! component (`POST /v1/operator/extensions`, compiled and its manifest checked before it is
-//! recorded); a tenant admin (`modules.manage`) sets the ordered extensions of a point
+//! recorded, with the budget the operator grants it in the query: `?fuel=&memory_mib=`); a
+//! tenant admin (`modules.manage`) sets the ordered extensions of a point
 //! (`PUT /v1/tenant/extensions/{point}`, the list replaced whole), reads them all
 //! (`GET /v1/tenant/extensions`) and reads what failed (`GET /v1/tenant/extensions/failures`).
 
@@ -13,15 +14,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::extract::{Json, Path, Tenant};
+use super::extract::{Json, Path, Query, Tenant};
 use super::modules::ComponentBody;
 use super::operator::Operator;
 use super::pagination::Page;
 use crate::auth::rbac::perm;
 use crate::error::{Error, FieldError, Result};
 use crate::extensions::points;
-use crate::runtime::ExtensionManifest;
 use crate::runtime::manifest::{is_identifier, is_semver};
+use crate::runtime::{AskedBudget, ExtensionBudget, ExtensionManifest};
 use crate::tenancy::TenantTx;
 
 /// The operator's upload path: a component body, like module uploads.
@@ -37,13 +38,63 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/tenant/extensions/{point}", put(install))
 }
 
-/// An uploaded extension.
+/// An uploaded extension, with the budget of each of its runs.
 #[derive(Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ExtensionRecord {
     pub digest: String,
     pub name: String,
     pub version: String,
     pub points: Vec<String>,
+    /// Fuel of one run (about one unit per wasm instruction).
+    pub fuel: i64,
+    /// Memory of one run.
+    pub memory_bytes: i64,
+}
+
+/// The operator's grant at upload (query parameters): the most fuel and memory (MiB) one run
+/// of this extension may use. Each one left out is the host's default budget's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Grant {
+    fuel: Option<u64>,
+    memory_mib: Option<u64>,
+}
+
+impl Grant {
+    /// The grant with the default's values where it names none; 422
+    /// `extension_budget_over_ceiling` past the host's ceiling (or at zero).
+    fn resolved(
+        &self,
+        default: &ExtensionBudget,
+        ceiling: &ExtensionBudget,
+    ) -> Result<AskedBudget> {
+        let default = AskedBudget::of(default);
+        let granted = AskedBudget {
+            fuel: self.fuel.unwrap_or(default.fuel),
+            memory_mib: self.memory_mib.unwrap_or(default.memory_mib),
+        };
+        if !granted.fits(ceiling) {
+            let most = AskedBudget::of(ceiling);
+            return Err(Error::problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "extension_budget_over_ceiling",
+                format!(
+                    "this host grants an extension 1 to {} fuel and 1 to {} MiB of memory a run",
+                    most.fuel, most.memory_mib
+                ),
+            ));
+        }
+        Ok(granted)
+    }
+}
+
+/// The upload's answer: the record, and what the manifest asked (absent when it asked
+/// nothing), so that an operator sees a grant below what the extension needs.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UploadedExtension {
+    #[serde(flatten)]
+    pub record: ExtensionRecord,
+    pub asked: Option<AskedBudget>,
 }
 
 fn bad_manifest(detail: String) -> Error {
@@ -74,40 +125,54 @@ fn check_manifest(manifest: &ExtensionManifest) -> Result<()> {
     Ok(())
 }
 
+/// Uploading the same bytes again sets their budget anew (the runs that follow use it).
 async fn upload(
     _: Operator,
     State(state): State<AppState>,
+    Query(grant): Query<Grant>,
     ComponentBody(body): ComponentBody,
 ) -> Result<impl IntoResponse> {
-    let loaded = state.registry.runtime().extensions().load(&body).await?;
+    let runner = state.registry.runtime().extensions();
+    let granted = grant.resolved(runner.budget(), runner.ceiling())?;
+    let loaded = runner.load(&body).await?;
     check_manifest(&loaded.manifest)?;
-    let record = ExtensionRecord {
-        digest: loaded.digest.to_string(),
-        name: loaded.manifest.name.clone(),
-        version: loaded.manifest.version.clone(),
-        points: loaded.manifest.points.clone(),
-    };
-    let inserted = sqlx::query(
-        "INSERT INTO extension_components (digest, name, version, points, component) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (digest) DO NOTHING",
+    let asked = loaded.manifest.budget.clone();
+    if let Some(asked) = asked.as_ref().filter(|asked| !asked.fits(runner.ceiling())) {
+        return Err(bad_manifest(format!(
+            "`budget` asks {} fuel and {} MiB, more than this host grants any extension",
+            asked.fuel, asked.memory_mib
+        )));
+    }
+    let budget = runner.budget().granted(asked.as_ref(), &granted);
+    let inserted: std::result::Result<ExtensionRecord, _> = sqlx::query_as(
+        "INSERT INTO extension_components \
+         (digest, name, version, points, component, fuel, memory_bytes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (digest) DO UPDATE SET fuel = $6, memory_bytes = $7 \
+         RETURNING digest, name, version, points, fuel, memory_bytes",
     )
-    .bind(&record.digest)
-    .bind(&record.name)
-    .bind(&record.version)
-    .bind(&record.points)
+    .bind(loaded.digest.to_string())
+    .bind(&loaded.manifest.name)
+    .bind(&loaded.manifest.version)
+    .bind(&loaded.manifest.points)
     .bind(&body[..])
-    .execute(&state.pool)
+    .bind(budget.fuel as i64)
+    .bind(budget.memory_bytes as i64)
+    .fetch_one(&state.pool)
     .await;
     match inserted {
         Err(error) if crate::error::is_unique_violation(&error, None) => Err(Error::conflict(
             "extension_version_exists",
             format!(
                 "{} {} was uploaded with other bytes; publish a new version",
-                record.name, record.version
+                loaded.manifest.name, loaded.manifest.version
             ),
         )),
         Err(error) => Err(error.into()),
-        Ok(_) => Ok((StatusCode::CREATED, Json(record))),
+        Ok(record) => Ok((
+            StatusCode::CREATED,
+            Json(UploadedExtension { record, asked }),
+        )),
     }
 }
 
@@ -138,7 +203,8 @@ pub struct InstalledPoint {
 
 async fn installed_at(tx: &mut TenantTx, point: &'static points::Point) -> Result<InstalledPoint> {
     let extensions = sqlx::query_as(
-        "SELECT c.digest, c.name, c.version, c.points FROM tenant_extensions t \
+        "SELECT c.digest, c.name, c.version, c.points, c.fuel, c.memory_bytes \
+         FROM tenant_extensions t \
          JOIN extension_components c ON c.digest = t.digest \
          WHERE t.tenant_id = $1 AND t.point = $2 ORDER BY t.position",
     )

@@ -802,12 +802,13 @@ const HOST_ROUTES: &[HostRoute] = &[
     route(
         "POST",
         "/v1/operator/extensions",
-        "Upload an extension component (world `extension`; body: its bytes)",
+        "Upload an extension component (world `extension`; body: its bytes; \
+         ?fuel=&memory_mib= grant its runs more than the default budget)",
         "operator",
         Operator,
     )
     .raw_body("application/wasm")
-    .answers::<extensions::ExtensionRecord>("201"),
+    .answers::<extensions::UploadedExtension>("201"),
     route(
         "POST",
         "/v1/operator/modules/{version}/shares",

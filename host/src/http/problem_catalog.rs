@@ -103,8 +103,14 @@ pub const CODES: &[ProblemCode] = &[
     entry(
         "extension_bad_manifest",
         422,
-        "The extension's `manifest()` trapped, is not `{name, version, points}`, or names a point the host does not have.",
+        "The extension's `manifest()` trapped, is not `{name, version, points, budget?}`, names a point the host does not have, or asks a budget above the host's ceiling.",
         "Fix the manifest: a lower-case name, a semver version, and points from docs/EXTENSIONS.md.",
+    ),
+    entry(
+        "extension_budget_over_ceiling",
+        422,
+        "The budget granted at upload (`?fuel=`, `?memory_mib=`) is zero or above the most this host grants one extension.",
+        "Grant at most the ceiling named in the detail, or make the extension cheaper.",
     ),
     entry(
         "extension_not_of_world",

@@ -6,11 +6,17 @@
 //! any machine) but costs about a fifth of the speed of all code on the engine that counts it,
 //! which ordinary module calls should not pay. Each run gets a fresh `Store` with
 //! - a fuel budget ([`ExtensionBudget::fuel`], a few milliseconds of CPU here),
-//! - a memory cap (16 MiB) through the store limiter,
+//! - a memory cap (16 MiB by default) through the store limiter,
 //! - a wall-clock backstop through epoch interruption (an extension blocked outside wasm code
 //!   cannot burn fuel),
 //! - WASI with no authority, a frozen clock (the Unix epoch) and fixed random bytes, so that
 //!   nothing but the input can change the output.
+//!
+//! The budget is the extension's own ([`ExtensionBudget::granted`]): what its manifest asks,
+//! capped by what the operator granted at upload, never above the host's ceiling. A Rust
+//! extension keeps the tight default; an interpreter is granted more by name (CPython starts
+//! at 12.4 MiB of its 16, and long input costs it tens of millions of fuel), so one costly
+//! extension never loosens the others' limits.
 //!
 //! Compiled code is cached by digest exactly as modules' is ([`super::compile`]), under
 //! `<cache-dir>/extensions` (code compiled for a fuel-metering engine is not valid for the
@@ -67,6 +73,89 @@ impl Default for ExtensionBudget {
     }
 }
 
+/// The slowest fuel rate the wall backstop allows for: a budget of `fuel` gets at least
+/// `fuel / WALL_FUEL_PER_MS` ms of wall time, a quarter of the rate measured here (about
+/// 4 M fuel per ms), so the backstop never stops a run that fuel would have let finish.
+const WALL_FUEL_PER_MS: u64 = 1_000_000;
+
+impl ExtensionBudget {
+    /// The largest budget an operator may grant one extension by default: 2 G fuel (about
+    /// half a second of CPU here) and 128 MiB.
+    pub fn ceiling() -> Self {
+        Self {
+            fuel: 2_000_000_000,
+            memory_bytes: 128 << 20,
+            ..Self::default()
+        }
+        .with_wall_for_fuel()
+    }
+
+    /// The budget of one extension: what its manifest `asked` (this default budget when it
+    /// asks nothing), capped by what the operator `granted` at upload (this default budget
+    /// when they grant nothing). So an extension gets more than the default only when both
+    /// its author and the operator say so, and a grant never raises what it asked.
+    pub fn granted(&self, asked: Option<&AskedBudget>, granted: &AskedBudget) -> Self {
+        let asked = asked.cloned().unwrap_or_else(|| AskedBudget::of(self));
+        self.limited_to(
+            asked.fuel.min(granted.fuel),
+            asked.memory_bytes().min(granted.memory_bytes()),
+        )
+    }
+
+    /// This budget with these fuel and memory limits, and a wall backstop for that fuel.
+    pub fn limited_to(&self, fuel: u64, memory_bytes: usize) -> Self {
+        Self {
+            fuel,
+            memory_bytes,
+            ..self.clone()
+        }
+        .with_wall_for_fuel()
+    }
+
+    /// This budget with a wall backstop long enough for its fuel (never under the default's).
+    fn with_wall_for_fuel(mut self) -> Self {
+        let for_fuel = Duration::from_millis(self.fuel / WALL_FUEL_PER_MS);
+        self.wall = self.wall.max(for_fuel);
+        self
+    }
+}
+
+/// A budget as a manifest asks it and an operator grants it: fuel and whole MiB of memory.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskedBudget {
+    pub fuel: u64,
+    pub memory_mib: u64,
+}
+
+impl AskedBudget {
+    pub fn of(budget: &ExtensionBudget) -> Self {
+        Self {
+            fuel: budget.fuel,
+            memory_mib: (budget.memory_bytes >> 20) as u64,
+        }
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        usize::try_from(self.memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+    }
+
+    /// Whether this is within `ceiling` in both fuel and memory, and above zero.
+    pub fn fits(&self, ceiling: &ExtensionBudget) -> bool {
+        (1..=ceiling.fuel).contains(&self.fuel)
+            && self.memory_mib >= 1
+            && self.memory_bytes() <= ceiling.memory_bytes
+    }
+}
+
+/// What one run cost: fuel burnt and the memory high-water mark (bytes), for logs and for
+/// sizing a budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunCost {
+    pub fuel: u64,
+    pub memory_bytes: usize,
+}
+
 /// Why one run of an extension gave no output. Never fails the caller: the point's failure
 /// rule decides what happens (`crate::extensions`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,13 +191,16 @@ impl ExtensionFailure {
     }
 }
 
-/// An extension's manifest: who it is and the points it serves.
+/// An extension's manifest: who it is, the points it serves, and the budget it needs when
+/// the default one is not enough (an interpreter's).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExtensionManifest {
     pub name: String,
     pub version: String,
     pub points: Vec<String>,
+    #[serde(default)]
+    pub budget: Option<AskedBudget>,
 }
 
 /// A compiled, pre-instantiated extension.
@@ -159,17 +251,20 @@ pub struct ExtensionRunner {
     linker: Linker<ExtensionState>,
     cache_dir: PathBuf,
     budget: ExtensionBudget,
+    ceiling: ExtensionBudget,
     loaded: RwLock<HashMap<Digest, Arc<LoadedExtension>>>,
     _ticker: mpsc::Sender<()>,
 }
 
 impl ExtensionRunner {
     /// An engine that counts fuel, its linker (WASI only) and its cache directory under the
-    /// modules' one.
+    /// modules' one. `budget` is what an extension gets unless granted more, `ceiling` the
+    /// most it may be granted.
     pub(super) fn new(
         cache_dir: PathBuf,
         build: &str,
         budget: ExtensionBudget,
+        ceiling: ExtensionBudget,
     ) -> anyhow::Result<Self> {
         let mut config = Config::new();
         config
@@ -196,12 +291,19 @@ impl ExtensionRunner {
             linker,
             cache_dir,
             budget,
+            ceiling,
             loaded: RwLock::default(),
         })
     }
 
+    /// What an extension gets unless its manifest and the operator agree on more.
     pub fn budget(&self) -> &ExtensionBudget {
         &self.budget
+    }
+
+    /// The most an operator may grant one extension.
+    pub fn ceiling(&self) -> &ExtensionBudget {
+        &self.ceiling
     }
 
     /// Compiles (or reads back from the cache) an extension and reads its manifest. A
@@ -259,7 +361,8 @@ impl ExtensionRunner {
                 format!("the extension's manifest() {why}"),
             )
         };
-        let mut store = self.store();
+        // Before its manifest is read, nobody knows what the extension needs: the ceiling.
+        let mut store = self.store(&self.ceiling);
         let instance = pre
             .instantiate_async(&mut store)
             .await
@@ -272,8 +375,8 @@ impl ExtensionRunner {
         serde_json::from_str(&text).map_err(|error| bad(format!("is not a manifest: {error}")))
     }
 
-    /// A fresh store within the budget, WASI frozen.
-    fn store(&self) -> Store<ExtensionState> {
+    /// A fresh store within `budget`, WASI frozen.
+    fn store(&self, budget: &ExtensionBudget) -> Store<ExtensionState> {
         let wasi = WasiCtxBuilder::new()
             .allow_ip_name_lookup(false)
             .wall_clock(FrozenClock)
@@ -285,28 +388,29 @@ impl ExtensionRunner {
         let state = ExtensionState {
             wasi,
             table: ResourceTable::new(),
-            memory: MemoryCap::new(self.budget.memory_bytes),
+            memory: MemoryCap::new(budget.memory_bytes),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
         store
-            .set_fuel(self.budget.fuel)
+            .set_fuel(budget.fuel)
             .expect("the extension engine counts fuel");
-        let ticks = (self.budget.wall.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        let ticks = (budget.wall.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
         store
     }
 
-    /// Runs one point of one extension on a fresh instance: its output text, or why there is
-    /// none. Also answers the fuel it burnt.
+    /// Runs one point of one extension on a fresh instance within `budget`: its output text,
+    /// or why there is none. Also answers what the run cost.
     pub async fn run(
         &self,
         extension: &LoadedExtension,
+        budget: &ExtensionBudget,
         point: &str,
         input: &str,
-    ) -> (std::result::Result<String, ExtensionFailure>, u64) {
-        let mut store = self.store();
+    ) -> (std::result::Result<String, ExtensionFailure>, RunCost) {
+        let mut store = self.store(budget);
         let outcome = async {
             let instance = extension.pre.instantiate_async(&mut store).await?;
             instance
@@ -315,27 +419,78 @@ impl ExtensionRunner {
                 .await
         }
         .await;
-        let burnt = self.budget.fuel - store.get_fuel().unwrap_or(0);
+        let cost = RunCost {
+            fuel: budget.fuel - store.get_fuel().unwrap_or(0),
+            memory_bytes: store.data().memory.peak,
+        };
         let outcome = match outcome {
-            Ok(Ok(output)) if output.len() > self.budget.output_bytes => Err(
-                ExtensionFailure::OutputTooLarge(output.len(), self.budget.output_bytes),
+            Ok(Ok(output)) if output.len() > budget.output_bytes => Err(
+                ExtensionFailure::OutputTooLarge(output.len(), budget.output_bytes),
             ),
             Ok(Ok(output)) => Ok(output),
             Ok(Err(refusal)) => Err(ExtensionFailure::Refused(
                 refusal.chars().take(500).collect(),
             )),
-            Err(error) => Err(self.classify(&error, store.data())),
+            Err(error) => Err(classify(&error, budget, store.data())),
         };
-        (outcome, burnt)
+        (outcome, cost)
+    }
+}
+
+fn classify(
+    error: &wasmtime::Error,
+    budget: &ExtensionBudget,
+    state: &ExtensionState,
+) -> ExtensionFailure {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => ExtensionFailure::OutOfFuel(budget.fuel),
+        Some(Trap::Interrupt) => ExtensionFailure::Timeout(budget.wall.as_millis()),
+        _ if state.memory.refused => ExtensionFailure::Memory(budget.memory_bytes),
+        Some(trap) => ExtensionFailure::Trap(trap.to_string()),
+        None => ExtensionFailure::Trap(format!("{error}").chars().take(500).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked(fuel: u64, memory_mib: u64) -> AskedBudget {
+        AskedBudget { fuel, memory_mib }
     }
 
-    fn classify(&self, error: &wasmtime::Error, state: &ExtensionState) -> ExtensionFailure {
-        match error.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => ExtensionFailure::OutOfFuel(self.budget.fuel),
-            Some(Trap::Interrupt) => ExtensionFailure::Timeout(self.budget.wall.as_millis()),
-            _ if state.memory.refused => ExtensionFailure::Memory(self.budget.memory_bytes),
-            Some(trap) => ExtensionFailure::Trap(trap.to_string()),
-            None => ExtensionFailure::Trap(format!("{error}").chars().take(500).collect()),
-        }
+    #[test]
+    fn an_extension_gets_the_least_of_what_it_asks_and_what_was_granted() {
+        let default = ExtensionBudget::default();
+        let granted = default.granted(Some(&asked(200_000_000, 32)), &asked(400_000_000, 24));
+        assert_eq!(
+            (granted.fuel, granted.memory_bytes),
+            (200_000_000, 24 << 20)
+        );
+        // The wall backstop grows with the fuel, the output limit stays.
+        assert_eq!(granted.wall, Duration::from_millis(200));
+        assert_eq!(granted.output_bytes, default.output_bytes);
+    }
+
+    #[test]
+    fn without_a_grant_or_an_ask_an_extension_keeps_the_default() {
+        let default = ExtensionBudget::default();
+        let nothing_granted = AskedBudget::of(&default);
+        assert_eq!(
+            default.granted(Some(&asked(200_000_000, 32)), &nothing_granted),
+            default
+        );
+        assert_eq!(default.granted(None, &asked(200_000_000, 32)), default);
+    }
+
+    #[test]
+    fn a_budget_fits_the_ceiling_only_above_zero_and_within_it() {
+        let ceiling = ExtensionBudget::ceiling();
+        assert!(AskedBudget::of(&ceiling).fits(&ceiling));
+        assert!(!asked(ceiling.fuel + 1, 1).fits(&ceiling));
+        assert!(!asked(1, (ceiling.memory_bytes >> 20) as u64 + 1).fits(&ceiling));
+        assert!(!asked(0, 1).fits(&ceiling));
+        assert!(!asked(1, 0).fits(&ceiling));
+        assert!(!asked(1, u64::MAX).fits(&ceiling));
     }
 }

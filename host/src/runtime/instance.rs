@@ -154,10 +154,7 @@ pub(super) async fn call(
         extensions: ExtensionsState::new(call.extensions),
         wasi: WasiState::new(&log),
         log,
-        memory: MemoryCap {
-            cap: limits.memory_bytes,
-            refused: false,
-        },
+        memory: MemoryCap::new(limits.memory_bytes),
         deadline,
     };
     let mut store = Store::new(engine, state);
@@ -312,6 +309,8 @@ fn classify(error: &wasmtime::Error, state: &CallState, module: &LoadedModule) -
 pub(super) struct MemoryCap {
     cap: usize,
     pub(super) refused: bool,
+    /// The largest size a memory was allowed to reach (its high-water mark).
+    pub(super) peak: usize,
 }
 
 impl MemoryCap {
@@ -319,6 +318,7 @@ impl MemoryCap {
         Self {
             cap,
             refused: false,
+            peak: 0,
         }
     }
 }
@@ -332,6 +332,9 @@ impl ResourceLimiter for MemoryCap {
     ) -> wasmtime::Result<bool> {
         let allowed = desired <= self.cap;
         self.refused |= !allowed;
+        if allowed {
+            self.peak = self.peak.max(desired);
+        }
         Ok(allowed)
     }
 

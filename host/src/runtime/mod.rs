@@ -50,7 +50,8 @@ pub use self::capabilities::events::{EventError, EventSink};
 pub use self::capabilities::store::StoreBackend;
 pub use self::compile::{Digest, Origin};
 pub use self::extension::{
-    ExtensionBudget, ExtensionFailure, ExtensionManifest, ExtensionRunner, LoadedExtension,
+    AskedBudget, ExtensionBudget, ExtensionFailure, ExtensionManifest, ExtensionRunner,
+    LoadedExtension, RunCost,
 };
 pub use self::instance::{
     CallContext, DEADLINE_HEADER, Usage, no_config, no_extensions, no_payments,
@@ -160,8 +161,10 @@ pub struct RuntimeConfig {
     pub shares: CallShares,
     /// The time limit of an uploaded component's compile ([`Runtime::load_upload`]).
     pub upload_compile: UploadCompile,
-    /// What one run of one extension may use ([`extension`]).
+    /// What one run of one extension may use unless granted more ([`extension`]).
     pub extension_budget: ExtensionBudget,
+    /// The most the operator may grant one extension at upload.
+    pub extension_ceiling: ExtensionBudget,
 }
 
 /// How an upload's compile is bounded: one at a time across the process, `wait` at most for
@@ -206,6 +209,7 @@ impl RuntimeConfig {
             shares: CallShares::default(),
             upload_compile: UploadCompile::default(),
             extension_budget: ExtensionBudget::default(),
+            extension_ceiling: ExtensionBudget::ceiling(),
         }
     }
 }
@@ -294,6 +298,7 @@ impl Runtime {
             config.cache_dir.join("extensions"),
             &config.build,
             config.extension_budget.clone(),
+            config.extension_ceiling.clone(),
         )?;
         Ok(Self {
             extensions,

@@ -20,15 +20,15 @@ async fn server() -> TestServer {
 }
 
 /// A tenant with a customer, a location, and a pest and a lawn service type.
-struct Yard<'s> {
-    scenario: Scenario<'s>,
+pub(crate) struct Yard<'s> {
+    pub(crate) scenario: Scenario<'s>,
     customer: String,
     location: String,
     pest: String,
-    lawn: String,
+    pub(crate) lawn: String,
 }
 
-async fn yard<'s>(server: &'s TestServer, slug: &str) -> Yard<'s> {
+pub(crate) async fn yard<'s>(server: &'s TestServer, slug: &str) -> Yard<'s> {
     let scenario = server.scenario(slug).await;
     let customer = scenario.customer("Ann").await;
     let location = scenario.location(&customer, "Home").await;
@@ -46,13 +46,13 @@ async fn yard<'s>(server: &'s TestServer, slug: &str) -> Yard<'s> {
 }
 
 impl Yard<'_> {
-    async fn job(&self, service_type: &str, notes: &str) -> Resp {
+    pub(crate) async fn job(&self, service_type: &str, notes: &str) -> Resp {
         let body = json!({"customer_id": self.customer, "location_id": self.location,
                           "service_type_ids": [service_type], "notes": notes});
         self.scenario.owner.post(JOBS, &body).await
     }
 
-    async fn install(&self, extensions: &[(&str, &str)]) {
+    pub(crate) async fn install(&self, extensions: &[(&str, &str)]) {
         let owner = &self.scenario.owner;
         owner
             .install_extensions(POINT, extensions)
@@ -60,7 +60,7 @@ impl Yard<'_> {
             .expect_status(200);
     }
 
-    async fn failure_kinds(&self) -> Vec<String> {
+    pub(crate) async fn failure_kinds(&self) -> Vec<String> {
         self.scenario.owner.extension_failure_kinds().await
     }
 }
