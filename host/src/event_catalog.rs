@@ -538,6 +538,24 @@ const AGREEMENT_RUN_CONTINUED: &[Field] = &[
     f("drafted", Integer, "Drafts the batch before wrote."),
 ];
 
+const ACCOUNT_UPDATED: &[Field] = &[
+    f(
+        "account_id",
+        Uuid,
+        "The tenant's company account (the ordering key).",
+    ),
+    f(
+        "changed",
+        Texts,
+        "The fields the change set (`logo` for a new logo), sorted.",
+    ),
+    f(
+        "version",
+        Integer,
+        "The account's version after the change.",
+    ),
+];
+
 const CUSTOMER_DELINQUENT: &[Field] = &[
     f("customer_id", Uuid, "The customer (the ordering key)."),
     f(
@@ -688,6 +706,12 @@ pub const EVENT_TYPES: &[EventType] = &[
         emitted_by: &["billing"],
         when: "The nightly agreement billing run drafted a batch of agreements and more remain; billing drafts the next batch on its own delivery of this event.",
         fields: AGREEMENT_RUN_CONTINUED,
+    },
+    EventType {
+        name: "account.updated",
+        emitted_by: &["accounts"],
+        when: "The company account changed (`PATCH /v1/account` or a new logo): billing, scheduling and the console read it afresh.",
+        fields: ACCOUNT_UPDATED,
     },
     EventType {
         name: "webhook.endpoint_disabled",

@@ -18,6 +18,8 @@ pub mod perm {
     pub const AUDIT_READ: &str = "audit.read";
     pub const MODULES_MANAGE: &str = "modules.manage";
     pub const SETTINGS_MANAGE: &str = "settings.manage";
+    /// Reading the company account (`/v1/account`): every built-in role holds it.
+    pub const ACCOUNT_READ: &str = "account.read";
     pub const CRM_CUSTOMERS_READ: &str = "crm.customers.read";
     pub const CRM_CUSTOMERS_WRITE: &str = "crm.customers.write";
     pub const TECHNICIANS_READ: &str = "technicians.read";
@@ -56,6 +58,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "admin",
         description: "Runs the company account: users, roles, modules, settings and all data",
         permissions: &[
+            ACCOUNT_READ,
             USERS_READ,
             USERS_MANAGE,
             ROLES_MANAGE,
@@ -86,6 +89,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "dispatcher",
         description: "Schedules and assigns work; manages customers",
         permissions: &[
+            ACCOUNT_READ,
             USERS_READ,
             CRM_CUSTOMERS_READ,
             CRM_CUSTOMERS_WRITE,
@@ -102,12 +106,13 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
     BuiltinRole {
         name: "technician",
         description: "Sees and works the jobs assigned to them",
-        permissions: &[CRM_CUSTOMERS_READ, JOBS_OWN],
+        permissions: &[ACCOUNT_READ, CRM_CUSTOMERS_READ, JOBS_OWN],
     },
     BuiltinRole {
         name: "accountant",
         description: "Invoices, payments and agreements",
         permissions: &[
+            ACCOUNT_READ,
             CRM_CUSTOMERS_READ,
             AGREEMENTS_READ,
             BILLING_READ,
@@ -120,6 +125,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "viewer",
         description: "Reads everything operational, changes nothing",
         permissions: &[
+            ACCOUNT_READ,
             USERS_READ,
             CRM_CUSTOMERS_READ,
             TECHNICIANS_READ,

@@ -24,6 +24,7 @@ pub const CORE_SLOTS: &[&str] = &[
     "billing",
     "kpis",
     "layouts",
+    "account",
 ];
 
 /// The packs this host ships, by slot.
@@ -46,6 +47,7 @@ const SHIPPED: &[(&str, &str)] = &[
     ("billing", include_str!("../../../conformance/billing.json")),
     ("kpis", include_str!("../../../conformance/kpis.json")),
     ("layouts", include_str!("../../../conformance/layouts.json")),
+    ("account", include_str!("../../../conformance/account.json")),
 ];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

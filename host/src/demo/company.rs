@@ -15,6 +15,26 @@ pub const CITY_LONGITUDE: f64 = -97.7431;
 const AREA_DEGREES: f64 = 0.22;
 pub const TIME_ZONE: &str = "America/Chicago";
 pub const HISTORY_DAYS: i64 = 90;
+
+/// The company account (`PATCH /v1/account`): who prints on the demo's invoices, its
+/// currency, locale and hours (Monday to Saturday 08:00-17:00, as its technicians work),
+/// Travis County's 8.25 % sales tax.
+pub fn account() -> serde_json::Value {
+    let day = serde_json::json!([{"open": "08:00", "close": "17:00"}]);
+    serde_json::json!({
+        "legal_name": "Demo Pest & Lawn LLC",
+        "address_lines": ["301 W 2nd St", "Austin, TX 78701"],
+        "phone": "+15125550100",
+        "currency": "USD",
+        "locale": "en-US",
+        "business_hours": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day},
+        "tax_percent_e4": 82_500,
+        "tax_inclusive": false,
+        "invoice_prefix": "DPL",
+        "payment_terms_days": 15,
+        "brand_color": "#2f7d32",
+    })
+}
 pub const SCHEDULED_DAYS: i64 = 14;
 
 /// The hour-long arrival windows a technician's day is cut into, one visit each (no

@@ -66,6 +66,11 @@ pub async fn create(owner: &ActingUser, company: &Company, today: NaiveDate) -> 
     );
     let mut summary = Summary::default();
 
+    bar.set_message("account");
+    owner
+        .send("PATCH", "/account", Some(&company::account()))
+        .await?;
+
     bar.set_message("service types");
     let mut services = Vec::new();
     for service in &SERVICE_TYPES {

@@ -3,7 +3,7 @@
 //! path and again when an `Idempotency-Key` replays a stored answer (rows stored by older
 //! versions were never screened).
 //!
-//! Kept: `content-type` when it is JSON, problem+json, CSV or PDF (parameters such as
+//! Kept: `content-type` when it is JSON, problem+json, CSV, PDF, PNG or JPEG (parameters such as
 //! `charset` allowed), `etag`, `cache-control`, `retry-after`, `location` under the module's
 //! own prefix (`/v1/{slot}`, a path only) and `x-{slot}-*` headers. Everything else (framing
 //! such as `content-length` and `transfer-encoding`, hop-by-hop headers, cookies, CORS, HSTS,
@@ -24,12 +24,15 @@ pub const MAX_HEADERS: usize = 32;
 /// Most bytes, names plus values, of one module answer's headers.
 pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 
-/// The media types a module may answer with: data, never anything a browser renders as a page.
-const CONTENT_TYPES: [&str; 4] = [
+/// The media types a module may answer with: data, never anything a browser renders as a page
+/// (raster images are inert under `nosniff`; SVG is a document that can carry script).
+const CONTENT_TYPES: [&str; 6] = [
     "application/json",
     "application/problem+json",
     "text/csv",
     "application/pdf",
+    "image/png",
+    "image/jpeg",
 ];
 
 /// `x-` names (or prefixes) with a meaning to the host, proxies or browsers: never a module's,
@@ -241,6 +244,8 @@ mod tests {
             "application/problem+json",
             "text/csv; charset=\"utf-8\"",
             "application/pdf",
+            "image/png",
+            "image/jpeg",
             "APPLICATION/JSON",
         ] {
             assert_eq!(

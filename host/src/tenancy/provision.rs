@@ -103,6 +103,16 @@ pub async fn create_tenant(
         .execute(tx.conn())
         .await?;
     }
+    // The company account exists from the first request on (`/v1/account`, billing's reads),
+    // with the migration's defaults and the tenant's name as its legal name.
+    sqlx::query(
+        "INSERT INTO store.company_accounts (tenant_id, id, legal_name) VALUES ($1, $2, $3)",
+    )
+    .bind(tenant_id)
+    .bind(Uuid::now_v7())
+    .bind(new.name.trim())
+    .execute(tx.conn())
+    .await?;
     let admin_user_id = insert_user(&mut tx, &email, "", Some(&password_hash), "active").await?;
     set_user_roles(&mut tx, admin_user_id, &["owner".to_owned()]).await?;
     audit(

@@ -18,9 +18,10 @@ use verofield_sdk::store::{self, Direction, Filter, Record, Select};
 use verofield_sdk::{Problem, Request, Response, Validator, etag, events, money};
 
 use crate::lines::{self, LineBody, NewLine};
-use crate::numbering::{self, PAYMENT_TERMS};
+use crate::numbering;
 use crate::rows::{self, CUSTOMER, INVOICE, INVOICES, int, text};
 use crate::{autopay, balance, pay_links, payments};
+use verofield_field_ops::account;
 
 pub const STATUSES: [&str; 5] = ["draft", "open", "paid", "void", "uncollectible"];
 pub const INVOICE_FINALIZED: &str = "invoice.finalized";
@@ -48,15 +49,20 @@ pub fn create_draft(draft: &Draft) -> Result<Record<Columns>, Problem> {
                 "names no customer",
             ))
         })?;
-    let currency = draft
-        .currency
-        .clone()
-        .unwrap_or_else(|| text(&customer.values, "currency").to_owned());
+    let company = account::read()?.values;
+    // The currency asked for; else the one the customer owes in; else the company's.
+    let currency = match &draft.currency {
+        Some(currency) => currency.clone(),
+        None if int(&customer.values, "balance_minor") != 0 => {
+            text(&customer.values, "currency").to_owned()
+        }
+        None => company.currency,
+    };
     money::currency("currency", &currency)?;
     balance::check_currency(&customer.values, &currency)?;
     let terms = match &draft.payment_terms {
         Some(terms) => terms.clone(),
-        None => text(&numbering::settings()?.values, "default_payment_terms").to_owned(),
+        None => account::payment_terms(company.payment_terms_days),
     };
     let mut values = json!({
         "customer_id": customer.id,
@@ -95,9 +101,9 @@ pub struct CreateBody {
 fn check_terms(check: &mut Validator, terms: Option<&String>) {
     if let Some(terms) = terms {
         check.check(
-            PAYMENT_TERMS.contains(&terms.as_str()),
+            account::payment_terms_days(terms).is_some(),
             "payment_terms",
-            "must be due_on_receipt, net_15 or net_30",
+            "must be due_on_receipt or net_<days>, 1 to 365 days (net_30)",
         );
     }
 }
@@ -259,11 +265,7 @@ fn invalid_transition(invoice: &Record<Columns>, to: &str) -> Problem {
 
 /// The due date of an invoice issued on `issue` under `terms`.
 pub fn due_date(issue: NaiveDate, terms: &str) -> NaiveDate {
-    let days = match terms {
-        "net_15" => 15,
-        "net_30" => 30,
-        _ => 0,
-    };
+    let days = account::payment_terms_days(terms).unwrap_or(0);
     issue.checked_add_days(Days::new(days)).unwrap_or(issue)
 }
 
@@ -398,5 +400,6 @@ mod tests {
         assert_eq!(due_date(issue, "due_on_receipt"), issue);
         assert_eq!(due_date(issue, "net_15").to_string(), "2027-01-04");
         assert_eq!(due_date(issue, "net_30").to_string(), "2027-01-19");
+        assert_eq!(due_date(issue, "net_45").to_string(), "2027-02-03");
     }
 }

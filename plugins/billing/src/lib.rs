@@ -12,8 +12,10 @@
 //!   are sums of the rounded lines. Rates carry up to four decimals (percent x 10^4).
 //! - **Invoices** (`invoices.rs`): `draft -> open -> paid`, `void` / `uncollectible` from
 //!   open; finalizing takes a gapless number `PREFIX-000042` (`numbering.rs`), freezes the
-//!   lines and sets the due date from the payment terms (`due_on_receipt`, `net_15`,
-//!   `net_30`); corrections afterwards are credit notes (`credit_notes.rs`).
+//!   lines and sets the due date from the payment terms (`due_on_receipt` or `net_<days>`,
+//!   1 to 365); corrections afterwards are credit notes (`credit_notes.rs`).
+//! - **The company account** (`/v1/account`, read through a `tables.read` grant) gives the
+//!   invoice prefix, the default payment terms and currency, and the name and address on PDFs.
 //! - **Drafts** come from a person, from a completed job (`job.completed`, one draft per job
 //!   whatever the deliveries), from a work order's lines, and nightly from agreements'
 //!   billing periods (`agreement-billing` at 00:05, one draft per agreement and period)
@@ -80,10 +82,10 @@ impl Module for Billing {
         slot: "billing",
         routes: &[
             Route::get("/settings", READ, numbering::show)
-                .summary("The invoice numbering and company details")
+                .summary("The invoice counter and the pay links' address")
                 .responds::<Record<Settings>>(200),
             Route::patch("/settings", WRITE, numbering::update)
-                .summary("Change the invoice numbering and company details")
+                .summary("Change the pay links' address (the rest is /v1/account's)")
                 .request::<numbering::SettingsFields>()
                 .responds::<Record<Settings>>(200),
             Route::post("/tax-rates", WRITE, tax_rates::create)
@@ -211,6 +213,7 @@ impl Module for Billing {
         ],
         tables: Tables {
             read: &[
+                ops::account::ACCOUNTS,
                 ops::JOBS,
                 ops::SERVICE_TYPES,
                 ops::WORK_ORDERS,

@@ -1,22 +1,30 @@
 //! Billing settings (one row per tenant) and gapless invoice numbers.
 //!
-//! The row holds the tenant's invoice prefix and the next number, plus the company name and
-//! address printed on invoices and the default payment terms. [`allocate`] takes the next
-//! number inside the finalizing transaction through [`rows::update_fresh`]: the counter row
-//! stays locked until that transaction ends, so concurrent finalizations queue on it, and a
-//! finalization that rolls back gives its number back with it. Numbers are therefore
-//! consecutive, each used once, with no gaps (`PREFIX-000042`). Changing the prefix keeps the
-//! counter.
+//! The row holds what is billing's own: the next invoice number and the public address pay
+//! links start with. The invoice prefix, the company's name and address and the default
+//! payment terms are the company account's (`/v1/account`, read through
+//! `verofield_field_ops::account`); setting them here is 422 pointing there. [`allocate`]
+//! takes the next number inside the finalizing transaction through [`rows::update_fresh`]:
+//! the counter row stays locked until that transaction ends, so concurrent finalizations
+//! queue on it, and a finalization that rolls back gives its number back with it. Numbers are
+//! therefore consecutive, each used once, with no gaps (`PREFIX-000042`). Changing the prefix
+//! keeps the counter.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use verofield_field_ops::Columns;
+use verofield_field_ops::{Columns, account};
 use verofield_sdk::store::{self, Record, Select, StoreError};
-use verofield_sdk::{Patch, Problem, Request, Response, Validator, etag};
+use verofield_sdk::{FieldError, Patch, Problem, Request, Response, Validator, etag};
 
 use crate::rows::{self, SETTINGS};
 
-pub const PAYMENT_TERMS: [&str; 3] = ["due_on_receipt", "net_15", "net_30"];
+/// What `billing_settings` held until the company account took them (migration 0026).
+const MOVED_TO_ACCOUNT: [&str; 4] = [
+    "invoice_prefix",
+    "company_name",
+    "company_address",
+    "default_payment_terms",
+];
 
 /// The tenant's settings row, created with the defaults on first use. Two first uses at
 /// once: the second insert waits on the unique key, fails as a duplicate, and reads the
@@ -51,10 +59,11 @@ pub fn format_number(prefix: &str, number: i64) -> String {
 /// Takes the next invoice number (see the file header).
 pub fn allocate() -> Result<String, Problem> {
     let id = settings()?.id;
+    let prefix = account::read()?.values.invoice_prefix;
     let mut taken = String::new();
     rows::update_fresh(rows::SETTINGS_ROW, &id, |row| {
         let next = rows::int(&row.values, "next_number");
-        taken = format_number(rows::text(&row.values, "invoice_prefix"), next);
+        taken = format_number(&prefix, next);
         Ok(json!({"next_number": next + 1}))
     })?;
     Ok(taken)
@@ -64,10 +73,6 @@ pub fn allocate() -> Result<String, Problem> {
 #[derive(Debug, Default, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsFields {
-    invoice_prefix: Patch<String>,
-    company_name: Patch<String>,
-    company_address: Patch<Vec<String>>,
-    default_payment_terms: Patch<String>,
     public_url: Patch<String>,
 }
 
@@ -90,63 +95,33 @@ fn is_public_url(url: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
 }
 
-/// `PATCH /settings`: prefix, company name and address, default payment terms, the public
-/// address pay links start with.
+/// `PATCH /settings`: the public address pay links start with. The fields the company
+/// account took are 422 naming each, pointing at `/v1/account`.
 pub fn update(request: &Request) -> Result<Response, Problem> {
+    let moved: Vec<FieldError> = serde_json::from_slice::<Value>(&request.body)
+        .ok()
+        .and_then(|body| body.as_object().cloned())
+        .into_iter()
+        .flat_map(|body| body.into_iter().map(|(key, _)| key))
+        .filter(|key| MOVED_TO_ACCOUNT.contains(&key.as_str()))
+        .map(|key| FieldError::new(key, "is the company account's: PATCH /v1/account"))
+        .collect();
+    if !moved.is_empty() {
+        return Err(Problem::validation(moved));
+    }
     let mut fields: SettingsFields = request.json_with_read_only(&["next_number"])?;
-    fields
-        .invoice_prefix
-        .normalize(|p| Some(p.trim().to_ascii_uppercase()));
     fields
         .public_url
         .normalize(|url| Some(url.trim().trim_end_matches('/').to_owned()));
     let mut check = Validator::default();
     check
-        .required(&fields.invoice_prefix, "invoice_prefix", false)
-        .required(&fields.company_name, "company_name", false)
-        .required(&fields.company_address, "company_address", false)
-        .required(
-            &fields.default_payment_terms,
-            "default_payment_terms",
-            false,
-        )
         .required(&fields.public_url, "public_url", false)
-        .length("company_name", fields.company_name.value(), 0..=200)
         .length("public_url", fields.public_url.value(), 0..=200);
     if let Some(url) = fields.public_url.value() {
         check.check(
             url.is_empty() || is_public_url(url),
             "public_url",
             "must be an http(s) address with a host and no path, query or spaces",
-        );
-    }
-    if let Some(prefix) = fields.invoice_prefix.value() {
-        let plausible = (1..=16).contains(&prefix.len())
-            && prefix
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
-            && !prefix.starts_with('-');
-        check.check(
-            plausible,
-            "invoice_prefix",
-            "must be 1 to 16 letters, digits or dashes, not starting with a dash",
-        );
-    }
-    if let Some(lines) = fields.company_address.value() {
-        check.check(
-            lines.len() <= 6,
-            "company_address",
-            "may hold at most 6 lines",
-        );
-        for (i, line) in lines.iter().enumerate() {
-            check.length(&format!("company_address[{i}]"), Some(line), 0..=200);
-        }
-    }
-    if let Some(terms) = fields.default_payment_terms.value() {
-        check.check(
-            PAYMENT_TERMS.contains(&terms.as_str()),
-            "default_payment_terms",
-            "must be due_on_receipt, net_15 or net_30",
         );
     }
     check.finish()?;

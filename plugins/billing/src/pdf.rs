@@ -10,7 +10,7 @@ use verofield_field_ops::Columns;
 use verofield_sdk::{Problem, Request, Response, money};
 
 use crate::rows::{INVOICE, int, opt_text, text};
-use crate::{invoices, lines, numbering, tax};
+use crate::{invoices, lines, tax};
 
 /// The postal lines of a CRM address object (`line1`, `line2`, `city`, `region`,
 /// `postal_code`, `country`), skipping the empty ones.
@@ -70,13 +70,18 @@ fn tax_lines(rows: &[verofield_sdk::Record<Columns>]) -> Vec<TaxLine> {
 /// The document of an invoice.
 pub fn document(invoice: &verofield_sdk::Record<Columns>) -> Result<InvoiceDocument, Problem> {
     let v = &invoice.values;
-    let settings = numbering::settings()?;
+    let company = verofield_field_ops::account::read()?.values;
     let customer = invoices::customer_of(invoice)?;
     let stored_lines = lines::of(&invoice.id)?;
     let currency = text(v, "currency").to_owned();
     Ok(InvoiceDocument {
-        tenant_name: text(&settings.values, "company_name").to_owned(),
-        tenant_address: verofield_field_ops::texts(&settings.values, "company_address"),
+        tenant_name: company.legal_name,
+        tenant_address: company
+            .address_lines
+            .into_iter()
+            .chain((!company.phone.is_empty()).then_some(company.phone))
+            .collect(),
+        brand_color: Some(company.brand_color),
         number: opt_text(v, "number").unwrap_or("").to_owned(),
         status: text(v, "status").to_owned(),
         issue_date: opt_text(v, "issue_date").unwrap_or("").to_owned(),

@@ -8,16 +8,12 @@
 use schemars::JsonSchema;
 use verofield_sdk::Record;
 
-/// The tenant's invoice numbering and company details.
+/// Billing's own settings: the invoice counter and the pay links' address (the prefix, the
+/// company's name and address and the default terms are the company account's).
 #[derive(JsonSchema)]
 pub struct Settings {
-    invoice_prefix: String,
     /// The number the next finalized invoice takes.
     next_number: i64,
-    company_name: String,
-    company_address: Vec<String>,
-    /// `due_on_receipt`, `net_15` or `net_30`.
-    default_payment_terms: String,
     /// Where customers reach this server: the start of the pay links on invoices.
     public_url: String,
     #[schemars(extend("format" = "date-time"))]

@@ -3,10 +3,11 @@
 //! one module touches, defined here once (a table only its own module touches is named
 //! there), event names, local time in IANA zones ([`time`]), working hours ([`hours`]), the
 //! RRULE subset ([`rrule`]),
-//! job statuses ([`status`]), the KPI metric names ([`kpi_metrics`]), and generating a recurring work order's jobs ([`generate`]),
+//! job statuses ([`status`]), the company account as other modules read it ([`account`]), the KPI metric names ([`kpi_metrics`]), and generating a recurring work order's jobs ([`generate`]),
 //! which both the work-orders and the agreements modules run (an agreement's activation
 //! creates its work orders and their first jobs in the same transaction).
 
+pub mod account;
 pub mod events;
 pub mod generate;
 pub mod hours;

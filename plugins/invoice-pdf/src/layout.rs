@@ -69,6 +69,19 @@ pub fn pages(doc: &InvoiceDocument) -> Vec<Canvas> {
     layout.pages
 }
 
+/// `#rrggbb` as a fill colour.
+fn rgb(hex: &str) -> Option<[f32; 3]> {
+    let hex = hex
+        .strip_prefix('#')
+        .filter(|h| h.len() == 6 && h.is_ascii())?;
+    let channel = |i: usize| {
+        u8::from_str_radix(&hex[i..i + 2], 16)
+            .ok()
+            .map(|c| f32::from(c) / 255.0)
+    };
+    Some([channel(0)?, channel(2)?, channel(4)?])
+}
+
 struct Layout<'a> {
     doc: &'a InvoiceDocument,
     pages: Vec<Canvas>,
@@ -79,7 +92,13 @@ struct Layout<'a> {
 impl Layout<'_> {
     fn new_page(&mut self) {
         let mut canvas = Canvas::new();
-        canvas.fill(0.0, 0.0, PAGE_WIDTH, 8.0, ACCENT);
+        let band = self
+            .doc
+            .brand_color
+            .as_deref()
+            .and_then(rgb)
+            .unwrap_or(ACCENT);
+        canvas.fill(0.0, 0.0, PAGE_WIDTH, 8.0, band);
         self.pages.push(canvas);
     }
 

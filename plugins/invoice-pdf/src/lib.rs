@@ -54,6 +54,9 @@ pub struct InvoiceDocument {
     pub payment_url: Option<String>,
     /// Free text at the end (payment terms, thanks); `\n` starts a new line.
     pub notes: String,
+    /// The company's colour (`#rrggbb`, the account's `brand_color`) for the band atop each
+    /// page; the default blue when absent or not of that form.
+    pub brand_color: Option<String>,
 }
 
 /// One row of the lines table.

@@ -297,7 +297,7 @@ impl Response {
     }
 
     /// Sets a header, replacing any with the same name. The host passes only `content-type`
-    /// (JSON, problem+json, CSV, PDF), `etag`, `cache-control`, `retry-after`, `location`
+    /// (JSON, problem+json, CSV, PDF, PNG, JPEG), `etag`, `cache-control`, `retry-after`, `location`
     /// under `/v1/{slot}`, and `x-{slot}-*` headers, at most 32 (8 KiB); it drops the others
     /// (`wit/README.md`).
     pub fn set_header(&mut self, name: &str, value: &str) {

@@ -322,7 +322,7 @@ async fn finalizing_concurrently_numbers_invoices_without_gaps() {
     let server = server().await;
     let shop = books(&server, "bill-num").await;
     shop.owner
-        .patch("/v1/billing/settings", &json!({"invoice_prefix": "acme"}))
+        .patch("/v1/account", &json!({"invoice_prefix": "acme"}))
         .await
         .expect_status(200);
     let mut drafts = Vec::new();
@@ -929,8 +929,8 @@ async fn the_pdf_shows_number_customer_and_total() {
     let shop = books(&server, "bill-pdf").await;
     shop.owner
         .patch(
-            "/v1/billing/settings",
-            &json!({"company_name": "Bugs Away LLC", "company_address": ["1 Main St", "Arlington VA"]}),
+            "/v1/account",
+            &json!({"legal_name": "Bugs Away LLC", "address_lines": ["1 Main St", "Arlington VA"]}),
         )
         .await
         .expect_status(200);

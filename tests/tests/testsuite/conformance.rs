@@ -11,7 +11,7 @@ async fn server() -> TestServer {
 }
 
 /// The slots with a pack, and so with a built-in that must pass it.
-const PACKED_SLOTS: [&str; 9] = [
+const PACKED_SLOTS: [&str; 10] = [
     "crm",
     "technicians",
     "jobs",
@@ -21,6 +21,7 @@ const PACKED_SLOTS: [&str; 9] = [
     "billing",
     "kpis",
     "layouts",
+    "account",
 ];
 
 /// The digests serving a fresh tenant, by slot: its built-ins.

@@ -5,6 +5,7 @@
 //!
 //! Run one suite with a name filter: `cargo test -p verofield-tests --test testsuite routing::`.
 
+mod account;
 mod api_keys;
 mod api_schemas;
 mod auth_abuse;
