@@ -91,35 +91,41 @@ pub async fn begin_attempt(
     settings: &ThrottleSettings,
 ) -> Result<Option<Duration>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let (locked_for, address_failures): (Option<f64>, i32) = sqlx::query_as(
-        "INSERT INTO login_throttle AS t (key, failures, window_started_at) VALUES ($1, 1, now())
+    // The clock is a parameter: Citus refuses `now()` in `DO UPDATE SET` and `RETURNING`.
+    let now = chrono::Utc::now();
+    let (locked_until, address_failures): (Option<chrono::DateTime<chrono::Utc>>, i32) =
+        sqlx::query_as(
+            "INSERT INTO login_throttle AS t (key, failures, window_started_at) VALUES ($1, 1, $5)
          ON CONFLICT (key) DO UPDATE SET
            failures = CASE
-               WHEN t.locked_until > now() THEN t.failures
-               WHEN t.window_started_at < now() - make_interval(secs => $2) THEN 1
+               WHEN t.locked_until > $5 THEN t.failures
+               WHEN t.window_started_at < $5 - make_interval(secs => $2) THEN 1
                WHEN t.failures + 1 > $3 THEN 0
                ELSE t.failures + 1 END,
            window_started_at = CASE
-               WHEN t.locked_until > now() THEN t.window_started_at
-               WHEN t.window_started_at < now() - make_interval(secs => $2) OR t.failures + 1 > $3
-                   THEN now()
+               WHEN t.locked_until > $5 THEN t.window_started_at
+               WHEN t.window_started_at < $5 - make_interval(secs => $2) OR t.failures + 1 > $3
+                   THEN $5
                ELSE t.window_started_at END,
            locked_until = CASE
-               WHEN t.locked_until > now() THEN t.locked_until
-               WHEN t.window_started_at >= now() - make_interval(secs => $2) AND t.failures + 1 > $3
-                   THEN now() + make_interval(secs => $4)
+               WHEN t.locked_until > $5 THEN t.locked_until
+               WHEN t.window_started_at >= $5 - make_interval(secs => $2) AND t.failures + 1 > $3
+                   THEN $5 + make_interval(secs => $4)
                ELSE NULL END
-         RETURNING extract(epoch FROM t.locked_until - now())::float8, t.failures",
-    )
-    .bind(&keys.address)
-    .bind(settings.window.as_secs_f64())
-    .bind(settings.address_max_failures)
-    .bind(settings.lockout.as_secs_f64())
-    .fetch_one(&mut *tx)
-    .await?;
-    if let Some(seconds) = locked_for.filter(|s| *s > 0.0) {
-        tx.commit().await?;
-        return Ok(Some(Duration::from_secs_f64(seconds)));
+         RETURNING t.locked_until, t.failures",
+        )
+        .bind(&keys.address)
+        .bind(settings.window.as_secs_f64())
+        .bind(settings.address_max_failures)
+        .bind(settings.lockout.as_secs_f64())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+    if let Some(wait) = locked_until.and_then(|until| (until - now).to_std().ok()) {
+        if !wait.is_zero() {
+            tx.commit().await?;
+            return Ok(Some(wait));
+        }
     }
     // This attempt is the address's only one in the window.
     let fresh_address = address_failures == 1;
@@ -152,7 +158,7 @@ pub async fn begin_attempt(
          VALUES ($1, 1, clock_timestamp())
          ON CONFLICT (key) DO UPDATE SET
            failures = CASE WHEN $2 THEN 1 ELSE t.failures + 1 END,
-           window_started_at = clock_timestamp()",
+           window_started_at = EXCLUDED.window_started_at",
     )
     .bind(&keys.account)
     .bind(expired)

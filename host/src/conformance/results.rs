@@ -63,7 +63,7 @@ pub async fn restart(pool: &PgPool, digest: &str, pack: &Pack) -> Result<Uuid> {
         "INSERT INTO module_conformance (digest, pack, pack_digest, status, run_id)
          VALUES ($1, $2, $3, 'pending', $4)
          ON CONFLICT (digest) DO UPDATE SET pack = $2, pack_digest = $3, status = 'pending',
-             run_id = $4, passed = 0, failed = 0, steps = '[]', started_at = now(), ran_at = NULL,
+             run_id = $4, passed = 0, failed = 0, steps = '[]', started_at = EXCLUDED.started_at, ran_at = NULL,
              duration_ms = NULL, overridden_by = NULL, overridden_at = NULL, reason = NULL",
     )
     .bind(digest)

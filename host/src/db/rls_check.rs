@@ -4,6 +4,8 @@
 //! with a `tenant_id` column. The host refuses to
 //! serve when one of them, or the app role, breaks a rule: a migration mistake must stop
 //! the deploy, not leak a tenant's rows. Each violation names the table and the rule.
+//! Objects an extension owns (Citus's `citus_tables` view, its functions) are the
+//! extension's, not ours, and are skipped.
 
 use anyhow::Result;
 use sqlx::PgPool;
@@ -79,7 +81,8 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>> {
     let definers: Vec<String> = sqlx::query_scalar(
         "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
          WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-           AND has_function_privilege($1, p.oid, 'EXECUTE')",
+           AND has_function_privilege($1, p.oid, 'EXECUTE')
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')",
     )
     .bind(APP_ROLE)
     .fetch_all(pool)
@@ -94,7 +97,8 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>> {
     let views: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE (n.nspname IN ('public', 'store') OR n.nspname LIKE $1) AND c.relkind IN ('v', 'm')
-           AND NOT coalesce('security_invoker=true' = ANY (c.reloptions), false)",
+           AND NOT coalesce('security_invoker=true' = ANY (c.reloptions), false)
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')",
     )
     .bind(MODULE_SCHEMAS)
     .fetch_all(pool)
@@ -127,6 +131,12 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>> {
             violate(
                 name,
                 "no policy compares tenant_id with app.tenant_id in both USING and WITH CHECK",
+            );
+        }
+        if table.restrictive_policies > 0 {
+            violate(
+                name,
+                "a RESTRICTIVE policy (Citus recreates shard policies as permissive: AND the scope into the tenant policy instead)",
             );
         }
         if table.other_permissive_policies > 0 {
@@ -169,6 +179,7 @@ struct TenantTable {
     rls_enabled: bool,
     rls_forced: bool,
     has_tenant_policy: bool,
+    restrictive_policies: i64,
     other_permissive_policies: i64,
     policies_with_subquery: i64,
     pk_leads_with_tenant: bool,
@@ -180,13 +191,22 @@ SELECT CASE WHEN n.nspname LIKE $3 THEN n.nspname || '.' || c.relname ELSE c.rel
        a.attnotnull AS tenant_id_not_null,
        c.relrowsecurity AS rls_enabled,
        c.relforcerowsecurity AS rls_forced,
-       EXISTS (
-           SELECT 1 FROM pg_policy p
-           WHERE p.polrelid = c.oid AND p.polcmd = '*' AND p.polpermissive
-             AND p.polroles = '{0}'
-             AND pg_get_expr(p.polqual, p.polrelid) = $1
-             AND pg_get_expr(p.polwithcheck, p.polrelid) = $1
-       ) AS has_tenant_policy,
+       -- Tenant-anchored permissive policies for all four commands: one `FOR ALL`, or one
+       -- per command where a scope narrows it (0030).
+       (SELECT count(DISTINCT cmd) FROM pg_policy p
+        CROSS JOIN LATERAL unnest(CASE p.polcmd WHEN '*' THEN '{r,a,w,d}'::"char"[]
+                                                ELSE ARRAY[p.polcmd] END) AS cmd
+        CROSS JOIN LATERAL (
+            SELECT pg_get_expr(p.polqual, p.polrelid) AS qual,
+                   pg_get_expr(p.polwithcheck, p.polrelid) AS checks
+        ) e
+        WHERE p.polrelid = c.oid AND p.polpermissive AND p.polroles = '{0}'
+          AND (e.qual IS NOT NULL OR e.checks IS NOT NULL)
+          AND (e.qual IS NULL OR e.qual = $1 OR starts_with(e.qual, $2))
+          AND (e.checks IS NULL OR e.checks = $1 OR starts_with(e.checks, $2))
+       ) = 4 AS has_tenant_policy,
+       (SELECT count(*) FROM pg_policy p
+        WHERE p.polrelid = c.oid AND NOT p.polpermissive) AS restrictive_policies,
        (SELECT count(*) FROM pg_policy p
         CROSS JOIN LATERAL (
             SELECT coalesce(pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)) AS qual,

@@ -269,18 +269,16 @@ pub async fn redeliver(tx: &mut TenantTx, event_id: Uuid, subscriber: &str) -> s
         "INSERT INTO event_deliveries (tenant_id, event_id, subscriber, aggregate)
          SELECT tenant_id, id, $3, aggregate FROM event_outbox WHERE tenant_id = $1 AND id = $2
          ON CONFLICT (tenant_id, event_id, subscriber) DO UPDATE
-         SET state = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL,
-             leased_by = NULL, finished_at = NULL, created_at = now()",
+         SET state = 'pending', attempts = 0, next_attempt_at = EXCLUDED.next_attempt_at,
+             lease_until = NULL, leased_by = NULL, finished_at = NULL,
+             created_at = EXCLUDED.created_at",
     )
     .bind(tx.tenant_id())
     .bind(event_id)
     .bind(subscriber)
     .execute(tx.conn())
     .await?;
-    // Wakes the dispatchers at commit, as a new event would.
-    sqlx::query("SELECT pg_notify('verofield_outbox', $1::text)")
-        .bind(tx.tenant_id())
-        .execute(tx.conn())
-        .await?;
+    // Wakes the dispatchers at commit, as a new event does.
+    super::outbox::wake_dispatchers(tx).await?;
     Ok(done.rows_affected() == 1)
 }

@@ -1,6 +1,6 @@
 //! The dispatcher: every host runs one, and they coordinate only through PostgreSQL.
 //!
-//! Work is found per tenant, three ways: the outbox trigger's `NOTIFY` at commit names the
+//! Work is found per tenant, three ways: the `NOTIFY` sent with each new event names the
 //! tenant (this host `LISTEN`s on a connection of its own); the hint table
 //! `dispatch.due_tenants` names tenants with a retry due (polled every
 //! `poll_interval`); and a sweep wakes every tenant every `sweep_interval`, which finds what
@@ -39,8 +39,8 @@ use crate::runtime::Event;
 use crate::tenancy::{TenantScope, TenantTx};
 use crate::webhooks::{self, WebhookEvent};
 
-/// The channel the outbox trigger notifies, with the tenant id as payload.
-const OUTBOX_CHANNEL: &str = "verofield_outbox";
+/// The channel new events are announced on, with the tenant id as payload.
+const OUTBOX_CHANNEL: &str = super::outbox::CHANNEL;
 
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {

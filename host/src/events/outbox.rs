@@ -2,8 +2,9 @@
 //! host itself (a webhook endpoint disabled) or the scheduler (a tick for one module).
 //!
 //! An event is inserted in the writer's own tenant transaction, so it commits exactly when the
-//! data it describes commits, and a rolled-back transaction leaves none. The insert's trigger
-//! wakes the dispatchers at commit (`migrations/0010_event_delivery.sql`).
+//! data it describes commits, and a rolled-back transaction leaves none. A `NOTIFY` sent in
+//! the same transaction wakes the dispatchers at commit. It is sent by the host, not by a
+//! trigger: on Citus a trigger fires on the worker holding the shard, where no host listens.
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -43,7 +44,22 @@ pub async fn append(tx: &mut TenantTx, event: NewEvent<'_>) -> Result<Uuid, sqlx
     .bind(event.target)
     .execute(tx.conn())
     .await?;
+    wake_dispatchers(tx).await?;
     Ok(id)
+}
+
+/// The channel the dispatchers `LISTEN` on; the payload is the tenant's id.
+pub const CHANNEL: &str = "verofield_outbox";
+
+/// Wakes every host's dispatchers when the transaction commits (PostgreSQL folds the same
+/// notification sent twice in one transaction into one); nothing if it rolls back.
+pub async fn wake_dispatchers(tx: &mut TenantTx) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2::text)")
+        .bind(CHANNEL)
+        .bind(tx.tenant_id())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 /// The aggregate an event is about, which orders its deliveries: the type's first segment

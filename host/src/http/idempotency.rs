@@ -108,8 +108,8 @@ pub async fn claim(tx: &mut TenantTx, user_id: Uuid, key: IdempotencyKey) -> Res
          ON CONFLICT (tenant_id, user_id, key) DO UPDATE
             SET method = EXCLUDED.method, path = EXCLUDED.path,
                 request_hash = EXCLUDED.request_hash, status = NULL, headers = '[]',
-                body = NULL, created_at = now()
-          WHERE idempotency_keys.created_at < now() - interval '{RETENTION}'"
+                body = NULL, created_at = EXCLUDED.created_at
+          WHERE idempotency_keys.created_at < EXCLUDED.created_at - interval '{RETENTION}'"
     ))
     .bind(tenant_id)
     .bind(user_id)

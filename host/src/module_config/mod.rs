@@ -137,7 +137,7 @@ pub async fn write(tx: &mut TenantTx, module: &str, stored: &Stored) -> sqlx::Re
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (tenant_id, module) DO UPDATE
          SET config = EXCLUDED.config, secrets = EXCLUDED.secrets,
-             updated_by = EXCLUDED.updated_by, updated_at = now()",
+             updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at",
     )
     .bind(tx.tenant_id())
     .bind(module)

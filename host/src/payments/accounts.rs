@@ -26,7 +26,7 @@ pub async fn get(tx: &mut TenantTx) -> Result<Option<String>, sqlx::Error> {
 pub async fn set(tx: &mut TenantTx, account: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO payments.stripe_accounts (stripe_account, tenant_id) VALUES ($1, $2)
-         ON CONFLICT (tenant_id) DO UPDATE SET stripe_account = $1, updated_at = now()",
+         ON CONFLICT (tenant_id) DO UPDATE SET stripe_account = $1, updated_at = EXCLUDED.updated_at",
     )
     .bind(account)
     .bind(tx.tenant_id())

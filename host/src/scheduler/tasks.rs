@@ -103,7 +103,7 @@ pub async fn reconcile(
              ON CONFLICT (tenant_id, name) DO UPDATE SET
                  kind = EXCLUDED.kind, slot = EXCLUDED.slot, task = EXCLUDED.task,
                  schedule = EXCLUDED.schedule, next_run_at = EXCLUDED.next_run_at,
-                 enabled = true, updated_at = now()",
+                 enabled = true, updated_at = EXCLUDED.updated_at",
         )
         .bind(tenant)
         .bind(&task.name)

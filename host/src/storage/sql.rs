@@ -23,7 +23,8 @@ const NUL_TEXT: &str = "may not contain the NUL character";
 
 /// The columns every row-returning statement selects: the row as JSON, minus the columns a
 /// [`Row`] carries separately, the tenant and the [`HIDDEN_COLUMNS`](super::columns::HIDDEN_COLUMNS),
-/// which a module never sees.
+/// which a module never sees. Writes return `t.*` from a CTE and select these from it:
+/// Citus refuses a non-immutable function such as `to_jsonb` in `RETURNING`.
 const ROW_COLUMNS: &str = "t.id, t.version, \
      (to_jsonb(t.*) - 'tenant_id' - 'id' - 'version' - 'scope_user_ids') AS \"values\"";
 
@@ -544,9 +545,11 @@ pub fn insert(table: &Table, tenant: Uuid, mut values: JsonObject) -> StoreResul
     let table_name = table.qualified();
     Ok(Statement::new(
         format!(
-            "INSERT INTO {table_name} AS t (tenant_id, id, version{names})
-             SELECT $1, $2, 1{sources} FROM jsonb_populate_record(NULL::{table_name}, $3) r
-             RETURNING {ROW_COLUMNS}"
+            "WITH written AS (
+                 INSERT INTO {table_name} AS t (tenant_id, id, version{names})
+                 SELECT $1, $2, 1{sources} FROM jsonb_populate_record(NULL::{table_name}, $3) r
+                 RETURNING t.*)
+             SELECT {ROW_COLUMNS} FROM written t"
         ),
         vec![
             Arg::Uuid(tenant),
@@ -571,10 +574,12 @@ pub fn update(
     let table_name = table.qualified();
     Ok(Statement::new(
         format!(
-            "UPDATE {table_name} AS t SET {sets}version = t.version + 1, updated_at = now()
-             FROM jsonb_populate_record(NULL::{table_name}, $4) r
-             WHERE t.tenant_id = $1 AND t.id = $2 AND t.version = $3
-             RETURNING {ROW_COLUMNS}"
+            "WITH written AS (
+                 UPDATE {table_name} AS t SET {sets}version = t.version + 1, updated_at = now()
+                 FROM jsonb_populate_record(NULL::{table_name}, $4) r
+                 WHERE t.tenant_id = $1 AND t.id = $2 AND t.version = $3
+                 RETURNING t.*)
+             SELECT {ROW_COLUMNS} FROM written t"
         ),
         vec![
             Arg::Uuid(tenant),

@@ -335,9 +335,11 @@ pub async fn set_user_roles(tx: &mut TenantTx, user_id: Uuid, roles: &[String]) 
         .bind(user_id)
         .execute(tx.conn())
         .await?;
+    // The row's tenant comes from `roles.tenant_id` (not `$1`): Citus then sees a co-located
+    // INSERT ... SELECT and runs it on the tenant's shard instead of pulling it through COPY.
     let inserted = sqlx::query(
         "INSERT INTO user_roles (tenant_id, user_id, role_id)
-         SELECT $1, $2, id FROM roles WHERE tenant_id = $1 AND name = ANY($3)",
+         SELECT r.tenant_id, $2, r.id FROM roles r WHERE r.tenant_id = $1 AND r.name = ANY($3)",
     )
     .bind(tenant_id)
     .bind(user_id)

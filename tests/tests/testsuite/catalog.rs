@@ -109,6 +109,13 @@ async fn a_policy_with_a_subquery_is_refused() {
 }
 
 #[tokio::test]
+async fn a_restrictive_policy_is_refused() {
+    // Citus recreates it on the shards as permissive, where it would widen instead of narrow.
+    let outcome = serve_after("CREATE POLICY narrow ON users AS RESTRICTIVE USING (true)").await;
+    assert_refused(outcome, &["users", "RESTRICTIVE"]);
+}
+
+#[tokio::test]
 async fn a_new_tenant_table_without_rls_is_refused() {
     let outcome = serve_after(
         "CREATE TABLE notes (tenant_id uuid NOT NULL REFERENCES tenants (id), id uuid NOT NULL, body text,

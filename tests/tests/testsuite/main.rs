@@ -15,6 +15,7 @@ mod bad_input;
 mod baseline;
 mod billing;
 mod catalog;
+mod citus_ready;
 mod cli;
 mod collections;
 mod conformance;
