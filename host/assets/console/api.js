@@ -29,7 +29,7 @@ export function session() {
 /** Signs in with a password; resolves the session or throws ApiError. */
 export async function signIn(tenant, email, password) {
   const answer = await send('POST', '/v1/auth/login', { body: { tenant, email, password } });
-  if (!answer.ok) throw await errorOf(answer);
+  if (!answer.ok) throw await apiError(answer);
   keep(await answer.json());
   await loadSession();
   return current;
@@ -58,7 +58,7 @@ export async function loadSession() {
 /** A JSON call: resolves the parsed answer (null for 204), throws ApiError otherwise. */
 export async function api(method, path, body) {
   const answer = await apiRaw(method, path, { body });
-  if (!answer.ok) throw await errorOf(answer);
+  if (!answer.ok) throw await apiError(answer);
   if (answer.status === 204) return null;
   const text = await answer.text();
   return text ? JSON.parse(text) : null;
@@ -122,7 +122,8 @@ function signedOut() {
   window.dispatchEvent(new CustomEvent('console:signed-out'));
 }
 
-async function errorOf(answer) {
+/** The ApiError of a non-2xx Response from `apiRaw`. */
+export async function apiError(answer) {
   let body = null;
   const text = await answer.text();
   try {

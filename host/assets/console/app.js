@@ -58,9 +58,12 @@ async function show(page, params, query) {
     const module = await import(`./pages/${page}.js`).catch(() => {
       throw new Error(`There is no page “${page}”.`);
     });
+    // A fresh element per render: a slow page still rendering after the user moved on
+    // appends to a detached element, never into the next page.
     const target = h('div', { class: 'page' });
     const ctx = { api, apiRaw, session, navigate, params, query };
     main.replaceChildren(target);
+    document.title = `${PAGES.find(([name]) => name === page)?.[1] || 'VeroField'} · VeroField console`;
     await module.render(target, ctx);
   } catch (err) {
     main.replaceChildren(errorMessage(err));

@@ -22,7 +22,7 @@ static FILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/assets/console");
 
 /// Only this server's own files and API; no inline script or style, no framing.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-                      connect-src 'self'; img-src 'self' data:; base-uri 'none'; \
+                      connect-src 'self'; img-src 'self' data: blob:; base-uri 'none'; \
                       form-action 'self'; frame-ancestors 'none'";
 
 pub fn routes() -> Router<AppState> {
