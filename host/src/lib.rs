@@ -93,15 +93,26 @@ pub async fn serve(settings: ServerSettings, demo: bool) -> Result<()> {
     // embedded cluster is stopped) once the server is up, rather than killing the process.
     let shutdown = http::server::shutdown_signal();
     let host = Host::start(&settings).await?;
-    if demo {
-        demo::ensure_for_serve(&host.state, &settings.data_dir).await?;
-    }
+    let demo = if demo {
+        Some(demo::ensure_for_serve(&host.state, &settings.data_dir).await?)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     let address = listener.local_addr()?;
     // Scripts and the test harness wait for this exact line.
     println!("verofield listening on http://{address}");
+    if let Some(credentials) = demo {
+        // A browser cannot open 0.0.0.0; this machine's own name reaches the same listener.
+        let host = if address.ip().is_unspecified() {
+            format!("localhost:{}", address.port())
+        } else {
+            address.to_string()
+        };
+        println!("{}", credentials.console_hint(&format!("http://{host}")));
+    }
     tracing::info!(%address, "serving");
     http::server::serve(
         listener,

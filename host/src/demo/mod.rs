@@ -27,7 +27,7 @@ use seed::Summary;
 pub const SLUG: &str = "demo";
 const EMAIL: &str = "owner@demo.verofield.test";
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DemoCredentials {
     pub tenant: String,
     pub email: String,
@@ -38,6 +38,16 @@ impl DemoCredentials {
     pub fn describe(&self) -> String {
         format!(
             "demo tenant `{}`: log in as {} with password {}",
+            self.tenant, self.email, self.password
+        )
+    }
+
+    /// What `serve --demo` tells a newcomer once it listens at `base_url`: where the console
+    /// is and what to type into its sign-in form.
+    pub fn console_hint(&self, base_url: &str) -> String {
+        format!(
+            "open the console at {base_url}/console and sign in with company `{}`, email {}, \
+             password {}",
             self.tenant, self.email, self.password
         )
     }
@@ -64,9 +74,10 @@ impl Ensured {
 /// small company created in it in the background, so that the server listens meanwhile (a
 /// newcomer signing in during those seconds sees the company fill up). The summary line,
 /// `demo company: ...`, says when it is done.
-pub async fn ensure_for_serve(state: &AppState, data_dir: &Path) -> Result<()> {
+pub async fn ensure_for_serve(state: &AppState, data_dir: &Path) -> Result<DemoCredentials> {
     let ensured = ensure_tenant(&state.pool, data_dir).await?;
-    println!("{}", ensured.credentials().describe());
+    let credentials = ensured.credentials().clone();
+    println!("{}", credentials.describe());
     if let Ensured::Created(_, tenant) = ensured {
         let state = state.clone();
         tokio::spawn(async move {
@@ -76,7 +87,7 @@ pub async fn ensure_for_serve(state: &AppState, data_dir: &Path) -> Result<()> {
             }
         });
     }
-    Ok(())
+    Ok(credentials)
 }
 
 pub async fn ensure(pool: &PgPool, data_dir: &Path) -> Result<DemoCredentials> {
