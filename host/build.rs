@@ -14,6 +14,8 @@ fn main() {
     println!("cargo:rerun-if-changed=Cargo.toml");
     // `sqlx::migrate!` embeds the migrations at compile time and does not track them itself.
     println!("cargo:rerun-if-changed=../migrations");
+    // Nor does `include_dir!` track the console's files (`http::console`).
+    println!("cargo:rerun-if-changed=assets");
     let id = std::env::var("VEROFIELD_BUILD_ID").unwrap_or_else(|_| {
         let commit = Command::new("git")
             .args(["rev-parse", "--short=12", "HEAD"])

@@ -42,12 +42,22 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
-    let mut response = body.into_response();
+    static_file(body.into_response(), content_type, POLICY)
+}
+
+/// The headers of a file of the server's own pages (this reference, the console): its type,
+/// the page's Content-Security-Policy, no sniffing, and `no-cache` so a new binary's files are
+/// used at once.
+pub(super) fn static_file(
+    mut response: Response,
+    content_type: &'static str,
+    policy: &'static str,
+) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(POLICY),
+        HeaderValue::from_static(policy),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod baseline;
 pub mod body_first;
 pub mod conformance;
+pub mod console;
 pub mod custom_fields;
 pub mod docs;
 pub mod etag;
@@ -136,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .merge(conformance::routes())
         .merge(openapi::routes())
         .merge(docs::routes())
+        .merge(console::routes())
         .merge(problem_pages::routes())
         .merge(modules::routes())
         .merge(shadow::routes())

@@ -250,6 +250,30 @@ const HOST_ROUTES: &[HostRoute] = &[
     .answers_raw("text/css"),
     route(
         "GET",
+        "/console",
+        "The web console (HTML; it signs in and calls this API)",
+        "platform",
+        Auth::None,
+    )
+    .answers_raw("text/html"),
+    route(
+        "GET",
+        "/console/",
+        "The web console (HTML)",
+        "platform",
+        Auth::None,
+    )
+    .answers_raw("text/html"),
+    route(
+        "GET",
+        "/console/{*path}",
+        "A console file (script, style, image), or the console's page for a path without an extension",
+        "platform",
+        Auth::None,
+    )
+    .answers_raw("text/html"),
+    route(
+        "GET",
         "/docs/openapi.json",
         "This document with the host's routes only, without a login",
         "platform",
@@ -1145,6 +1169,8 @@ fn add(
     let Some(method) = http_method(method) else {
         return;
     };
+    // axum's catch-all `{*rest}` is, to OpenAPI, one parameter `{rest}` (slashes included).
+    let path = &path.replace("{*", "{");
     let permission = match (auth, module) {
         (_, Some((_, permission))) => Some(permission),
         (User(permission), None) => permission,
