@@ -11,7 +11,7 @@
 //   is refused, the earlier ones are undone. The API's conflicts are shown as it words them,
 //   and a user holding `jobs.assign.override` may assign through them.
 
-import { h, errorMessage } from '../dom.js';
+import { h, errorMessage, formField } from '../dom.js';
 import {
   addDays,
   byId,
@@ -46,8 +46,7 @@ export async function render(main, ctx) {
       'div',
       { class: 'toolbar' },
       h('button', { type: 'button', 'on:click': () => go(addDays(date, -1)) }, 'Previous day'),
-      h('label', { for: 'dispatch-date' }, 'Date'),
-      picker,
+      formField('Date', picker),
       h('button', { type: 'button', 'on:click': () => go(addDays(date, 1)) }, 'Next day'),
     ),
     message,
@@ -91,7 +90,7 @@ function draw(state) {
           const on = state.assigned.get(job.id);
           return column.id === UNASSIGNED ? on.length === 0 : on.includes(column.id);
         })
-        .sort((a, b) => (a.window_start || '').localeCompare(b.window_start || ''))
+        .sort((a, b) => startOf(a).localeCompare(startOf(b)))
         .map((job) => card(state, job, column.id));
       return h(
         'section',
@@ -115,6 +114,11 @@ function draw(state) {
       );
     }),
   );
+}
+
+/** When the technician is there: the planned start once a plan was applied, else the window. */
+function startOf(job) {
+  return job.planned_start || job.window_start || '';
 }
 
 /** A job's card in one column (`from`: that column's technician, or unassigned). */
@@ -150,26 +154,26 @@ function card(state, job, from) {
       h('dt', null, 'Status'),
       h('dd', null, job.status.replace('_', ' ')),
     ),
-    moveForm(state, job, from),
+    moveForm(state, job, from, customer?.name || 'job'),
   );
 }
 
 /** The keyboard way to move a job: technician and window, then "Move". */
-function moveForm(state, job, from) {
+function moveForm(state, job, from, title) {
   const technician = h(
     'select',
-    { 'aria-label': 'Technician' },
+    { name: 'technician' },
     [...state.technicians.values()].map((t) =>
       h('option', { value: t.id, selected: t.id === from }, t.name),
     ),
     h('option', { value: UNASSIGNED, selected: from === UNASSIGNED }, 'Unassigned'),
   );
-  const start = h('input', { type: 'time', value: job.window_start_local || '', 'aria-label': 'Window start' });
-  const end = h('input', { type: 'time', value: job.window_end_local || '', 'aria-label': 'Window end' });
+  const start = clockInput(job.window_start_local, 'start');
+  const end = clockInput(job.window_end_local, 'end');
   return h(
     'details',
     { class: 'ops-move' },
-    h('summary', null, 'Move'),
+    h('summary', { 'aria-label': `Move ${title}` }, 'Move'),
     h(
       'form',
       {
@@ -181,11 +185,26 @@ function moveForm(state, job, from) {
         },
       },
       h('label', null, 'Technician ', technician),
-      h('label', null, 'From ', start),
-      h('label', null, 'To ', end),
+      h('label', null, 'Window from ', start),
+      h('label', null, 'Window to ', end),
       h('button', { type: 'submit' }, 'Move job'),
     ),
   );
+}
+
+/** A 24-hour `HH:MM` field, the API's own form, typed the same in every locale. */
+function clockInput(value, name) {
+  return h('input', {
+    type: 'text',
+    value: value || '',
+    inputMode: 'numeric',
+    pattern: '([01][0-9]|2[0-3]):[0-5][0-9]',
+    placeholder: 'HH:MM',
+    maxLength: 5,
+    size: 5,
+    title: 'A time as HH:MM, 24-hour',
+    name,
+  });
 }
 
 /** Moves `job` from technician `from` to `to` (either may be unassigned), and to `window`. */

@@ -9,7 +9,7 @@
 
 import { ApiError } from '../api.js';
 import { h, errorMessage, formField, formatDate, formatMoney, table } from '../dom.js';
-import { readEach, tenantZone, today, useOpsStyles } from './ops-common.js';
+import { fill, readEach, tenantZone, today, useOpsStyles } from './ops-common.js';
 
 const STATUSES = ['draft', 'open', 'paid', 'void', 'uncollectible'];
 const PAYABLE = ['open', 'uncollectible'];
@@ -86,7 +86,8 @@ async function detail(main, ctx, id) {
   ]);
   const money = (minor) => formatMoney(minor, invoice.currency);
   const pdf = h('p', { id: 'invoice-pdf' }, 'Preparing the PDF…');
-  main.append(
+  fill(
+    main,
     h('p', null, h('a', { href: '#/invoices' }, 'All invoices')),
     h('h1', null, invoice.number ? `Invoice ${invoice.number}` : 'Draft invoice'),
     h(

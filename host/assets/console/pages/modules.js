@@ -8,7 +8,7 @@
 // exactly those (the API's own consent rule: nothing is accepted on the admin's behalf).
 
 import { h, errorMessage, formatDateTime, table } from '../dom.js';
-import { tenantZone, useOpsStyles } from './ops-common.js';
+import { fill, tenantZone, useOpsStyles } from './ops-common.js';
 
 export async function render(main, ctx) {
   useOpsStyles();
@@ -32,7 +32,8 @@ export async function render(main, ctx) {
     if (note) document.getElementById('modules-message')?.append(h('p', { class: 'notice', role: 'status' }, note));
   };
   const state = { ctx, message, reload };
-  main.append(
+  fill(
+    main,
     h('h1', null, 'Modules'),
     message,
     table(
@@ -68,6 +69,7 @@ function controls(state, binding, versions) {
       h('option', { value: v.digest }, `${v.name}@${v.version}${v.builtin ? ' (built-in)' : ''}`),
     ),
   );
+  if (!others.length && binding.source !== 'binding') return h('span', { class: 'muted' }, 'No other version');
   return h(
     'div',
     { class: 'ops-module-controls' },

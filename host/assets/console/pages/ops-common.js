@@ -83,9 +83,10 @@ export function tenantZone(session) {
   return session()?.tenant?.time_zone || undefined;
 }
 
-/** Whether the signed-in user holds `permission`. */
+/** Whether the signed-in user holds `permission` (`*`, the owner's, holds every one). */
 export function may(session, permission) {
-  return (session()?.user?.permissions || []).includes(permission);
+  const held = session()?.user?.permissions || [];
+  return held.includes('*') || held.includes(permission);
 }
 
 /**
@@ -125,4 +126,9 @@ export const ROUTE_COLOURS = [
 
 export function colourFor(index) {
   return ROUTE_COLOURS[index % ROUTE_COLOURS.length];
+}
+
+/** Replaces `parent`'s children, taking them as `h` does (arrays flattened, nulls skipped). */
+export function fill(parent, ...children) {
+  parent.replaceChildren(...h('div', null, children).childNodes);
 }

@@ -12,6 +12,7 @@ import {
   addDays,
   clock,
   colourFor,
+  fill,
   isDate,
   readEach,
   today,
@@ -161,7 +162,8 @@ async function show(state, plan) {
     plan.status === 'applied' ? 'Applied' : 'Apply plan',
   );
   const s = plan.summary;
-  state.view.replaceChildren(
+  fill(
+    state.view,
     h(
       'p',
       { class: 'ops-plan-status', 'data-plan-id': plan.id, 'data-status': plan.status },
