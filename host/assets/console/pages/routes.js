@@ -159,7 +159,7 @@ async function show(state, plan) {
         }
       },
     },
-    plan.status === 'applied' ? 'Applied' : 'Apply plan',
+    'Apply plan',
   );
   const s = plan.summary;
   fill(
@@ -171,7 +171,7 @@ async function show(state, plan) {
         ? `Applied ${formatDateTime(plan.applied_at, state.zone)}.`
         : `Proposed ${formatDateTime(plan.created_at, state.zone)}; not applied yet.`,
       ' ',
-      apply,
+      plan.status === 'applied' ? null : apply,
     ),
     h(
       'dl',
@@ -214,7 +214,7 @@ async function show(state, plan) {
 }
 
 function total(label, value) {
-  return [h('dt', null, label), h('dd', null, String(value))];
+  return h('div', null, h('dt', null, label), h('dd', null, String(value)));
 }
 
 function km(metres) {
