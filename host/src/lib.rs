@@ -27,6 +27,8 @@
 //!   points (`jobs.validate`), fuel-metered, combined and failing as each point defines.
 //! - [`custom_fields`]: tenants' own fields on customers, locations, jobs and agreements,
 //!   checked by the store on every module write.
+//! - [`imports`]: CSV import (a background job per file, rows through the modules, idempotent
+//!   by external id, dry runs) and CSV export of customers, technicians and service types.
 //! - [`module_config`]: a module's per-tenant configuration (JSON Schema) and sealed secrets.
 //! - [`mail`]: password-reset and invitation mail over SMTP (`lettre`), when configured.
 //! - [`outbound`]: the one hardened HTTP client for requests the server sends out (SSRF rules).
@@ -56,6 +58,7 @@ pub mod event_catalog;
 pub mod events;
 pub mod extensions;
 pub mod http;
+pub mod imports;
 pub mod mail;
 pub mod module_config;
 pub mod outbound;

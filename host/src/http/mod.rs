@@ -23,6 +23,7 @@ pub mod extensions;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod imports;
 pub mod module_config;
 pub mod module_data;
 pub mod module_headers;
@@ -144,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .merge(module_data::routes())
         .merge(module_config::routes())
         .merge(custom_fields::routes())
+        .merge(imports::routes())
         .merge(extensions::routes())
         .merge(webhooks::routes())
         .merge(payments::routes())

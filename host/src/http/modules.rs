@@ -40,10 +40,12 @@ pub const PUBLISHER_UPLOAD_PATH: &str = "/v1/publisher/modules";
 /// Largest component anyone may upload.
 const MAX_COMPONENT_BYTES: usize = 64 << 20;
 
-/// Whether a path takes component uploads: they open no tenant transaction and carry their
-/// own, larger limit ([`ComponentBody`]), so the general body handling passes them by.
+/// Whether a path takes uploads with their own, larger limit (components: [`ComponentBody`];
+/// CSV imports: `imports::MAX_FILE_BYTES`), read by their handler before any tenant
+/// transaction opens, so the general body handling passes them by.
 pub fn is_upload_path(path: &str) -> bool {
     path == UPLOAD_PATH
+        || path == super::imports::IMPORT_PATH
         || path == PUBLISHER_UPLOAD_PATH
         || path == super::extensions::EXTENSION_UPLOAD_PATH
 }

@@ -663,6 +663,34 @@ const HOST_ROUTES: &[HostRoute] = &[
     .no_body()
     .answers_nothing("204"),
     route(
+        "POST",
+        "/v1/imports",
+        "Import a CSV file of customers, technicians or service_types (?kind, ?dry_run, \
+         ?mapping: JSON of header to column); the rows run as a job (also needs the module's \
+         write permission)",
+        "imports",
+        User(Some(perm::SETTINGS_MANAGE)),
+    )
+    .raw_body("text/csv")
+    .answers::<crate::imports::ImportJob>("202"),
+    route(
+        "GET",
+        "/v1/imports/{id}",
+        "An import job: progress, counts and every bad row (line, column, message)",
+        "imports",
+        User(Some(perm::SETTINGS_MANAGE)),
+    )
+    .answers::<crate::imports::ImportJob>("200"),
+    route(
+        "GET",
+        "/v1/exports/{file}",
+        "Export customers.csv, technicians.csv or service_types.csv with the columns an \
+         import reads (needs the module's read permission)",
+        "imports",
+        User(None),
+    )
+    .answers_raw("text/csv"),
+    route(
         "GET",
         "/v1/tenant/extensions",
         "Every extension point with the tenant's extensions at it, in the order they run",

@@ -131,6 +131,24 @@ pub const CODES: &[ProblemCode] = &[
         "Use a new key for a new request; repeat a request only with the same body.",
     ),
     entry(
+        "import_columns_invalid",
+        422,
+        "The CSV file's header does not fit the import: a column is unknown, missing (`external_id`, `name`), filled twice, or the mapping names a header the file lacks.",
+        "Rename the columns or pass `mapping` (file header to column; `\"\"` ignores one); `errors` names each.",
+    ),
+    entry(
+        "import_file_unreadable",
+        400,
+        "The CSV file's header cannot be read (not UTF-8, or more than 200 columns).",
+        "Save the file as UTF-8 CSV with one header row.",
+    ),
+    entry(
+        "import_too_many_rows",
+        413,
+        "The CSV file has more rows than one import takes (100,000).",
+        "Split the file and import the parts one after the other.",
+    ),
+    entry(
         "internal_error",
         500,
         "The server failed; the cause is logged with the request id.",

@@ -7,6 +7,14 @@
 //!
 //! A call takes the tenant transaction and gives it back, so that several calls (a customer,
 //! then its location) share one transaction that the caller commits or drops (a dry run).
+//! A refusal gives it back too (when the module's store did not fail), so that the importer
+//! can roll back to a savepoint and go on with the next row.
+//!
+//! The limits an HTTP request meets apply here as well: a transaction holds one of the
+//! tenant's share of transactions (`TenantShare`; a busy tenant waits here, as a background
+//! job should, rather than being refused), and every call is checked against the tenant's
+//! monthly quota (`usage::quota::check`, 429 `quota_exceeded`), so that neither the demo nor
+//! an import of 10,000 rows goes around them.
 
 use std::collections::HashMap;
 
@@ -32,11 +40,20 @@ pub struct ActingUser {
 }
 
 /// A module's answer to one call: its JSON body and the transaction to go on with, or its
-/// refusal (a status of 400 or more and its problem body) after which the transaction is gone.
+/// refusal (a status of 400 or more and its problem body) with the transaction to roll back
+/// (to a savepoint) or drop, absent when the module's store failed and took it.
 pub enum Answered {
     Done(TenantTx, Value),
-    Refused { status: u16, problem: Value },
+    Refused {
+        status: u16,
+        problem: Value,
+        tx: Option<TenantTx>,
+    },
 }
+
+/// How long a transaction waits for the tenant's share, in steps of [`SHARE_WAIT_STEP`].
+const SHARE_WAIT_STEPS: u32 = 600;
+const SHARE_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl ActingUser {
     /// Loads `user_id` of `tenant_id` as a request would (active user, active tenant).
@@ -82,34 +99,67 @@ impl ActingUser {
         self.scope.tenant_id
     }
 
-    /// A fresh transaction of the tenant, acting for the user.
+    /// A fresh transaction of the tenant, acting for the user, holding one of the tenant's
+    /// share of transactions (waiting up to 30 s for one while the tenant is busy).
     pub async fn begin(&self) -> Result<TenantTx> {
-        Ok(TenantTx::begin(
+        let mut waited = 0;
+        let permit = loop {
+            match self
+                .state
+                .tenant_transactions
+                .try_acquire(self.scope.tenant_id)
+            {
+                Ok(permit) => break permit,
+                Err(busy) if waited >= SHARE_WAIT_STEPS => return Err(busy),
+                Err(_) => {
+                    waited += 1;
+                    tokio::time::sleep(SHARE_WAIT_STEP).await;
+                }
+            }
+        };
+        let mut tx = TenantTx::begin(
             &self.state.pool,
             self.scope,
             self.state.limits.statement_timeout,
         )
-        .await?)
+        .await?;
+        tx.hold(permit);
+        Ok(tx)
+    }
+
+    /// Refuses (403 naming the permission) unless the user may call `method` on `path`, so
+    /// that work the user may not do is refused before it starts.
+    pub async fn require(&self, method: &str, path: &str) -> Result<()> {
+        let (slot, rest) = split_path(path);
+        let routed = self
+            .state
+            .registry
+            .route(&self.bindings, slot, method, &rest)
+            .await?;
+        match self.permissions.allows(routed.permission()) {
+            true => Ok(()),
+            false => Err(Error::missing_permission(routed.permission())),
+        }
     }
 
     /// `method` on `path` (`/{slot}/rest`, as under `/v1`) with a JSON body, in `tx`.
     pub async fn call(
         &self,
-        tx: TenantTx,
+        mut tx: TenantTx,
         method: &str,
         path: &str,
         body: Option<&Value>,
     ) -> Result<Answered> {
         let registry: &Registry = &self.state.registry;
-        let (slot, rest) = split_path(path);
-        let (path, query) = match rest.split_once('?') {
-            Some((path, query)) => (path.to_owned(), query),
-            None => (rest, ""),
-        };
+        // The query first, so that `/technicians?limit=200` names the slot `technicians`.
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let (slot, path) = split_path(path);
         let routed = registry.route(&self.bindings, slot, method, &path).await?;
         if !self.permissions.allows(routed.permission()) {
             return Err(Error::missing_permission(routed.permission()));
         }
+        let meter = self.state.registry.meter();
+        crate::usage::quota::check(&mut tx, meter, chrono::Utc::now()).await?;
         let request = ModuleRequest {
             method: method.to_owned(),
             path,
@@ -128,9 +178,10 @@ impl ActingUser {
             _ if status < 400 => Err(Error::Internal(anyhow::anyhow!(
                 "the module's store failed during {method} {slot}"
             ))),
-            _ => Ok(Answered::Refused {
+            tx => Ok(Answered::Refused {
                 status,
                 problem: parsed,
+                tx,
             }),
         }
     }
@@ -144,7 +195,9 @@ impl ActingUser {
                 tx.commit().await?;
                 Ok(value)
             }
-            Answered::Refused { status, problem } => Err(refusal(method, path, status, &problem)),
+            Answered::Refused {
+                status, problem, ..
+            } => Err(refusal(method, path, status, &problem)),
         }
     }
 }

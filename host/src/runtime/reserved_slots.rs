@@ -15,6 +15,8 @@ pub const RESERVED_SLOTS: &[&str] = &[
     "auth",
     "baseline",
     "events",
+    "exports",
+    "imports",
     "me",
     "modules",
     "openapi.json",

@@ -30,6 +30,7 @@ mod events_payloads;
 mod extensions;
 mod fairness;
 mod field_ops;
+mod imports;
 mod isolation;
 mod jwt;
 mod kpis;

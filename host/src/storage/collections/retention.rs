@@ -204,8 +204,16 @@ pub fn export(mut tx: TenantTx, schema: String, collections: Vec<String>) -> Jso
     JsonLines(receiver)
 }
 
-/// A response body fed by the export task.
+/// A response body fed by an export task, chunk by chunk (this module's JSON lines, and the
+/// CSV exports of `imports::export`).
 pub struct JsonLines(mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl JsonLines {
+    /// A body that sends what the task feeds into `receiver`, ending when the task drops it.
+    pub fn fed_by(receiver: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> Self {
+        Self(receiver)
+    }
+}
 
 impl http_body::Body for JsonLines {
     type Data = Bytes;
