@@ -10,8 +10,11 @@
 //! - a line may be added after them (a surcharge), marked with `source`, the name of the
 //!   extension that added it, and holding nothing billing would have to look up (no tax rate,
 //!   service type or job);
-//! - no line is negative (a discount is at most its line's amount) and the lines' sum stays
-//!   below [`MAX_TOTAL_MINOR`], so billing's checked arithmetic never overflows on them.
+//! - a line the extension priced (changed or added) has a unit price of 0 to
+//!   [`MAX_UNIT_PRICE_MINOR`] and a discount of 0 to its amount, so it is never negative, and
+//!   the lines' sum may not grow past [`MAX_TOTAL_MINOR`], so billing's checked arithmetic
+//!   never overflows on what an extension did. The schema leaves the client's own figures
+//!   unbounded: billing checks those itself (an overflow is its 422 on the field).
 
 use serde_json::{Value, json};
 
@@ -71,8 +74,8 @@ pub fn schema(which: &str) -> Value {
                     "properties": {
                         "description": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\S"},
                         "quantity_milli": {"type": "integer", "minimum": 0, "maximum": MAX_QUANTITY_MILLI},
-                        "unit_price_minor": {"type": "integer", "minimum": 0, "maximum": MAX_UNIT_PRICE_MINOR},
-                        "discount_minor": {"type": "integer", "minimum": 0},
+                        "unit_price_minor": {"type": "integer"},
+                        "discount_minor": {"type": "integer"},
                         "service_type_id": nullable_id,
                         "job_id": nullable_id,
                         "tax_rate_id": nullable_id,
@@ -117,16 +120,29 @@ pub fn guard(input: &Value, output: &Value, extension: &str) -> Result<(), Strin
             ));
         }
     }
-    let mut total: i128 = 0;
     for (index, line) in after.iter().enumerate() {
-        let net = net_of(line)
-            .ok_or_else(|| format!("lines[{index}]: the discount exceeds the line's amount"))?;
-        total += net;
-        if total > MAX_TOTAL_MINOR {
-            return Err(format!("the lines sum to more than {MAX_TOTAL_MINOR}"));
+        let changed = before.get(index) != Some(line);
+        if changed && !priced_within_bounds(line) {
+            return Err(format!(
+                "lines[{index}]: a price or discount out of bounds, or a discount over the line's amount"
+            ));
         }
     }
+    let sum = |lines: &[Value]| lines.iter().map(net_of).sum::<i128>();
+    let total = sum(after);
+    if total > MAX_TOTAL_MINOR && total > sum(before) {
+        return Err(format!("the lines sum to more than {MAX_TOTAL_MINOR}"));
+    }
     Ok(())
+}
+
+/// A line an extension priced: a unit price of 0 to [`MAX_UNIT_PRICE_MINOR`], a discount of 0
+/// to the line's amount. (The client's own lines are billing's to check.)
+fn priced_within_bounds(line: &Value) -> bool {
+    let int = |member: &str| line[member].as_i64().unwrap_or(-1);
+    (0..=MAX_UNIT_PRICE_MINOR).contains(&int("unit_price_minor"))
+        && int("discount_minor") >= 0
+        && net_of(line) >= 0
 }
 
 fn lines(value: &Value) -> &[Value] {
@@ -144,12 +160,10 @@ fn without_prices(line: &Value) -> Value {
 }
 
 /// The line's amount less its discount, as billing rounds it (quantity x unit price in
-/// thousandths, half away from zero); `None` when the discount is larger.
-fn net_of(line: &Value) -> Option<i128> {
+/// thousandths, half away from zero, for the non-negative amounts an extension may set).
+fn net_of(line: &Value) -> i128 {
     let int = |member: &str| i128::from(line[member].as_i64().unwrap_or(0));
-    let gross = (int("quantity_milli") * int("unit_price_minor") + 500) / 1000;
-    let net = gross - int("discount_minor");
-    (net >= 0).then_some(net)
+    (int("quantity_milli") * int("unit_price_minor") + 500) / 1000 - int("discount_minor")
 }
 
 #[cfg(test)]
@@ -192,7 +206,7 @@ mod tests {
             (taxed, "service_type_id"),
             (
                 lines_of(json!([line("Mowing", 10_000, 10_001), weed])),
-                "exceeds",
+                "over the line's amount",
             ),
         ] {
             let broken = guard(&input, &bad, "x").unwrap_err();
