@@ -19,6 +19,12 @@ impl TestServer {
         server
     }
 
+    /// A server with the built-in modules, the sample extension `sample` and the hostile
+    /// fixture `ext-hostile` (which serves every point) uploaded.
+    pub async fn with_sample_and_hostile(sample: &str) -> Self {
+        Self::with_extensions(&[sample_extension(sample), fixture_component("ext-hostile")]).await
+    }
+
     /// Uploads an extension component as the operator; the answer, unasserted.
     pub async fn upload_extension(&self, component: &[u8]) -> Resp {
         self.upload_extension_granting(component, "").await
@@ -80,5 +86,16 @@ impl Api {
             .collect();
         kinds.sort();
         kinds
+    }
+}
+
+impl Api {
+    /// Waits until the tenant's recorded extension failures are of exactly these `kind`s
+    /// (sorted): failures are recorded in the background, after the request.
+    pub async fn expect_extension_failures(&self, kinds: &[&str]) {
+        eventually("every extension failure to be recorded", async || {
+            (self.extension_failure_kinds().await == kinds).then_some(())
+        })
+        .await;
     }
 }

@@ -190,8 +190,8 @@ pub async fn installed(
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Failure {
     pub digest: String,
-    /// `out_of_fuel`, `memory_exceeded`, `timeout`, `output_too_large`, `trap`, `refused` or
-    /// `out_of_schema`.
+    /// `out_of_fuel`, `memory_exceeded`, `timeout`, `output_too_large`, `trap`, `refused`,
+    /// `out_of_schema` or `broke_rule`.
     pub kind: &'static str,
     pub detail: String,
 }

@@ -13,7 +13,9 @@
 //! mistake (an unknown point, input out of schema) reaches it as an error.
 
 mod backend;
+mod job_priority;
 pub mod points;
+mod price_lines;
 
 use serde_json::Value;
 
@@ -61,7 +63,10 @@ pub async fn run_installed(
         tracing::debug!(point = point.name, digest = %extension.digest, fuel = cost.fuel,
             memory_bytes = cost.memory_bytes, wall_us = started.elapsed().as_micros() as u64,
             "an extension ran");
-        match outcome.and_then(|output| output_of(point, &output)) {
+        let checked = outcome
+            .and_then(|output| output_of(point, &output))
+            .and_then(|output| point.guard(&answer, output, &extension.manifest.name));
+        match checked {
             Ok(output) => match point.combine {
                 Combine::UnionOfErrors => merge_errors(&mut answer, output),
                 Combine::Chained => answer = output,

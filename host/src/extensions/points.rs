@@ -6,6 +6,9 @@ use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 
+use super::{job_priority, price_lines};
+use crate::runtime::ExtensionFailure;
+
 /// How the outputs of a point's extensions make its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Combine {
@@ -19,6 +22,10 @@ pub enum Combine {
     Chained,
 }
 
+/// A rule of a chained point its schema cannot say, checked between one link's input and
+/// its output (and the extension's name): why the output breaks it, if it does.
+pub type Guard = fn(input: &Value, output: &Value, extension: &str) -> Result<(), String>;
+
 pub struct Point {
     pub name: &'static str,
     /// The version of the schemas, in their `$id`; a change that is not an addition is a new
@@ -27,6 +34,7 @@ pub struct Point {
     pub input: Value,
     pub output: Value,
     pub combine: Combine,
+    guard: Option<Guard>,
     input_check: jsonschema::Validator,
     output_check: jsonschema::Validator,
 }
@@ -44,6 +52,29 @@ impl Point {
             input,
             output,
             combine,
+            guard: None,
+        }
+    }
+
+    /// The point with a rule checked on every link's output after the schema.
+    fn guarded(self, guard: Guard) -> Self {
+        Self {
+            guard: Some(guard),
+            ..self
+        }
+    }
+
+    /// `output` of the extension named `extension`, run on `input`, if it keeps the point's
+    /// rule (always, for a point without one).
+    pub fn guard(
+        &self,
+        input: &Value,
+        output: Value,
+        extension: &str,
+    ) -> Result<Value, ExtensionFailure> {
+        match self.guard.map(|guard| guard(input, &output, extension)) {
+            Some(Err(why)) => Err(ExtensionFailure::BrokeRule(why)),
+            _ => Ok(output),
         }
     }
 
@@ -74,7 +105,7 @@ fn misfit(validator: &jsonschema::Validator, value: &Value) -> Option<String> {
     })
 }
 
-fn id(point: &str, which: &str) -> String {
+pub(super) fn id(point: &str, which: &str) -> String {
     format!("https://verofield.dev/schemas/extensions/{point}/v1/{which}.json")
 }
 
@@ -121,6 +152,20 @@ static CATALOG: LazyLock<Vec<Point>> = LazyLock::new(|| {
             customer_defaults("output"),
             Combine::Chained,
         ),
+        Point::new(
+            price_lines::POINT,
+            price_lines::schema("input"),
+            price_lines::schema("output"),
+            Combine::Chained,
+        )
+        .guarded(price_lines::guard),
+        Point::new(
+            job_priority::POINT,
+            job_priority::schema("input"),
+            job_priority::schema("output"),
+            Combine::Chained,
+        )
+        .guarded(job_priority::guard),
     ]
 });
 

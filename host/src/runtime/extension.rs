@@ -174,6 +174,10 @@ pub enum ExtensionFailure {
     Refused(String),
     #[error("answered out of the point's schema: {0}")]
     OutOfSchema(String),
+    /// The output fits the schema but breaks a rule of the point the schema cannot say (a
+    /// chained link that changed what it may not, `crate::extensions::points`).
+    #[error("broke the point's rule: {0}")]
+    BrokeRule(String),
 }
 
 impl ExtensionFailure {
@@ -187,6 +191,7 @@ impl ExtensionFailure {
             Self::Trap(_) => "trap",
             Self::Refused(_) => "refused",
             Self::OutOfSchema(_) => "out_of_schema",
+            Self::BrokeRule(_) => "broke_rule",
         }
     }
 }

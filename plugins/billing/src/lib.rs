@@ -50,6 +50,7 @@ mod numbering;
 mod pay_links;
 mod payments;
 mod pdf;
+mod price_lines;
 mod records;
 mod reports;
 mod rows;

@@ -10,6 +10,7 @@ use verofield_field_ops::{Columns, select_all};
 use verofield_sdk::store::{self, Direction, Filter, Record};
 use verofield_sdk::{FieldError, Problem, Validator};
 
+use crate::price_lines;
 use crate::rows::{self, INVOICES, LINES, TAX_RATES};
 use crate::tax::{self, LineInput};
 
@@ -46,6 +47,8 @@ pub struct NewLine {
     pub tax_rate_id: Option<String>,
     pub kind: &'static str,
     pub service_type_id: Option<String>,
+    /// The pricing extension that added the line (`price_lines.rs`); `None` otherwise.
+    pub source: Option<String>,
 }
 
 /// A quantity in thousandths: at most three decimals, not negative.
@@ -105,6 +108,7 @@ pub fn from_bodies(check: &mut Validator, bodies: &[LineBody]) -> Vec<NewLine> {
                 tax_rate_id: body.tax_rate_id.clone(),
                 kind: "custom",
                 service_type_id: None,
+                source: None,
             }
         })
         .collect()
@@ -157,6 +161,7 @@ fn line_columns(
         "discount_minor": line.discount_minor,
         "kind": line.kind,
         "service_type_id": line.service_type_id,
+        "source": line.source,
         "tax_rate_id": null, "tax_name": null, "tax_percent_e4": 0, "tax_inclusive": false,
     });
     if let Some(rate_id) = &line.tax_rate_id {
@@ -174,8 +179,9 @@ fn line_columns(
     Ok(values)
 }
 
-/// Writes a draft's lines (replacing them when `replace` is given) and the invoice-level
-/// `discount`, prices everything again and stores the totals; returns the invoice.
+/// Writes a draft's lines (replacing them when `replace` is given, after the tenant's pricing
+/// extensions had them, `price_lines.rs`) and the invoice-level `discount`, prices everything
+/// again and stores the totals; returns the invoice.
 pub fn price_draft(
     invoice: &Record<Columns>,
     replace: Option<&[NewLine]>,
@@ -185,6 +191,7 @@ pub fn price_draft(
     let mut stored: Vec<(Option<Record<Columns>>, Value)> = Vec::new();
     match replace {
         Some(new_lines) => {
+            let new_lines = price_lines::run(invoice, new_lines)?;
             for old in of(&invoice.id)? {
                 store::delete(LINES, &old.id, None)?;
             }

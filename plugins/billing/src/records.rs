@@ -129,6 +129,8 @@ pub struct Line {
     /// `custom`, `service`, `material`, `work_order_item` or `agreement`.
     kind: String,
     service_type_id: Option<String>,
+    /// The pricing extension that added the line (a surcharge); null otherwise.
+    source: Option<String>,
     currency: String,
     #[schemars(extend("format" = "date-time"))]
     finalized_at: Option<String>,

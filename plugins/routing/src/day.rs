@@ -57,20 +57,27 @@ struct TimeOff {
     ends_at: String,
 }
 
+/// The columns of a job the plan and `routing.job_priority` (`priorities.rs`) read.
 #[derive(Debug, Deserialize)]
-struct JobRow {
+pub struct JobRow {
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub service_type_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub custom: Option<Value>,
     #[serde(default)]
     location_id: Option<String>,
     #[serde(default)]
-    required_skills: Option<Vec<String>>,
+    pub required_skills: Option<Vec<String>>,
     #[serde(default)]
-    window_start: Option<String>,
+    pub window_start: Option<String>,
     #[serde(default)]
-    window_end: Option<String>,
+    pub window_end: Option<String>,
     #[serde(default)]
     duration_minutes: Option<i64>,
     #[serde(default)]
-    priority: Option<i64>,
+    pub priority: Option<i64>,
     #[serde(default)]
     status: Option<String>,
 }
@@ -105,7 +112,7 @@ fn all<T: serde::de::DeserializeOwned>(
 }
 
 /// The rows with these ids (any order), in chunks.
-fn by_ids<T: serde::de::DeserializeOwned>(
+pub fn by_ids<T: serde::de::DeserializeOwned>(
     table: &str,
     ids: &[String],
 ) -> Result<Vec<Record<T>>, Problem> {
@@ -392,6 +399,7 @@ pub fn prepare(body: &OptimizeBody) -> Result<Prepared, Problem> {
         .collect();
     let sites = keyed(by_ids::<LocationRow>(LOCATIONS, &location_ids)?);
 
+    let priorities = crate::priorities::of(date, &jobs)?;
     let mut job_versions = serde_json::Map::new();
     let mut excluded = Vec::new();
     let mut solver_jobs = Vec::new();
@@ -434,7 +442,12 @@ pub fn prepare(body: &OptimizeBody) -> Result<Prepared, Problem> {
             time_windows: window.into_iter().collect(),
             service,
             skills: values.required_skills.clone().unwrap_or_default(),
-            priority: (6 - values.priority.unwrap_or(3).clamp(1, 5)) as f64,
+            priority: (6 - priorities
+                .get(&job.id)
+                .copied()
+                .or(values.priority)
+                .unwrap_or(crate::priorities::DEFAULT_PRIORITY)
+                .clamp(1, 5)) as f64,
             demand: 0,
             allowed_vehicles: Vec::new(),
         });

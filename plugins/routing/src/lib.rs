@@ -19,6 +19,7 @@ mod budget;
 mod day;
 mod optimize;
 mod plans;
+mod priorities;
 mod time;
 
 use verofield_sdk::{Events, Limits, Manifest, Module, Route, Tables};
@@ -29,8 +30,8 @@ pub const PERMISSION: &str = "routing.optimize";
 pub const PLANS: &str = "routing_plans";
 
 pub use verofield_field_ops::{
-    ASSIGNMENTS, HISTORY, JOB_ASSIGNED, JOB_SCHEDULED, JOB_STATUS_CHANGED, JOBS, LOCATIONS,
-    TECHNICIANS, TIME_OFF,
+    ASSIGNMENTS, CUSTOMERS, HISTORY, JOB_ASSIGNED, JOB_SCHEDULED, JOB_STATUS_CHANGED, JOBS,
+    LOCATIONS, SERVICE_TYPES, TECHNICIANS, TIME_OFF,
 };
 
 /// The public path of a resource, for `Location` headers.
@@ -52,7 +53,7 @@ impl Module for Routing {
             Route::post("/plans/{id}/apply", PERMISSION, plans::apply),
         ],
         tables: Tables {
-            read: &[LOCATIONS, TECHNICIANS, TIME_OFF],
+            read: &[LOCATIONS, TECHNICIANS, TIME_OFF, CUSTOMERS, SERVICE_TYPES],
             write: &[JOBS, ASSIGNMENTS, HISTORY, PLANS],
         },
         events: Events::emitting(&[JOB_ASSIGNED, JOB_SCHEDULED, JOB_STATUS_CHANGED]),
