@@ -121,11 +121,12 @@ pub async fn begin_attempt(
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-    if let Some(wait) = locked_until.and_then(|until| (until - now).to_std().ok()) {
-        if !wait.is_zero() {
-            tx.commit().await?;
-            return Ok(Some(wait));
-        }
+    if let Some(wait) = locked_until
+        .and_then(|until| (until - now).to_std().ok())
+        .filter(|wait| !wait.is_zero())
+    {
+        tx.commit().await?;
+        return Ok(Some(wait));
     }
     // This attempt is the address's only one in the window.
     let fresh_address = address_failures == 1;
