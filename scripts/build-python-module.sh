@@ -3,7 +3,8 @@
 # into target/py by scripts/setup.sh): `scripts/build-python-module.sh DIR OUT.wasm` takes
 # the module's folder (its entry point is DIR/app.py, which binds `Module`) and writes the
 # component. A third argument names another world of wit/platform.wit: `extension` builds an
-# extension (plugins/extensions/*-python, whose app.py binds `Hook`). `--stub-wasi` replaces every WASI import with a trapping stub, so the component
+# extension (plugins/extensions/*-python, whose app.py binds `Hook`). `--stub-wasi` replaces
+# every WASI import with a trapping stub, so the component
 # imports only our world (the host refuses uploads that import wasi:filesystem or sockets);
 # the SDK (plugins/sdk-python) is on the module path. About 15 s and 18 MB.
 set -euo pipefail

@@ -43,8 +43,8 @@ export VEROFIELD_BUILTIN_MODULES="$PWD/plugins/target/wasm32-wasip2/release"
 cargo build --manifest-path plugins/fixtures/Cargo.toml --workspace --target wasm32-wasip2 --release
 cargo build --workspace --all-targets
 # The Python SDK's, the Python CRM's and the Python extension's unit tests (plain unittest),
-# then their components, which the python_crm and python_extension suites upload (the harness
-# would otherwise build them inside their first test).
+# then their components: the python_crm suite uploads the CRM (the harness would otherwise
+# build it inside its first test); the extension is built so a broken build fails here.
 (cd plugins/sdk-python && python3 -m unittest discover -s tests)
 (cd plugins/crm-python && PYTHONPATH=../sdk-python python3 -m unittest discover -s tests)
 (cd plugins/extensions/no-phone-notes-python && python3 -m unittest discover -s tests)

@@ -36,9 +36,10 @@ pub async fn stream(acting: ActingUser, mut tx: TenantTx, kind: Kind) -> Result<
     };
     let columns = columns::of(kind, &definitions);
     let imported: HashMap<String, String> = sqlx::query_as::<_, (String, String)>(
-        "SELECT record_id, external_id FROM import_records WHERE kind = $1",
+        "SELECT record_id, external_id FROM import_records WHERE tenant_id = $2 AND kind = $1",
     )
     .bind(kind.as_str())
+    .bind(tx.tenant_id())
     .fetch_all(tx.conn())
     .await?
     .into_iter()

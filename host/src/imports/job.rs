@@ -92,11 +92,12 @@ async fn finish(
     let mut tx = acting.begin().await?;
     sqlx::query(
         "UPDATE imports SET status = $2, failure = $3, finished_at = now(), heartbeat_at = now() \
-         WHERE id = $1",
+         WHERE tenant_id = $4 AND id = $1",
     )
     .bind(id)
     .bind(status)
     .bind(failure)
+    .bind(tx.tenant_id())
     .execute(tx.conn())
     .await?;
     Ok(tx.commit().await?)
@@ -118,11 +119,13 @@ async fn run(acting: &ActingUser, spec: &Spec, body: &[u8], skip: usize) -> Resu
 
 async fn kept_errors(acting: &ActingUser, id: Uuid) -> Result<usize> {
     let mut tx = acting.begin().await?;
-    let kept: i32 =
-        sqlx::query_scalar("SELECT jsonb_array_length(errors) FROM imports WHERE id = $1")
-            .bind(id)
-            .fetch_one(tx.conn())
-            .await?;
+    let kept: i32 = sqlx::query_scalar(
+        "SELECT jsonb_array_length(errors) FROM imports WHERE tenant_id = $2 AND id = $1",
+    )
+    .bind(id)
+    .bind(tx.tenant_id())
+    .fetch_one(tx.conn())
+    .await?;
     tx.rollback().await?;
     Ok(kept as usize)
 }
@@ -232,7 +235,7 @@ async fn record(tx: &mut TenantTx, id: Uuid, rows_done: usize, tally: &Tally) ->
     sqlx::query(
         "UPDATE imports SET rows_done = $2, created = created + $3, updated = updated + $4, \
          unchanged = unchanged + $5, failed = failed + $6, errors = errors || $7, \
-         heartbeat_at = now() WHERE id = $1",
+         heartbeat_at = now() WHERE tenant_id = $8 AND id = $1",
     )
     .bind(id)
     .bind(rows_done as i32)
@@ -241,6 +244,7 @@ async fn record(tx: &mut TenantTx, id: Uuid, rows_done: usize, tally: &Tally) ->
     .bind(tally.unchanged)
     .bind(tally.failed)
     .bind(sqlx::types::Json(&tally.errors))
+    .bind(tx.tenant_id())
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -327,10 +331,11 @@ async fn apply(
     let hash = Sha256::digest(json!([plan.record, plan.location]).to_string()).to_vec();
     let known: Option<Known> = sqlx::query_as(
         "SELECT record_id, location_id, row_hash FROM import_records \
-         WHERE kind = $1 AND external_id = $2",
+         WHERE tenant_id = $3 AND kind = $1 AND external_id = $2",
     )
     .bind(spec.kind.as_str())
     .bind(&plan.external_id)
+    .bind(tx.tenant_id())
     .fetch_optional(tx.conn())
     .await?;
     if known.as_ref().is_some_and(|known| known.row_hash == hash) {
@@ -402,7 +407,7 @@ async fn apply(
     sqlx::query(
         "INSERT INTO import_records (tenant_id, kind, external_id, record_id, location_id, row_hash) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, kind, external_id) DO UPDATE \
-         SET record_id = $4, location_id = $5, row_hash = $6, updated_at = now()",
+         SET record_id = $4, location_id = $5, row_hash = $6, updated_at = EXCLUDED.updated_at",
     )
     .bind(tx.tenant_id())
     .bind(spec.kind.as_str())
@@ -494,12 +499,14 @@ struct Stored {
 /// claimed with a conditional update, so of several readers one resumes it.
 pub async fn resume_if_orphaned(state: &AppState, tx: &mut TenantTx, id: Uuid) -> Result<()> {
     let claimed: Option<Stored> = sqlx::query_as(
-        "UPDATE imports SET heartbeat_at = now() WHERE id = $1 AND status = 'running' \
+        "UPDATE imports SET heartbeat_at = now() WHERE tenant_id = $3 AND id = $1 \
+         AND status = 'running' \
          AND heartbeat_at < now() - make_interval(secs => $2) \
          RETURNING kind, dry_run, mapping, body, rows_done, created_by",
     )
     .bind(id)
     .bind(ORPHANED_AFTER_SECS as f64)
+    .bind(tx.tenant_id())
     .fetch_optional(tx.conn())
     .await?;
     let Some(stored) = claimed else {

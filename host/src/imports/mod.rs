@@ -114,9 +114,12 @@ const JOB_COLUMNS: &str = "id, kind, dry_run, status, total_rows, rows_done, cre
 
 /// The job `id` of the transaction's tenant (RLS hides every other tenant's).
 pub async fn load(tx: &mut TenantTx, id: Uuid) -> Result<ImportJob> {
-    sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM imports WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?
-        .ok_or_else(|| Error::not_found("import"))
+    sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM imports WHERE tenant_id = $2 AND id = $1"
+    ))
+    .bind(id)
+    .bind(tx.tenant_id())
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or_else(|| Error::not_found("import"))
 }
